@@ -1,0 +1,143 @@
+//! `wharf daemon`: flags, the data-root lock, the listening socket, and a clean shutdown.
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tokio::net::UnixListener;
+
+use crate::state::Daemon;
+
+pub const DEFAULT_HOST: &str = "unix:///run/wharf/wharf.sock";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/wharf";
+
+/// The flags of `wharf daemon`.
+#[derive(Debug, Parser)]
+#[command(name = "wharf daemon", about = "Run the Wharf daemon (the Docker Engine API on a unix socket)")]
+pub struct DaemonArgs {
+    /// Socket to listen on (unix:///path or a path)
+    #[arg(short = 'H', long = "host", env = "WHARF_HOST", default_value = DEFAULT_HOST)]
+    pub host: String,
+    /// Root directory of persistent state (images, containers, volumes, networks)
+    #[arg(long = "data-root", env = "WHARF_DATA_ROOT", default_value = DEFAULT_DATA_ROOT)]
+    pub data_root: PathBuf,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(short = 'l', long = "log-level", default_value = "info")]
+    pub log_level: String,
+    /// Accepted for docker compatibility; ignored
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+}
+
+/// Entry point of `wharf daemon …`; `args` starts at "daemon". Returns the process exit code.
+pub fn daemon_main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match DaemonArgs::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 125 } else { 0 };
+        }
+    };
+    let level = if args.debug { "debug".to_string() } else { args.log_level.clone() };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wharf daemon: failed to start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("wharf daemon: {e:#}");
+            1
+        }
+    }
+}
+
+/// The socket path of a `unix://` host (or a bare path).
+pub fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        return Ok(PathBuf::from(p));
+    }
+    if host.starts_with('/') {
+        return Ok(PathBuf::from(host));
+    }
+    bail!("invalid host {host:?}: the daemon listens on unix sockets only (unix:///path)")
+}
+
+async fn run(args: DaemonArgs) -> anyhow::Result<()> {
+    let sock = socket_path(&args.host)?;
+    fs::create_dir_all(&args.data_root)
+        .with_context(|| format!("failed to create data root {}", args.data_root.display()))?;
+    let _lock = lock_data_root(&args.data_root)?;
+
+    let daemon = Arc::new(Daemon::open(&args.data_root).context("failed to open the stores")?);
+    let listener = bind(&sock)?;
+    tracing::info!(socket = %sock.display(), data_root = %args.data_root.display(), "wharf daemon listening");
+
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(crate::api::service(daemon.clone()));
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; }, None => std::future::pending().await } } => {},
+        }
+        tracing::info!("shutting down");
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
+    let _ = fs::remove_file(&sock);
+    Ok(())
+}
+
+/// Only one daemon may own a data root: an exclusive `flock` held for the daemon's life.
+fn lock_data_root(root: &Path) -> anyhow::Result<fs::File> {
+    let path = root.join("wharf.lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let pid = fs::read_to_string(&path).unwrap_or_default();
+        bail!(
+            "another wharf daemon (pid {}) is using the data root {}",
+            pid.trim(),
+            root.display()
+        );
+    }
+    f.set_len(0)?;
+    std::io::Write::write_all(&mut &f, std::process::id().to_string().as_bytes())?;
+    Ok(f)
+}
+
+/// Binds the API socket, replacing a stale socket file but never one a live daemon answers on.
+fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = sock.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    if sock.exists() {
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            bail!("another daemon is already listening on {}", sock.display());
+        }
+        fs::remove_file(sock).with_context(|| format!("failed to remove stale socket {}", sock.display()))?;
+    }
+    let l = UnixListener::bind(sock).with_context(|| format!("failed to listen on {}", sock.display()))?;
+    fs::set_permissions(sock, fs::Permissions::from_mode(0o660))?;
+    Ok(l)
+}

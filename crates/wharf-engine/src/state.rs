@@ -1,0 +1,51 @@
+//! The daemon's services and their one shared metadata store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use wharf_image::ImageStore;
+use wharf_types::Digest;
+
+/// Everything a handler can reach. Cheap to share (`Arc<Daemon>`).
+pub struct Daemon {
+    pub data_root: PathBuf,
+    pub db: Arc<redb::Database>,
+    pub images: Arc<ImageStore>,
+    /// A stable id for this daemon (the `ID` of `docker info`), kept in the data root.
+    pub id: String,
+}
+
+impl Daemon {
+    /// Opens (or creates) the metadata store at `<data_root>/wharf.redb` and every service on it.
+    /// redb commits are durable when `commit()` returns (see docs/adr-0001-metadata-store.md).
+    pub fn open(data_root: &Path) -> anyhow::Result<Daemon> {
+        let db_path = data_root.join("wharf.redb");
+        let db = Arc::new(
+            redb::Database::create(&db_path)
+                .with_context(|| format!("failed to open metadata store {}", db_path.display()))?,
+        );
+        let images = Arc::new(ImageStore::open(data_root, db.clone())?);
+        let id = daemon_id(data_root)?;
+        Ok(Daemon { data_root: data_root.to_path_buf(), db, images, id })
+    }
+
+    /// The container (if any) using image `id`; containers arrive with the runtime.
+    pub fn image_in_use(&self, _id: &Digest) -> Option<String> {
+        None
+    }
+}
+
+fn daemon_id(data_root: &Path) -> anyhow::Result<String> {
+    let p = data_root.join("engine-id");
+    if let Ok(s) = std::fs::read_to_string(&p) {
+        if !s.trim().is_empty() {
+            return Ok(s.trim().to_string());
+        }
+    }
+    let id = wharf_types::id::random_id();
+    let tmp = data_root.join("engine-id.tmp");
+    std::fs::write(&tmp, &id)?;
+    std::fs::rename(&tmp, &p)?;
+    Ok(id)
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Wharf needs on a fresh Debian machine (as root).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+
+# Build: pkg-config + libseccomp-dev (the runtime's seccomp filters).
+# Run: busybox-static (the seed image), iproute2.
+# Test and bench references: docker.io (a real Docker engine beside ours, and its CLI), hyperfine.
+# python3-docker is the Docker SDK used by the interop tests where pip's is absent.
+PKGS=(pkg-config libseccomp-dev busybox-static iproute2 hyperfine docker.io ca-certificates)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "error: a Rust toolchain (cargo) is required; install it with rustup" >&2
+    exit 1
+  fi
+fi
+python3 -c 'import docker' 2>/dev/null || pip install -q docker 2>/dev/null || true

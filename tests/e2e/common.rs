@@ -1,0 +1,329 @@
+//! The e2e harness: a real `wharf daemon` on a private socket and data root per test, the
+//! `wharf` CLI and the real `docker` CLI pointed at it, and small image fixtures made from the
+//! host's static busybox.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WHARF: &str = env!("CARGO_BIN_EXE_wharf");
+
+/// Where the Debian package `busybox-static` puts its binary.
+pub fn busybox() -> PathBuf {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("busybox-static is not installed (apt-get install busybox-static)");
+}
+
+/// A daemon of our own; killed and its data removed on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::Builder::new().prefix("wharf-e2e-").tempdir_in(test_tmp()).expect("tempdir");
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.dir.path().join("wharf.sock")
+    }
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock().display())
+    }
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// (Re)starts the daemon process on the same socket and data root.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log");
+        let child = Command::new(WHARF)
+            .args(["daemon", "--host", &self.host(), "--data-root"])
+            .arg(self.data_root())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.child = Some(child);
+        wait_for_socket(&self.sock(), Duration::from_secs(20));
+    }
+
+    /// SIGKILL, no goodbye: what a crash looks like.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Runs `wharf ARGS` against this daemon.
+    pub fn wharf(&self, args: &[&str]) -> Output {
+        self.wharf_cmd(args).output().expect("run wharf")
+    }
+
+    pub fn wharf_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(WHARF);
+        c.arg("-H").arg(self.host()).args(args).env("WHARF_NO_AUTOSTART", "1").stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `wharf ARGS` with `input` on stdin.
+    pub fn wharf_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        run_with_stdin(self.wharf_cmd(args), input)
+    }
+
+    /// `wharf ARGS`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.wharf(args);
+        assert!(o.status.success(), "wharf {args:?} failed: {}\n{}", stderr(&o), self.log());
+        stdout(&o)
+    }
+
+    /// The real `docker` CLI against this daemon, or None where it is not installed.
+    pub fn docker_cmd(&self, args: &[&str]) -> Option<Command> {
+        docker_cli()?;
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null());
+        Some(c)
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Option<Output> {
+        Some(self.docker_cmd(args)?.output().expect("run docker"))
+    }
+
+    /// A one-layer busybox image made with `wharf import`, tagged `name`. Returns its id.
+    pub fn import_busybox(&self, name: &str) -> String {
+        let tar = busybox_rootfs_tar(&[]);
+        let o = self.wharf_stdin(&["import", "-c", "CMD [\"sh\"]", "-", name], &tar);
+        assert!(o.status.success(), "import failed: {}\n{}", stderr(&o), self.log());
+        stdout(&o).trim().to_string()
+    }
+
+    pub fn image_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.ok(&["images", "-q", "--no-trunc"]).lines().map(str::to_string).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first: the daemon removes its socket on a clean stop.
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(c.id() as i32).expect("pid"),
+                rustix::process::Signal::TERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Test scratch space on the same filesystem as the data root would be (not a tmpfs /tmp:
+/// overlayfs and xattrs behave as in production).
+pub fn test_tmp() -> PathBuf {
+    let p = std::env::var_os("WHARF_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/wharf-e2e"));
+    std::fs::create_dir_all(&p).expect("test tmp");
+    p
+}
+
+pub fn wait_for_socket(sock: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if UnixStream::connect(sock).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("daemon did not come up on {}", sock.display());
+}
+
+pub fn run_with_stdin(mut c: Command, input: &[u8]) -> Output {
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let o = child.wait_with_output().expect("wait");
+    let _ = w.join();
+    o
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn docker_cli() -> Option<()> {
+    let ok = Command::new("docker").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    match ok {
+        Ok(s) if s.success() => Some(()),
+        _ => {
+            eprintln!("SKIP: the docker CLI is not on PATH");
+            None
+        }
+    }
+}
+
+/// A root filesystem tar: static busybox with a few applet links, /etc/passwd and /etc/group,
+/// plus `extra` (path, contents) files.
+pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, p: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, p, std::io::empty()).expect("dir");
+    };
+    let file = |b: &mut tar::Builder<Vec<u8>>, p: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, p, data).expect("file");
+    };
+    for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
+        dir(&mut b, d);
+    }
+    let bb = std::fs::read(busybox()).expect("read busybox");
+    file(&mut b, "bin/busybox", &bb, 0o755);
+    for applet in ["sh", "ls", "cat", "echo", "true", "false", "sleep", "env", "id", "mkdir", "rm", "touch", "wc"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_mtime(1_700_000_000);
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox").expect("link");
+    }
+    file(&mut b, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644);
+    file(&mut b, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644);
+    for (p, data) in extra {
+        file(&mut b, p, data, 0o644);
+    }
+    b.into_inner().expect("tar")
+}
+
+/// A private reference Docker engine (Debian's docker.io) for interop tests, or None where
+/// `dockerd` is not installed or does not come up. Stopped on drop.
+pub struct RefDocker {
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl RefDocker {
+    pub fn start() -> Option<RefDocker> {
+        if Command::new("dockerd").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+            eprintln!("SKIP: dockerd (Debian docker.io) is not installed; the Docker side of this test is skipped");
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("refdocker-").tempdir_in(test_tmp()).ok()?;
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).ok()?;
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(d.join("root"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--containerd-namespace"])
+            .arg(format!("wharf-e2e-{}", std::process::id()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().ok()?)
+            .stderr(log)
+            .spawn()
+            .ok()?;
+        let r = RefDocker { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if r.docker(&["version"]).status.success() {
+                return Some(r);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!(
+            "SKIP: dockerd did not come up: {}",
+            std::fs::read_to_string(r.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+        None
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.dir.path().join("docker.sock").display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("config"))
+            .output()
+            .expect("docker")
+    }
+}
+
+impl Drop for RefDocker {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid"),
+            rustix::process::Signal::TERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The committed fixture made by a real `docker save` (Docker 20.10): `fixture/base:1`
+/// (an import of static busybox) and `fixture/layered:2` (two RUN layers on it, one deleting
+/// `/bin/false` and one replacing a directory — whiteouts and an opaque dir).
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/docker-save-busybox.tar")
+}
+pub const FIXTURE_BASE_ID: &str = "sha256:0074ab7e1bdab01f7af0e969cae83d2c3e6bcec1ef20ad047e2140846073e82b";
+pub const FIXTURE_LAYERED_ID: &str = "sha256:7bdda8a89dd81bcd4978bc6bbaf9eb926951f31ccbd12412976d82032695d499";

@@ -1,0 +1,56 @@
+//! `kill -9` of the daemon: committed changes survive, nothing half-made is visible.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+#[test]
+fn committed_changes_survive_kill_9() {
+    let mut d = Daemon::start();
+    let id = d.import_busybox("durable:1");
+    d.ok(&["tag", "durable:1", "durable:2"]);
+    d.kill9();
+    d.spawn();
+    let tags = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(tags.contains("durable:1") && tags.contains("durable:2"), "{tags}");
+    assert_eq!(d.image_ids(), vec![id]);
+}
+
+#[test]
+fn kill_9_during_load_leaves_nothing_half_made() {
+    let mut d = Daemon::start();
+    // A bigger archive (several MB of layers) so that the kill lands mid-load.
+    let src = Daemon::start();
+    for i in 0..4 {
+        let noise: Vec<u8> = (0..3_000_000u32).map(|x| (x.wrapping_mul(2654435761).wrapping_add(i) >> 13) as u8).collect();
+        let tar = busybox_rootfs_tar(&[("etc/noise", &noise)]);
+        let o = src.wharf_stdin(&["import", "-", &format!("big:{i}")], &tar);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let archive = src.dir.path().join("big.tar");
+    src.ok(&["save", "-o", archive.to_str().expect("p"), "big:0", "big:1", "big:2", "big:3"]);
+
+    for delay_ms in [5u64, 30, 80] {
+        let mut child = d
+            .wharf_cmd(&["load", "-i", archive.to_str().expect("p")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("load");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        d.kill9();
+        let _ = child.wait();
+        d.spawn();
+        // Whatever is listed is whole: every listed image inspects and its layers are there.
+        for id in d.image_ids() {
+            let o = d.wharf(&["image", "inspect", &id]);
+            assert!(o.status.success(), "image {id} listed but broken: {}", stderr(&o));
+        }
+        let tmp = d.data_root().join("tmp");
+        let leftovers = std::fs::read_dir(&tmp).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(leftovers, 0, "tmp/ not cleaned after restart");
+    }
+    // And a load after all that completes normally.
+    let out = d.ok(&["load", "-i", archive.to_str().expect("p")]);
+    assert_eq!(out.matches("Loaded image").count(), 4, "{out}");
+}

@@ -1,0 +1,8 @@
+//! Black-box tests of the `wharf` binary, as root: a real daemon per test on a private socket
+//! and data root, driven by `wharf` and by the real `docker` CLI.
+
+mod common;
+mod crash;
+mod hostile;
+mod images;
+mod interop;
