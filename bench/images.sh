@@ -34,7 +34,7 @@ for _ in $(seq 100); do $W version >/dev/null 2>&1 && break; sleep 0.1; done
 median() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][0]['median'])" "$1"; }
 rate() { python3 -c "print(round($mb/$1,1))"; }
 
-hyperfine -N --runs "$RUNS" --prepare "$W rmi -f bench/big:1" --export-json "$work/wl.json" "$W load -q -i $work/img.tar" >/dev/null
+hyperfine -N --runs "$RUNS" --prepare "sh -c '$W rmi -f bench/big:1 >/dev/null 2>&1; true'" --export-json "$work/wl.json" "$W load -q -i $work/img.tar" >/dev/null
 $W load -q -i "$work/img.tar" >/dev/null
 hyperfine -N --runs "$RUNS" --export-json "$work/ws.json" "$W save -o $work/out-w.tar bench/big:1" >/dev/null
 wl=$(median "$work/wl.json"); ws=$(median "$work/ws.json")
