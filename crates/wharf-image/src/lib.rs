@@ -22,17 +22,27 @@
 //! operation is fd-relative (openat2 `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never
 //! following a symlink an earlier entry made.
 
+mod changes;
+mod compress;
 pub mod config;
+mod db;
 mod error;
+mod fsutil;
+mod import;
+mod layer;
+mod load;
+mod remove;
+mod save;
+mod store;
+mod unpack;
 
 pub use config::ImageConfigFile;
 pub use error::{Error, Result};
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use wharf_types::{Digest, Reference};
+pub use wharf_types::{Digest, Reference};
 
 /// An image as the store knows it.
 #[derive(Clone, Debug)]
@@ -116,78 +126,13 @@ pub struct HistoryItem {
 }
 
 /// The image store. Synchronous; `Send + Sync`; call it from `spawn_blocking`.
+/// Methods live with their concept: `store.rs` (open, lookups, tags, history),
+/// `load.rs`, `save.rs`, `import.rs`, `remove.rs` (rmi, prune).
 pub struct ImageStore {
-    #[allow(dead_code)]
-    root: PathBuf,
-    #[allow(dead_code)]
+    paths: fsutil::Paths,
     db: Arc<redb::Database>,
-}
-
-impl ImageStore {
-    pub fn open(data_root: &Path, db: Arc<redb::Database>) -> Result<ImageStore> {
-        let _ = (data_root, db);
-        todo!()
-    }
-    /// All images, newest first.
-    pub fn list(&self) -> Result<Vec<Image>> {
-        todo!()
-    }
-    pub fn get(&self, id: &Digest) -> Result<Image> {
-        let _ = id;
-        todo!()
-    }
-    /// Docker's lookup: full ID ("sha256:…" or 64 hex), then normalized reference (tag or digest),
-    /// then unambiguous ID prefix (with or without "sha256:"). NotFound: "No such image: {input}".
-    pub fn resolve(&self, name_or_id: &str) -> Result<Image> {
-        let _ = name_or_id;
-        todo!()
-    }
-    pub fn config_bytes(&self, id: &Digest) -> Result<Vec<u8>> {
-        let _ = id;
-        todo!()
-    }
-    /// Moves the tag if it pointed elsewhere.
-    pub fn tag(&self, source: &str, target: &Reference) -> Result<()> {
-        let _ = (source, target);
-        todo!()
-    }
-    /// docker rmi semantics. `in_use(image_id)` returns the id of a container using it, if any.
-    pub fn remove(
-        &self,
-        name_or_id: &str,
-        force: bool,
-        prune: bool,
-        in_use: &dyn Fn(&Digest) -> Option<String>,
-    ) -> Result<Vec<DeleteItem>> {
-        let _ = (name_or_id, force, prune, in_use);
-        todo!()
-    }
-    pub fn import(&self, src: &mut dyn Read, opts: &ImportOptions) -> Result<Digest> {
-        let _ = (src, opts);
-        todo!()
-    }
-    pub fn load(&self, src: &mut dyn Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
-        let _ = (src, progress);
-        todo!()
-    }
-    pub fn save(&self, names: &[String], out: &mut dyn Write) -> Result<()> {
-        let _ = (names, out);
-        todo!()
-    }
-    pub fn prune(&self, opts: &PruneOptions, in_use: &dyn Fn(&Digest) -> Option<String>) -> Result<PruneReport> {
-        let _ = (opts, in_use);
-        todo!()
-    }
-    /// Newest first, docker's shape.
-    pub fn history(&self, id: &Digest) -> Result<Vec<HistoryItem>> {
-        let _ = id;
-        todo!()
-    }
-    /// Snapshot dirs, TOP-most first (overlay lowerdir order).
-    pub fn layer_dirs(&self, id: &Digest) -> Result<Vec<PathBuf>> {
-        let _ = id;
-        todo!()
-    }
+    /// In-flight operations' blobs/snapshots (see `store::Pins`).
+    pins: Mutex<HashMap<String, usize>>,
 }
 
 #[allow(dead_code)]

@@ -1,0 +1,166 @@
+//! Layer ingestion: one streaming pass decompresses (gzip/zstd/plain), hashes (the diff_id),
+//! writes the uncompressed tar as a blob and unpacks it into a snapshot — all into `tmp/`.
+//! Only when the diff_id checks out are the blob and snapshot renamed into place; on any
+//! error the temporaries are removed and the store is unchanged.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use wharf_types::{Digest, Digester};
+
+use crate::compress::{self, Compression, BUF_SIZE};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{Paths, TempPath};
+use crate::unpack::unpack;
+
+/// Reads through `inner`, hashing every byte and copying it to an optional blob file.
+struct Tee<R> {
+    inner: R,
+    hasher: Digester,
+    sink: Option<BufWriter<File>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if let Some(s) = &mut self.sink {
+            s.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// What one streaming pass produced, still in `tmp/`.
+pub(crate) struct Streamed {
+    pub diff_id: Digest,
+    pub blob: Option<TempPath>,
+    pub snapshot: Option<(TempPath, u64)>,
+}
+
+/// Decompresses `src`, hashing the tar; writes it to a temp blob if `want_blob`, unpacks it
+/// into a temp snapshot if `want_snapshot`.
+pub(crate) fn stream_layer(paths: &Paths, src: impl Read, want_blob: bool, want_snapshot: bool) -> Result<Streamed> {
+    let decoder = compress::decompressed(src)?;
+    let blob = if want_blob { Some(TempPath::new(paths.temp_path("layer"))) } else { None };
+    let sink = match &blob {
+        Some(t) => Some(BufWriter::with_capacity(
+            BUF_SIZE,
+            File::create(&t.path).ctx(|| format!("failed to create {}", t.path.display()))?,
+        )),
+        None => None,
+    };
+    let mut tee = Tee { inner: decoder, hasher: Digester::new(), sink };
+    let snapshot = if want_snapshot {
+        let dir = paths.temp_dir("snapshot")?;
+        let size = unpack(&mut tee, &dir.path)?;
+        Some((dir, size))
+    } else {
+        None
+    };
+    // The diff_id covers the whole uncompressed stream, including what follows the tar's
+    // end-of-archive marker.
+    io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::Invalid {
+        message: format!("failed to read layer: {e}"),
+        source: Some(e),
+    })?;
+    if let Some(s) = tee.sink.take() {
+        let f = s.into_inner().map_err(|e| Error::io("failed to write layer blob", e.into_error()))?;
+        f.sync_data().ctx(|| "failed to sync layer blob".into())?;
+    }
+    Ok(Streamed { diff_id: tee.hasher.finish(), blob, snapshot })
+}
+
+/// Unpacks an uncompressed tar file into a temp snapshot.
+pub(crate) fn unpack_file(paths: &Paths, tar: &Path) -> Result<(TempPath, u64)> {
+    let f = File::open(tar).ctx(|| format!("failed to open {}", tar.display()))?;
+    let mut r = BufReader::with_capacity(BUF_SIZE, f);
+    let dir = paths.temp_dir("snapshot")?;
+    let size = unpack(&mut r, &dir.path)?;
+    Ok((dir, size))
+}
+
+/// Sum of regular file sizes in a tar (the layer size docker reports), without unpacking.
+pub(crate) fn content_size(tar: &Path) -> Result<u64> {
+    let f = File::open(tar).ctx(|| format!("failed to open {}", tar.display()))?;
+    let mut a = tar::Archive::new(BufReader::with_capacity(BUF_SIZE, f));
+    let mut n = 0;
+    for e in a.entries().ctx(|| "failed to read layer".into())? {
+        let e = e.ctx(|| "failed to read layer".into())?;
+        if e.header().entry_type().is_file() {
+            n += e.size();
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn mismatch(expected: &Digest, got: &Digest) -> Error {
+    Error::invalid(format!("layer digest mismatch: config names diff_id {expected} but the layer's content is {got}"))
+}
+
+/// One layer of a load: a spooled file holding it (maybe compressed) whose sha256 is known.
+pub(crate) struct LayerJob {
+    pub source: PathBuf,
+    pub source_digest: Digest,
+    pub diff_id: Digest,
+    pub need_blob: bool,
+    /// Chain ids whose snapshot (this layer unpacked) must be made.
+    pub snapshots: Vec<Digest>,
+}
+
+/// Runs one load job: verified blob and snapshots renamed into place. Returns the layer's
+/// content size when it unpacked.
+pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
+    let f = File::open(&job.source).ctx(|| format!("failed to open {}", job.source.display()))?;
+    let mut br = BufReader::with_capacity(BUF_SIZE, f);
+    let comp = compress::detect(&mut br)?;
+    let mut size = None;
+    let mut rest = job.snapshots.as_slice();
+    if comp == Compression::None {
+        // The spooled file is the uncompressed tar: its digest is the diff_id.
+        if job.source_digest != job.diff_id {
+            return Err(mismatch(&job.diff_id, &job.source_digest));
+        }
+        drop(br);
+        if job.need_blob {
+            let f = File::open(&job.source).ctx(|| "failed to open layer".into())?;
+            f.sync_data().ctx(|| "failed to sync layer blob".into())?;
+            // hard link, so the spooled file can still be read below / by other images
+            let dst = paths.blob(&job.diff_id);
+            match fs::hard_link(&job.source, &dst) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(format!("failed to store blob {}", dst.display()), e)),
+            }
+        }
+        for chain in rest {
+            let (dir, n) = unpack_file(paths, &job.source)?;
+            paths.commit_snapshot(dir, chain)?;
+            size = Some(n);
+        }
+        return Ok(size);
+    }
+    let want_snap = !rest.is_empty();
+    let s = stream_layer(paths, br, job.need_blob, want_snap)?;
+    if s.diff_id != job.diff_id {
+        return Err(mismatch(&job.diff_id, &s.diff_id));
+    }
+    if let Some(b) = s.blob {
+        let dst = paths.blob(&job.diff_id);
+        fs::rename(&b.path, &dst).ctx(|| format!("failed to store blob {}", dst.display()))?;
+        b.keep();
+    }
+    if let Some((dir, n)) = s.snapshot {
+        paths.commit_snapshot(dir, &rest[0])?;
+        size = Some(n);
+        rest = &rest[1..];
+    }
+    // The same layer at another position in some stack (rare): unpack again from the blob.
+    for chain in rest {
+        let (dir, n) = unpack_file(paths, &paths.blob(&job.diff_id))?;
+        paths.commit_snapshot(dir, chain)?;
+        size = Some(n);
+    }
+    Ok(size)
+}
