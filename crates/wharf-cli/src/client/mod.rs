@@ -1,0 +1,281 @@
+//! The Engine API client: HTTP/1.1 (hyper) over a unix socket or TCP, one connection per
+//! request. [`Client::connect`] pings the daemon (`HEAD /_ping`), starts it on demand on a unix
+//! socket, and negotiates the API version as docker does: the lower of ours and the daemon's
+//! `Api-Version`, used as the `/v{version}` path prefix of every request.
+
+pub mod autostart;
+pub mod host;
+pub mod stream;
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub use self::host::Host;
+use crate::error::CliError;
+
+/// The newest API version this client speaks.
+pub const API_VERSION: &str = "1.52";
+
+pub type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+/// A request body: nothing, bytes in memory, or a reader streamed in chunks (files, stdin).
+pub enum Body {
+    Empty,
+    Bytes(Bytes, &'static str),
+    Reader(Pin<Box<dyn AsyncRead + Send + Sync>>, &'static str),
+}
+
+impl Body {
+    fn into_parts(self) -> (ReqBody, Option<&'static str>) {
+        match self {
+            Body::Empty => (Empty::new().map_err(|never| match never {}).boxed(), None),
+            Body::Bytes(b, ct) => (Full::new(b).map_err(|never| match never {}).boxed(), Some(ct)),
+            Body::Reader(r, ct) => {
+                let stream = futures_util::stream::unfold(r, |mut r| async move {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    match r.read(&mut buf).await {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            Some((Ok(Frame::data(Bytes::from(buf))), r))
+                        }
+                        Err(e) => Some((Err(e), r)),
+                    }
+                });
+                (StreamBody::new(stream).boxed(), Some(ct))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: Host,
+    version: String,
+}
+
+impl Client {
+    /// Connects (starting the daemon if allowed) and negotiates the API version.
+    pub async fn connect(host: Host) -> Result<Client, CliError> {
+        let mut client = Client { host, version: API_VERSION.to_string() };
+        match client.ping().await {
+            Ok(v) => client.negotiate(v),
+            Err(CliError::Connect { host }) => {
+                let Host::Unix(path) = &client.host else {
+                    return Err(CliError::Connect { host });
+                };
+                if !autostart::enabled() {
+                    return Err(CliError::Connect { host });
+                }
+                let mut child = autostart::spawn(path)?;
+                let probe = client.clone();
+                let ok = autostart::wait_ready(&mut child, || {
+                    let c = probe.clone();
+                    async move { c.ping().await.is_ok() }
+                })
+                .await;
+                if !ok {
+                    return Err(CliError::msg(format!(
+                        "Cannot connect to the Wharf daemon at {host}. Is the wharf daemon running?\n\
+                         (starting it failed; see {})",
+                        autostart::log_path(path).display()
+                    )));
+                }
+                let v = client.ping().await?;
+                client.negotiate(v);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(client)
+    }
+
+    /// A client that does not ping (tests, or when the version is known).
+    pub fn with_version(host: Host, version: &str) -> Client {
+        Client { host, version: version.to_string() }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn negotiate(&mut self, server: Option<String>) {
+        if let Some(v) = server {
+            if parse_version(&v) < parse_version(API_VERSION) && parse_version(&v) > (0, 0) {
+                self.version = v;
+            }
+        }
+    }
+
+    /// `HEAD /_ping`; returns the daemon's `Api-Version` header.
+    pub async fn ping(&self) -> Result<Option<String>, CliError> {
+        let resp = self.send(Method::HEAD, "/_ping", Body::Empty).await?;
+        Ok(resp
+            .headers()
+            .get("api-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
+    }
+
+    /// Sends a request under the negotiated version prefix; a non-2xx answer becomes
+    /// [`CliError::Daemon`] with the body's `message`.
+    pub async fn request(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+        let full = format!("/v{}{}", self.version, path);
+        let resp = self.send(method, &full, body).await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let bytes = collect(resp).await.unwrap_or_default();
+        Err(daemon_error(status, &bytes))
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let bytes = self.get_bytes(path).await?;
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Protocol(e.to_string()))
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> Result<Bytes, CliError> {
+        let resp = self.request(Method::GET, path, Body::Empty).await?;
+        collect(resp).await
+    }
+
+    /// Sends and collects the whole answer body.
+    pub async fn call(&self, method: Method, path: &str, body: Body) -> Result<Bytes, CliError> {
+        let resp = self.request(method, path, body).await?;
+        collect(resp).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+        let (body, content_type) = body.into_parts();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "api.moby.localhost")
+            .header("user-agent", concat!("Wharf-Client/", env!("CARGO_PKG_VERSION"), " (linux)"));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req.body(body).map_err(|e| CliError::msg(format!("invalid request: {e}")))?;
+        let connect_err = |_| CliError::Connect { host: self.host.url() };
+        let resp = match &self.host {
+            Host::Unix(p) => {
+                let s = tokio::net::UnixStream::connect(p).await.map_err(connect_err)?;
+                handshake_and_send(s, req).await
+            }
+            Host::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a).await.map_err(connect_err)?;
+                handshake_and_send(s, req).await
+            }
+        };
+        resp.map_err(|e| CliError::Protocol(format!("{e}")))
+    }
+}
+
+async fn handshake_and_send<S>(stream: S, req: Request<ReqBody>) -> Result<Response<Incoming>, hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.send_request(req).await
+}
+
+/// Reads a whole response body.
+pub async fn collect(resp: Response<Incoming>) -> Result<Bytes, CliError> {
+    Ok(resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| CliError::Protocol(e.to_string()))?
+        .to_bytes())
+}
+
+/// docker's error body `{"message": "…"}`; falls back to the raw text or the status.
+pub fn daemon_error(status: StatusCode, body: &[u8]) -> CliError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body).trim().to_string();
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("unknown error").to_string()
+            } else {
+                text
+            }
+        });
+    CliError::Daemon { status: status.as_u16(), message }
+}
+
+fn parse_version(v: &str) -> (u32, u32) {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// Builds a query string (`?a=b&c=d`) from pairs; empty when there are none.
+pub fn query(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    format!("?{}", s.finish())
+}
+
+/// Percent-encodes one path segment (image names contain `/` and `:`, which docker sends as-is;
+/// only characters that would break the path are escaped).
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':' | b'@' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare() {
+        assert!(parse_version("1.41") < parse_version("1.52"));
+        assert!(parse_version("1.9") < parse_version("1.41"));
+    }
+
+    #[test]
+    fn queries_and_paths() {
+        assert_eq!(query(&[]), "");
+        assert_eq!(query(&[("repo", "a/b".into()), ("tag", "v 1".into())]), "?repo=a%2Fb&tag=v+1");
+        assert_eq!(path_segment("docker.io/library/busybox:1.36"), "docker.io/library/busybox:1.36");
+        assert_eq!(path_segment("a b?"), "a%20b%3F");
+    }
+
+    #[test]
+    fn daemon_errors_use_message() {
+        let e = daemon_error(StatusCode::NOT_FOUND, br#"{"message":"No such image: x:latest"}"#);
+        assert_eq!(e.to_string(), "Error response from daemon: No such image: x:latest");
+        assert!(e.is_not_found());
+        let e = daemon_error(StatusCode::INTERNAL_SERVER_ERROR, b"");
+        assert_eq!(e.to_string(), "Error response from daemon: Internal Server Error");
+    }
+}

@@ -1,0 +1,208 @@
+//! The command tree: `wharf <object> <verb>` plus docker's top-level short forms
+//! (`wharf images` = `wharf image ls`, …). Each verb lives in `command/<object>/<verb>.rs`.
+
+pub mod image;
+pub mod inspect;
+pub mod system;
+
+use std::collections::BTreeMap;
+
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::client::{Client, Host};
+use crate::error::CliError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wharf",
+    about = "A self-sufficient runtime for containers",
+    override_usage = "wharf [OPTIONS] COMMAND",
+    disable_version_flag = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host", value_name = "list")]
+    pub host: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "string", default_value = "info")]
+    pub log_level: String,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage images
+    #[command(subcommand, override_usage = "wharf image COMMAND")]
+    Image(image::ImageCommand),
+    /// Manage Wharf
+    #[command(subcommand, override_usage = "wharf system COMMAND")]
+    System(system::SystemCommand),
+    /// Show the Wharf version information
+    #[command(override_usage = "wharf version [OPTIONS]")]
+    Version(system::version::Args),
+    /// Display system-wide information
+    #[command(override_usage = "wharf info [OPTIONS]")]
+    Info(system::info::Args),
+    /// Return low-level information on Wharf objects
+    #[command(override_usage = "wharf inspect [OPTIONS] NAME|ID [NAME|ID...]")]
+    Inspect(inspect::Args),
+    /// List images
+    #[command(override_usage = "wharf images [OPTIONS] [REPOSITORY[:TAG]]")]
+    Images(image::list::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    #[command(override_usage = "wharf tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]
+    Tag(image::tag::Args),
+    /// Remove one or more images
+    #[command(override_usage = "wharf rmi [OPTIONS] IMAGE [IMAGE...]")]
+    Rmi(image::remove::Args),
+    /// Show the history of an image
+    #[command(override_usage = "wharf history [OPTIONS] IMAGE")]
+    History(image::history::Args),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "wharf save [OPTIONS] IMAGE [IMAGE...]")]
+    Save(image::save::Args),
+    /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "wharf load [OPTIONS]")]
+    Load(image::load::Args),
+    /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "wharf import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
+    Import(image::import::Args),
+}
+
+/// What every command gets: the chosen host and a lazily connected client.
+pub struct Ctx {
+    host: Option<String>,
+    pub debug: bool,
+    client: OnceCell<Client>,
+}
+
+impl Ctx {
+    pub fn new(host: Option<String>, debug: bool) -> Ctx {
+        Ctx { host, debug, client: OnceCell::new() }
+    }
+
+    /// Connects on first use (ping, version negotiation, autostart).
+    pub async fn client(&self) -> Result<&Client, CliError> {
+        self.client
+            .get_or_try_init(|| async {
+                let host = Host::select(self.host.as_deref())?;
+                Client::connect(host).await
+            })
+            .await
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
+    match cmd {
+        Command::Image(c) => image::run(ctx, c).await,
+        Command::System(c) => system::run(ctx, c).await,
+        Command::Version(a) => system::version::run(ctx, a).await,
+        Command::Info(a) => system::info::run(ctx, a).await,
+        Command::Inspect(a) => inspect::run(ctx, a).await,
+        Command::Images(a) => image::list::run(ctx, a).await,
+        Command::Tag(a) => image::tag::run(ctx, a).await,
+        Command::Rmi(a) => image::remove::run(ctx, a).await,
+        Command::History(a) => image::history::run(ctx, a).await,
+        Command::Save(a) => image::save::run(ctx, a).await,
+        Command::Load(a) => image::load::run(ctx, a).await,
+        Command::Import(a) => image::import::run(ctx, a).await,
+    }
+}
+
+/// Parses `-f key=value` (docker's `opts.FilterOpt`), for clap's `value_parser`.
+pub fn parse_filter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_lowercase(), v.to_string())),
+        _ => Err("bad format of filter (expected name=value)".to_string()),
+    }
+}
+
+/// docker's `filters.Args.ToJSON`: `{"key":{"value":true}}`; `None` when there are no filters.
+pub fn encode_filters(filters: &[(String, String)]) -> Option<String> {
+    if filters.is_empty() {
+        return None;
+    }
+    let mut m: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
+    for (k, v) in filters {
+        m.entry(k.as_str()).or_default().insert(v.as_str(), true);
+    }
+    serde_json::to_string(&m).ok()
+}
+
+/// Reads "y"/"yes" from stdin after printing `prompt` (docker's `command.PromptForConfirmation`).
+pub fn confirm(prompt: &str) -> bool {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{prompt} [y/N] ");
+    let _ = out.flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+/// A string field of a JSON object, or "".
+pub fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// An integer field of a JSON object, or `default`.
+pub fn int_field(v: &Value, key: &str, default: i64) -> i64 {
+    v.get(key).and_then(|x| x.as_i64().or_else(|| x.as_f64().map(|f| f as i64))).unwrap_or(default)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Compares `got` with `testdata/{name}`; `UPDATE_GOLDEN=1` rewrites the file.
+    pub fn check_golden(name: &str, got: &str) {
+        let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var("UPDATE_GOLDEN").is_ok() {
+            std::fs::write(&path, got).expect("write golden file");
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(got, want, "golden file {name} differs (UPDATE_GOLDEN=1 to accept)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_encode_like_docker() {
+        assert_eq!(encode_filters(&[]), None);
+        let f = vec![
+            parse_filter("reference=busybox").unwrap(),
+            parse_filter("dangling=true").unwrap(),
+            parse_filter("label=a=b").unwrap(),
+            parse_filter("reference=alpine:*").unwrap(),
+        ];
+        assert_eq!(
+            encode_filters(&f).unwrap(),
+            r#"{"dangling":{"true":true},"label":{"a=b":true},"reference":{"alpine:*":true,"busybox":true}}"#
+        );
+        assert!(parse_filter("foo").is_err());
+    }
+
+    #[test]
+    fn cli_parses_docker_forms() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["wharf", "-H", "unix:///x", "images", "-a", "-f", "dangling=true"]).unwrap();
+        assert_eq!(cli.host.as_deref(), Some("unix:///x"));
+        assert!(matches!(cli.command, Some(Command::Images(_))));
+        let cli = Cli::try_parse_from(["wharf", "image", "ls", "-q"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Image(image::ImageCommand::Ls(_)))));
+    }
+}
