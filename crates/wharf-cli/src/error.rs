@@ -43,4 +43,28 @@ impl CliError {
     }
 }
 
+/// An I/O error as Go prints it: "open /x: no such file or directory".
+pub fn go_io_error(op: &str, path: &str, e: &std::io::Error) -> CliError {
+    CliError::Message(go_io_message(op, path, e))
+}
+
+/// The text of [`go_io_error`].
+pub fn go_io_message(op: &str, path: &str, e: &std::io::Error) -> String {
+    let text = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::AlreadyExists => "file exists".to_string(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+            let mut c = s.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => s,
+            }
+        }
+    };
+    format!("{op} {path}: {text}")
+}
+
 pub type Result<T, E = CliError> = std::result::Result<T, E>;

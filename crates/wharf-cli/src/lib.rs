@@ -153,6 +153,29 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
             let _ = writeln!(err, "{PROG}: '{cmd_name}': too many arguments\n\nUsage:  {usage}\n\n{help_hint}");
             1
         }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            // docker: invalid argument "foo" for "-f, --filter" flag: <reason>
+            let arg = ctx_str(ContextKind::InvalidArg);
+            let long = arg.split(|c: char| c == ' ' || c == '=' || c == '[').next().unwrap_or("").trim_start_matches('-');
+            let flag = sub
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .map(|a| match a.get_short() {
+                    Some(c) => format!("-{c}, --{long}"),
+                    None => format!("--{long}"),
+                })
+                .unwrap_or_else(|| arg.clone());
+            let value = ctx_str(ContextKind::InvalidValue);
+            let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| {
+                let valid = ctx_str(ContextKind::ValidValue);
+                if valid.is_empty() { "invalid value".to_string() } else { format!("possible values: {valid}") }
+            });
+            let _ = writeln!(
+                err,
+                "invalid argument \"{value}\" for \"{flag}\" flag: {reason}\n\nUsage:  {usage}\n\n{help_hint}"
+            );
+            125
+        }
         _ => {
             // Invalid flag values and the like: keep clap's explanation, docker's framing.
             let text = e.kind().as_str().unwrap_or("invalid argument").to_string();

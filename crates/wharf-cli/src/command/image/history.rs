@@ -76,7 +76,11 @@ pub fn render(items: &[Value], args: &Args, now: f64) -> Result<String, CliError
             })
         })
         .collect();
-    Ok(format::render_list(format, &rows, &headers())?)
+    let mut headers = headers();
+    if !args.human {
+        headers["CreatedSince"] = json!("CREATED AT");
+    }
+    Ok(format::render_list(format, &rows, &headers)?)
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {

@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     } else {
         let f = tokio::fs::File::open(&args.source)
             .await
-            .map_err(|e| CliError::msg(format!("open {}: {e}", args.source)))?;
+            .map_err(|e| crate::error::go_io_error("open", &args.source, &e))?;
         Body::Reader(Box::pin(f), "application/x-tar")
     };
     let client = ctx.client().await?;

@@ -24,7 +24,7 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + Sync>> = match &args.input {
-        Some(p) => Box::pin(tokio::fs::File::open(p).await.map_err(|e| CliError::msg(format!("open {p}: {e}")))?),
+        Some(p) => Box::pin(tokio::fs::File::open(p).await.map_err(|e| crate::error::go_io_error("open", p, &e))?),
         None => {
             if std::io::stdin().is_terminal() {
                 return Err(CliError::msg("requested load from stdin, but stdin is empty"));

@@ -51,7 +51,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     filters.push(("dangling".into(), (!args.all).to_string()));
     let warning = if args.all { ALL_WARNING } else { DANGLING_WARNING };
     if !args.force && !confirm(warning) {
-        return Err(CliError::Status { code: 1, message: "image prune has been cancelled".into() });
+        // docker prints nothing more and exits 0 when the answer is no.
+        return Ok(());
     }
     let client = ctx.client().await?;
     let q = encode_filters(&filters).map(|f| vec![("filters", f)]).unwrap_or_default();

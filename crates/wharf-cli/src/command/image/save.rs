@@ -26,6 +26,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if args.output.is_none() && std::io::stdout().is_terminal() {
         return Err(CliError::msg("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
     }
+    if let Some(out) = &args.output {
+        let dir = std::path::Path::new(out).parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = dir {
+            if let Err(e) = std::fs::metadata(dir) {
+                let m = crate::error::go_io_message("stat", &dir.display().to_string(), &e);
+                return Err(CliError::msg(format!("failed to save image: invalid output path: {m}")));
+            }
+        }
+    }
     let client = ctx.client().await?;
     let q: Vec<(&str, String)> = args.images.iter().map(|i| ("names", i.clone())).collect();
     let resp = client.request(Method::GET, &format!("/images/get{}", query(&q)), Body::Empty).await?;

@@ -108,7 +108,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let out = match args.format.as_deref() {
         None | Some("") => render(&client_v, server.as_ref()),
         Some("json") => format!("{}\n", json!({"Client": client_v, "Server": server})),
-        Some(f) => format::render_one(f, &json!({"Client": client_v, "Server": server}))?,
+        Some(f) => {
+            // Go templates name the client's field APIVersion (its JSON name is ApiVersion).
+            let mut c = client_v.clone();
+            c["APIVersion"] = c["ApiVersion"].clone();
+            format::render_one(f, &json!({"Client": c, "Server": server}))?
+        }
     };
     crate::write_stdout(&out)?;
     match err {
