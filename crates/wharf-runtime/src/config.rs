@@ -1,0 +1,153 @@
+//! The engine-facing description of a container and of an exec'd process, and the
+//! values the runtime reports back (state, stats).
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A process id in the host's pid namespace.
+pub type Pid = i32;
+
+/// Seccomp policy of a container (docker `--security-opt seccomp=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Seccomp {
+    /// Docker's default profile ([`crate::seccomp::default_profile`]).
+    #[default]
+    Default,
+    /// No filter (`seccomp=unconfined`).
+    Unconfined,
+    /// A docker-format JSON profile.
+    Custom(Vec<u8>),
+}
+
+/// Network namespace of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// A private network namespace with only loopback (the engine plugs veths in later).
+    #[default]
+    New,
+    /// The host's network namespace.
+    Host,
+    /// Join an existing namespace, e.g. `/proc/PID/ns/net` or a bind-mounted netns file.
+    Path(PathBuf),
+}
+
+/// Files the engine writes for the container and the runtime bind-mounts in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostsFiles {
+    pub hosts: Option<PathBuf>,
+    pub resolv_conf: Option<PathBuf>,
+    pub hostname: Option<PathBuf>,
+}
+
+/// A bind mount (volumes and `-v`/`--mount type=bind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub destination: String,
+    /// OCI mount options, e.g. `ro`, `rprivate`; `rbind` is added.
+    pub options: Vec<String>,
+}
+
+/// What the engine knows about a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// 64 hex characters.
+    pub id: String,
+    /// Per-container directory the runtime owns: `bundle/`, `rootfs/`, `upper/`, `work/`.
+    pub state_dir: PathBuf,
+    /// Image snapshot dirs, top-most first (overlayfs `lowerdir` order); empty for scratch.
+    pub lower_dirs: Vec<PathBuf>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// docker `-u`: "", "name", "uid", "uid:gid", "name:group".
+    pub user: String,
+    pub hostname: String,
+    pub tty: bool,
+    pub readonly_rootfs: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: Seccomp,
+    pub no_new_privileges: bool,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    /// (name, soft, hard), name as docker spells it ("nofile") or "RLIMIT_NOFILE".
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// (path, options) as in `--tmpfs /run:rw,size=64m`.
+    pub tmpfs: Vec<(String, String)>,
+    pub mounts: Vec<Mount>,
+    pub network: NetworkMode,
+    pub extra_hosts_files: HostsFiles,
+    /// `--init`: not implemented yet, rejected with InvalidArgument.
+    pub init: bool,
+}
+
+/// A process to run in an existing container (`docker exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecConfig {
+    pub args: Vec<String>,
+    /// Added to (and overriding) the container's environment.
+    pub env: Vec<String>,
+    /// Empty: the container's working directory.
+    pub cwd: String,
+    /// Empty: the container's user.
+    pub user: String,
+    pub tty: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+}
+
+/// Standard streams of the container's process.
+#[derive(Debug)]
+pub enum Stdio {
+    /// Inherit the caller's 0, 1 and 2.
+    Inherit,
+    /// Explicit fds for stdin, stdout, stderr (for a pty made by the caller, pass its
+    /// slave three times; it will not be the controlling terminal — prefer `Console`).
+    Fds {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    /// OCI console socket: the runtime allocates a pty inside the container, makes it the
+    /// controlling terminal, and sends the master fd (SCM_RIGHTS) to the unix socket
+    /// listening at this path. Requires `tty`.
+    Console(PathBuf),
+}
+
+/// Lifecycle state of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+/// What [`crate::Runtime::state`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub status: Status,
+    pub pid: Option<Pid>,
+    pub bundle: PathBuf,
+}
+
+/// Resource usage of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub memory_usage: u64,
+    /// Bytes; `u64::MAX`-ish when unlimited (as the kernel reports it).
+    pub memory_limit: u64,
+    pub cpu_usage_ns: u64,
+    pub pids: u64,
+}

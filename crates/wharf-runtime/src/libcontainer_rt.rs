@@ -1,0 +1,408 @@
+//! [`Runtime`] on youki's `libcontainer`, embedded.
+//!
+//! Quirks met (and handled) with libcontainer 0.7:
+//! - it forks the *calling* process (clone3, no re-exec): call it from a single-threaded
+//!   process; the container's init is created with CLONE_PARENT, so it is the caller's
+//!   child and the caller reaps it (`waitpid(pid)`). It also leaves the caller
+//!   non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`), which is what we want in the shim.
+//! - exec ("tenant") processes do not get the container's seccomp filter: we install it
+//!   ourselves from a custom [`Executor`] right before `execve`, which requires
+//!   no_new_privs for the exec'd process (see [`exec_process`]).
+//! - a new network namespace has loopback down: we bring `lo` up after create.
+//! - `noNewPrivileges: false` must be omitted, not written (see [`crate::spec`]).
+//! - `MASKED_EQ` seccomp args are swapped relative to runc (see [`crate::seccomp`]).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use libcgroups::common::CgroupManager;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::{Container, ContainerStatus};
+use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use oci_spec::runtime::{LinuxSeccomp, Spec};
+use serde_json::json;
+
+use crate::config::{ContainerConfig, ExecConfig, NetworkMode, Pid, State, Stats, Status, Stdio};
+use crate::error::{Error, Result};
+use crate::rootfs::{self, Layout};
+use crate::{caps, cgroup, spec, user, Runtime};
+
+/// The libcontainer-backed runtime. `root` holds libcontainer's per-container state
+/// (e.g. `/run/wharf/runtime`); per-container files live in the config's `state_dir`.
+#[derive(Debug, Clone)]
+pub struct LibcontainerRuntime {
+    root: PathBuf,
+}
+
+fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!("invalid container id {id:?}")))
+    }
+}
+
+fn lc(op: &'static str, id: &str) -> impl FnOnce(libcontainer::error::LibcontainerError) -> Error {
+    let id = id.to_string();
+    move |source| Error::Libcontainer { op, id, source }
+}
+
+impl LibcontainerRuntime {
+    /// A runtime keeping libcontainer state under `root` (created, mode 0700).
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let root = root.into();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)
+            .map_err(|e| Error::io("create runtime root", &root, e))?;
+        Ok(LibcontainerRuntime { root })
+    }
+
+    /// The libcontainer state root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn load(&self, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let dir = self.root.join(id);
+        if !dir.join("state.json").exists() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        let mut c = Container::load(dir).map_err(lc("load", id))?;
+        c.refresh_status().map_err(lc("refresh status of", id))?;
+        Ok(c)
+    }
+
+    fn builder(&self, id: &str, stdio: Stdio) -> Result<ContainerBuilder> {
+        let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_root_path(&self.root)
+            .map_err(lc("set root for", id))?;
+        match stdio {
+            Stdio::Inherit => {}
+            Stdio::Fds { stdin, stdout, stderr } => {
+                b = b.with_stdin(stdin).with_stdout(stdout).with_stderr(stderr);
+            }
+            Stdio::Console(path) => b = b.with_console_socket(Some(path)),
+        }
+        Ok(b)
+    }
+
+    fn create_inner(&self, cfg: &ContainerConfig, stdio: Stdio, layout: &Layout) -> Result<Pid> {
+        let rootfs = rootfs::mount_overlay(layout, &cfg.lower_dirs)?;
+        let user = user::resolve(&rootfs, &cfg.user)?;
+        let spec = spec::build_spec(cfg, &rootfs, &user)?;
+        let config_path = layout.bundle().join("config.json");
+        spec.save(&config_path).map_err(Error::Spec)?;
+        let container = self
+            .builder(&cfg.id, stdio)?
+            .as_init(layout.bundle())
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(lc("create", &cfg.id))?;
+        let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Error::Cgroup {
+            op: "read pid of",
+            id: cfg.id.clone(),
+            reason: "no pid after create".into(),
+        })?;
+        if cfg.network == NetworkMode::New {
+            loopback_up(pid)?;
+        }
+        Ok(pid)
+    }
+}
+
+/// Set `lo` up in the network namespace of `pid` (a fresh netns starts with it down).
+/// Switches only the calling thread's netns, and switches it back.
+fn loopback_up(pid: Pid) -> Result<()> {
+    let own_path = "/proc/thread-self/ns/net";
+    let own = File::open(own_path).map_err(|e| Error::io("open", own_path, e))?;
+    let target_path = format!("/proc/{pid}/ns/net");
+    let target = File::open(&target_path).map_err(|e| Error::io("open", &target_path, e))?;
+    // SAFETY: setns on a valid namespace fd; affects only this thread.
+    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(Error::io("enter network namespace", target_path, std::io::Error::last_os_error()));
+    }
+    let result = (|| -> std::io::Result<()> {
+        // SAFETY: plain socket(2) call; the fd is owned by `sock` below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd was just returned by socket(2) and is not owned elsewhere.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *s as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read/write the flags member of a valid ifreq.
+        unsafe {
+            if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    })();
+    // SAFETY: return to the namespace we came from; failing here would leave this thread
+    // in the container's netns, which is unrecoverable for a runtime.
+    if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::error!(error = %e, "failed to return to own network namespace");
+        std::process::abort();
+    }
+    result.map_err(|e| Error::io("bring up loopback in", format!("/proc/{pid}/ns/net"), e))
+}
+
+/// Executes an exec'd process after installing the container's seccomp filter, which
+/// libcontainer 0.7 does not apply to tenant processes.
+#[derive(Clone)]
+struct SeccompExecutor {
+    seccomp: Option<LinuxSeccomp>,
+}
+
+impl Executor for SeccompExecutor {
+    fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
+        if let Some(s) = &self.seccomp {
+            libcontainer::seccomp::initialize_seccomp(s)
+                .map_err(|e| ExecutorError::Other(format!("failed to install seccomp filter: {e}")))?;
+        }
+        libcontainer::workload::default::get_executor().exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> std::result::Result<(), ExecutorValidationError> {
+        libcontainer::workload::default::get_executor().validate(spec)
+    }
+}
+
+static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The OCI `process` for an exec, derived from the container's own spec. When the
+/// container has a seccomp filter the exec'd process gets no_new_privs (installing a
+/// filter without CAP_SYS_ADMIN requires it) — a deviation from Docker, where setuid
+/// binaries started by `docker exec` may still gain privileges.
+pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig) -> Result<serde_json::Value> {
+    let iproc = init.process().as_ref().ok_or_else(|| Error::InvalidConfig("container spec has no process".into()))?;
+    if p.args.is_empty() {
+        return Err(Error::InvalidConfig("no command".into()));
+    }
+    let (uid, gid, gids) = if p.user.is_empty() {
+        let u = iproc.user();
+        (u.uid(), u.gid(), u.additional_gids().clone().unwrap_or_default())
+    } else {
+        let r = user::resolve(rootfs, &p.user)?;
+        (r.uid, r.gid, r.additional_gids)
+    };
+    let bounding: Vec<String> = iproc
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .map(|s| s.iter().map(|c| format!("CAP_{c}")).collect())
+        .unwrap_or_default();
+    let cap_set = if p.privileged {
+        caps::compute(true, &p.cap_add, &[])?
+    } else {
+        let mut set = bounding;
+        for a in &p.cap_add {
+            let a = caps::normalize(a)?;
+            if !set.contains(&a) {
+                set.push(a);
+            }
+        }
+        for d in &p.cap_drop {
+            let d = caps::normalize(d)?;
+            set.retain(|c| c != &d && d != "ALL");
+        }
+        set
+    };
+    let mut env: Vec<String> = iproc.env().clone().unwrap_or_default();
+    for e in &p.env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    let cwd = if p.cwd.is_empty() { iproc.cwd().to_string_lossy().into_owned() } else { p.cwd.clone() };
+    let has_seccomp = init.linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_some();
+    let mut process = json!({
+        "terminal": p.tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": gids},
+        "args": p.args,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": spec::capabilities_json(&cap_set, uid),
+        "rlimits": iproc.rlimits(),
+    });
+    if has_seccomp || iproc.no_new_privileges() == Some(true) {
+        process["noNewPrivileges"] = json!(true);
+    }
+    Ok(process)
+}
+
+fn map_status(s: ContainerStatus) -> Status {
+    match s {
+        ContainerStatus::Creating => Status::Creating,
+        ContainerStatus::Created => Status::Created,
+        ContainerStatus::Running => Status::Running,
+        ContainerStatus::Stopped => Status::Stopped,
+        ContainerStatus::Paused => Status::Paused,
+    }
+}
+
+impl Runtime for LibcontainerRuntime {
+    fn create(&self, cfg: &ContainerConfig, stdio: Stdio) -> Result<Pid> {
+        validate_id(&cfg.id)?;
+        if cfg.init {
+            return Err(Error::InvalidConfig("--init is not supported yet".into()));
+        }
+        if self.root.join(&cfg.id).exists() {
+            return Err(Error::AlreadyExists(cfg.id.clone()));
+        }
+        let layout = Layout::new(&cfg.state_dir);
+        match self.create_inner(cfg, stdio, &layout) {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                // Roll back everything; report the cause and every rollback failure.
+                let mut msgs = vec![format!("{e}")];
+                if let Ok(mut c) = self.load(&cfg.id) {
+                    if let Err(d) = c.delete(true) {
+                        msgs.push(format!("rollback: {d}"));
+                    }
+                }
+                let _ = std::fs::remove_dir_all(self.root.join(&cfg.id));
+                for d in rootfs::teardown(&layout) {
+                    msgs.push(format!("rollback: {d}"));
+                }
+                if msgs.len() == 1 {
+                    Err(e)
+                } else {
+                    tracing::error!(errors = ?msgs, "create failed and rollback failed");
+                    Err(Error::Multiple(msgs.join("; ")))
+                }
+            }
+        }
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        let mut c = self.load(id)?;
+        if c.status() != ContainerStatus::Created {
+            return Err(Error::WrongState { op: "start", id: id.into(), state: format!("{:?}", c.status()) });
+        }
+        c.start().map_err(lc("start", id))
+    }
+
+    fn kill(&self, id: &str, sig: i32, all: bool) -> Result<()> {
+        let mut c = self.load(id)?;
+        let signal = libcontainer::signal::Signal::try_from(sig)
+            .map_err(|_| Error::InvalidConfig(format!("invalid signal {sig}")))?;
+        c.kill(signal, all).map_err(lc("kill", id))
+    }
+
+    fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let mut c = self.load(id)?;
+        let bundle = c.bundle().clone();
+        let mut errors = Vec::new();
+        if let Err(e) = c.delete(force) {
+            if matches!(e, libcontainer::error::LibcontainerError::IncorrectStatus(_)) {
+                return Err(Error::WrongState { op: "delete", id: id.into(), state: format!("{:?}", c.status()) });
+            }
+            errors.push(format!("{}", Error::Libcontainer { op: "delete", id: id.into(), source: e }));
+        }
+        // The bundle is <state_dir>/bundle.
+        if let Some(state_dir) = bundle.parent() {
+            for e in rootfs::teardown(&Layout::new(state_dir)) {
+                errors.push(e.to_string());
+            }
+        }
+        let dir = self.root.join(id);
+        if dir.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                errors.push(Error::io("remove state of", &dir, e).to_string());
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Multiple(errors.join("; ")))
+        }
+    }
+
+    fn state(&self, id: &str) -> Result<State> {
+        let c = self.load(id)?;
+        Ok(State {
+            id: id.to_string(),
+            status: map_status(c.status()),
+            pid: c.pid().map(|p| p.as_raw()),
+            bundle: c.bundle().clone(),
+        })
+    }
+
+    fn exec(&self, id: &str, p: &ExecConfig, stdio: Stdio) -> Result<Pid> {
+        let c = self.load(id)?;
+        if c.status() != ContainerStatus::Running {
+            return Err(Error::WrongState { op: "exec in", id: id.into(), state: format!("{:?}", c.status()) });
+        }
+        let bundle = c.bundle().clone();
+        let init = Spec::load(bundle.join("config.json")).map_err(Error::Spec)?;
+        let rootfs = init.root().as_ref().map(|r| r.path().clone()).unwrap_or_else(|| bundle.join("../rootfs"));
+        let process = exec_process(&init, &rootfs, p)?;
+        let seccomp = init.linux().as_ref().and_then(|l| l.seccomp().clone());
+        let n = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
+        let path = bundle.join(format!("exec-{}-{n}.json", std::process::id()));
+        std::fs::write(&path, process.to_string()).map_err(|e| Error::io("write", &path, e))?;
+        let result = self
+            .builder(id, stdio)?
+            .with_executor(SeccompExecutor { seccomp })
+            .as_tenant()
+            .with_process(Some(&path))
+            .with_detach(true)
+            .build()
+            .map(|pid| pid.as_raw())
+            .map_err(lc("exec in", id));
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    fn pause(&self, id: &str) -> Result<()> {
+        self.load(id)?.pause().map_err(lc("pause", id))
+    }
+
+    fn resume(&self, id: &str) -> Result<()> {
+        self.load(id)?.resume().map_err(lc("resume", id))
+    }
+
+    fn stats(&self, id: &str) -> Result<Stats> {
+        validate_id(id)?;
+        let cg_err = |reason: String| Error::Cgroup { op: "read stats of", id: id.into(), reason };
+        let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+            cgroup_path: PathBuf::from(spec::cgroups_path(id)),
+            systemd_cgroup: false,
+            container_name: id.to_string(),
+        })
+        .map_err(|e| cg_err(e.to_string()))?;
+        let s = manager.stats().map_err(|e| cg_err(e.to_string()))?;
+        Ok(Stats {
+            memory_usage: s.memory.memory.usage,
+            memory_limit: s.memory.memory.limit,
+            cpu_usage_ns: s.cpu.usage.usage_total,
+            pids: s.pids.current,
+        })
+    }
+
+    fn oom_killed(&self, id: &str) -> bool {
+        validate_id(id).is_ok() && cgroup::oom_killed(&spec::cgroups_path(id))
+    }
+}

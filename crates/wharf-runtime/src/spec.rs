@@ -1,0 +1,260 @@
+//! [`ContainerConfig`] → OCI runtime spec, with Docker's defaults: namespaces, the
+//! standard mounts (a fresh tmpfs `/dev`, devpts, shm, mqueue, ro sysfs and cgroupfs),
+//! masked and read-only `/proc` paths, capabilities, seccomp, rlimits, cgroup resources
+//! and a devices cgroup that only allows the standard character devices.
+
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+use crate::config::{ContainerConfig, NetworkMode, Seccomp};
+use crate::error::{Error, Result};
+use crate::user::ResolvedUser;
+use crate::{caps, seccomp};
+
+/// Paths hidden from the container (moby `oci/defaults.go`): a /dev/null bind over files,
+/// an empty read-only tmpfs over directories.
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths the container may read but not write.
+pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// cgroup path of a container, relative to each hierarchy's root (v1) or the unified root.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/wharf/{id}")
+}
+
+/// Docker's default devices cgroup: deny all, allow mknod of any device (the device node
+/// is useless without read/write access) and read/write of the standard character
+/// devices: null, zero, full, random, urandom, tty, console, ptmx, pts/*, net/tun.
+pub fn default_device_rules() -> Value {
+    let mut rules = vec![
+        json!({"allow": false, "access": "rwm"}),
+        json!({"allow": true, "type": "c", "access": "m"}),
+        json!({"allow": true, "type": "b", "access": "m"}),
+    ];
+    for (maj, min) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] {
+        rules.push(json!({"allow": true, "type": "c", "major": maj, "minor": min, "access": "rwm"}));
+    }
+    rules.push(json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
+    Value::Array(rules)
+}
+
+fn rlimit_name(name: &str) -> Result<String> {
+    let up = name.trim().to_ascii_uppercase();
+    let full = if up.starts_with("RLIMIT_") { up } else { format!("RLIMIT_{up}") };
+    const KNOWN: [&str; 16] = [
+        "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
+        "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC",
+        "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+    ];
+    if KNOWN.contains(&full.as_str()) {
+        Ok(full)
+    } else {
+        Err(Error::InvalidConfig(format!("unknown ulimit {name:?}")))
+    }
+}
+
+/// Environment with docker's defaults: PATH if the image set none, HOSTNAME, HOME.
+pub fn default_env(env: &[String], hostname: &str, home: &str) -> Vec<String> {
+    let mut out: Vec<String> = env.to_vec();
+    let has = |out: &Vec<String>, k: &str| out.iter().any(|e| e.split('=').next() == Some(k));
+    if !has(&out, "PATH") {
+        out.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    if !hostname.is_empty() && !has(&out, "HOSTNAME") {
+        out.push(format!("HOSTNAME={hostname}"));
+    }
+    if !has(&out, "HOME") {
+        out.push(format!("HOME={home}"));
+    }
+    out
+}
+
+/// The `process.capabilities` object; a non-root user gets the set only as its bounding
+/// set (effective/permitted empty), as Docker does.
+pub fn capabilities_json(set: &[String], uid: u32) -> Value {
+    let eff: &[String] = if uid == 0 { set } else { &[] };
+    json!({
+        "bounding": set, "effective": eff, "permitted": eff,
+        "inheritable": [], "ambient": [],
+    })
+}
+
+/// The `linux.seccomp` object for a container, `None` when unconfined or privileged.
+pub fn seccomp_json(policy: &Seccomp, privileged: bool, bounding: &[String]) -> Result<Option<Value>> {
+    if privileged {
+        return Ok(None);
+    }
+    let profile = match policy {
+        Seccomp::Unconfined => return Ok(None),
+        Seccomp::Default => seccomp::default_profile(),
+        Seccomp::Custom(json) => seccomp::parse_profile(json)?,
+    };
+    seccomp::ensure_available()?;
+    Ok(Some(seccomp::to_oci(&profile, bounding)?))
+}
+
+fn split_opts(opts: &str) -> Vec<String> {
+    opts.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect()
+}
+
+fn check_dest(d: &str) -> Result<()> {
+    if !d.starts_with('/') || d.split('/').any(|c| c == "..") {
+        return Err(Error::InvalidConfig(format!("mount destination {d:?} must be absolute without '..'")));
+    }
+    Ok(())
+}
+
+/// Build the OCI spec for `cfg`, whose rootfs is mounted at `rootfs` and whose user
+/// resolved to `user`.
+pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> Result<Spec> {
+    if cfg.args.is_empty() {
+        return Err(Error::InvalidConfig("no command".into()));
+    }
+    let cwd = if cfg.cwd.is_empty() { "/".to_string() } else { cfg.cwd.clone() };
+    if !cwd.starts_with('/') {
+        return Err(Error::InvalidConfig(format!("working directory {cwd:?} must be absolute")));
+    }
+    let cap_set = caps::compute(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
+
+    let mut rlimits = Vec::new();
+    let mut have_nofile = false;
+    for (name, soft, hard) in &cfg.ulimits {
+        let n = rlimit_name(name)?;
+        have_nofile |= n == "RLIMIT_NOFILE";
+        rlimits.push(json!({"type": n, "soft": soft, "hard": hard}));
+    }
+    if !have_nofile {
+        // Docker's daemon default (containers inherit dockerd's 1048576).
+        rlimits.push(json!({"type": "RLIMIT_NOFILE", "soft": 1048576u64, "hard": 1048576u64}));
+    }
+
+    let mut process = json!({
+        "terminal": cfg.tty,
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+        "args": cfg.args,
+        "env": default_env(&cfg.env, &cfg.hostname, &user.home),
+        "cwd": cwd,
+        "capabilities": capabilities_json(&cap_set, user.uid),
+        "rlimits": rlimits,
+    });
+    // libcontainer 0.7 treats `noNewPrivileges: false` like `true` for seccomp ordering
+    // (it installs the filter after dropping CAP_SYS_ADMIN, which then fails): only ever
+    // emit the field when it is true.
+    if cfg.no_new_privileges {
+        process["noNewPrivileges"] = json!(true);
+    }
+
+    let sys_opts = if cfg.privileged { vec!["nosuid", "noexec", "nodev"] } else { vec!["nosuid", "noexec", "nodev", "ro"] };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        // CVE-2026-41579: /dev is always a fresh tmpfs the image cannot shape.
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+    ];
+    let hf = &cfg.extra_hosts_files;
+    for (src, dst) in [(&hf.hosts, "/etc/hosts"), (&hf.resolv_conf, "/etc/resolv.conf"), (&hf.hostname, "/etc/hostname")] {
+        if let Some(src) = src {
+            mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
+        }
+    }
+    for (path, opts) in &cfg.tmpfs {
+        check_dest(path)?;
+        let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        o.extend(split_opts(opts));
+        mounts.push(json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": o}));
+    }
+    for m in &cfg.mounts {
+        check_dest(&m.destination)?;
+        let mut o = vec!["rbind".to_string()];
+        o.extend(m.options.iter().cloned());
+        mounts.push(json!({"destination": m.destination, "type": "bind", "source": m.source, "options": o}));
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "cgroup"}),
+    ];
+    match &cfg.network {
+        NetworkMode::New => namespaces.push(json!({"type": "network"})),
+        NetworkMode::Host => {}
+        NetworkMode::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
+    }
+
+    let mut resources = json!({
+        "devices": if cfg.privileged { json!([{"allow": true, "access": "rwm"}]) } else { default_device_rules() },
+    });
+    if cfg.memory.is_some() || cfg.memory_swap.is_some() {
+        let mut mem = json!({});
+        if let Some(m) = cfg.memory {
+            mem["limit"] = json!(m);
+        }
+        if let Some(s) = cfg.memory_swap {
+            mem["swap"] = json!(s);
+        }
+        resources["memory"] = mem;
+    }
+    if cfg.cpu_quota.is_some() || cfg.cpu_period.is_some() || cfg.cpu_shares.is_some() {
+        let mut cpu = json!({});
+        if let Some(q) = cfg.cpu_quota {
+            cpu["quota"] = json!(q);
+        }
+        if let Some(p) = cfg.cpu_period {
+            cpu["period"] = json!(p);
+        }
+        if let Some(s) = cfg.cpu_shares {
+            cpu["shares"] = json!(s);
+        }
+        resources["cpu"] = cpu;
+    }
+    if let Some(p) = cfg.pids_limit {
+        resources["pids"] = json!({"limit": p});
+    }
+
+    let mut linux = json!({
+        "cgroupsPath": cgroups_path(&cfg.id),
+        "namespaces": namespaces,
+        "resources": resources,
+        "rootfsPropagation": "rprivate",
+    });
+    if !cfg.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    if let Some(sc) = seccomp_json(&cfg.seccomp, cfg.privileged, &cap_set)? {
+        linux["seccomp"] = sc;
+    }
+
+    let mut spec = json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": rootfs, "readonly": cfg.readonly_rootfs},
+        "process": process,
+        "mounts": mounts,
+        "linux": linux,
+    });
+    if !cfg.hostname.is_empty() {
+        spec["hostname"] = json!(cfg.hostname);
+    }
+    serde_json::from_value(spec).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))
+}
