@@ -42,7 +42,7 @@ const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
 /// layer's content size (sum of regular file sizes, as docker reports layer sizes).
 /// The tar stream is read up to its end-of-archive marker; the caller drains the rest.
 pub(crate) fn unpack<R: Read>(src: &mut R, dest: &Path) -> Result<u64> {
-    let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    let root = rfs::open(dest, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
         .map_err(|e| Error::io(format!("failed to open snapshot directory {}", dest.display()), e.into()))?;
     let mut u = Unpacker { root, cache: None, dirs: Vec::new(), buf: vec![0; BUF_SIZE], size: 0 };
     let mut archive = tar::Archive::new(src);
@@ -97,8 +97,10 @@ fn beneath() -> ResolveFlags {
     ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV
 }
 
+/// For openat2: RESOLVE_NO_SYMLINKS already refuses a symlink anywhere (ELOOP, a clear
+/// error); O_NOFOLLOW would turn a final symlink into a vaguer ENOTDIR.
 fn dir_flags() -> OFlags {
-    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
 }
 
 /// Maps resolution failures of a layer-relative path to clear errors.
@@ -373,7 +375,7 @@ impl Unpacker {
 
 /// Removes `name` (a directory tree) under `dir` without following symlinks.
 pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
-    let fd = match rfs::openat(dir, name, dir_flags(), Mode::empty()) {
+    let fd = match rfs::openat(dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
             return rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| Error::io("failed to remove", e.into()))
@@ -411,7 +413,7 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(Error::invalid(format!("refusing to remove {}", path.display())));
     };
-    let dir = match rfs::openat(CWD, parent, dir_flags(), Mode::empty()) {
+    let dir = match rfs::openat(CWD, parent, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
         Ok(d) => d,
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(Error::io(format!("failed to open {}", parent.display()), e.into())),
