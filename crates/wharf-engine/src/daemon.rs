@@ -87,6 +87,7 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
 
     let daemon = Arc::new(Daemon::open(&args.data_root).context("failed to open the stores")?);
     let listener = bind(&sock)?;
+    daemon.recover();
     tracing::info!(socket = %sock.display(), data_root = %args.data_root.display(), "wharf daemon listening");
 
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(crate::api::service(daemon.clone()));

@@ -8,10 +8,14 @@
 //! synchronous), and map the result to Docker's JSON shapes (bollard's stubs).
 
 pub mod api;
+pub mod container;
 pub mod daemon;
+pub mod exec;
+pub mod shim;
 pub mod state;
 
 pub use daemon::daemon_main;
+pub use shim::shim_main;
 
 /// The Engine API version this daemon speaks (the newest); older prefixes are accepted.
 pub const API_VERSION: &str = "1.52";

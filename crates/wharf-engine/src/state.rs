@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use wharf_image::ImageStore;
+
+use crate::container::store::ContainerStore;
+use crate::container::Pending;
 use wharf_types::Digest;
 
 /// Everything a handler can reach. Cheap to share (`Arc<Daemon>`).
@@ -12,6 +15,13 @@ pub struct Daemon {
     pub data_root: PathBuf,
     pub db: Arc<redb::Database>,
     pub images: Arc<ImageStore>,
+    pub containers: ContainerStore,
+    /// Attaches waiting for their container to start.
+    pub pending: Pending,
+    /// Execs created and not yet removed.
+    pub execs: crate::exec::Execs,
+    /// Where the runtime keeps its per-container state (tmpfs, gone at reboot).
+    pub runtime_root: PathBuf,
     /// A stable id for this daemon (the `ID` of `docker info`), kept in the data root.
     pub id: String,
 }
@@ -26,14 +36,33 @@ impl Daemon {
                 .with_context(|| format!("failed to open metadata store {}", db_path.display()))?,
         );
         let images = Arc::new(ImageStore::open(data_root, db.clone())?);
+        let containers = ContainerStore::open(db.clone(), data_root.join("containers"))
+            .map_err(|e| anyhow::anyhow!("failed to open the container store: {e}"))?;
         let id = daemon_id(data_root)?;
-        Ok(Daemon { data_root: data_root.to_path_buf(), db, images, id })
+        let runtime_root = std::env::var_os("WHARF_RUNTIME_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/run/wharf/runtime").join(short_hash(data_root)));
+        Ok(Daemon {
+            data_root: data_root.to_path_buf(),
+            db,
+            images,
+            containers,
+            pending: Pending::default(),
+            execs: Default::default(),
+            runtime_root,
+            id,
+        })
     }
 
-    /// The container (if any) using image `id`; containers arrive with the runtime.
-    pub fn image_in_use(&self, _id: &Digest) -> Option<String> {
-        None
+    /// The container (if any) using image `id`.
+    pub fn image_in_use(&self, id: &Digest) -> Option<String> {
+        self.containers.using_image(id)
     }
+}
+
+/// Daemons on different data roots keep separate runtime state.
+fn short_hash(p: &Path) -> String {
+    wharf_types::Digest::of(p.as_os_str().as_encoded_bytes()).hex()[..12].to_string()
 }
 
 fn daemon_id(data_root: &Path) -> anyhow::Result<String> {

@@ -4,10 +4,12 @@
 //! Every path may carry a `/v1.NN` prefix (the version the client negotiated through `/_ping`);
 //! [`strip_version`] removes it before routing and records it as an [`ApiVersion`] extension.
 
+pub mod container;
 pub mod image;
 pub mod params;
 pub mod stream;
 pub mod system;
+pub mod top;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub fn service(
     let routes = Router::new()
         .merge(system::routes())
         .merge(image::routes())
+        .merge(container::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_api_headers))
         .with_state(d);

@@ -1,0 +1,953 @@
+//! `/containers/…` and `/exec/…`: create, start, stop, kill, wait, attach (hijacked streams),
+//! logs, rm, list, inspect, rename, pause, resize, top, prune and exec.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use bollard_stubs::models::{ContainerCreateBody, ContainerCreateResponse, ExecConfig};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use wharf_types::ErrorKind;
+
+use super::params::{labels_match, Params};
+use super::{blocking, ApiError, ApiResult, AppState};
+use crate::container::store::{Container, Status};
+use crate::container::{create, not_running, PendingAttach};
+use crate::exec::ExecRecord;
+use crate::shim::proto::{ExecSpec, Request as ShimRequest};
+use crate::shim::{client, log};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/json", get(list))
+        .route("/containers/create", post(create_container))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/exec", post(exec_create))
+        .route("/exec/{id}/start", post(exec_start))
+        .route("/exec/{id}/resize", post(exec_resize))
+        .route("/exec/{id}/json", get(exec_inspect))
+}
+
+/// Body as JSON, with docker's 400 for a malformed one (an empty body is the default value).
+async fn json_body<T: serde::de::DeserializeOwned + Default>(body: Body) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .map_err(|e| ApiError::invalid(format!("failed to read the request body: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+}
+
+async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<Response> {
+    let body: ContainerCreateBody = json_body(body).await?;
+    let name = p.get("name").map(str::to_string);
+    let dd = d.clone();
+    let c = blocking(move || {
+        let c = create::build(&dd, name.as_deref(), body)?;
+        let dir = dd.container_dir(&c.id);
+        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+        if let Err(e) = dd.containers.insert(c.clone()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok(c)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id: c.id, warnings: vec![] })).into_response())
+}
+
+async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    match d.start_container(&id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(StatusCode::NOT_MODIFIED),
+        Err(e) => Err(e),
+    }
+}
+
+async fn stop(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let t = p.int("t")?.or(p.int("timeout")?);
+    let stopped = d.stop_container(&id, t, p.get("signal")).await?;
+    Ok(if stopped { StatusCode::NO_CONTENT } else { StatusCode::NOT_MODIFIED })
+}
+
+async fn restart(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let t = p.int("t")?;
+    d.stop_container(&id, t, p.get("signal")).await?;
+    d.start_container(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kill(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    d.kill_container(&id, p.get("signal").unwrap_or("KILL")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let c = d.containers.resolve(&id)?;
+    d.remove_container(&c.id, p.bool("force"), p.bool("v")).await?;
+    d.execs.remove_container(&c.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `wait?condition=not-running|next-exit|removed`.
+async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+    let c = d.containers.resolve(&id)?;
+    let condition = p.get("condition").unwrap_or("not-running").to_string();
+    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed" | "") {
+        return Err(ApiError::invalid(format!("invalid condition: {condition:?}")));
+    }
+    let mut rx = d.containers.subscribe(&c.id)?;
+    let initial = rx.borrow().clone();
+    // Answer with headers now (docker does), the status once the condition holds.
+    let body = async_stream_once(async move {
+        let mut last = initial.clone();
+        let done = |s: &crate::container::store::State| match condition.as_str() {
+            "next-exit" => s.status == Status::Exited && s.finished_at != initial.finished_at,
+            "removed" => false,
+            _ => !s.status.is_live(),
+        };
+        if !done(&last) {
+            loop {
+                if rx.changed().await.is_err() {
+                    break; // removed
+                }
+                last = rx.borrow().clone();
+                if done(&last) {
+                    break;
+                }
+            }
+        }
+        let mut v = json!({ "StatusCode": last.exit_code });
+        if !last.error.is_empty() {
+            v["Error"] = json!({ "Message": last.error });
+        }
+        let mut b = serde_json::to_vec(&v).unwrap_or_default();
+        b.push(b'\n');
+        b
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A body that sends nothing until `fut` yields its bytes.
+fn async_stream_once(fut: impl std::future::Future<Output = Vec<u8>> + Send + 'static) -> Body {
+    Body::from_stream(futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(fut.await)) }))
+}
+
+fn wants_upgrade(req: &Request) -> bool {
+    req.headers().get(header::UPGRADE).is_some()
+}
+
+/// Answers a hijack: `101 UPGRADED` (or a plain streamed 200 for clients that do not
+/// upgrade) and pumps bytes between the client and `shim` until the container side ends.
+fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Response {
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    if !wants_upgrade(&req) {
+        let (r, _w) = shim.into_split();
+        let s = tokio_util::io::ReaderStream::new(r);
+        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(s)).into_response();
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let client = TokioIo::new(upgraded);
+        let (mut cr, mut cw) = tokio::io::split(client);
+        let (mut sr, mut sw) = shim.into_split();
+        let input = tokio::spawn(async move {
+            if stdin {
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                let _ = sw.shutdown().await;
+            } else {
+                // Drain (and ignore) what the client sends; keep the shim side open.
+                let mut buf = [0u8; 4096];
+                while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
+                std::future::pending::<()>().await;
+            }
+        });
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = cw.shutdown().await;
+        input.abort();
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    resp
+}
+
+async fn attach(State(d): State<AppState>, Path(id): Path<String>, p: Params, req: Request) -> ApiResult<Response> {
+    let c = d.containers.resolve(&id)?;
+    if !p.bool("stream") && !p.bool("logs") {
+        return Err(ApiError::invalid("at least one of stream or logs must be set"));
+    }
+    let (stdin, stdout, stderr) = (p.bool("stdin"), p.bool("stdout"), p.bool("stderr"));
+    let tty = c.config.tty.unwrap_or(false);
+    let shim = if c.state.status == Status::Running || c.state.status == Status::Paused {
+        client::attach(&d.container_dir(&c.id), stdin, stdout, stderr).await.map_err(ApiError::internal)?
+    } else {
+        // Not running yet: the stream is handed over at start, before the process runs.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        d.pending.push(&c.id, PendingAttach { stdin, stdout, stderr, tx });
+        let resp = hijack_later(req, rx, stdin, tty);
+        return Ok(resp);
+    };
+    Ok(hijack(req, shim, stdin, tty))
+}
+
+/// Like [`hijack`], for a stream that arrives when the container starts.
+fn hijack_later(
+    mut req: Request,
+    rx: tokio::sync::oneshot::Receiver<Result<UnixStream, String>>,
+    stdin: bool,
+    tty: bool,
+) -> Response {
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    if !wants_upgrade(&req) {
+        let body = Body::from_stream(futures_util::stream::unfold(Some(rx), |state| async move {
+            let rx = state?;
+            match rx.await {
+                Ok(Ok(s)) => {
+                    let mut buf = Vec::new();
+                    let mut s = s;
+                    let _ = s.read_to_end(&mut buf).await;
+                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), None))
+                }
+                _ => None,
+            }
+        }));
+        return ([(header::CONTENT_TYPE, ctype)], body).into_response();
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let mut client = TokioIo::new(upgraded);
+        match rx.await {
+            Ok(Ok(shim)) => {
+                let (mut cr, mut cw) = tokio::io::split(client);
+                let (mut sr, mut sw) = shim.into_split();
+                let input = tokio::spawn(async move {
+                    if stdin {
+                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                        let _ = sw.shutdown().await;
+                    } else {
+                        let mut buf = [0u8; 4096];
+                        while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
+                        std::future::pending::<()>().await;
+                    }
+                });
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                let _ = cw.shutdown().await;
+                input.abort();
+            }
+            _ => {
+                let _ = client.shutdown().await;
+            }
+        }
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    resp
+}
+
+fn parse_time_param(s: &str) -> ApiResult<Option<f64>> {
+    if s.is_empty() || s == "0" {
+        return Ok(None);
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return Ok(Some(n));
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| Some(t.unix_timestamp_nanos() as f64 / 1e9))
+        .map_err(|_| ApiError::invalid(format!("invalid time value {s:?}")))
+}
+
+fn record_time(r: &log::Record) -> f64 {
+    time::OffsetDateTime::parse(&r.time, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
+fn render_record(r: &log::Record, timestamps: bool, tty: bool) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(r.log.len() + 32);
+    if timestamps {
+        payload.extend_from_slice(r.time.as_bytes());
+        payload.push(b' ');
+    }
+    payload.extend_from_slice(r.log.as_bytes());
+    if tty {
+        payload
+    } else {
+        crate::shim::proto::frame(if r.stream == "stderr" { 2 } else { 1 }, &payload)
+    }
+}
+
+async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+    let c = d.containers.resolve(&id)?;
+    let (want_out, want_err) = (p.bool("stdout"), p.bool("stderr"));
+    if !want_out && !want_err {
+        return Err(ApiError::invalid("you must choose at least one stream"));
+    }
+    let follow = p.bool("follow");
+    let timestamps = p.bool("timestamps");
+    let since = parse_time_param(p.str("since"))?;
+    let until = parse_time_param(p.str("until"))?;
+    let tail: Option<usize> = match p.str("tail") {
+        "" | "all" => None,
+        t => Some(t.parse().map_err(|_| ApiError::invalid(format!("invalid tail value {t:?}")))?),
+    };
+    let tty = c.config.tty.unwrap_or(false);
+    let dir = d.container_dir(&c.id);
+    let path = dir.join(format!("{}-json.log", c.id));
+    let max_files = c
+        .host_config
+        .log_config
+        .as_ref()
+        .and_then(|l| l.config.as_ref())
+        .and_then(|m| m.get("max-file"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1u32);
+    let keep = move |r: &log::Record| {
+        let stream_ok = if r.stream == "stderr" { want_err } else { want_out };
+        let t = record_time(r);
+        stream_ok && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
+    let p2 = path.clone();
+    let (mut initial, offset) = blocking(move || {
+        let recs = log::read_all(&p2, max_files);
+        let size = std::fs::metadata(&p2).map(|m| m.len()).unwrap_or(0);
+        Ok((recs, size))
+    })
+    .await?;
+    initial.retain(|r| keep(r));
+    if let Some(n) = tail {
+        let skip = initial.len().saturating_sub(n);
+        initial.drain(..skip);
+    }
+    let mut first = Vec::new();
+    for r in &initial {
+        first.extend(render_record(r, timestamps, tty));
+    }
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    if !follow || !c.state.status.is_live() {
+        return Ok(([(header::CONTENT_TYPE, ctype)], first).into_response());
+    }
+    // Follow: poll the file for whole new lines until the container stops.
+    let rx = d.containers.subscribe(&c.id)?;
+    let state = (path, offset, rx, false);
+    let rest = futures_util::stream::unfold(state, move |(path, mut offset, rx, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let live = rx.borrow().status.is_live();
+            let mut chunk = Vec::new();
+            if let Ok(mut f) = tokio::fs::File::open(&path).await {
+                let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+                if len < offset {
+                    offset = 0; // rotated
+                }
+                if len > offset {
+                    let mut buf = Vec::new();
+                    use tokio::io::AsyncSeekExt;
+                    let _ = f.seek(std::io::SeekFrom::Start(offset)).await;
+                    let _ = f.read_to_end(&mut buf).await;
+                    let (recs, used) = log::read_from(&buf[..]);
+                    offset += used;
+                    for r in recs.iter().filter(|r| keep(r)) {
+                        chunk.extend(render_record(r, timestamps, tty));
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), (path, offset, rx, false)));
+            }
+            if !live {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(first)) }),
+        rest,
+    );
+    Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(body)).into_response())
+}
+
+async fn resize(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let c = d.containers.resolve(&id)?;
+    let (h, w) = (p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0));
+    if !c.state.status.is_live() {
+        return Err(not_running(&c.id));
+    }
+    client::call(&d.container_dir(&c.id), ShimRequest::Resize { height: h as u16, width: w as u16 })
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(StatusCode::OK)
+}
+
+async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let c = d.containers.resolve(&id)?;
+    match c.state.status {
+        Status::Running => {}
+        Status::Paused => return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is already paused", c.id))),
+        _ => return Err(not_running(&c.id)),
+    }
+    client::call(&d.container_dir(&c.id), ShimRequest::Pause).await.map_err(ApiError::internal)?;
+    d.containers.update(&c.id, |c| c.state.status = Status::Paused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let c = d.containers.resolve(&id)?;
+    if c.state.status != Status::Paused {
+        return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is not paused", c.id)));
+    }
+    client::call(&d.container_dir(&c.id), ShimRequest::Resume).await.map_err(ApiError::internal)?;
+    d.containers.update(&c.id, |c| c.state.status = Status::Running)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rename(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let c = d.containers.resolve(&id)?;
+    let name = crate::container::names::validate(p.str("name")).map_err(ApiError::invalid)?;
+    d.containers.rename(&c.id, &name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let filters = p.filters()?;
+    filters.only(&["until", "label", "label!"])?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for c in d.containers.list() {
+        if c.state.status.is_live() {
+            continue;
+        }
+        let labels = c.config.labels.clone().unwrap_or_default();
+        if !labels_match(filters.get("label"), &labels) {
+            continue;
+        }
+        if filters.get("label!").iter().any(|l| labels_match(std::slice::from_ref(l), &labels)) {
+            continue;
+        }
+        let size = dir_size(&d.container_dir(&c.id).join("upper"));
+        if d.remove_container(&c.id, false, false).await.is_ok() {
+            reclaimed += size;
+            deleted.push(c.id);
+        }
+    }
+    Ok(Json(json!({ "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": reclaimed })))
+}
+
+/// Bytes used under `p` (files counted once; symlinks not followed).
+pub fn dir_size(p: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += md.len();
+            }
+        }
+    }
+    total
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 1 {
+        return "Less than a second".into();
+    }
+    if s == 1 {
+        return "1 second".into();
+    }
+    if s < 60 {
+        return format!("{s} seconds");
+    }
+    let m = s / 60;
+    if m == 1 {
+        return "About a minute".into();
+    }
+    if m < 60 {
+        return format!("{m} minutes");
+    }
+    let h = (s as f64 / 3600.0 + 0.5) as i64;
+    if h == 1 {
+        return "About an hour".into();
+    }
+    if h < 48 {
+        return format!("{h} hours");
+    }
+    if h < 24 * 7 * 2 {
+        return format!("{} days", h / 24);
+    }
+    if h < 24 * 30 * 2 {
+        return format!("{} weeks", h / 24 / 7);
+    }
+    if h < 24 * 365 * 2 {
+        return format!("{} months", h / 24 / 30);
+    }
+    format!("{} years", s / 3600 / 24 / 365)
+}
+
+fn unix_of(rfc: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(rfc, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The STATUS column of `docker ps`.
+pub fn status_text(c: &Container) -> String {
+    let s = &c.state;
+    let since = |t: &str| human_duration(now_unix() - unix_of(t).unwrap_or_else(now_unix));
+    match s.status {
+        Status::Running => format!("Up {}", since(&s.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(&s.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
+        Status::Exited if s.finished_at.is_empty() => "Created".into(),
+        Status::Exited => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
+    }
+}
+
+fn command_of(c: &Container) -> String {
+    let mut v = vec![c.path.clone()];
+    v.extend(c.args.iter().cloned());
+    v.join(" ")
+}
+
+async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>>> {
+    let filters = p.filters()?;
+    filters.only(&["status", "name", "label", "ancestor", "id", "exited", "before", "since", "health", "network", "volume", "publish", "expose", "is-task"])?;
+    let limit = p.int("limit")?.filter(|l| *l > 0);
+    let all = p.bool("all") || limit.is_some();
+    let size = p.bool("size");
+    let mut cs = d.containers.list();
+    let statuses = filters.get("status");
+    for s in statuses {
+        if !matches!(s.as_str(), "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead") {
+            return Err(ApiError::invalid(format!("invalid filter 'status={s}'")));
+        }
+    }
+    let ancestors: Vec<wharf_types::Digest> = filters
+        .get("ancestor")
+        .iter()
+        .filter_map(|a| d.images.resolve(a).ok().map(|i| i.id))
+        .collect();
+    if !filters.get("ancestor").is_empty() && ancestors.is_empty() {
+        cs.clear();
+    }
+    let created_of = |key: &str| -> ApiResult<Option<String>> {
+        match filters.get(key).first() {
+            Some(v) => Ok(Some(d.containers.resolve(v)?.created)),
+            None => Ok(None),
+        }
+    };
+    let (before, since) = (created_of("before")?, created_of("since")?);
+    cs.retain(|c| {
+        let st = c.state.status.as_str();
+        (all || c.state.status.is_live() || !statuses.is_empty())
+            && (statuses.is_empty() || statuses.iter().any(|s| s == st))
+            && filters.get("name").iter().all(|n| c.name.contains(n.trim_start_matches('/')))
+            && filters.get("id").iter().all(|i| c.id.starts_with(i.as_str()))
+            && labels_match(filters.get("label"), &c.config.labels.clone().unwrap_or_default())
+            && (ancestors.is_empty() || ancestors.contains(&c.image_id))
+            && filters.get("exited").iter().all(|e| c.state.status == Status::Exited && e.parse::<i64>().ok() == Some(c.state.exit_code))
+            && before.as_ref().is_none_or(|b| &c.created < b)
+            && since.as_ref().is_none_or(|s| &c.created > s)
+    });
+    if let Some(l) = limit {
+        cs.truncate(l as usize);
+    }
+    let out = cs
+        .iter()
+        .map(|c| {
+            let mut v = json!({
+                "Id": c.id,
+                "Names": [format!("/{}", c.name)],
+                "Image": c.image,
+                "ImageID": c.image_id.to_string(),
+                "Command": command_of(c),
+                "Created": unix_of(&c.created).unwrap_or(0),
+                "Ports": [],
+                "Labels": c.config.labels.clone().unwrap_or_default(),
+                "State": c.state.status.as_str(),
+                "Status": status_text(c),
+                "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "none".into()) },
+                "NetworkSettings": { "Networks": {} },
+                "Mounts": [],
+            });
+            if size {
+                v["SizeRw"] = json!(dir_size(&d.container_dir(&c.id).join("upper")));
+                v["SizeRootFs"] = json!(d.images.get(&c.image_id).map(|i| i.size).unwrap_or(0));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+fn or_zero_time(s: &str) -> String {
+    if s.is_empty() {
+        "0001-01-01T00:00:00Z".into()
+    } else {
+        s.to_string()
+    }
+}
+
+async fn inspect(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Json<Value>> {
+    let c = d.containers.resolve(&id)?;
+    let dir = d.container_dir(&c.id);
+    let lower = d
+        .images
+        .layer_dirs(&c.image_id)
+        .map(|v| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+        .unwrap_or_default();
+    let s = &c.state;
+    let execs = d.execs.of_container(&c.id);
+    let exec_ids = if execs.is_empty() { Value::Null } else { json!(execs) };
+    let mut v = json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": s.status == Status::Running || s.status == Status::Paused,
+            "Paused": s.status == Status::Paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": or_zero_time(&s.started_at),
+            "FinishedAt": or_zero_time(&s.finished_at),
+        },
+        "Image": c.image_id.to_string(),
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": dir.join(format!("{}-json.log", c.id)),
+        "Name": format!("/{}", c.name),
+        "RestartCount": c.restart_count,
+        "Driver": "overlayfs",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": exec_ids,
+        "HostConfig": c.host_config,
+        "GraphDriver": {
+            "Name": "overlayfs",
+            "Data": {
+                "LowerDir": lower,
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+                "MergedDir": dir.join("rootfs"),
+            }
+        },
+        "Mounts": [],
+        "Config": c.config,
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {},
+            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+        },
+    });
+    if p.bool("size") {
+        v["SizeRw"] = json!(dir_size(&dir.join("upper")));
+        v["SizeRootFs"] = json!(d.images.get(&c.image_id).map(|i| i.size).unwrap_or(0));
+    }
+    Ok(Json(v))
+}
+
+/// `top`: the container's processes, found by its pid namespace, in `ps -ef` columns.
+async fn top(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let c = d.containers.resolve(&id)?;
+    if !c.state.status.is_live() {
+        return Err(not_running(&c.id));
+    }
+    let pid = c.state.pid;
+    let procs = blocking(move || Ok(crate::api::top::processes(pid))).await?;
+    Ok(Json(json!({
+        "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        "Processes": procs,
+    })))
+}
+
+async fn stats(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+    let c = d.containers.resolve(&id)?;
+    let one_shot = !p.get("stream").map(|s| !matches!(s, "0" | "false")).unwrap_or(true) || p.bool("one-shot");
+    let dir = d.container_dir(&c.id);
+    let name = format!("/{}", c.name);
+    let cid = c.id.clone();
+    let sample = move |dir: std::path::PathBuf, prev: Value| {
+        let name = name.clone();
+        let cid = cid.clone();
+        async move {
+            let raw = client::call(&dir, ShimRequest::Stats).await.ok().and_then(|r| r.stats).unwrap_or(Value::Null);
+            crate::api::top::docker_stats(&cid, &name, &raw, &prev)
+        }
+    };
+    if one_shot || !c.state.status.is_live() {
+        let v = sample(dir, Value::Null).await;
+        return Ok(Json(v).into_response());
+    }
+    let s = futures_util::stream::unfold((dir, Value::Null, true), move |(dir, prev, first)| {
+        let sample = sample.clone();
+        async move {
+            if !first {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let v = sample(dir.clone(), prev).await;
+            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+            b.push(b'\n');
+            Some((Ok::<_, std::io::Error>(bytes::Bytes::from(b)), (dir, v, false)))
+        }
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(s)).into_response())
+}
+
+async fn exec_create(State(d): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult<Response> {
+    let c = d.containers.resolve(&id)?;
+    let config: ExecConfig = json_body(body).await?;
+    if c.state.status == Status::Paused {
+        return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is paused, unpause the container before exec", c.id)));
+    }
+    if c.state.status != Status::Running {
+        return Err(not_running(&c.id));
+    }
+    if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+        return Err(ApiError::invalid("No exec command specified"));
+    }
+    let id = wharf_types::id::random_id();
+    d.execs.insert(ExecRecord {
+        id: id.clone(),
+        container_id: c.id.clone(),
+        config,
+        running: false,
+        started: false,
+        exit_code: None,
+        pid: 0,
+    });
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ExecStartBody {
+    #[serde(rename = "Detach", default)]
+    detach: bool,
+    #[serde(rename = "Tty", default)]
+    tty: Option<bool>,
+}
+
+async fn exec_start(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+    let rec = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+    if rec.started {
+        return Err(ApiError::new(ErrorKind::Conflict, format!("Error: Exec command {id} is already running")));
+    }
+    let (parts, body) = req.into_parts();
+    let start: ExecStartBody = json_body(body).await?;
+    let req = Request::from_parts(parts, Body::empty());
+    let c = d.containers.resolve(&rec.container_id)?;
+    if c.state.status != Status::Running {
+        return Err(not_running(&c.id));
+    }
+    let cfg = &rec.config;
+    let tty = start.tty.or(cfg.tty).unwrap_or(false);
+    let mut env = c.config.env.clone().unwrap_or_default();
+    for kv in cfg.env.iter().flatten() {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(kv.clone());
+    }
+    let spec = ExecSpec {
+        exec_id: id.clone(),
+        args: cfg.cmd.clone().unwrap_or_default(),
+        env,
+        cwd: cfg
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .or_else(|| c.config.working_dir.clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into()),
+        user: cfg.user.clone().filter(|u| !u.is_empty()).or_else(|| c.config.user.clone()).unwrap_or_default(),
+        tty,
+        stdin: cfg.attach_stdin.unwrap_or(false) && !start.detach,
+        privileged: cfg.privileged.unwrap_or(false),
+    };
+    let dir = d.container_dir(&c.id);
+    let (stream, pid) = client::exec(&dir, spec).await.map_err(|e| {
+        ApiError::new(ErrorKind::Internal, format!("failed to exec in container: {e}"))
+    })?;
+    d.execs.update(&id, |r| {
+        r.started = true;
+        r.running = true;
+        r.pid = pid;
+    });
+    // Record the exit code when the stream ends.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    {
+        let d = d.clone();
+        let id = id.clone();
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            let _ = rx.await;
+            for _ in 0..100 {
+                if let Some(exit) = client::exec_exit(&dir, &id) {
+                    d.execs.update(&id, |r| {
+                        r.running = false;
+                        r.exit_code = Some(exit.exit_code);
+                    });
+                    let _ = std::fs::remove_file(dir.join(format!("exec-{id}.json")));
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            d.execs.update(&id, |r| {
+                r.running = false;
+                r.exit_code = Some(126);
+            });
+        });
+    }
+    if start.detach {
+        tokio::spawn(async move {
+            let mut s = stream;
+            let mut sink = tokio::io::sink();
+            let _ = tokio::io::copy(&mut s, &mut sink).await;
+            let _ = tx.send(());
+        });
+        return Ok(StatusCode::OK.into_response());
+    }
+    let (r, w) = stream.into_split();
+    let notify = NotifyOnDrop(Some(tx));
+    let shim = TrackedStream { r, w, _notify: notify };
+    Ok(hijack_tracked(req, shim, cfg.attach_stdin.unwrap_or(false), tty))
+}
+
+struct NotifyOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+struct TrackedStream {
+    r: tokio::net::unix::OwnedReadHalf,
+    w: tokio::net::unix::OwnedWriteHalf,
+    _notify: NotifyOnDrop,
+}
+
+fn hijack_tracked(mut req: Request, shim: TrackedStream, stdin: bool, tty: bool) -> Response {
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    if !wants_upgrade(&req) {
+        let TrackedStream { r, w, _notify } = shim;
+        let s = futures_util::StreamExt::map(tokio_util::io::ReaderStream::new(r), move |x| {
+            let _keep = (&w, &_notify);
+            x
+        });
+        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(s)).into_response();
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let TrackedStream { mut r, mut w, _notify } = shim;
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
+        let input = tokio::spawn(async move {
+            if stdin {
+                let _ = tokio::io::copy(&mut cr, &mut w).await;
+                let _ = w.shutdown().await;
+            } else {
+                let mut buf = [0u8; 4096];
+                while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
+                std::future::pending::<()>().await;
+            }
+        });
+        let _ = tokio::io::copy(&mut r, &mut cw).await;
+        let _ = cw.shutdown().await;
+        input.abort();
+        drop(_notify);
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    resp
+}
+
+async fn exec_resize(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+    let rec = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+    let (h, w) = (p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0));
+    let _ = client::call(
+        &d.container_dir(&rec.container_id),
+        ShimRequest::ExecResize { exec_id: id, height: h as u16, width: w as u16 },
+    )
+    .await;
+    Ok(StatusCode::OK)
+}
+
+async fn exec_inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let r = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+    let args = r.config.cmd.clone().unwrap_or_default();
+    Ok(Json(json!({
+        "ID": r.id,
+        "Running": r.running,
+        "ExitCode": r.exit_code,
+        "ProcessConfig": {
+            "tty": r.config.tty.unwrap_or(false),
+            "entrypoint": args.first().cloned().unwrap_or_default(),
+            "arguments": args.iter().skip(1).collect::<Vec<_>>(),
+            "privileged": r.config.privileged.unwrap_or(false),
+            "user": r.config.user.clone().unwrap_or_default(),
+        },
+        "OpenStdin": r.config.attach_stdin.unwrap_or(false),
+        "OpenStderr": r.config.attach_stderr.unwrap_or(false),
+        "OpenStdout": r.config.attach_stdout.unwrap_or(false),
+        "CanRemove": false,
+        "ContainerID": r.container_id,
+        "DetachKeys": "",
+        "Pid": r.pid,
+    })))
+}

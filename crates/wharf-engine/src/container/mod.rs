@@ -1,0 +1,531 @@
+//! Containers: records ([`store`]), creation ([`create`]), and the lifecycle the daemon drives
+//! through each container's shim (start, stop, kill, wait, remove, restart policies, and
+//! finding running containers again after a daemon restart).
+
+pub mod create;
+pub mod names;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard_stubs::models::RestartPolicyNameEnum;
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+use wharf_types::ErrorKind;
+
+use crate::api::ApiError;
+use crate::shim::client;
+use crate::shim::proto::{Exit, Request, RunSpec, ShimSpec};
+use crate::state::Daemon;
+use store::{Container, Status};
+
+/// An attach that arrived before `start`: it gets its shim stream once the shim is up and
+/// before the process runs, so no output is lost (docker's `run` attaches, then starts).
+pub struct PendingAttach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tx: oneshot::Sender<Result<UnixStream, String>>,
+}
+
+#[derive(Default)]
+pub struct Pending(Mutex<HashMap<String, Vec<PendingAttach>>>);
+
+impl Pending {
+    pub fn push(&self, id: &str, p: PendingAttach) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_default().push(p);
+    }
+    fn take(&self, id: &str) -> Vec<PendingAttach> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id).unwrap_or_default()
+    }
+}
+
+pub fn not_running(id: &str) -> ApiError {
+    ApiError::new(ErrorKind::Conflict, format!("Container {id} is not running"))
+}
+
+/// Signal names and numbers as docker accepts them (`KILL`, `SIGKILL`, `9`).
+pub fn parse_signal(s: &str) -> Result<i32, ApiError> {
+    if s.is_empty() {
+        return Ok(libc_sig::SIGKILL);
+    }
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    libc_sig::by_name(name).ok_or_else(|| ApiError::invalid(format!("Invalid signal: {s}")))
+}
+
+/// Linux signal numbers (x86_64/aarch64 agree on these).
+pub mod libc_sig {
+    pub const SIGKILL: i32 = 9;
+    pub const SIGTERM: i32 = 15;
+    const TABLE: &[(&str, i32)] = &[
+        ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6),
+        ("BUS", 7), ("FPE", 8), ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12),
+        ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17), ("CONT", 18),
+        ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
+        ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("POLL", 29),
+        ("PWR", 30), ("SYS", 31),
+    ];
+    pub fn by_name(n: &str) -> Option<i32> {
+        if let Some(rt) = n.strip_prefix("RTMIN+") {
+            return rt.parse::<i32>().ok().map(|k| 34 + k);
+        }
+        TABLE.iter().find(|(name, _)| *name == n).map(|(_, v)| *v)
+    }
+}
+
+impl Daemon {
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers.dir(id)
+    }
+
+    /// Writes the container's own /etc/hosts, /etc/hostname and /etc/resolv.conf.
+    fn write_etc_files(&self, c: &Container, dir: &Path) -> std::io::Result<()> {
+        let hostname = c.config.hostname.clone().unwrap_or_else(|| c.short_id().to_string());
+        std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
+        let mut hosts = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+        if c.host_config.network_mode.as_deref() != Some("host") {
+            hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
+        }
+        for h in c.host_config.extra_hosts.iter().flatten() {
+            if let Some((name, ip)) = h.split_once(':').or_else(|| h.split_once('=')) {
+                let ip = if ip == "host-gateway" { "127.0.0.1" } else { ip };
+                hosts.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
+        std::fs::write(dir.join("hosts"), hosts)?;
+        let resolv = if c.host_config.network_mode.as_deref() == Some("host") {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else {
+            // A private network namespace with loopback only (bridge networks come later):
+            // the host's resolvers, minus loopback ones that would point into the container.
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let mut out: String = host
+                .lines()
+                .filter(|l| !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1"))))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            for dns in c.host_config.dns.iter().flatten() {
+                out.push_str(&format!("nameserver {dns}\n"));
+            }
+            out
+        };
+        std::fs::write(dir.join("resolv.conf"), resolv)
+    }
+
+    fn shim_spec(&self, c: &Container, dir: &Path) -> Result<ShimSpec, ApiError> {
+        let h = &c.host_config;
+        let lower_dirs = self
+            .images
+            .layer_dirs(&c.image_id)?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut args = vec![c.path.clone()];
+        args.extend(c.args.iter().cloned());
+        let mut seccomp = String::new();
+        let mut no_new_privileges = false;
+        for opt in h.security_opt.iter().flatten() {
+            let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
+            match k {
+                "seccomp" if v == "unconfined" => seccomp = "unconfined".into(),
+                "seccomp" => {
+                    seccomp = std::fs::read_to_string(v)
+                        .or_else(|_| if v.trim_start().starts_with('{') { Ok(v.to_string()) } else { Err(()) })
+                        .map_err(|_| ApiError::invalid(format!("opening seccomp profile ({v}) failed")))?
+                }
+                "no-new-privileges" => no_new_privileges = v.is_empty() || v == "true",
+                "apparmor" | "label" => {}
+                _ => return Err(ApiError::invalid(format!("Invalid --security-opt: {opt:?}"))),
+            }
+        }
+        let (cpu_quota, cpu_period) = match (h.nano_cpus, h.cpu_quota) {
+            (Some(n), _) if n > 0 => (Some(n / 10_000), Some(100_000)),
+            (_, Some(q)) if q > 0 => (Some(q), h.cpu_period.map(|p| p as u64).or(Some(100_000))),
+            _ => (None, None),
+        };
+        let run = RunSpec {
+            state_dir: dir.display().to_string(),
+            lower_dirs,
+            args,
+            env: c.config.env.clone().unwrap_or_default(),
+            cwd: c.config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            user: c.config.user.clone().unwrap_or_default(),
+            hostname: c.config.hostname.clone().unwrap_or_default(),
+            readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
+            privileged: h.privileged.unwrap_or(false),
+            cap_add: h.cap_add.clone().unwrap_or_default(),
+            cap_drop: h.cap_drop.clone().unwrap_or_default(),
+            seccomp,
+            no_new_privileges,
+            memory: h.memory.filter(|m| *m > 0),
+            memory_swap: h.memory_swap.filter(|m| *m != 0),
+            cpu_quota,
+            cpu_period,
+            cpu_shares: h.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
+            pids_limit: h.pids_limit.filter(|p| *p > 0),
+            ulimits: h
+                .ulimits
+                .iter()
+                .flatten()
+                .map(|u| (u.name.clone().unwrap_or_default(), u.soft.unwrap_or(0) as u64, u.hard.unwrap_or(0) as u64))
+                .collect(),
+            tmpfs: h.tmpfs.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            network: match h.network_mode.as_deref() {
+                Some("host") => "host".into(),
+                _ => "none".into(),
+            },
+            hosts_path: dir.join("hosts").display().to_string(),
+            resolv_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            init: h.init.unwrap_or(false),
+        };
+        let (mut max_size, mut max_files) = (0u64, 1u32);
+        if let Some(lc) = &h.log_config {
+            for (k, v) in lc.config.iter().flatten() {
+                match k.as_str() {
+                    "max-size" => max_size = parse_size(v).ok_or_else(|| ApiError::invalid(format!("invalid max-size {v}")))?,
+                    "max-file" => max_files = v.parse().map_err(|_| ApiError::invalid(format!("invalid max-file {v}")))?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(ShimSpec {
+            id: c.id.clone(),
+            run,
+            tty: c.config.tty.unwrap_or(false),
+            open_stdin: c.config.open_stdin.unwrap_or(false),
+            stdin_once: c.config.stdin_once.unwrap_or(false),
+            log_path: dir.join(format!("{}-json.log", c.id)).display().to_string(),
+            log_max_size: max_size,
+            log_max_files: max_files,
+            runtime_root: self.runtime_root.display().to_string(),
+        })
+    }
+
+    /// Starts a created or exited container: spawn its shim, hand pending attaches their
+    /// streams, then let the process run.
+    pub async fn start_container(self: &Arc<Self>, id: &str) -> Result<(), ApiError> {
+        let c = self.containers.resolve(id)?;
+        if c.state.status.is_live() {
+            return Err(ApiError::new(ErrorKind::AlreadyExists, "container already started"));
+        }
+        let dir = self.container_dir(&c.id);
+        let spec = {
+            let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
+            crate::api::blocking(move || {
+                std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+                let _ = std::fs::remove_file(dir.join("exit.json"));
+                d.write_etc_files(&c, &dir).map_err(|e| ApiError::internal(format!("failed to write /etc files: {e}")))?;
+                let spec = d.shim_spec(&c, &dir)?;
+                crate::shim::write_json_atomic(&dir.join("shim.json"), &spec)
+                    .map_err(|e| ApiError::internal(format!("failed to write shim.json: {e}")))?;
+                Ok(spec)
+            })
+            .await?
+        };
+        let _ = spec;
+        let pid = match client::spawn(&dir).await {
+            Ok(pid) => pid,
+            Err(msg) => {
+                let msg = format!("failed to create task for container: {msg}");
+                self.containers.update(&c.id, |c| {
+                    c.state.error = msg.clone();
+                    c.state.exit_code = exit_code_for(&msg);
+                })?;
+                for p in self.pending.take(&c.id) {
+                    let _ = p.tx.send(Err(msg.clone()));
+                }
+                return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
+            }
+        };
+        for p in self.pending.take(&c.id) {
+            let s = client::attach(&dir, p.stdin, p.stdout, p.stderr).await;
+            let _ = p.tx.send(s);
+        }
+        if let Err(e) = client::call(&dir, Request::Start).await {
+            let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
+            let msg = format!("failed to start container: {e}");
+            self.containers.update(&c.id, |c| c.state.error = msg.clone())?;
+            return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
+        }
+        self.containers.update(&c.id, |c| {
+            c.state.status = Status::Running;
+            c.state.pid = pid;
+            c.state.started_at = create::now_rfc3339();
+            c.state.error.clear();
+            c.state.oom_killed = false;
+            c.manually_stopped = false;
+        })?;
+        self.monitor(c.id.clone());
+        Ok(())
+    }
+
+    /// Waits (in the background) for the container's exit, records it, and applies `--rm`
+    /// and the restart policy.
+    pub fn monitor(self: &Arc<Self>, id: String) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            let dir = d.container_dir(&id);
+            let exit = match client::wait(&dir).await {
+                Ok(e) => e,
+                Err(_) => client::recorded_exit(&dir).unwrap_or(Exit {
+                    exit_code: 255,
+                    finished_at: create::now_rfc3339(),
+                    error: "the container's shim went away".into(),
+                    ..Default::default()
+                }),
+            };
+            d.on_exit(&id, exit).await;
+        });
+    }
+
+    async fn on_exit(self: &Arc<Self>, id: &str, exit: Exit) {
+        let Ok(c) = self.containers.update(id, |c| {
+            c.state.status = Status::Exited;
+            c.state.pid = 0;
+            c.state.exit_code = exit.exit_code;
+            c.state.oom_killed = exit.oom_killed;
+            c.state.finished_at = exit.finished_at.clone();
+            if !exit.error.is_empty() {
+                c.state.error = exit.error.clone();
+            }
+            c.clone()
+        }) else {
+            return;
+        };
+        if c.host_config.auto_remove == Some(true) {
+            if let Err(e) = self.remove_container(id, true, true).await {
+                tracing::warn!(id, error = %e, "auto-remove failed");
+            }
+            return;
+        }
+        if let Some(delay) = restart_delay(&c) {
+            let _ = self.containers.update(id, |c| {
+                c.state.status = Status::Restarting;
+                c.restart_count += 1;
+            });
+            let d = self.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                // Still wanted? (a stop or rm during the delay wins)
+                match d.containers.resolve(&id) {
+                    Ok(c) if c.state.status == Status::Restarting && !c.manually_stopped => {}
+                    _ => return,
+                }
+                if let Err(e) = d.start_container(&id).await {
+                    tracing::warn!(id, error = %e, "restart failed");
+                    let _ = d.containers.update(&id, |c| c.state.status = Status::Exited);
+                }
+            });
+        }
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after the timeout. Not running: nothing to do.
+    pub async fn stop_container(self: &Arc<Self>, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, ApiError> {
+        let c = self.containers.resolve(id)?;
+        if c.state.status == Status::Restarting {
+            self.containers.update(&c.id, |c| {
+                c.manually_stopped = true;
+                c.state.status = Status::Exited;
+            })?;
+            return Ok(true);
+        }
+        if !c.state.status.is_live() {
+            return Ok(false);
+        }
+        self.containers.update(&c.id, |c| c.manually_stopped = true)?;
+        let sig = match signal.filter(|s| !s.is_empty()).or(c.config.stop_signal.as_deref()) {
+            Some(s) => parse_signal(s)?,
+            None => libc_sig::SIGTERM,
+        };
+        let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let dir = self.container_dir(&c.id);
+        let mut rx = self.containers.subscribe(&c.id)?;
+        if c.state.status == Status::Paused {
+            let _ = client::call(&dir, Request::Resume).await;
+        }
+        if timeout != 0 {
+            let _ = client::call(&dir, Request::Kill { signal: sig, all: false }).await;
+        }
+        let exited = |s: &store::State| !s.status.is_live();
+        let wait = rx.wait_for(exited);
+        if timeout < 0 {
+            let _ = wait.await;
+            return Ok(true);
+        }
+        if tokio::time::timeout(Duration::from_secs(timeout as u64), wait).await.is_err() || timeout == 0 {
+            let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
+            let mut rx = self.containers.subscribe(&c.id)?;
+            let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(exited)).await;
+        }
+        Ok(true)
+    }
+
+    pub async fn kill_container(self: &Arc<Self>, id: &str, signal: &str) -> Result<(), ApiError> {
+        let c = self.containers.resolve(id)?;
+        if c.state.status != Status::Running && c.state.status != Status::Paused {
+            return Err(not_running(&c.id));
+        }
+        let sig = parse_signal(signal)?;
+        if sig == libc_sig::SIGKILL {
+            self.containers.update(&c.id, |c| c.manually_stopped = true)?;
+        }
+        client::call(&self.container_dir(&c.id), Request::Kill { signal: sig, all: false })
+            .await
+            .map_err(|e| ApiError::internal(format!("Cannot kill container: {id}: {e}")))?;
+        Ok(())
+    }
+
+    /// `rm`: refuses a running container unless forced; removes its directory (write layer,
+    /// logs) and record. The runtime already unmounted and removed its cgroup at exit.
+    pub async fn remove_container(self: &Arc<Self>, id: &str, force: bool, _volumes: bool) -> Result<(), ApiError> {
+        let c = self.containers.resolve(id)?;
+        if c.state.status.is_live() {
+            if !force {
+                let state = if c.state.status == Status::Paused { "paused" } else { "running" };
+                return Err(ApiError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "cannot remove container \"/{}\": container is {state}: stop the container before removing or force remove",
+                        c.name
+                    ),
+                ));
+            }
+            self.containers.update(&c.id, |c| c.manually_stopped = true)?;
+            let dir = self.container_dir(&c.id);
+            if c.state.status == Status::Restarting {
+                self.containers.update(&c.id, |c| c.state.status = Status::Exited)?;
+            } else {
+                let mut rx = self.containers.subscribe(&c.id)?;
+                let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
+                let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| !s.status.is_live())).await;
+            }
+        }
+        let dir = self.container_dir(&c.id);
+        let d = self.clone();
+        let cid = c.id.clone();
+        crate::api::blocking(move || {
+            if dir.exists() {
+                remove_dir_all_no_follow(&dir)
+                    .map_err(|e| ApiError::internal(format!("failed to remove container directory {}: {e}", dir.display())))?;
+            }
+            d.containers.remove(&cid)
+        })
+        .await
+    }
+
+    /// After a daemon restart: reconnect to the shims of containers that were running, and
+    /// record the exits that happened while we were away.
+    pub fn recover(self: &Arc<Self>) {
+        for c in self.containers.list() {
+            if !c.state.status.is_live() {
+                continue;
+            }
+            let dir = self.container_dir(&c.id);
+            if std::os::unix::net::UnixStream::connect(dir.join("shim.sock")).is_ok() {
+                tracing::info!(id = c.short_id(), "reattached to running container");
+                self.monitor(c.id.clone());
+            } else {
+                let exit = client::recorded_exit(&dir).unwrap_or(Exit {
+                    exit_code: 255,
+                    finished_at: create::now_rfc3339(),
+                    error: "the container's shim went away while the daemon was down".into(),
+                    ..Default::default()
+                });
+                let d = self.clone();
+                let id = c.id.clone();
+                tokio::spawn(async move { d.on_exit(&id, exit).await });
+            }
+        }
+    }
+}
+
+/// Exit code docker's CLI shows when a container could not be started: 127 when the command
+/// is not found, 126 when it cannot be invoked, 125 otherwise.
+pub fn exit_code_for(msg: &str) -> i64 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+fn restart_delay(c: &Container) -> Option<Duration> {
+    let rp = c.host_config.restart_policy.as_ref()?;
+    let want = match rp.name {
+        Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => !c.manually_stopped,
+        Some(RestartPolicyNameEnum::ON_FAILURE) => {
+            let max = rp.maximum_retry_count.unwrap_or(0);
+            !c.manually_stopped && c.state.exit_code != 0 && (max == 0 || c.restart_count < max)
+        }
+        _ => false,
+    };
+    // Docker's back-off: 100 ms doubling per restart, capped at a minute.
+    want.then(|| Duration::from_millis((100u64 << c.restart_count.clamp(0, 10) as u64).min(60_000)))
+}
+
+/// `10m`, `512k`, `1g`, plain bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    Some((n * mult as f64) as u64)
+}
+
+/// Removes a directory tree without ever following a symlink the container made
+/// (CVE-2024-23652: teardown must not delete host files through container-made links).
+pub fn remove_dir_all_no_follow(dir: &Path) -> std::io::Result<()> {
+    // std's remove_dir_all does not follow symlinks (it unlinks them) and is race-safe on
+    // Linux (openat/unlinkat with O_NOFOLLOW), which is exactly this contract.
+    std::fs::remove_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("sigterm").unwrap(), 15);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert_eq!(parse_signal("RTMIN+1").unwrap(), 35);
+        assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10m"), Some(10 << 20));
+        assert_eq!(parse_size("512k"), Some(512 << 10));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn start_failures_map_to_dockers_exit_codes() {
+        assert_eq!(exit_code_for("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(exit_code_for("permission denied"), 126);
+        assert_eq!(exit_code_for("something else"), 125);
+    }
+}

@@ -1,0 +1,274 @@
+//! Container records: kept in memory for speed and written through to the daemon's one
+//! crash-safe metadata store (redb tables `containers` and `container_names`), so a restarted
+//! daemon finds every container it had. Each record has a `watch` channel of its state, for
+//! `wait` and for restart policies.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bollard_stubs::models::{ContainerConfig, HostConfig};
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use wharf_types::{Digest, ErrorKind};
+
+use crate::api::ApiError;
+
+const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("container_names");
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+    /// Has a live process (running, paused, or between restarts).
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    pub error: String,
+    /// RFC 3339; "" before the first start / exit.
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// One container as the daemon keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    /// Without docker's leading "/".
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: Digest,
+    /// The image's config merged with the request's.
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: State,
+    pub restart_count: i64,
+    /// Set by `stop`/`kill` from a user, so `unless-stopped` and `always` stay down.
+    pub manually_stopped: bool,
+}
+
+impl Container {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+}
+
+struct Entry {
+    c: Container,
+    tx: watch::Sender<State>,
+}
+
+pub struct ContainerStore {
+    db: Arc<redb::Database>,
+    /// `<data-root>/containers`: one directory per container.
+    pub root: PathBuf,
+    inner: Mutex<HashMap<String, Entry>>,
+}
+
+fn db_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("metadata store: {e}"))
+}
+
+pub fn no_such_container(name: &str) -> ApiError {
+    ApiError::new(ErrorKind::NotFound, format!("No such container: {name}"))
+}
+
+impl ContainerStore {
+    pub fn open(db: Arc<redb::Database>, root: PathBuf) -> Result<ContainerStore, ApiError> {
+        std::fs::create_dir_all(&root).map_err(|e| db_err(format!("{}: {e}", root.display())))?;
+        let tx = db.begin_write().map_err(db_err)?;
+        tx.open_table(CONTAINERS).map_err(db_err)?;
+        tx.open_table(NAMES).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        let mut map = HashMap::new();
+        let rtx = db.begin_read().map_err(db_err)?;
+        let t = rtx.open_table(CONTAINERS).map_err(db_err)?;
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            match serde_json::from_slice::<Container>(v.value()) {
+                Ok(c) => {
+                    let (tx, _) = watch::channel(c.state.clone());
+                    map.insert(k.value().to_string(), Entry { c, tx });
+                }
+                Err(e) => tracing::error!(id = k.value(), error = %e, "skipping unreadable container record"),
+            }
+        }
+        Ok(ContainerStore { db, root, inner: Mutex::new(map) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn persist(&self, c: &Container) -> Result<(), ApiError> {
+        let bytes = serde_json::to_vec(c).map_err(db_err)?;
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
+            t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
+            let mut n = tx.open_table(NAMES).map_err(db_err)?;
+            n.insert(c.name.as_str(), c.id.as_str()).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// Adds a new container; its name must be free (docker's 409 otherwise).
+    pub fn insert(&self, c: Container) -> Result<(), ApiError> {
+        let mut map = self.lock();
+        if let Some(other) = map.values().find(|e| e.c.name == c.name) {
+            return Err(name_conflict(&c.name, &other.c.id));
+        }
+        self.persist(&c)?;
+        let (tx, _) = watch::channel(c.state.clone());
+        map.insert(c.id.clone(), Entry { c, tx });
+        Ok(())
+    }
+
+    /// Docker's lookup: full id, exact name (with or without "/"), then unique id prefix.
+    pub fn resolve(&self, name_or_id: &str) -> Result<Container, ApiError> {
+        let map = self.lock();
+        Self::find(&map, name_or_id).map(|e| e.c.clone())
+    }
+
+    fn find<'a>(map: &'a HashMap<String, Entry>, key: &str) -> Result<&'a Entry, ApiError> {
+        if let Some(e) = map.get(key) {
+            return Ok(e);
+        }
+        let name = key.strip_prefix('/').unwrap_or(key);
+        if let Some(e) = map.values().find(|e| e.c.name == name) {
+            return Ok(e);
+        }
+        if key.is_empty() {
+            return Err(no_such_container(key));
+        }
+        let mut hits = map.values().filter(|e| e.c.id.starts_with(key));
+        match (hits.next(), hits.next()) {
+            (Some(e), None) => Ok(e),
+            (Some(_), Some(_)) => Err(ApiError::invalid(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
+            _ => Err(no_such_container(key)),
+        }
+    }
+
+    pub fn list(&self) -> Vec<Container> {
+        let mut v: Vec<Container> = self.lock().values().map(|e| e.c.clone()).collect();
+        v.sort_by(|a, b| b.created.cmp(&a.created));
+        v
+    }
+
+    /// Applies `f` to the record and writes it through; state watchers are told.
+    pub fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T, ApiError> {
+        let mut map = self.lock();
+        let e = map.get_mut(id).ok_or_else(|| no_such_container(id))?;
+        let mut c = e.c.clone();
+        let out = f(&mut c);
+        self.persist(&c)?;
+        e.tx.send_replace(c.state.clone());
+        e.c = c;
+        Ok(out)
+    }
+
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), ApiError> {
+        let mut map = self.lock();
+        if let Some(other) = map.values().find(|e| e.c.name == new_name && e.c.id != id) {
+            return Err(name_conflict(new_name, &other.c.id));
+        }
+        let e = map.get_mut(id).ok_or_else(|| no_such_container(id))?;
+        let old = e.c.name.clone();
+        let mut c = e.c.clone();
+        c.name = new_name.to_string();
+        let bytes = serde_json::to_vec(&c).map_err(db_err)?;
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
+            t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
+            let mut n = tx.open_table(NAMES).map_err(db_err)?;
+            n.remove(old.as_str()).map_err(db_err)?;
+            n.insert(new_name, c.id.as_str()).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        e.c = c;
+        Ok(())
+    }
+
+    /// Drops the record (the caller has already torn down the container's resources).
+    pub fn remove(&self, id: &str) -> Result<(), ApiError> {
+        let mut map = self.lock();
+        let Some(e) = map.get(id) else { return Ok(()) };
+        let name = e.c.name.clone();
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
+            t.remove(id).map_err(db_err)?;
+            let mut n = tx.open_table(NAMES).map_err(db_err)?;
+            n.remove(name.as_str()).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        if let Some(e) = map.remove(id) {
+            // Wake waiters (`wait?condition=removed`): the channel closes when the sender drops.
+            let mut s = e.c.state.clone();
+            s.status = Status::Removing;
+            e.tx.send_replace(s);
+        }
+        Ok(())
+    }
+
+    pub fn subscribe(&self, id: &str) -> Result<watch::Receiver<State>, ApiError> {
+        let map = self.lock();
+        Ok(map.get(id).ok_or_else(|| no_such_container(id))?.tx.subscribe())
+    }
+
+    /// The id of a container whose image is `image`, if any.
+    pub fn using_image(&self, image: &Digest) -> Option<String> {
+        self.lock().values().find(|e| &e.c.image_id == image).map(|e| e.c.id.clone())
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+}
+
+fn name_conflict(name: &str, other: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::Conflict,
+        format!(
+            "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+        ),
+    )
+}

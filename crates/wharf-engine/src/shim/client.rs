@@ -1,0 +1,120 @@
+//! The daemon's side of the shim protocol ([`super::proto`]), async.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::proto::{ExecSpec, Exit, Reply, Request};
+
+/// Starts `wharf shim DIR` in its own session and waits for its `ready PID` line.
+pub async fn spawn(dir: &Path) -> Result<i64, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the wharf binary: {e}"))?;
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("shim.log"))
+        .map_err(|e| format!("failed to open shim log: {e}"))?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("shim").arg(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // SAFETY: setsid is async-signal-safe; the shim gets its own session so signals sent to
+    // the daemon's process group (and the daemon's death) do not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("failed to start the shim: {e}"))?;
+    let stdout = child.stdout.take().ok_or("shim has no stdout")?;
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line).await;
+    // Reap the shim whenever it ends; it outlives us if we die first.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    read.map_err(|e| format!("failed to read from the shim: {e}"))?;
+    let line = line.trim();
+    if let Some(pid) = line.strip_prefix("ready ") {
+        return pid.parse().map_err(|_| format!("bad shim answer: {line}"));
+    }
+    let msg = line.strip_prefix("error ").unwrap_or(line);
+    let tail = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
+    Err(if msg.is_empty() { format!("the shim failed to start: {}", tail.trim()) } else { msg.to_string() })
+}
+
+async fn connect(dir: &Path, req: &Request) -> Result<UnixStream, String> {
+    let mut s = UnixStream::connect(dir.join("shim.sock")).await.map_err(|e| format!("cannot reach the shim: {e}"))?;
+    let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    s.write_all(&line).await.map_err(|e| format!("shim: {e}"))?;
+    Ok(s)
+}
+
+/// Reads one line without reading past it (the rest of the stream belongs to the caller).
+async fn read_line(s: &mut UnixStream) -> Result<String, String> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b).await {
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => out.push(b[0]),
+            Err(e) => return Err(format!("shim: {e}")),
+        }
+    }
+    if out.is_empty() {
+        return Err("the shim closed the connection".into());
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A request with a one-line reply.
+pub async fn call(dir: &Path, req: Request) -> Result<Reply, String> {
+    let mut s = connect(dir, &req).await?;
+    let line = read_line(&mut s).await?;
+    let r: Reply = serde_json::from_str(&line).map_err(|e| format!("bad shim reply: {e}"))?;
+    if r.ok {
+        Ok(r)
+    } else {
+        Err(r.error)
+    }
+}
+
+/// Waits for the container to exit.
+pub async fn wait(dir: &Path) -> Result<Exit, String> {
+    let mut s = connect(dir, &Request::Wait).await?;
+    let line = read_line(&mut s).await?;
+    serde_json::from_str(&line).map_err(|e| format!("bad shim reply: {e}"))
+}
+
+/// An attach stream: output from the container (framed as docker frames it), stdin to it.
+pub async fn attach(dir: &Path, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream, String> {
+    let mut s = connect(dir, &Request::Attach { stdin, stdout, stderr }).await?;
+    let r: Reply = serde_json::from_str(&read_line(&mut s).await?).map_err(|e| e.to_string())?;
+    if !r.ok {
+        return Err(r.error);
+    }
+    Ok(s)
+}
+
+/// Starts an exec; returns its stream and pid.
+pub async fn exec(dir: &Path, spec: ExecSpec) -> Result<(UnixStream, i64), String> {
+    let mut s = connect(dir, &Request::Exec(spec)).await?;
+    let r: Reply = serde_json::from_str(&read_line(&mut s).await?).map_err(|e| e.to_string())?;
+    if !r.ok {
+        return Err(r.error);
+    }
+    Ok((s, r.pid.unwrap_or(0)))
+}
+
+/// How an exec ended, once its stream has closed.
+pub fn exec_exit(dir: &Path, exec_id: &str) -> Option<Exit> {
+    serde_json::from_slice(&std::fs::read(dir.join(format!("exec-{exec_id}.json"))).ok()?).ok()
+}
+
+/// How the container ended, as the shim recorded it (also after a daemon restart).
+pub fn recorded_exit(dir: &Path) -> Option<Exit> {
+    serde_json::from_slice(&std::fs::read(dir.join("exit.json")).ok()?).ok()
+}

@@ -1,0 +1,129 @@
+//! What the daemon and a shim say to each other.
+//!
+//! The daemon writes a [`ShimSpec`] to `<container dir>/shim.json` and starts `wharf shim DIR`.
+//! The shim prepares the container (created, not yet running), binds `DIR/shim.sock`, and
+//! prints one line on its stdout: `ready PID` or `error MESSAGE`. Then every request is one
+//! JSON line ([`Request`]) on a fresh connection to the socket:
+//! - `start`, `kill`, `resize`, `pause`, `resume`, `stats`: a one-line JSON [`Reply`].
+//! - `wait`: the [`Exit`] line once the container has exited (immediately if it has).
+//! - `attach`: a `{"ok":true}` line, then the raw stream: container output in Docker's framing
+//!   (8-byte headers, or raw bytes with a tty) from the shim, stdin bytes to it; the shim
+//!   closes it when the container exits.
+//! - `exec`: like attach, for a new process; its exit code is then in `DIR/exec-ID.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a shim needs to run one container. Written by the daemon, read by the shim.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ShimSpec {
+    pub id: String,
+    pub run: RunSpec,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub log_path: String,
+    /// json-file rotation: 0 = unlimited.
+    pub log_max_size: u64,
+    pub log_max_files: u32,
+    /// The runtime's state root (e.g. /run/wharf/runtime).
+    pub runtime_root: String,
+}
+
+/// The container as the runtime needs it (mirrors `wharf_runtime::ContainerConfig`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub state_dir: String,
+    pub lower_dirs: Vec<String>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: String,
+    pub hostname: String,
+    pub readonly_rootfs: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// "" (default profile), "unconfined", or a profile's JSON.
+    pub seccomp: String,
+    pub no_new_privileges: bool,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub ulimits: Vec<(String, u64, u64)>,
+    pub tmpfs: Vec<(String, String)>,
+    /// "none" (private, loopback only), "host", or a netns path.
+    pub network: String,
+    pub hosts_path: String,
+    pub resolv_path: String,
+    pub hostname_path: String,
+    pub init: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    Start,
+    Wait,
+    Kill { signal: i32, all: bool },
+    Resize { height: u16, width: u16 },
+    Attach { stdin: bool, stdout: bool, stderr: bool },
+    Exec(ExecSpec),
+    ExecResize { exec_id: String, height: u16, width: u16 },
+    Pause,
+    Resume,
+    Stats,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub exec_id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: String,
+    pub tty: bool,
+    pub stdin: bool,
+    pub privileged: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i64>,
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply { ok: true, ..Default::default() }
+    }
+    pub fn err(e: impl std::fmt::Display) -> Reply {
+        Reply { ok: false, error: e.to_string(), ..Default::default() }
+    }
+}
+
+/// How a container (or an exec) ended. Also the content of `exit.json` / `exec-ID.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    pub finished_at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// Docker's stream framing: `[stream, 0, 0, 0, len (u32 BE)]` then the payload.
+pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(&[stream, 0, 0, 0]);
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
