@@ -5,6 +5,8 @@
 //! `run`), `format/` holds tables, Go templates and human units, and render functions are pure
 //! (JSON in, text out) so output is tested against golden files without a daemon.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod client;
 pub mod command;
 pub mod error;
@@ -156,7 +158,7 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             // docker: invalid argument "foo" for "-f, --filter" flag: <reason>
             let arg = ctx_str(ContextKind::InvalidArg);
-            let long = arg.split(|c: char| c == ' ' || c == '=' || c == '[').next().unwrap_or("").trim_start_matches('-');
+            let long = arg.split([' ', '=', '[']).next().unwrap_or("").trim_start_matches('-');
             let flag = sub
                 .get_arguments()
                 .find(|a| a.get_long() == Some(long))

@@ -279,3 +279,76 @@ mod tests {
         assert_eq!(e.to_string(), "Error response from daemon: Internal Server Error");
     }
 }
+
+#[cfg(test)]
+mod socket_tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A canned Engine API on a unix socket: answers each connection's request by its path and
+    /// records the request lines it saw.
+    async fn fake_daemon(path: std::path::PathBuf, seen: Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut chunk).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let line = head.lines().next().unwrap_or("").to_string();
+                seen.lock().unwrap().push(line.clone());
+                let (status, body) = if line.starts_with("HEAD /_ping") {
+                    ("200 OK", String::new())
+                } else if line.starts_with("GET /v1.41/images/json") {
+                    ("200 OK", r#"[{"Id":"sha256:0123456789abcdef0123","RepoTags":["busybox:latest"],"Created":0,"Size":1000}]"#.to_string())
+                } else {
+                    ("404 Not Found", r#"{"message":"No such image: nope:latest"}"#.to_string())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                s.write_all(resp.as_bytes()).await.unwrap();
+            });
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn negotiates_version_and_maps_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("d.sock");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(fake_daemon(sock.clone(), seen.clone()));
+        while !sock.exists() {
+            tokio::task::yield_now().await;
+        }
+        let client = Client::connect(Host::Unix(sock)).await.unwrap();
+        assert_eq!(client.version(), "1.41");
+        let images: Vec<serde_json::Value> = client.get_json("/images/json").await.unwrap();
+        assert_eq!(images[0]["RepoTags"][0], "busybox:latest");
+        let err = client.get_bytes("/images/nope/json").await.unwrap_err();
+        assert_eq!(err.to_string(), "Error response from daemon: No such image: nope:latest");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0], "HEAD /_ping HTTP/1.1");
+        assert_eq!(seen[1], "GET /v1.41/images/json HTTP/1.1");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn nothing_listening_is_a_connect_error() {
+        std::env::set_var("WHARF_NO_AUTOSTART", "1");
+        let dir = tempfile::tempdir().unwrap();
+        let err = Client::connect(Host::Unix(dir.path().join("none.sock"))).await.unwrap_err();
+        assert!(err.to_string().starts_with("Cannot connect to the Wharf daemon at unix://"), "{err}");
+    }
+}

@@ -64,7 +64,7 @@ pub fn render(client: &Value, server: Option<&Value>) -> String {
                 "ApiVersion": str_field(s, "ApiVersion"), "MinAPIVersion": str_field(s, "MinAPIVersion"),
                 "GoVersion": str_field(s, "GoVersion"), "GitCommit": str_field(s, "GitCommit"),
                 "BuildTime": str_field(s, "BuildTime"), "Os": str_field(s, "Os"), "Arch": str_field(s, "Arch"),
-                "Experimental": s.get("Experimental").map(|e| format::template::print_value(e)).unwrap_or("false".into()),
+                "Experimental": s.get("Experimental").map(format::template::print_value).unwrap_or("false".into()),
             }));
         }
         for c in &components {
