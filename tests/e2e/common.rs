@@ -210,6 +210,8 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let dir = |b: &mut tar::Builder<Vec<u8>>, p: &str| {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
         h.set_size(0);
@@ -218,6 +220,8 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
     };
     let file = |b: &mut tar::Builder<Vec<u8>>, p: &str, data: &[u8], mode: u32| {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_mode(mode);
         h.set_size(data.len() as u64);
         h.set_mtime(1_700_000_000);
@@ -230,6 +234,8 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
     file(&mut b, "bin/busybox", &bb, 0o755);
     for applet in ["sh", "ls", "cat", "echo", "true", "false", "sleep", "env", "id", "mkdir", "rm", "touch", "wc"] {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_mode(0o777);
         h.set_size(0);

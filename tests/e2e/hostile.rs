@@ -37,6 +37,8 @@ fn oci_archive(layer: &[u8], lie_about_diff_id: bool) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let mut add = |name: String, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_mode(0o644);
         h.set_size(data.len() as u64);
         b.append_data(&mut h, name, data).expect("append");
@@ -53,6 +55,8 @@ fn layer_with(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, kind, link, data) in entries {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(*kind);
         h.set_mode(0o644);
         h.set_size(data.len() as u64);
