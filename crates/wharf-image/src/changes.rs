@@ -63,9 +63,16 @@ pub(crate) fn apply(c: &mut ContainerConfig, line: &str) -> Result<()> {
             if rest.is_empty() {
                 return Err(bad("requires at least one argument"));
             }
-            c.on_build.get_or_insert_with(Vec::new).push(rest.to_string());
+            c.on_build
+                .get_or_insert_with(Vec::new)
+                .push(rest.to_string());
         }
-        _ => return Err(Error::InvalidArgument(format!("{} is not a valid change command", instr.to_uppercase()))),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a valid change command",
+                instr.to_uppercase()
+            )))
+        }
     }
     Ok(())
 }
@@ -141,7 +148,9 @@ fn key_values(s: &str, allow_legacy: bool) -> std::result::Result<Vec<(String, S
         if !allow_legacy && w.len() != 2 {
             return Err("requires key=value pairs".into());
         }
-        let (k, v) = s.split_once(char::is_whitespace).ok_or("requires a value")?;
+        let (k, v) = s
+            .split_once(char::is_whitespace)
+            .ok_or("requires a value")?;
         let v = words(v.trim())?.join(" ");
         return Ok(vec![(k.to_string(), v)]);
     }
@@ -160,7 +169,10 @@ fn expand_port(p: &str) -> std::result::Result<Vec<String>, String> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("invalid proto: {proto}"));
     }
-    let parse = |x: &str| x.parse::<u16>().map_err(|_| format!("invalid containerPort: {x}"));
+    let parse = |x: &str| {
+        x.parse::<u16>()
+            .map_err(|_| format!("invalid containerPort: {x}"))
+    };
     let (lo, hi) = match ports.split_once('-') {
         Some((a, b)) => (parse(a)?, parse(b)?),
         None => {
@@ -175,6 +187,7 @@ fn expand_port(p: &str) -> std::result::Result<Vec<String>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -214,7 +227,10 @@ mod tests {
         assert_eq!(labels["name"], "x");
         assert_eq!(c.user.as_deref(), Some("app"));
         assert_eq!(c.working_dir.as_deref(), Some("/srv"));
-        assert_eq!(c.volumes.unwrap().into_keys().collect::<Vec<_>>(), ["/a", "/b", "/data"]);
+        assert_eq!(
+            c.volumes.unwrap().into_keys().collect::<Vec<_>>(),
+            ["/a", "/b", "/data"]
+        );
         assert_eq!(c.on_build.unwrap(), ["RUN echo"]);
         assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
     }

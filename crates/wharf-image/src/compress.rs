@@ -19,12 +19,18 @@ pub(crate) enum Compression {
 
 /// Detects the compression of `src` without consuming it.
 pub(crate) fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
-    let head = src.fill_buf().map_err(|e| Error::io("failed to read layer", e))?;
+    let head = src
+        .fill_buf()
+        .map_err(|e| Error::io("failed to read layer", e))?;
     Ok(match head {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
-        [b'B', b'Z', b'h', ..] => return Err(Error::invalid("unsupported layer compression: bzip2")),
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => return Err(Error::invalid("unsupported layer compression: xz")),
+        [b'B', b'Z', b'h', ..] => {
+            return Err(Error::invalid("unsupported layer compression: bzip2"))
+        }
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => {
+            return Err(Error::invalid("unsupported layer compression: xz"))
+        }
         _ => Compression::None,
     })
 }
@@ -37,12 +43,14 @@ pub(crate) fn decompressed<'a, R: Read + 'a>(src: R) -> Result<Box<dyn Read + 'a
         // Multi-member gzip is valid gzip (pigz, concatenated streams).
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
         Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| Error::io("failed to start zstd decoder", e))?,
+            zstd::stream::read::Decoder::with_buffer(buf)
+                .map_err(|e| Error::io("failed to start zstd decoder", e))?,
         ),
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::io::Write;
@@ -56,7 +64,10 @@ mod tests {
         let zs = zstd::encode_all(&data[..], 1).unwrap();
         for input in [data.clone(), gz, zs] {
             let mut out = Vec::new();
-            decompressed(&input[..]).unwrap().read_to_end(&mut out).unwrap();
+            decompressed(&input[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, data);
         }
         assert!(decompressed(&b"BZh91AY"[..]).is_err());

@@ -106,7 +106,11 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> RootFs {
-        RootFs { kind: "layers".to_string(), diff_ids: Vec::new(), extra: Map::new() }
+        RootFs {
+            kind: "layers".to_string(),
+            diff_ids: Vec::new(),
+            extra: Map::new(),
+        }
     }
 }
 
@@ -128,6 +132,7 @@ pub struct History {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -135,7 +140,10 @@ mod tests {
     fn docker_config_round_trips_unknown_fields() {
         let raw = r#"{"architecture":"amd64","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"ExposedPorts":{"80/tcp":{}},"Weird":1,"Healthcheck":{"Test":["CMD","true"],"Interval":1000,"X":2}},"created":"2024-01-01T00:00:00Z","history":[{"created":"2024-01-01T00:00:00Z","created_by":"/bin/sh -c #(nop)  CMD [\"sh\"]","empty_layer":true}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"container":"abc"}"#;
         let c: ImageConfigFile = serde_json::from_str(raw).unwrap();
-        assert_eq!(c.config.as_ref().unwrap().cmd.as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(
+            c.config.as_ref().unwrap().cmd.as_deref(),
+            Some(&["sh".to_string()][..])
+        );
         assert!(c.history[0].empty_layer);
         assert_eq!(c.extra.get("container").unwrap(), "abc");
         let back: Value = serde_json::to_value(&c).unwrap();

@@ -49,8 +49,10 @@ pub(crate) struct Catalog {
 pub(crate) fn init(db: &Database) -> Result<()> {
     let txn = db.begin_write().map_err(|e| Error::db("begin write", e))?;
     {
-        txn.open_table(IMAGES).map_err(|e| Error::db("open image_records", e))?;
-        txn.open_table(TAGS).map_err(|e| Error::db("open tag_refs", e))?;
+        txn.open_table(IMAGES)
+            .map_err(|e| Error::db("open image_records", e))?;
+        txn.open_table(TAGS)
+            .map_err(|e| Error::db("open tag_refs", e))?;
     }
     txn.commit().map_err(|e| Error::db("commit", e))
 }
@@ -61,11 +63,14 @@ where
     T: ReadableTable<&'static str, &'static str>,
 {
     let mut c = Catalog::default();
-    for row in images.iter().map_err(|e| Error::db("read image_records", e))? {
+    for row in images
+        .iter()
+        .map_err(|e| Error::db("read image_records", e))?
+    {
         let (k, v) = row.map_err(|e| Error::db("read image_records", e))?;
         let id = Digest::from_hex(k.value()).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let rec: ImageRecord =
-            serde_json::from_slice(v.value()).map_err(|e| Error::Corrupt(format!("image {}: {e}", k.value())))?;
+        let rec: ImageRecord = serde_json::from_slice(v.value())
+            .map_err(|e| Error::Corrupt(format!("image {}: {e}", k.value())))?;
         c.images.insert(id, rec);
     }
     for row in tags.iter().map_err(|e| Error::db("read tag_refs", e))? {
@@ -79,8 +84,12 @@ where
 /// A consistent snapshot of the catalog.
 pub(crate) fn read(db: &Database) -> Result<Catalog> {
     let txn = db.begin_read().map_err(|e| Error::db("begin read", e))?;
-    let images = txn.open_table(IMAGES).map_err(|e| Error::db("open image_records", e))?;
-    let tags = txn.open_table(TAGS).map_err(|e| Error::db("open tag_refs", e))?;
+    let images = txn
+        .open_table(IMAGES)
+        .map_err(|e| Error::db("open image_records", e))?;
+    let tags = txn
+        .open_table(TAGS)
+        .map_err(|e| Error::db("open tag_refs", e))?;
     load(&images, &tags)
 }
 
@@ -90,26 +99,36 @@ pub(crate) fn update<R>(db: &Database, f: impl FnOnce(&mut Catalog) -> Result<R>
     let txn = db.begin_write().map_err(|e| Error::db("begin write", e))?;
     let ret;
     {
-        let mut images = txn.open_table(IMAGES).map_err(|e| Error::db("open image_records", e))?;
-        let mut tags = txn.open_table(TAGS).map_err(|e| Error::db("open tag_refs", e))?;
+        let mut images = txn
+            .open_table(IMAGES)
+            .map_err(|e| Error::db("open image_records", e))?;
+        let mut tags = txn
+            .open_table(TAGS)
+            .map_err(|e| Error::db("open tag_refs", e))?;
         let old = load(&images, &tags)?;
         let mut new = old.clone();
         ret = f(&mut new)?;
         for id in old.images.keys().filter(|k| !new.images.contains_key(*k)) {
-            images.remove(id.hex()).map_err(|e| Error::db("remove image", e))?;
+            images
+                .remove(id.hex())
+                .map_err(|e| Error::db("remove image", e))?;
         }
         for (id, rec) in &new.images {
             if old.images.get(id) != Some(rec) {
                 let v = serde_json::to_vec(rec).map_err(|e| Error::Corrupt(e.to_string()))?;
-                images.insert(id.hex(), v.as_slice()).map_err(|e| Error::db("insert image", e))?;
+                images
+                    .insert(id.hex(), v.as_slice())
+                    .map_err(|e| Error::db("insert image", e))?;
             }
         }
         for k in old.tags.keys().filter(|k| !new.tags.contains_key(*k)) {
-            tags.remove(k.as_str()).map_err(|e| Error::db("remove tag", e))?;
+            tags.remove(k.as_str())
+                .map_err(|e| Error::db("remove tag", e))?;
         }
         for (k, id) in &new.tags {
             if old.tags.get(k) != Some(id) {
-                tags.insert(k.as_str(), id.hex()).map_err(|e| Error::db("insert tag", e))?;
+                tags.insert(k.as_str(), id.hex())
+                    .map_err(|e| Error::db("insert tag", e))?;
             }
         }
     }
@@ -129,7 +148,9 @@ impl Catalog {
 
     /// Points `r` at `id`; returns the image it pointed at before, if another.
     pub fn set_tag(&mut self, r: &Reference, id: &Digest) -> Option<Digest> {
-        self.tags.insert(r.to_string(), id.clone()).filter(|old| old != id)
+        self.tags
+            .insert(r.to_string(), id.clone())
+            .filter(|old| old != id)
     }
 
     /// Docker's lookup (daemon/images/image.go GetImage): full ID, then reference (tag or
@@ -144,19 +165,29 @@ impl Catalog {
         if let Ok(r) = Reference::parse_normalized(input) {
             if let Some(d) = &r.digest {
                 let want = format!("{}@{d}", r.name_only().familiar_name());
-                if let Some((id, _)) = self.images.iter().find(|(_, rec)| rec.repo_digests.iter().any(|x| *x == want)) {
+                if let Some((id, _)) = self
+                    .images
+                    .iter()
+                    .find(|(_, rec)| rec.repo_digests.contains(&want))
+                {
                     return Some((id.clone(), None));
                 }
-                if r.tag.is_none() {
-                    return None;
-                }
+                r.tag.as_ref()?;
             }
-            let tagged = Reference { digest: None, ..r.clone() };
+            let tagged = Reference {
+                digest: None,
+                ..r.clone()
+            };
             if let Some(id) = self.tags.get(&tagged.to_string()) {
                 return Some((id.clone(), Some(tagged)));
             }
         }
-        if !bare.is_empty() && bare.len() < 64 && bare.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !bare.is_empty()
+            && bare.len() < 64
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             let mut it = self.images.keys().filter(|k| k.hex().starts_with(bare));
             if let (Some(one), None) = (it.next(), it.next()) {
                 return Some((one.clone(), None));
@@ -179,11 +210,18 @@ impl Catalog {
 
     /// Snapshot (chain id) hexes still referenced.
     pub fn referenced_snapshots(&self) -> std::collections::HashSet<String> {
-        self.images.values().flat_map(|r| r.layers.iter().map(|l| l.chain_id.hex().to_string())).collect()
+        self.images
+            .values()
+            .flat_map(|r| r.layers.iter().map(|l| l.chain_id.hex().to_string()))
+            .collect()
     }
 
     /// The recorded size of a snapshot, if any image has it.
     pub fn layer_size(&self, chain_id: &Digest) -> Option<u64> {
-        self.images.values().flat_map(|r| r.layers.iter()).find(|l| &l.chain_id == chain_id).map(|l| l.size)
+        self.images
+            .values()
+            .flat_map(|r| r.layers.iter())
+            .find(|l| &l.chain_id == chain_id)
+            .map(|l| l.size)
     }
 }

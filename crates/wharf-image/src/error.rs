@@ -40,7 +40,7 @@ pub enum Error {
     Db {
         context: &'static str,
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
     /// Stored metadata could not be decoded.
     #[error("image metadata store: corrupt record: {0}")]
@@ -52,7 +52,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotFound(_) => ErrorKind::NotFound,
-            Error::InvalidArgument(_) | Error::Reference(_) | Error::Invalid { .. } => ErrorKind::InvalidArgument,
+            Error::InvalidArgument(_) | Error::Reference(_) | Error::Invalid { .. } => {
+                ErrorKind::InvalidArgument
+            }
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 ErrorKind::PermissionDenied
@@ -62,15 +64,24 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Error {
-        Error::Invalid { message: message.into(), source: None }
+        Error::Invalid {
+            message: message.into(),
+            source: None,
+        }
     }
 
     pub(crate) fn db(context: &'static str, source: impl Into<redb::Error>) -> Error {
-        Error::Db { context, source: source.into() }
+        Error::Db {
+            context,
+            source: Box::new(source.into()),
+        }
     }
 
     pub(crate) fn no_such_image(input: &str) -> Error {

@@ -40,7 +40,8 @@ impl Paths {
 
     /// A fresh unique path under `tmp/`.
     pub fn temp_path(&self, prefix: &str) -> PathBuf {
-        self.tmp.join(format!("{prefix}-{}", &wharf_types::id::random_id()[..16]))
+        self.tmp
+            .join(format!("{prefix}-{}", &wharf_types::id::random_id()[..16]))
     }
 
     /// Creates a fresh directory under `tmp/`, removed on drop unless kept.
@@ -58,7 +59,8 @@ impl Paths {
             return Ok(d);
         }
         let tmp = TempPath::new(self.temp_path("blob"));
-        let mut f = File::create(&tmp.path).ctx(|| format!("failed to create {}", tmp.path.display()))?;
+        let mut f =
+            File::create(&tmp.path).ctx(|| format!("failed to create {}", tmp.path.display()))?;
         f.write_all(bytes).ctx(|| "failed to write blob".into())?;
         f.sync_data().ctx(|| "failed to sync blob".into())?;
         fs::rename(&tmp.path, &dst).ctx(|| format!("failed to store blob {}", dst.display()))?;
@@ -76,15 +78,22 @@ impl Paths {
                 Ok(())
             }
             Err(rustix::io::Errno::EXIST) | Err(rustix::io::Errno::NOTEMPTY) => Ok(()),
-            Err(e) => Err(Error::io(format!("failed to store snapshot {}", dst.display()), e.into())),
+            Err(e) => Err(Error::io(
+                format!("failed to store snapshot {}", dst.display()),
+                e.into(),
+            )),
         }
     }
 
     /// Flushes everything written under the data root (blobs, snapshots and their renames)
     /// with one syncfs, before metadata that names them is committed.
     pub fn sync(&self) -> Result<()> {
-        let fd = rustix::fs::open(&self.root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .ctx(|| format!("failed to open {}", self.root.display()))?;
+        let fd = rustix::fs::open(
+            &self.root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("failed to open {}", self.root.display()))?;
         rustix::fs::syncfs(fd.as_fd()).ctx(|| "failed to sync the data root".into())
     }
 }
@@ -106,10 +115,8 @@ impl TempPath {
 
 impl Drop for TempPath {
     fn drop(&mut self) {
-        if self.armed {
-            if fs::remove_file(&self.path).is_err() {
-                let _ = remove_tree(&self.path);
-            }
+        if self.armed && fs::remove_file(&self.path).is_err() {
+            let _ = remove_tree(&self.path);
         }
     }
 }
@@ -144,7 +151,9 @@ pub(crate) fn parse_time(s: &str) -> Option<i128> {
 pub(crate) fn now_rfc3339() -> String {
     let t = time::OffsetDateTime::now_utc();
     let base = t
-        .format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
         .unwrap_or_default();
     let ns = t.nanosecond();
     if ns == 0 {
@@ -156,6 +165,7 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -24,7 +24,9 @@ impl ImageStore {
         }
         if let Some(r) = &opts.reference {
             if r.digest.is_some() {
-                return Err(Error::InvalidArgument("refusing to create a tag with a digest reference".into()));
+                return Err(Error::InvalidArgument(
+                    "refusing to create a tag with a digest reference".into(),
+                ));
             }
         }
         let s = stream_layer(self.paths(), src, true, true)?;
@@ -35,15 +37,30 @@ impl ImageStore {
         let chain = diff_id.clone();
         let created = now_rfc3339();
         let config = ImageConfigFile {
-            architecture: if opts.architecture.is_empty() { host_arch().to_string() } else { opts.architecture.clone() },
-            os: if opts.os.is_empty() { "linux".to_string() } else { opts.os.clone() },
+            architecture: if opts.architecture.is_empty() {
+                host_arch().to_string()
+            } else {
+                opts.architecture.clone()
+            },
+            os: if opts.os.is_empty() {
+                "linux".to_string()
+            } else {
+                opts.os.clone()
+            },
             created: Some(created.clone()),
             config: Some(cc),
-            rootfs: RootFs { diff_ids: vec![diff_id.to_string()], ..RootFs::default() },
+            rootfs: RootFs {
+                diff_ids: vec![diff_id.to_string()],
+                ..RootFs::default()
+            },
             history: vec![History {
                 created: Some(created.clone()),
                 created_by: Some(String::new()),
-                comment: Some(if opts.message.is_empty() { "Imported from -".to_string() } else { opts.message.clone() }),
+                comment: Some(if opts.message.is_empty() {
+                    "Imported from -".to_string()
+                } else {
+                    opts.message.clone()
+                }),
                 ..History::default()
             }],
             ..ImageConfigFile::default()
@@ -52,7 +69,8 @@ impl ImageStore {
         let id = Digest::of(&bytes);
         let _pins = self.pin(vec![blob_key(&id), blob_key(&diff_id), snap_key(&chain)]);
         let dst = self.paths().blob(&diff_id);
-        std::fs::rename(&blob.path, &dst).map_err(|e| Error::io(format!("failed to store blob {}", dst.display()), e))?;
+        std::fs::rename(&blob.path, &dst)
+            .map_err(|e| Error::io(format!("failed to store blob {}", dst.display()), e))?;
         blob.keep();
         self.paths().commit_snapshot(snap, &chain)?;
         self.paths().put_blob(&bytes)?;
@@ -61,7 +79,11 @@ impl ImageStore {
             cat.images.insert(
                 id.clone(),
                 ImageRecord {
-                    layers: vec![LayerRecord { diff_id: diff_id.clone(), chain_id: chain.clone(), size }],
+                    layers: vec![LayerRecord {
+                        diff_id: diff_id.clone(),
+                        chain_id: chain.clone(),
+                        size,
+                    }],
                     repo_digests: Vec::new(),
                     parent: None,
                     created: created.clone(),
@@ -79,4 +101,3 @@ impl ImageStore {
         Ok(id)
     }
 }
-

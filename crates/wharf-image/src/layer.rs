@@ -41,9 +41,18 @@ pub(crate) struct Streamed {
 
 /// Decompresses `src`, hashing the tar; writes it to a temp blob if `want_blob`, unpacks it
 /// into a temp snapshot if `want_snapshot`.
-pub(crate) fn stream_layer(paths: &Paths, src: impl Read, want_blob: bool, want_snapshot: bool) -> Result<Streamed> {
+pub(crate) fn stream_layer(
+    paths: &Paths,
+    src: impl Read,
+    want_blob: bool,
+    want_snapshot: bool,
+) -> Result<Streamed> {
     let decoder = compress::decompressed(src)?;
-    let blob = if want_blob { Some(TempPath::new(paths.temp_path("layer"))) } else { None };
+    let blob = if want_blob {
+        Some(TempPath::new(paths.temp_path("layer")))
+    } else {
+        None
+    };
     let sink = match &blob {
         Some(t) => Some(BufWriter::with_capacity(
             BUF_SIZE,
@@ -51,7 +60,11 @@ pub(crate) fn stream_layer(paths: &Paths, src: impl Read, want_blob: bool, want_
         )),
         None => None,
     };
-    let mut tee = Tee { inner: decoder, hasher: Digester::new(), sink };
+    let mut tee = Tee {
+        inner: decoder,
+        hasher: Digester::new(),
+        sink,
+    };
     let snapshot = if want_snapshot {
         let dir = paths.temp_dir("snapshot")?;
         let size = unpack(&mut tee, &dir.path)?;
@@ -66,10 +79,16 @@ pub(crate) fn stream_layer(paths: &Paths, src: impl Read, want_blob: bool, want_
         source: Some(e),
     })?;
     if let Some(s) = tee.sink.take() {
-        let f = s.into_inner().map_err(|e| Error::io("failed to write layer blob", e.into_error()))?;
+        let f = s
+            .into_inner()
+            .map_err(|e| Error::io("failed to write layer blob", e.into_error()))?;
         f.sync_data().ctx(|| "failed to sync layer blob".into())?;
     }
-    Ok(Streamed { diff_id: tee.hasher.finish(), blob, snapshot })
+    Ok(Streamed {
+        diff_id: tee.hasher.finish(),
+        blob,
+        snapshot,
+    })
 }
 
 /// Unpacks an uncompressed tar file into a temp snapshot.
@@ -96,7 +115,9 @@ pub(crate) fn content_size(tar: &Path) -> Result<u64> {
 }
 
 pub(crate) fn mismatch(expected: &Digest, got: &Digest) -> Error {
-    Error::invalid(format!("layer digest mismatch: config names diff_id {expected} but the layer's content is {got}"))
+    Error::invalid(format!(
+        "layer digest mismatch: config names diff_id {expected} but the layer's content is {got}"
+    ))
 }
 
 /// One layer of a load: a spooled file holding it (maybe compressed) whose sha256 is known.
@@ -131,7 +152,12 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
             match fs::hard_link(&job.source, &dst) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io(format!("failed to store blob {}", dst.display()), e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("failed to store blob {}", dst.display()),
+                        e,
+                    ))
+                }
             }
         }
         for chain in rest {

@@ -46,7 +46,12 @@ fn bad(msg: impl std::fmt::Display) -> Error {
 }
 
 fn clean(raw: &[u8]) -> Result<String> {
-    let parts = clean_path(raw).map_err(|_| bad(format!("path {:?} escapes the archive", String::from_utf8_lossy(raw))))?;
+    let parts = clean_path(raw).map_err(|_| {
+        bad(format!(
+            "path {:?} escapes the archive",
+            String::from_utf8_lossy(raw)
+        ))
+    })?;
     let s = parts.join(&b'/');
     String::from_utf8(s).map_err(|_| bad("non UTF-8 path"))
 }
@@ -59,27 +64,34 @@ impl Spool {
         let mut archive = tar::Archive::new(src);
         let mut n = 0usize;
         let mut buf = vec![0u8; BUF_SIZE];
-        for entry in archive.entries().map_err(|e| bad(e))? {
-            let mut entry = entry.map_err(|e| bad(e))?;
+        for entry in archive.entries().map_err(bad)? {
+            let mut entry = entry.map_err(bad)?;
             let name = clean(&entry.path_bytes())?;
             match entry.header().entry_type() {
                 t if t.is_file() => {
                     n += 1;
                     let path = dir.path.join(n.to_string());
-                    let f = File::create(&path).ctx(|| format!("failed to create {}", path.display()))?;
+                    let f = File::create(&path)
+                        .ctx(|| format!("failed to create {}", path.display()))?;
                     let mut w = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, f));
                     let want = entry.size();
                     loop {
-                        let k = entry.read(&mut buf).map_err(|e| bad(format!("reading {name}: {e}")))?;
+                        let k = entry
+                            .read(&mut buf)
+                            .map_err(|e| bad(format!("reading {name}: {e}")))?;
                         if k == 0 {
                             break;
                         }
-                        std::io::Write::write_all(&mut w, &buf[..k]).ctx(|| "failed to spool archive".into())?;
+                        std::io::Write::write_all(&mut w, &buf[..k])
+                            .ctx(|| "failed to spool archive".into())?;
                     }
                     let (digest, size, bw) = w.finish();
-                    bw.into_inner().map_err(|e| Error::io("failed to spool archive", e.into_error()))?;
+                    bw.into_inner()
+                        .map_err(|e| Error::io("failed to spool archive", e.into_error()))?;
                     if size != want {
-                        return Err(bad(format!("truncated archive: {name} ends after {size} of {want} bytes")));
+                        return Err(bad(format!(
+                            "truncated archive: {name} ends after {size} of {want} bytes"
+                        )));
                     }
                     if let Some(hex) = name.strip_prefix("blobs/sha256/") {
                         if digest.hex() != hex {
@@ -90,7 +102,9 @@ impl Spool {
                     files.insert(name, SpoolFile { path, digest, size });
                 }
                 tar::EntryType::Symlink => {
-                    let target = entry.link_name_bytes().ok_or_else(|| bad("symlink without target"))?;
+                    let target = entry
+                        .link_name_bytes()
+                        .ok_or_else(|| bad("symlink without target"))?;
                     let full = if target.starts_with(b"/") {
                         target.to_vec()
                     } else {
@@ -102,7 +116,9 @@ impl Spool {
                     links.insert(name, t);
                 }
                 tar::EntryType::Link => {
-                    let target = entry.link_name_bytes().ok_or_else(|| bad("hardlink without target"))?;
+                    let target = entry
+                        .link_name_bytes()
+                        .ok_or_else(|| bad("hardlink without target"))?;
                     let t = clean(&target)?;
                     files.remove(&name);
                     links.insert(name, t);
@@ -110,7 +126,11 @@ impl Spool {
                 _ => {} // directories and anything else carry nothing we need
             }
         }
-        Ok(Spool { _dir: dir, files, links })
+        Ok(Spool {
+            _dir: dir,
+            files,
+            links,
+        })
     }
 
     fn get(&self, name: &str) -> Result<&SpoolFile> {
@@ -229,7 +249,9 @@ impl ImageStore {
         } else if spool.has("index.json") {
             self.oci_candidates(&spool)?
         } else {
-            return Err(bad("neither manifest.json nor index.json found (not a docker-archive or OCI layout)"));
+            return Err(bad(
+                "neither manifest.json nor index.json found (not a docker-archive or OCI layout)",
+            ));
         };
         if candidates.is_empty() {
             return Err(bad("no images found"));
@@ -309,7 +331,11 @@ impl ImageStore {
                     .diff_ids
                     .iter()
                     .zip(chains)
-                    .map(|(d, ch)| LayerRecord { diff_id: d.clone(), chain_id: ch.clone(), size: sizes[ch] })
+                    .map(|(d, ch)| LayerRecord {
+                        diff_id: d.clone(),
+                        chain_id: ch.clone(),
+                        size: sizes[ch],
+                    })
                     .collect();
                 let old = cat.images.get(&c.id);
                 let rec = ImageRecord {
@@ -347,8 +373,13 @@ impl ImageStore {
     fn run_jobs(&self, jobs: &[LayerJob]) -> Result<Vec<Option<u64>>> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<Option<u64>>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8).min(jobs.len());
+        let results: Mutex<Vec<Option<Result<Option<u64>>>>> =
+            Mutex::new((0..jobs.len()).map(|_| None).collect());
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8)
+            .min(jobs.len());
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| loop {
@@ -371,7 +402,11 @@ impl ImageStore {
             match r {
                 Some(Ok(s)) => out.push(s),
                 Some(Err(e)) => return Err(e),
-                None => return Err(Error::invalid("layer not processed after an earlier failure")),
+                None => {
+                    return Err(Error::invalid(
+                        "layer not processed after an earlier failure",
+                    ))
+                }
             }
         }
         Ok(out)
@@ -393,16 +428,21 @@ impl ImageStore {
         let id = Digest::of(&config_bytes);
         if let Some(e) = expect_id {
             if *e != id {
-                return Err(bad(format!("config {config_name} has digest {id}, expected {e}")));
+                return Err(bad(format!(
+                    "config {config_name} has digest {id}, expected {e}"
+                )));
             }
         }
-        let config: ImageConfigFile =
-            serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("config {config_name}: {e}")))?;
+        let config: ImageConfigFile = serde_json::from_slice(&config_bytes)
+            .map_err(|e| bad(format!("config {config_name}: {e}")))?;
         let diff_ids = config
             .rootfs
             .diff_ids
             .iter()
-            .map(|d| d.parse::<Digest>().map_err(|e| bad(format!("config {config_name}: {e}"))))
+            .map(|d| {
+                d.parse::<Digest>()
+                    .map_err(|e| bad(format!("config {config_name}: {e}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         if diff_ids.len() != layer_files.len() {
             return Err(bad(format!(
@@ -411,7 +451,14 @@ impl ImageStore {
                 layer_files.len()
             )));
         }
-        Ok(Candidate { id, config_bytes, config, diff_ids, layer_files, tags })
+        Ok(Candidate {
+            id,
+            config_bytes,
+            config,
+            diff_ids,
+            layer_files,
+            tags,
+        })
     }
 
     fn docker_candidates(&self, spool: &Spool) -> Result<Vec<Candidate>> {
@@ -423,10 +470,15 @@ impl ImageStore {
                 .config
                 .strip_suffix(".json")
                 .and_then(|h| Digest::from_hex(h).ok())
-                .or_else(|| it.config.strip_prefix("blobs/sha256/").and_then(|h| Digest::from_hex(h).ok()));
+                .or_else(|| {
+                    it.config
+                        .strip_prefix("blobs/sha256/")
+                        .and_then(|h| Digest::from_hex(h).ok())
+                });
             let mut tags = Vec::new();
             for t in it.repo_tags.unwrap_or_default() {
-                let r = Reference::parse_normalized(&t).map_err(|e| bad(format!("repo tag {t:?}: {e}")))?;
+                let r = Reference::parse_normalized(&t)
+                    .map_err(|e| bad(format!("repo tag {t:?}: {e}")))?;
                 if r.digest.is_some() {
                     return Err(bad(format!("repo tag {t:?} has a digest")));
                 }
@@ -448,22 +500,32 @@ impl ImageStore {
             let name = desc
                 .annotations
                 .get("io.containerd.image.name")
-                .or_else(|| desc.annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(['/', ':'])));
+                .or_else(|| {
+                    desc.annotations
+                        .get("org.opencontainers.image.ref.name")
+                        .filter(|n| n.contains(['/', ':']))
+                });
             if let Some(n) = name {
-                let r = Reference::parse_normalized(n).map_err(|e| bad(format!("image name {n:?}: {e}")))?;
+                let r = Reference::parse_normalized(n)
+                    .map_err(|e| bad(format!("image name {n:?}: {e}")))?;
                 if r.digest.is_none() {
                     tags.push(r);
                 }
             }
             let manifest = self.pick_manifest(spool, desc, 0)?;
-            let config = manifest.config.as_ref().ok_or_else(|| bad("manifest without config"))?;
-            let cd: Digest = config.digest.parse().map_err(|e| bad(e))?;
+            let config = manifest
+                .config
+                .as_ref()
+                .ok_or_else(|| bad("manifest without config"))?;
+            let cd: Digest = config.digest.parse().map_err(bad)?;
             let mut files = Vec::new();
             for l in &manifest.layers {
-                let d: Digest = l.digest.parse().map_err(|e| bad(e))?;
+                let d: Digest = l.digest.parse().map_err(bad)?;
                 let name = Spool::blob_name(&d);
                 if spool.get(&name)?.size as i64 != l.size && l.size != 0 {
-                    return Err(bad(format!("layer {d}: size does not match its descriptor")));
+                    return Err(bad(format!(
+                        "layer {d}: size does not match its descriptor"
+                    )));
                 }
                 files.push(name);
             }
@@ -487,13 +549,20 @@ impl ImageStore {
         if depth > 4 {
             return Err(bad("image indexes nested too deeply"));
         }
-        let d: Digest = desc.digest.parse().map_err(|e| bad(e))?;
+        let d: Digest = desc.digest.parse().map_err(bad)?;
         let m: OciManifest = spool.json(&Spool::blob_name(&d))?;
-        if is_index(&desc.media_type) || is_index(&m.media_type) || (m.config.is_none() && !m.manifests.is_empty()) {
+        if is_index(&desc.media_type)
+            || is_index(&m.media_type)
+            || (m.config.is_none() && !m.manifests.is_empty())
+        {
             let chosen = m
                 .manifests
                 .iter()
-                .find(|x| x.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == host_arch()))
+                .find(|x| {
+                    x.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == host_arch())
+                })
                 .or_else(|| m.manifests.iter().find(|x| x.platform.is_none()))
                 .or_else(|| m.manifests.first())
                 .ok_or_else(|| bad(format!("index {d} lists no manifests")))?;

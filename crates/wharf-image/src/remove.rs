@@ -33,7 +33,9 @@ impl ImageStore {
         let mut removed: Option<ImageRecord> = None;
         let mut removed_id = None;
         let records = db::update(self.db(), |cat| {
-            let (id, _) = cat.resolve(name_or_id).ok_or_else(|| Error::no_such_image(name_or_id))?;
+            let (id, _) = cat
+                .resolve(name_or_id)
+                .ok_or_else(|| Error::no_such_image(name_or_id))?;
             let mut records = Vec::new();
             let user = in_use(&id);
             let tags = cat.tags_of(&id);
@@ -45,13 +47,20 @@ impl ImageStore {
                     }
                 }
                 if r.digest.is_some() {
-                    let want = format!("{}@{}", r.familiar_name(), r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default());
+                    let want = format!(
+                        "{}@{}",
+                        r.familiar_name(),
+                        r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
+                    );
                     if let Some(rec) = cat.images.get_mut(&id) {
                         rec.repo_digests.retain(|x| *x != want);
                     }
                     records.push(DeleteItem::Untagged(r.familiar_string()));
                 } else {
-                    let key = Reference { digest: None, ..r.clone() };
+                    let key = Reference {
+                        digest: None,
+                        ..r.clone()
+                    };
                     cat.tags.remove(&key.to_string());
                     records.push(DeleteItem::Untagged(key.familiar_string()));
                 }
@@ -115,7 +124,11 @@ impl ImageStore {
 
     /// `docker image prune`: dangling images (with `all`, every image no container uses),
     /// filtered by `until` and labels.
-    pub fn prune(&self, opts: &PruneOptions, in_use: &dyn Fn(&Digest) -> Option<String>) -> Result<PruneReport> {
+    pub fn prune(
+        &self,
+        opts: &PruneOptions,
+        in_use: &dyn Fn(&Digest) -> Option<String>,
+    ) -> Result<PruneReport> {
         let filters = LabelFilter::parse(&opts.labels)?;
         // Labels live in the configs: read them before the transaction.
         let pre = self.catalog()?;
@@ -123,7 +136,10 @@ impl ImageStore {
         for id in pre.images.keys() {
             let c: ImageConfigFile = serde_json::from_slice(&self.config_bytes(id)?)
                 .map_err(|e| Error::Corrupt(format!("config of image {id}: {e}")))?;
-            labels.insert(id.clone(), c.config.and_then(|c| c.labels).unwrap_or_default());
+            labels.insert(
+                id.clone(),
+                c.config.and_then(|c| c.labels).unwrap_or_default(),
+            );
         }
         let mut gone = Vec::new();
         let deleted = db::update(self.db(), |cat: &mut Catalog| {
@@ -135,7 +151,9 @@ impl ImageStore {
                     continue;
                 }
                 if let Some(until) = opts.until {
-                    let created = parse_time(&cat.images[&id].created).map(|n| (n / 1_000_000_000) as i64).unwrap_or(0);
+                    let created = parse_time(&cat.images[&id].created)
+                        .map(|n| (n / 1_000_000_000) as i64)
+                        .unwrap_or(0);
                     if created >= until {
                         continue;
                     }
@@ -156,7 +174,10 @@ impl ImageStore {
             Ok(deleted)
         })?;
         let space_reclaimed = self.delete_files_of(&gone)?;
-        Ok(PruneReport { deleted, space_reclaimed })
+        Ok(PruneReport {
+            deleted,
+            space_reclaimed,
+        })
     }
 }
 

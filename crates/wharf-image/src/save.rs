@@ -88,29 +88,60 @@ impl ImageStore {
             let mut layers = Vec::new();
             for l in &rec.layers {
                 let p = self.paths().blob(&l.diff_id);
-                let size = std::fs::metadata(&p).ctx(|| format!("failed to stat layer blob {}", p.display()))?.len();
-                entries.insert(blob_name(&l.diff_id), Content::Blob(l.diff_id.clone(), size));
-                layers.push(Desc { media_type: MT_LAYER, digest: l.diff_id.to_string(), size, annotations: BTreeMap::new() });
+                let size = std::fs::metadata(&p)
+                    .ctx(|| format!("failed to stat layer blob {}", p.display()))?
+                    .len();
+                entries.insert(
+                    blob_name(&l.diff_id),
+                    Content::Blob(l.diff_id.clone(), size),
+                );
+                layers.push(Desc {
+                    media_type: MT_LAYER,
+                    digest: l.diff_id.to_string(),
+                    size,
+                    annotations: BTreeMap::new(),
+                });
             }
             let m = Manifest {
                 schema_version: 2,
                 media_type: MT_MANIFEST,
-                config: Desc { media_type: MT_CONFIG, digest: id.to_string(), size: config.len() as u64, annotations: BTreeMap::new() },
+                config: Desc {
+                    media_type: MT_CONFIG,
+                    digest: id.to_string(),
+                    size: config.len() as u64,
+                    annotations: BTreeMap::new(),
+                },
                 layers,
             };
             let mbytes = serde_json::to_vec(&m).map_err(|e| Error::Corrupt(e.to_string()))?;
             let mdigest = Digest::of(&mbytes);
             let image_tags = &tags[id];
             if image_tags.is_empty() {
-                index.push(Desc { media_type: MT_MANIFEST, digest: mdigest.to_string(), size: mbytes.len() as u64, annotations: BTreeMap::new() });
+                index.push(Desc {
+                    media_type: MT_MANIFEST,
+                    digest: mdigest.to_string(),
+                    size: mbytes.len() as u64,
+                    annotations: BTreeMap::new(),
+                });
             }
             for t in image_tags {
                 let mut a = BTreeMap::new();
                 a.insert("io.containerd.image.name".to_string(), t.to_string());
-                a.insert("org.opencontainers.image.ref.name".to_string(), t.tag.clone().unwrap_or_default());
-                index.push(Desc { media_type: MT_MANIFEST, digest: mdigest.to_string(), size: mbytes.len() as u64, annotations: a });
+                a.insert(
+                    "org.opencontainers.image.ref.name".to_string(),
+                    t.tag.clone().unwrap_or_default(),
+                );
+                index.push(Desc {
+                    media_type: MT_MANIFEST,
+                    digest: mdigest.to_string(),
+                    size: mbytes.len() as u64,
+                    annotations: a,
+                });
                 if let (Some(tag), Some(top)) = (&t.tag, rec.layers.last()) {
-                    repositories.entry(t.familiar_name()).or_default().insert(tag.clone(), top.diff_id.hex().to_string());
+                    repositories
+                        .entry(t.familiar_name())
+                        .or_default()
+                        .insert(tag.clone(), top.diff_id.hex().to_string());
                 }
             }
             manifest_items.push(ManifestItem {
@@ -123,9 +154,18 @@ impl ImageStore {
         }
         let index = json!({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index});
         entries.insert("index.json".into(), Content::Bytes(to_json(&index)?));
-        entries.insert("manifest.json".into(), Content::Bytes(to_json(&manifest_items)?));
-        entries.insert("oci-layout".into(), Content::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
-        entries.insert("repositories".into(), Content::Bytes(to_json(&repositories)?));
+        entries.insert(
+            "manifest.json".into(),
+            Content::Bytes(to_json(&manifest_items)?),
+        );
+        entries.insert(
+            "oci-layout".into(),
+            Content::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        );
+        entries.insert(
+            "repositories".into(),
+            Content::Bytes(to_json(&repositories)?),
+        );
 
         let mut w = io::BufWriter::with_capacity(BUF_SIZE, out);
         let mut buf = vec![0u8; 1 << 20];
@@ -144,18 +184,25 @@ impl ImageStore {
                     let mut left = *size;
                     while left > 0 {
                         let want = buf.len().min(left as usize);
-                        let n = f.read(&mut buf[..want]).ctx(|| format!("failed to read {}", p.display()))?;
+                        let n = f
+                            .read(&mut buf[..want])
+                            .ctx(|| format!("failed to read {}", p.display()))?;
                         if n == 0 {
-                            return Err(Error::io(format!("blob {d} changed while saving"), io::ErrorKind::UnexpectedEof.into()));
+                            return Err(Error::io(
+                                format!("blob {d} changed while saving"),
+                                io::ErrorKind::UnexpectedEof.into(),
+                            ));
                         }
-                        w.write_all(&buf[..n]).ctx(|| "failed to write archive".into())?;
+                        w.write_all(&buf[..n])
+                            .ctx(|| "failed to write archive".into())?;
                         left -= n as u64;
                     }
                     pad(&mut w, *size)?;
                 }
             }
         }
-        w.write_all(&[0u8; 1024]).ctx(|| "failed to write archive".into())?;
+        w.write_all(&[0u8; 1024])
+            .ctx(|| "failed to write archive".into())?;
         w.flush().ctx(|| "failed to write archive".into())
     }
 }
@@ -170,21 +217,28 @@ fn blob_name(d: &Digest) -> String {
 
 fn write_header(w: &mut dyn Write, name: &str, size: u64, dir: bool) -> Result<()> {
     let mut h = tar::Header::new_ustar();
-    h.set_path(name).map_err(|e| Error::io(format!("invalid archive path {name}"), e))?;
+    h.set_path(name)
+        .map_err(|e| Error::io(format!("invalid archive path {name}"), e))?;
     h.set_size(size);
     h.set_mode(if dir { 0o755 } else { 0o644 });
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(0);
-    h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+    h.set_entry_type(if dir {
+        tar::EntryType::Directory
+    } else {
+        tar::EntryType::Regular
+    });
     h.set_cksum();
-    w.write_all(h.as_bytes()).ctx(|| "failed to write archive".into())
+    w.write_all(h.as_bytes())
+        .ctx(|| "failed to write archive".into())
 }
 
 fn pad(w: &mut dyn Write, size: u64) -> Result<()> {
     let rem = (size % 512) as usize;
     if rem != 0 {
-        w.write_all(&[0u8; 512][..512 - rem]).ctx(|| "failed to write archive".into())?;
+        w.write_all(&[0u8; 512][..512 - rem])
+            .ctx(|| "failed to write archive".into())?;
     }
     Ok(())
 }

@@ -54,9 +54,14 @@ impl ImageStore {
         if paths.tmp.exists() {
             remove_tree(&paths.tmp)?;
         }
-        fs::create_dir_all(&paths.tmp).ctx(|| format!("failed to create {}", paths.tmp.display()))?;
+        fs::create_dir_all(&paths.tmp)
+            .ctx(|| format!("failed to create {}", paths.tmp.display()))?;
         db::init(&db)?;
-        let store = ImageStore { paths, db, pins: Mutex::new(HashMap::new()) };
+        let store = ImageStore {
+            paths,
+            db,
+            pins: Mutex::new(HashMap::new()),
+        };
         store.collect_garbage()?;
         Ok(store)
     }
@@ -65,7 +70,10 @@ impl ImageStore {
         let cat = db::read(&self.db)?;
         let blobs = cat.referenced_blobs();
         let snaps = cat.referenced_snapshots();
-        for (dir, keep, is_dir) in [(&self.paths.blobs, &blobs, false), (&self.paths.snapshots, &snaps, true)] {
+        for (dir, keep, is_dir) in [
+            (&self.paths.blobs, &blobs, false),
+            (&self.paths.snapshots, &snaps, true),
+        ] {
             for ent in fs::read_dir(dir).ctx(|| format!("failed to read {}", dir.display()))? {
                 let ent = ent.ctx(|| format!("failed to read {}", dir.display()))?;
                 let name = ent.file_name().to_string_lossy().into_owned();
@@ -76,7 +84,8 @@ impl ImageStore {
                 if is_dir {
                     remove_tree(&ent.path())?;
                 } else {
-                    fs::remove_file(ent.path()).ctx(|| format!("failed to remove {}", ent.path().display()))?;
+                    fs::remove_file(ent.path())
+                        .ctx(|| format!("failed to remove {}", ent.path().display()))?;
                 }
             }
         }
@@ -98,7 +107,11 @@ impl ImageStore {
 
     /// Deletes the given blobs and snapshots unless a committed image or a running
     /// operation still uses them. Returns the hexes of snapshots removed.
-    pub(crate) fn delete_unreferenced(&self, blobs: &[Digest], snapshots: &[Digest]) -> Result<HashSet<String>> {
+    pub(crate) fn delete_unreferenced(
+        &self,
+        blobs: &[Digest],
+        snapshots: &[Digest],
+    ) -> Result<HashSet<String>> {
         let mut trash = Vec::new();
         let mut removed = HashSet::new();
         let mut errors = Vec::new();
@@ -118,7 +131,10 @@ impl ImageStore {
                 }
             }
             for s in snapshots {
-                if keep_s.contains(s.hex()) || pins.contains_key(&snap_key(s)) || removed.contains(s.hex()) {
+                if keep_s.contains(s.hex())
+                    || pins.contains_key(&snap_key(s))
+                    || removed.contains(s.hex())
+                {
                     continue;
                 }
                 // Renamed out of sight under the lock (fast), deleted after it.
@@ -160,7 +176,12 @@ impl ImageStore {
         &self.db
     }
 
-    pub(crate) fn image_from(&self, cat: &Catalog, id: &Digest, rec: &ImageRecord) -> Result<Image> {
+    pub(crate) fn image_from(
+        &self,
+        cat: &Catalog,
+        id: &Digest,
+        rec: &ImageRecord,
+    ) -> Result<Image> {
         let bytes = self.config_bytes(id)?;
         let config: ImageConfigFile = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Corrupt(format!("config of image {id}: {e}")))?;
@@ -169,7 +190,11 @@ impl ImageStore {
             layers: rec
                 .layers
                 .iter()
-                .map(|l| Layer { diff_id: l.diff_id.clone(), chain_id: l.chain_id.clone(), size: l.size })
+                .map(|l| Layer {
+                    diff_id: l.diff_id.clone(),
+                    chain_id: l.chain_id.clone(),
+                    size: l.size,
+                })
                 .collect(),
             repo_tags: cat.tags_of(id),
             repo_digests: rec.repo_digests.clone(),
@@ -198,7 +223,10 @@ impl ImageStore {
 
     pub fn get(&self, id: &Digest) -> Result<Image> {
         let cat = self.catalog()?;
-        let rec = cat.images.get(id).ok_or_else(|| Error::no_such_image(id.as_str()))?;
+        let rec = cat
+            .images
+            .get(id)
+            .ok_or_else(|| Error::no_such_image(id.as_str()))?;
         self.image_from(&cat, id, rec)
     }
 
@@ -206,7 +234,9 @@ impl ImageStore {
     /// then unambiguous ID prefix (with or without "sha256:"). NotFound: "No such image: {input}".
     pub fn resolve(&self, name_or_id: &str) -> Result<Image> {
         let cat = self.catalog()?;
-        let (id, _) = cat.resolve(name_or_id).ok_or_else(|| Error::no_such_image(name_or_id))?;
+        let (id, _) = cat
+            .resolve(name_or_id)
+            .ok_or_else(|| Error::no_such_image(name_or_id))?;
         let rec = &cat.images[&id];
         self.image_from(&cat, &id, rec)
     }
@@ -222,14 +252,18 @@ impl ImageStore {
     /// Points `target` at the image `source` names; moves the tag if it pointed elsewhere.
     pub fn tag(&self, source: &str, target: &Reference) -> Result<()> {
         if target.digest.is_some() {
-            return Err(Error::InvalidArgument("refusing to create a tag with a digest reference".into()));
+            return Err(Error::InvalidArgument(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         let target = match target.tag {
             Some(_) => target.clone(),
             None => target.with_tag(wharf_types::reference::DEFAULT_TAG)?,
         };
         db::update(&self.db, |cat| {
-            let (id, _) = cat.resolve(source).ok_or_else(|| Error::no_such_image(source))?;
+            let (id, _) = cat
+                .resolve(source)
+                .ok_or_else(|| Error::no_such_image(source))?;
             cat.set_tag(&target, &id);
             Ok(())
         })
@@ -239,11 +273,19 @@ impl ImageStore {
     /// ones below "<missing>"; empty_layer steps have size 0.
     pub fn history(&self, id: &Digest) -> Result<Vec<HistoryItem>> {
         let img = self.get(id)?;
-        let secs = |s: Option<&str>| s.and_then(parse_time).map(|n| (n / 1_000_000_000) as i64).unwrap_or(0);
+        let secs = |s: Option<&str>| {
+            s.and_then(parse_time)
+                .map(|n| (n / 1_000_000_000) as i64)
+                .unwrap_or(0)
+        };
         let mut items = Vec::new();
         let mut layers = img.layers.iter();
         for h in &img.config.history {
-            let size = if h.empty_layer { 0 } else { layers.next().map(|l| l.size).unwrap_or(0) };
+            let size = if h.empty_layer {
+                0
+            } else {
+                layers.next().map(|l| l.size).unwrap_or(0)
+            };
             items.push(HistoryItem {
                 id: "<missing>".into(),
                 created: secs(h.created.as_deref()),
@@ -276,14 +318,26 @@ impl ImageStore {
             });
         }
         items[0].id = img.id.to_string();
-        items[0].tags = img.repo_tags.iter().map(Reference::familiar_string).collect();
+        items[0].tags = img
+            .repo_tags
+            .iter()
+            .map(Reference::familiar_string)
+            .collect();
         Ok(items)
     }
 
     /// Snapshot dirs, TOP-most first (overlay lowerdir order).
     pub fn layer_dirs(&self, id: &Digest) -> Result<Vec<PathBuf>> {
         let cat = self.catalog()?;
-        let rec = cat.images.get(id).ok_or_else(|| Error::no_such_image(id.as_str()))?;
-        Ok(rec.layers.iter().rev().map(|l| self.paths.snapshot(&l.chain_id)).collect())
+        let rec = cat
+            .images
+            .get(id)
+            .ok_or_else(|| Error::no_such_image(id.as_str()))?;
+        Ok(rec
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.paths.snapshot(&l.chain_id))
+            .collect())
     }
 }

@@ -27,7 +27,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use rustix::fs::{
-    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags, CWD,
+    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
+    CWD,
 };
 use rustix::io::Errno;
 
@@ -42,21 +43,37 @@ const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
 /// layer's content size (sum of regular file sizes, as docker reports layer sizes).
 /// The tar stream is read up to its end-of-archive marker; the caller drains the rest.
 pub(crate) fn unpack<R: Read>(src: &mut R, dest: &Path) -> Result<u64> {
-    let root = rfs::open(dest, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
-        .map_err(|e| Error::io(format!("failed to open snapshot directory {}", dest.display()), e.into()))?;
-    let mut u = Unpacker { root, cache: None, dirs: Vec::new(), buf: vec![0; BUF_SIZE], size: 0 };
+    let root = rfs::open(dest, dir_flags() | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
+        Error::io(
+            format!("failed to open snapshot directory {}", dest.display()),
+            e.into(),
+        )
+    })?;
+    let mut u = Unpacker {
+        root,
+        cache: None,
+        dirs: Vec::new(),
+        buf: vec![0; BUF_SIZE],
+        size: 0,
+    };
     let mut archive = tar::Archive::new(src);
-    let entries = archive.entries().map_err(|e| bad_tar(e))?;
+    let entries = archive.entries().map_err(bad_tar)?;
     for entry in entries {
         let mut entry = entry.map_err(bad_tar)?;
         let raw = entry.path_bytes().into_owned();
         u.entry(&mut entry, &raw).map_err(|e| match e {
             Error::Invalid { message, source } => Error::Invalid {
-                message: format!("failed to unpack layer: entry {:?}: {message}", String::from_utf8_lossy(&raw)),
+                message: format!(
+                    "failed to unpack layer: entry {:?}: {message}",
+                    String::from_utf8_lossy(&raw)
+                ),
                 source,
             },
             Error::Io { context, source } => Error::Io {
-                context: format!("failed to unpack layer: entry {:?}: {context}", String::from_utf8_lossy(&raw)),
+                context: format!(
+                    "failed to unpack layer: entry {:?}: {context}",
+                    String::from_utf8_lossy(&raw)
+                ),
                 source,
             },
             other => other,
@@ -67,7 +84,10 @@ pub(crate) fn unpack<R: Read>(src: &mut R, dest: &Path) -> Result<u64> {
 }
 
 fn bad_tar(e: io::Error) -> Error {
-    Error::Invalid { message: format!("failed to unpack layer: invalid tar stream: {e}"), source: Some(e) }
+    Error::Invalid {
+        message: format!("failed to unpack layer: invalid tar stream: {e}"),
+        source: Some(e),
+    }
 }
 
 /// Lexically cleans a tar path: strips `/` and `.` components, resolves `..` and refuses it
@@ -94,7 +114,10 @@ fn join(parts: &[&[u8]]) -> Vec<u8> {
 
 /// openat2 flags that keep resolution inside the layer and never follow a symlink.
 fn beneath() -> ResolveFlags {
-    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV
+    ResolveFlags::BENEATH
+        | ResolveFlags::NO_SYMLINKS
+        | ResolveFlags::NO_MAGICLINKS
+        | ResolveFlags::NO_XDEV
 }
 
 /// For openat2: RESOLVE_NO_SYMLINKS already refuses a symlink anywhere (ELOOP, a clear
@@ -144,7 +167,10 @@ impl Unpacker {
         let Some((&name, parent)) = parts.split_last() else {
             // the layer root itself
             if kind.is_dir() {
-                let root = self.root.try_clone().map_err(|e| Error::io("failed to dup root fd", e))?;
+                let root = self
+                    .root
+                    .try_clone()
+                    .map_err(|e| Error::io("failed to dup root fd", e))?;
                 apply_fd(root.as_fd(), &attrs, true)?;
                 self.dirs.push((Vec::new(), attrs.times));
             }
@@ -167,9 +193,19 @@ impl Unpacker {
                 return Err(Error::invalid("invalid whiteout name"));
             }
             self.remove_existing(dir.as_fd(), target, false)?;
-            rfs::mknodat(&dir, target, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                .map_err(|e| Error::io("failed to create whiteout device", e.into()))?;
-            let a = Attrs { mode: 0, xattrs: Vec::new(), ..attrs };
+            rfs::mknodat(
+                &dir,
+                target,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+            .map_err(|e| Error::io("failed to create whiteout device", e.into()))?;
+            let a = Attrs {
+                mode: 0,
+                xattrs: Vec::new(),
+                ..attrs
+            };
             return apply_at(dir.as_fd(), target, &a, false);
         }
 
@@ -187,15 +223,19 @@ impl Unpacker {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(bad_tar(e)),
                     };
-                    f.write_all(&self.buf[..n]).map_err(|e| Error::io("failed to write file", e))?;
+                    f.write_all(&self.buf[..n])
+                        .map_err(|e| Error::io("failed to write file", e))?;
                     got += n as u64;
                 }
                 if got != want {
-                    return Err(Error::invalid(format!("truncated tar: file data ends after {got} of {want} bytes")));
+                    return Err(Error::invalid(format!(
+                        "truncated tar: file data ends after {got} of {want} bytes"
+                    )));
                 }
                 self.size += got;
                 apply_fd(f.as_fd(), &attrs, true)?;
-                rfs::futimens(&f, &attrs.times).map_err(|e| Error::io("failed to set times", e.into()))
+                rfs::futimens(&f, &attrs.times)
+                    .map_err(|e| Error::io("failed to set times", e.into()))
             }
             tar::EntryType::Directory => {
                 let dir = self.parent(&parent_path)?;
@@ -259,7 +299,11 @@ impl Unpacker {
                         let h = entry.header();
                         let major = h.device_major().map_err(bad_tar)?.unwrap_or(0);
                         let minor = h.device_minor().map_err(bad_tar)?.unwrap_or(0);
-                        let ft = if kind == tar::EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
+                        let ft = if kind == tar::EntryType::Char {
+                            FileType::CharacterDevice
+                        } else {
+                            FileType::BlockDevice
+                        };
                         (ft, rfs::makedev(major, minor))
                     }
                 };
@@ -269,7 +313,9 @@ impl Unpacker {
                     .map_err(|e| Error::io("failed to create device node", e.into()))?;
                 apply_at(dir.as_fd(), name, &attrs, false)
             }
-            other => Err(Error::invalid(format!("unsupported tar entry type {other:?}"))),
+            other => Err(Error::invalid(format!(
+                "unsupported tar entry type {other:?}"
+            ))),
         }
     }
 
@@ -282,7 +328,9 @@ impl Unpacker {
             }
         }
         let fd = if rel.is_empty() {
-            self.root.try_clone().map_err(|e| Error::io("failed to dup fd", e))?
+            self.root
+                .try_clone()
+                .map_err(|e| Error::io("failed to dup fd", e))?
         } else {
             match rfs::openat2(&self.root, rel, dir_flags(), Mode::empty(), beneath()) {
                 Ok(fd) => fd,
@@ -290,7 +338,9 @@ impl Unpacker {
                 Err(e) => return Err(resolve_err("parent directory", rel, e)),
             }
         };
-        let ret = fd.try_clone().map_err(|e| Error::io("failed to dup fd", e))?;
+        let ret = fd
+            .try_clone()
+            .map_err(|e| Error::io("failed to dup fd", e))?;
         self.cache = Some((rel.to_vec(), fd));
         Ok(ret)
     }
@@ -298,15 +348,22 @@ impl Unpacker {
     /// Opens an existing directory of the layer (no creation), no symlinks followed.
     fn open_existing(&self, rel: &[u8], what: &str) -> Result<OwnedFd> {
         if rel.is_empty() {
-            return self.root.try_clone().map_err(|e| Error::io("failed to dup fd", e));
+            return self
+                .root
+                .try_clone()
+                .map_err(|e| Error::io("failed to dup fd", e));
         }
-        rfs::openat2(&self.root, rel, dir_flags(), Mode::empty(), beneath()).map_err(|e| resolve_err(what, rel, e))
+        rfs::openat2(&self.root, rel, dir_flags(), Mode::empty(), beneath())
+            .map_err(|e| resolve_err(what, rel, e))
     }
 
     /// Creates the missing directories of `rel` one component at a time (mode 0755, as
     /// docker does for implied parents).
     fn mkdir_all(&self, rel: &[u8]) -> Result<OwnedFd> {
-        let mut cur = self.root.try_clone().map_err(|e| Error::io("failed to dup fd", e))?;
+        let mut cur = self
+            .root
+            .try_clone()
+            .map_err(|e| Error::io("failed to dup fd", e))?;
         for c in rel.split(|&b| b == b'/') {
             match rfs::mkdirat(&cur, c, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => {}
@@ -321,7 +378,8 @@ impl Unpacker {
     /// Creates a new regular file `name` in `dir`, replacing whatever non-directory (or,
     /// like docker, directory tree) was there.
     fn create_file(&mut self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match rfs::openat(dir, name, flags, Mode::from_raw_mode(0o600)) {
             Ok(fd) => Ok(fd),
             Err(Errno::EXIST) => {
@@ -336,7 +394,12 @@ impl Unpacker {
     /// Removes `name` from `dir` if present (a directory with everything under it, never
     /// following symlinks). With `keep_dir`, an existing directory is kept (dir over dir).
     /// Returns whether a directory was kept.
-    fn remove_existing(&mut self, dir: BorrowedFd<'_>, name: &[u8], keep_dir: bool) -> Result<bool> {
+    fn remove_existing(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        keep_dir: bool,
+    ) -> Result<bool> {
         let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => return Ok(false),
@@ -360,14 +423,23 @@ impl Unpacker {
         self.cache = None;
         for (rel, times) in self.dirs.iter().rev() {
             let fd = if rel.is_empty() {
-                self.root.try_clone().map_err(|e| Error::io("failed to dup fd", e))?
+                self.root
+                    .try_clone()
+                    .map_err(|e| Error::io("failed to dup fd", e))?
             } else {
-                match rfs::openat2(&self.root, rel.as_slice(), dir_flags(), Mode::empty(), beneath()) {
+                match rfs::openat2(
+                    &self.root,
+                    rel.as_slice(),
+                    dir_flags(),
+                    Mode::empty(),
+                    beneath(),
+                ) {
                     Ok(fd) => fd,
                     Err(_) => continue, // replaced by a later entry
                 }
             };
-            rfs::futimens(&fd, times).map_err(|e| Error::io("failed to set directory times", e.into()))?;
+            rfs::futimens(&fd, times)
+                .map_err(|e| Error::io("failed to set directory times", e.into()))?;
         }
         Ok(())
     }
@@ -378,13 +450,16 @@ pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
     let fd = match rfs::openat(dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
-            return rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| Error::io("failed to remove", e.into()))
+            return rfs::unlinkat(dir, name, AtFlags::empty())
+                .map_err(|e| Error::io("failed to remove", e.into()))
         }
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(Error::io("failed to open directory for removal", e.into())),
     };
     let mut children = Vec::new();
-    for ent in rfs::Dir::read_from(&fd).map_err(|e| Error::io("failed to read directory", e.into()))? {
+    for ent in
+        rfs::Dir::read_from(&fd).map_err(|e| Error::io("failed to read directory", e.into()))?
+    {
         let ent = ent.map_err(|e| Error::io("failed to read directory", e.into()))?;
         let n = ent.file_name().to_bytes();
         if n != b"." && n != b".." {
@@ -411,12 +486,20 @@ pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
 /// Removes a directory tree by path, not following symlinks inside it.
 pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(Error::invalid(format!("refusing to remove {}", path.display())));
+        return Err(Error::invalid(format!(
+            "refusing to remove {}",
+            path.display()
+        )));
     };
     let dir = match rfs::openat(CWD, parent, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
         Ok(d) => d,
         Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(Error::io(format!("failed to open {}", parent.display()), e.into())),
+        Err(e) => {
+            return Err(Error::io(
+                format!("failed to open {}", parent.display()),
+                e.into(),
+            ))
+        }
     };
     remove_all_at(dir.as_fd(), name.as_bytes())
 }
@@ -424,9 +507,14 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
 fn attrs_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs> {
     let h = entry.header();
     let mode = h.mode().map_err(bad_tar)? & 0o7777;
-    let mut uid = u32::try_from(h.uid().map_err(bad_tar)?).map_err(|_| Error::invalid("uid out of range"))?;
-    let mut gid = u32::try_from(h.gid().map_err(bad_tar)?).map_err(|_| Error::invalid("gid out of range"))?;
-    let mut mtime = Timespec { tv_sec: h.mtime().map_err(bad_tar)? as i64, tv_nsec: 0 };
+    let mut uid =
+        u32::try_from(h.uid().map_err(bad_tar)?).map_err(|_| Error::invalid("uid out of range"))?;
+    let mut gid =
+        u32::try_from(h.gid().map_err(bad_tar)?).map_err(|_| Error::invalid("gid out of range"))?;
+    let mut mtime = Timespec {
+        tv_sec: h.mtime().map_err(bad_tar)? as i64,
+        tv_nsec: 0,
+    };
     let mut atime = None;
     let mut xattrs = Vec::new();
     if let Some(pax) = entry.pax_extensions().map_err(bad_tar)? {
@@ -451,7 +539,16 @@ fn attrs_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs> {
             }
         }
     }
-    Ok(Attrs { mode, uid, gid, times: Timestamps { last_access: atime.unwrap_or(mtime), last_modification: mtime }, xattrs })
+    Ok(Attrs {
+        mode,
+        uid,
+        gid,
+        times: Timestamps {
+            last_access: atime.unwrap_or(mtime),
+            last_modification: mtime,
+        },
+        xattrs,
+    })
 }
 
 /// PAX times: decimal seconds with an optional fraction.
@@ -464,22 +561,37 @@ fn pax_time(v: &str) -> Option<Timespec> {
         nsec = format!("{digits:0<9}").parse().ok()?;
     }
     if secs < 0 && nsec > 0 {
-        return Some(Timespec { tv_sec: secs - 1, tv_nsec: 1_000_000_000 - nsec });
+        return Some(Timespec {
+            tv_sec: secs - 1,
+            tv_nsec: 1_000_000_000 - nsec,
+        });
     }
-    Some(Timespec { tv_sec: secs, tv_nsec: nsec })
+    Some(Timespec {
+        tv_sec: secs,
+        tv_nsec: nsec,
+    })
 }
 
 /// Owner, mode (after owner: chown clears setuid), xattrs (after chown, which clears
 /// security.capability) on an open file or directory.
 fn apply_fd(fd: BorrowedFd<'_>, a: &Attrs, chmod: bool) -> Result<()> {
-    rfs::fchown(fd, Some(rfs::Uid::from_raw(a.uid)), Some(rfs::Gid::from_raw(a.gid)))
-        .map_err(|e| Error::io("failed to set owner", e.into()))?;
+    rfs::fchown(
+        fd,
+        Some(rfs::Uid::from_raw(a.uid)),
+        Some(rfs::Gid::from_raw(a.gid)),
+    )
+    .map_err(|e| Error::io("failed to set owner", e.into()))?;
     if chmod {
-        rfs::fchmod(fd, Mode::from_raw_mode(a.mode)).map_err(|e| Error::io("failed to set mode", e.into()))?;
+        rfs::fchmod(fd, Mode::from_raw_mode(a.mode))
+            .map_err(|e| Error::io("failed to set mode", e.into()))?;
     }
     for (k, v) in &a.xattrs {
-        rfs::fsetxattr(fd, k.as_slice(), v, XattrFlags::empty())
-            .map_err(|e| Error::io(format!("failed to set xattr {}", String::from_utf8_lossy(k)), e.into()))?;
+        rfs::fsetxattr(fd, k.as_slice(), v, XattrFlags::empty()).map_err(|e| {
+            Error::io(
+                format!("failed to set xattr {}", String::from_utf8_lossy(k)),
+                e.into(),
+            )
+        })?;
     }
     Ok(())
 }
@@ -487,8 +599,14 @@ fn apply_fd(fd: BorrowedFd<'_>, a: &Attrs, chmod: bool) -> Result<()> {
 /// The same for an entry that cannot be opened (symlink, device, fifo, whiteout), by name
 /// under its parent fd, never following the final component.
 fn apply_at(dir: BorrowedFd<'_>, name: &[u8], a: &Attrs, is_symlink: bool) -> Result<()> {
-    rfs::chownat(dir, name, Some(rfs::Uid::from_raw(a.uid)), Some(rfs::Gid::from_raw(a.gid)), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Error::io("failed to set owner", e.into()))?;
+    rfs::chownat(
+        dir,
+        name,
+        Some(rfs::Uid::from_raw(a.uid)),
+        Some(rfs::Gid::from_raw(a.gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| Error::io("failed to set owner", e.into()))?;
     if !is_symlink {
         // Not a symlink (we just made this node in our private directory), so the
         // follow-by-default chmodat cannot go anywhere else.
@@ -497,7 +615,8 @@ fn apply_at(dir: BorrowedFd<'_>, name: &[u8], a: &Attrs, is_symlink: bool) -> Re
     }
     if !a.xattrs.is_empty() {
         // lsetxattr through the parent's /proc/self/fd link: the final component is not followed.
-        let mut p = format!("/proc/self/fd/{}/", std::os::fd::AsRawFd::as_raw_fd(&dir)).into_bytes();
+        let mut p =
+            format!("/proc/self/fd/{}/", std::os::fd::AsRawFd::as_raw_fd(&dir)).into_bytes();
         p.extend_from_slice(name);
         for (k, v) in &a.xattrs {
             match rfs::lsetxattr(OsStr::from_bytes(&p), k.as_slice(), v, XattrFlags::empty()) {
@@ -505,15 +624,20 @@ fn apply_at(dir: BorrowedFd<'_>, name: &[u8], a: &Attrs, is_symlink: bool) -> Re
                 // user.* xattrs are not allowed on symlinks/devices; docker ignores these too
                 Err(Errno::PERM) | Err(Errno::NOTSUP) => {}
                 Err(e) => {
-                    return Err(Error::io(format!("failed to set xattr {}", String::from_utf8_lossy(k)), e.into()))
+                    return Err(Error::io(
+                        format!("failed to set xattr {}", String::from_utf8_lossy(k)),
+                        e.into(),
+                    ))
                 }
             }
         }
     }
-    rfs::utimensat(dir, name, &a.times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io("failed to set times", e.into()))
+    rfs::utimensat(dir, name, &a.times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Error::io("failed to set times", e.into()))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -531,7 +655,10 @@ mod tests {
 
     #[test]
     fn pax_times() {
-        assert_eq!(pax_time("12.5").map(|t| (t.tv_sec, t.tv_nsec)), Some((12, 500_000_000)));
+        assert_eq!(
+            pax_time("12.5").map(|t| (t.tv_sec, t.tv_nsec)),
+            Some((12, 500_000_000))
+        );
         assert_eq!(pax_time("12").map(|t| (t.tv_sec, t.tv_nsec)), Some((12, 0)));
     }
 }

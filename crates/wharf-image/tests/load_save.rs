@@ -1,6 +1,8 @@
 //! load (OCI layout with gzip+zstd layers and whiteouts, legacy docker-archive, the real
 //! `docker save` fixture), save → load round trips, snapshot contents.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -12,9 +14,14 @@ use wharf_image::Digest;
 
 fn base_layer() -> Vec<u8> {
     let mut t = RawTar::new();
-    t.dir("etc").file("etc/hello", b"hello\n").dir("d").file("d/a", b"a").file("rm-me", b"bye");
+    t.dir("etc")
+        .file("etc/hello", b"hello\n")
+        .dir("d")
+        .file("d/a", b"a")
+        .file("rm-me", b"bye");
     t.file_mode("bin-suid", b"#!", 0o4755);
-    t.pax(&[("SCHILY.xattr.user.test", b"v1")]).file("with-xattr", b"x");
+    t.pax(&[("SCHILY.xattr.user.test", b"v1")])
+        .file("with-xattr", b"x");
     t.raw("fifo", tar::EntryType::Fifo, b"", 0o600, "");
     t.symlink("link", "etc/hello").hardlink("hard", "etc/hello");
     t.finish()
@@ -22,20 +29,45 @@ fn base_layer() -> Vec<u8> {
 
 fn top_layer() -> Vec<u8> {
     let mut t = RawTar::new();
-    t.file(".wh.rm-me", b"").dir("d").file("d/.wh..wh..opq", b"").file("d/b", b"b");
+    t.file(".wh.rm-me", b"")
+        .dir("d")
+        .file("d/.wh..wh..opq", b"")
+        .file("d/b", b"b");
     t.finish()
 }
 
 fn check_snapshots(dirs: &[std::path::PathBuf]) {
     let (top, base) = (&dirs[0], &dirs[1]);
     assert_eq!(std::fs::read(base.join("etc/hello")).unwrap(), b"hello\n");
-    assert_eq!(std::fs::metadata(base.join("bin-suid")).unwrap().mode() & 0o7777, 0o4755);
-    assert_eq!(rustix::fs::getxattr(base.join("with-xattr"), "user.test", &mut [0u8; 8]).unwrap(), 2);
-    assert!(std::fs::symlink_metadata(base.join("fifo")).unwrap().file_type().is_fifo());
-    assert_eq!(std::fs::read_link(base.join("link")).unwrap(), Path::new("etc/hello"));
-    assert_eq!(std::fs::metadata(base.join("hard")).unwrap().ino(), std::fs::metadata(base.join("etc/hello")).unwrap().ino());
-    assert_eq!(std::fs::metadata(base.join("etc/hello")).unwrap().mtime(), 1_600_000_000);
-    assert_eq!(std::fs::metadata(base.join("etc")).unwrap().mtime(), 1_600_000_000, "dir mtime set after children");
+    assert_eq!(
+        std::fs::metadata(base.join("bin-suid")).unwrap().mode() & 0o7777,
+        0o4755
+    );
+    assert_eq!(
+        rustix::fs::getxattr(base.join("with-xattr"), "user.test", &mut [0u8; 8]).unwrap(),
+        2
+    );
+    assert!(std::fs::symlink_metadata(base.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(
+        std::fs::read_link(base.join("link")).unwrap(),
+        Path::new("etc/hello")
+    );
+    assert_eq!(
+        std::fs::metadata(base.join("hard")).unwrap().ino(),
+        std::fs::metadata(base.join("etc/hello")).unwrap().ino()
+    );
+    assert_eq!(
+        std::fs::metadata(base.join("etc/hello")).unwrap().mtime(),
+        1_600_000_000
+    );
+    assert_eq!(
+        std::fs::metadata(base.join("etc")).unwrap().mtime(),
+        1_600_000_000,
+        "dir mtime set after children"
+    );
     // whiteout → char device 0:0; opaque → xattr
     let wh = std::fs::symlink_metadata(top.join("rm-me")).unwrap();
     assert!(wh.file_type().is_char_device());
@@ -52,9 +84,17 @@ fn check_snapshots(dirs: &[std::path::PathBuf]) {
 fn loads_oci_layout_with_gzip_and_zstd_layers() {
     let e = env();
     let (b, t) = (base_layer(), top_layer());
-    let (archive, id) = oci_archive(Some("docker.io/library/test:oci"), &[gzip(&b), zstd(&t)], &[&b, &t], "2024-02-03T04:05:06.123456789Z");
+    let (archive, id) = oci_archive(
+        Some("docker.io/library/test:oci"),
+        &[gzip(&b), zstd(&t)],
+        &[&b, &t],
+        "2024-02-03T04:05:06.123456789Z",
+    );
     let mut lines = Vec::new();
-    let names = e.store.load(&mut &archive[..], &mut |l| lines.push(l.to_string())).unwrap();
+    let names = e
+        .store
+        .load(&mut &archive[..], &mut |l| lines.push(l.to_string()))
+        .unwrap();
     assert_eq!(names, ["test:oci"]);
     assert_eq!(lines, ["Loaded image: test:oci"]);
     let img = e.store.resolve("test:oci").unwrap();
@@ -62,15 +102,35 @@ fn loads_oci_layout_with_gzip_and_zstd_layers() {
     assert_eq!(img.layers.len(), 2);
     assert_eq!(img.layers[0].diff_id.to_string(), sha(&b));
     assert_eq!(img.size, img.layers.iter().map(|l| l.size).sum::<u64>());
-    assert_eq!(img.layers[0].size, 6 + 1 + 3 + 2 + 1, "content size of the base layer");
+    assert_eq!(
+        img.layers[0].size,
+        6 + 1 + 3 + 2 + 1,
+        "content size of the base layer"
+    );
     assert_eq!(img.created, "2024-02-03T04:05:06.123456789Z");
     // stored uncompressed, keyed by diff_id
-    assert_eq!(std::fs::read(e.root.join("blobs/sha256").join(&sha(&t)[7..])).unwrap(), t);
-    assert_eq!(e.store.config_bytes(&img.id).unwrap(), std::fs::read(e.root.join("blobs/sha256").join(&id[7..])).unwrap());
+    assert_eq!(
+        std::fs::read(e.root.join("blobs/sha256").join(&sha(&t)[7..])).unwrap(),
+        t
+    );
+    assert_eq!(
+        e.store.config_bytes(&img.id).unwrap(),
+        std::fs::read(e.root.join("blobs/sha256").join(&id[7..])).unwrap()
+    );
     let dirs = e.store.layer_dirs(&img.id).unwrap();
-    assert_eq!(dirs[1].file_name().unwrap().to_str().unwrap(), &sha(&b)[7..], "bottom chain id = diff id");
+    assert_eq!(
+        dirs[1].file_name().unwrap().to_str().unwrap(),
+        &sha(&b)[7..],
+        "bottom chain id = diff id"
+    );
     check_snapshots(&dirs);
-    assert!(std::fs::read_dir(e.root.join("tmp")).unwrap().next().is_none(), "tmp is clean");
+    assert!(
+        std::fs::read_dir(e.root.join("tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "tmp is clean"
+    );
 }
 
 #[test]
@@ -94,26 +154,45 @@ fn loads_legacy_docker_archive_and_reuses_snapshots() {
     let img2 = e.store.resolve(&id2).unwrap();
     let dirs2 = e.store.layer_dirs(&img2.id).unwrap();
     assert_eq!(&dirs2[1], base_dir);
-    assert_eq!(std::fs::metadata(dirs2[1].join("etc/hello")).unwrap().ino(), ino);
+    assert_eq!(
+        std::fs::metadata(dirs2[1].join("etc/hello")).unwrap().ino(),
+        ino
+    );
     assert_eq!(img2.layers[0].size, img.layers[0].size);
     // newest first
-    let list: Vec<String> = e.store.list().unwrap().iter().map(|i| i.id.to_string()).collect();
+    let list: Vec<String> = e
+        .store
+        .list()
+        .unwrap()
+        .iter()
+        .map(|i| i.id.to_string())
+        .collect();
     assert_eq!(list, [id2, id]);
 }
 
 #[test]
 fn loads_real_docker_save_fixture() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/docker-save-busybox.tar");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/docker-save-busybox.tar");
     if !fixture.exists() {
-        eprintln!("skipping: {} not present (made by the engine author with a real dockerd)", fixture.display());
+        eprintln!(
+            "skipping: {} not present (made by the engine author with a real dockerd)",
+            fixture.display()
+        );
         return;
     }
     let e = env();
     let mut f = std::fs::File::open(&fixture).unwrap();
     let mut lines = Vec::new();
-    let names = e.store.load(&mut f, &mut |l| lines.push(l.to_string())).unwrap();
+    let names = e
+        .store
+        .load(&mut f, &mut |l| lines.push(l.to_string()))
+        .unwrap();
     assert!(!names.is_empty());
-    assert!(lines.iter().all(|l| l.starts_with("Loaded image")), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("Loaded image")),
+        "{lines:?}"
+    );
     for img in e.store.list().unwrap() {
         let dirs = e.store.layer_dirs(&img.id).unwrap();
         assert_eq!(dirs.len(), img.config.rootfs.diff_ids.len());
@@ -133,7 +212,14 @@ fn loads_real_docker_save_fixture() {
     a.sort();
     b.sort();
     assert_eq!(a, b);
-    let ids = |e: &Env| e.store.list().unwrap().into_iter().map(|i| i.id).collect::<Vec<Digest>>();
+    let ids = |e: &Env| {
+        e.store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect::<Vec<Digest>>()
+    };
     assert_eq!(ids(&e), ids(&e2));
 }
 
@@ -156,14 +242,31 @@ fn entries(archive: &[u8]) -> BTreeMap<String, Vec<u8>> {
 fn save_then_load_round_trips_both_ways() {
     let e = env();
     let (b, t) = (base_layer(), top_layer());
-    let (archive, id) = oci_archive(Some("docker.io/library/rt:1"), &[gzip(&b), zstd(&t)], &[&b, &t], "2024-02-03T04:05:06Z");
+    let (archive, id) = oci_archive(
+        Some("docker.io/library/rt:1"),
+        &[gzip(&b), zstd(&t)],
+        &[&b, &t],
+        "2024-02-03T04:05:06Z",
+    );
     e.store.load(&mut &archive[..], &mut noop).unwrap();
-    e.store.tag("rt:1", &wharf_image::Reference::parse_normalized("localhost:5000/rt/two:x").unwrap()).unwrap();
+    e.store
+        .tag(
+            "rt:1",
+            &wharf_image::Reference::parse_normalized("localhost:5000/rt/two:x").unwrap(),
+        )
+        .unwrap();
 
     let mut out = Vec::new();
-    e.store.save(&["rt:1".into(), "localhost:5000/rt/two:x".into()], &mut out).unwrap();
+    e.store
+        .save(&["rt:1".into(), "localhost:5000/rt/two:x".into()], &mut out)
+        .unwrap();
     let mut again = Vec::new();
-    e.store.save(&["rt:1".into(), "localhost:5000/rt/two:x".into()], &mut again).unwrap();
+    e.store
+        .save(
+            &["rt:1".into(), "localhost:5000/rt/two:x".into()],
+            &mut again,
+        )
+        .unwrap();
     assert_eq!(out, again, "save is deterministic");
 
     let files = entries(&out);
@@ -171,16 +274,36 @@ fn save_then_load_round_trips_both_ways() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
-    assert!(files.contains_key("oci-layout") && files.contains_key("index.json") && files.contains_key("repositories"));
+    assert!(
+        files.contains_key("oci-layout")
+            && files.contains_key("index.json")
+            && files.contains_key("repositories")
+    );
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     assert_eq!(manifest[0]["Config"], format!("blobs/sha256/{}", &id[7..]));
-    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["rt:1", "localhost:5000/rt/two:x"]));
-    assert_eq!(manifest[0]["Layers"][0], format!("blobs/sha256/{}", &sha(&b)[7..]));
-    assert_eq!(files[&format!("blobs/sha256/{}", &sha(&b)[7..])], b, "layers saved uncompressed");
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        serde_json::json!(["rt:1", "localhost:5000/rt/two:x"])
+    );
+    assert_eq!(
+        manifest[0]["Layers"][0],
+        format!("blobs/sha256/{}", &sha(&b)[7..])
+    );
+    assert_eq!(
+        files[&format!("blobs/sha256/{}", &sha(&b)[7..])],
+        b,
+        "layers saved uncompressed"
+    );
     let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
-    assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/library/rt:1");
-    assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "1");
+    assert_eq!(
+        index["manifests"][0]["annotations"]["io.containerd.image.name"],
+        "docker.io/library/rt:1"
+    );
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "1"
+    );
 
     // docker-archive path
     let e2 = env();
@@ -188,17 +311,31 @@ fn save_then_load_round_trips_both_ways() {
     n.sort();
     assert_eq!(n, ["localhost:5000/rt/two:x", "rt:1"]);
     assert_eq!(e2.store.resolve("rt:1").unwrap().id.to_string(), id);
-    check_snapshots(&e2.store.layer_dirs(&e2.store.resolve("rt:1").unwrap().id).unwrap());
+    check_snapshots(
+        &e2.store
+            .layer_dirs(&e2.store.resolve("rt:1").unwrap().id)
+            .unwrap(),
+    );
 
     // OCI-layout path: the same archive without manifest.json
     let mut oci_only = files.clone();
     oci_only.remove("manifest.json");
     oci_only.remove("repositories");
     let e3 = env();
-    let mut n = e3.store.load(&mut &outer(&oci_only)[..], &mut noop).unwrap();
+    let mut n = e3
+        .store
+        .load(&mut &outer(&oci_only)[..], &mut noop)
+        .unwrap();
     n.sort();
     assert_eq!(n, ["localhost:5000/rt/two:x", "rt:1"]);
-    assert_eq!(e3.store.resolve("localhost:5000/rt/two:x").unwrap().id.to_string(), id);
+    assert_eq!(
+        e3.store
+            .resolve("localhost:5000/rt/two:x")
+            .unwrap()
+            .id
+            .to_string(),
+        id
+    );
 
     // by ID: no tags
     let mut by_id = Vec::new();
@@ -208,7 +345,9 @@ fn save_then_load_round_trips_both_ways() {
     assert_eq!(manifest[0]["RepoTags"], serde_json::json!([]));
     let e4 = env();
     let mut lines = Vec::new();
-    e4.store.load(&mut &by_id[..], &mut |l| lines.push(l.to_string())).unwrap();
+    e4.store
+        .load(&mut &by_id[..], &mut |l| lines.push(l.to_string()))
+        .unwrap();
     assert_eq!(lines, [format!("Loaded image ID: {id}")]);
 }
 
@@ -225,8 +364,13 @@ fn load_moves_an_existing_tag() {
     let (a2, id2) = legacy_archive("x:1", &[&l2], "2024-01-01T00:00:00Z");
     e.store.load(&mut &a1[..], &mut noop).unwrap();
     let mut lines = Vec::new();
-    e.store.load(&mut &a2[..], &mut |l| lines.push(l.to_string())).unwrap();
-    assert_eq!(lines[0], format!("The image x:1 already exists, renaming the old one with ID {id1} to empty string"));
+    e.store
+        .load(&mut &a2[..], &mut |l| lines.push(l.to_string()))
+        .unwrap();
+    assert_eq!(
+        lines[0],
+        format!("The image x:1 already exists, renaming the old one with ID {id1} to empty string")
+    );
     assert_eq!(e.store.resolve("x:1").unwrap().id.to_string(), id2);
     assert!(e.store.resolve(&id1).unwrap().repo_tags.is_empty());
 }

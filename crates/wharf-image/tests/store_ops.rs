@@ -1,5 +1,7 @@
 //! import, tag, resolve, rmi, prune, history, and garbage collection at open.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -15,7 +17,11 @@ fn import(e: &Env, content: &[u8], name: Option<&str>) -> wharf_image::Digest {
     t.file("f", content);
     let opts = ImportOptions {
         reference: name.map(r),
-        changes: vec!["CMD [\"sh\"]".into(), "ENV A=1".into(), "LABEL keep=yes".into()],
+        changes: vec![
+            "CMD [\"sh\"]".into(),
+            "ENV A=1".into(),
+            "LABEL keep=yes".into(),
+        ],
         message: String::new(),
         os: String::new(),
         architecture: String::new(),
@@ -29,13 +35,19 @@ fn import_builds_docker_config() {
     let id = import(&e, b"hello", Some("imp:1"));
     let img = e.store.resolve("imp:1").unwrap();
     assert_eq!(img.id, id);
-    assert_eq!(wharf_image::Digest::of(&e.store.config_bytes(&id).unwrap()), id);
+    assert_eq!(
+        wharf_image::Digest::of(&e.store.config_bytes(&id).unwrap()),
+        id
+    );
     let c = img.config.config.as_ref().unwrap();
     assert_eq!(c.cmd.as_deref().unwrap(), ["sh"]);
     assert_eq!(c.env.as_deref().unwrap(), ["A=1"]);
     assert_eq!(img.config.os, "linux");
     assert!(!img.config.architecture.is_empty());
-    assert_eq!(img.config.history[0].comment.as_deref(), Some("Imported from -"));
+    assert_eq!(
+        img.config.history[0].comment.as_deref(),
+        Some("Imported from -")
+    );
     assert_eq!(img.size, 5);
     let h = e.store.history(&id).unwrap();
     assert_eq!(h.len(), 1);
@@ -45,7 +57,13 @@ fn import_builds_docker_config() {
     assert!(h[0].created > 1_700_000_000);
     let err = e
         .store
-        .import(&mut &b""[..], &ImportOptions { changes: vec!["RUN x".into()], ..Default::default() })
+        .import(
+            &mut &b""[..],
+            &ImportOptions {
+                changes: vec!["RUN x".into()],
+                ..Default::default()
+            },
+        )
         .unwrap_err();
     assert_eq!(err.to_string(), "RUN is not a valid change command");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
@@ -55,7 +73,15 @@ fn import_builds_docker_config() {
 fn resolve_like_docker() {
     let e = env();
     let id = import(&e, b"a", Some("busybox"));
-    for q in [id.to_string(), id.hex().to_string(), "busybox".into(), "busybox:latest".into(), "docker.io/library/busybox".into(), id.hex()[..5].to_string(), format!("sha256:{}", &id.hex()[..8])] {
+    for q in [
+        id.to_string(),
+        id.hex().to_string(),
+        "busybox".into(),
+        "busybox:latest".into(),
+        "docker.io/library/busybox".into(),
+        id.hex()[..5].to_string(),
+        format!("sha256:{}", &id.hex()[..8]),
+    ] {
         assert_eq!(e.store.resolve(&q).unwrap().id, id, "{q}");
     }
     let err = e.store.resolve("nope").unwrap_err();
@@ -88,12 +114,24 @@ fn tag_moves_and_rmi_untags() {
     assert!(snap.exists());
     // last tag: untag and delete, files gone
     let items = e.store.remove("b:1", false, true, &unused).unwrap();
-    assert_eq!(items, [DeleteItem::Untagged("b:1".into()), DeleteItem::Deleted(b.to_string())]);
+    assert_eq!(
+        items,
+        [
+            DeleteItem::Untagged("b:1".into()),
+            DeleteItem::Deleted(b.to_string())
+        ]
+    );
     assert!(!snap.exists());
     assert!(!e.root.join("blobs/sha256").join(b.hex()).exists());
     assert!(e.store.resolve(b.hex()).is_err());
     assert_eq!(e.store.list().unwrap().len(), 1);
-    assert!(e.store.remove("b:1", false, false, &unused).unwrap_err().kind() == ErrorKind::NotFound);
+    assert!(
+        e.store
+            .remove("b:1", false, false, &unused)
+            .unwrap_err()
+            .kind()
+            == ErrorKind::NotFound
+    );
     let _ = a;
 }
 
@@ -110,7 +148,10 @@ fn rmi_in_use() {
         format!("conflict: unable to delete used:1 (must be forced) - container 0123456789ab is using its referenced image {}", id.short())
     );
     let err = e.store.remove(id.hex(), false, false, &using).unwrap_err();
-    assert!(err.to_string().starts_with(&format!("conflict: unable to delete {} (must be forced)", id.short())));
+    assert!(err.to_string().starts_with(&format!(
+        "conflict: unable to delete {} (must be forced)",
+        id.short()
+    )));
     // forced: untagged, record kept dangling (its snapshots are in use)
     let items = e.store.remove("used:1", true, false, &using).unwrap();
     assert_eq!(items, [DeleteItem::Untagged("used:1".into())]);
@@ -148,11 +189,25 @@ fn prune_all_and_labels() {
     let a = import(&e, b"a", Some("p:1"));
     let rep = e.store.prune(&PruneOptions::default(), &unused).unwrap();
     assert!(rep.deleted.is_empty(), "tagged images are not dangling");
-    let opts = PruneOptions { all: true, labels: vec!["keep=no".into()], ..Default::default() };
+    let opts = PruneOptions {
+        all: true,
+        labels: vec!["keep=no".into()],
+        ..Default::default()
+    };
     assert!(e.store.prune(&opts, &unused).unwrap().deleted.is_empty());
-    let opts = PruneOptions { all: true, labels: vec!["!keep=no".into(), "keep".into()], ..Default::default() };
+    let opts = PruneOptions {
+        all: true,
+        labels: vec!["!keep=no".into(), "keep".into()],
+        ..Default::default()
+    };
     let rep = e.store.prune(&opts, &unused).unwrap();
-    assert_eq!(rep.deleted, [DeleteItem::Untagged("p:1".into()), DeleteItem::Deleted(a.to_string())]);
+    assert_eq!(
+        rep.deleted,
+        [
+            DeleteItem::Untagged("p:1".into()),
+            DeleteItem::Deleted(a.to_string())
+        ]
+    );
 }
 
 #[test]
@@ -163,7 +218,9 @@ fn open_collects_crash_leftovers() {
     let store = wharf_image::ImageStore::open(&root, db.clone()).unwrap();
     let mut t = RawTar::new();
     t.file("f", b"x");
-    let id = store.import(&mut &t.finish()[..], &ImportOptions::default()).unwrap();
+    let id = store
+        .import(&mut &t.finish()[..], &ImportOptions::default())
+        .unwrap();
     let kept = store.layer_dirs(&id).unwrap();
     drop(store);
     // leftovers of a crash between durable files and the metadata commit

@@ -36,13 +36,17 @@ impl Digest {
 
     /// A digest from the 32 raw hash bytes.
     pub fn from_raw(raw: [u8; 32]) -> Digest {
-        Digest { s: format!("{PREFIX}{}", hex::encode(raw)) }
+        Digest {
+            s: format!("{PREFIX}{}", hex::encode(raw)),
+        }
     }
 
     /// Parses 64 lowercase hex characters without the `sha256:` prefix.
     pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
         if is_hex64(hex) {
-            Ok(Digest { s: format!("{PREFIX}{hex}") })
+            Ok(Digest {
+                s: format!("{PREFIX}{hex}"),
+            })
         } else {
             Err(DigestError::Format(hex.to_string()))
         }
@@ -71,14 +75,18 @@ impl Digest {
 
 /// True for exactly 64 lowercase hex characters.
 pub fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 impl FromStr for Digest {
     type Err = DigestError;
     fn from_str(s: &str) -> Result<Digest, DigestError> {
         match s.split_once(':') {
-            Some(("sha256", hex)) => Digest::from_hex(hex).map_err(|_| DigestError::Format(s.to_string())),
+            Some(("sha256", hex)) => {
+                Digest::from_hex(hex).map_err(|_| DigestError::Format(s.to_string()))
+            }
             Some(_) => Err(DigestError::Algorithm(s.to_string())),
             None => Err(DigestError::Format(s.to_string())),
         }
@@ -137,7 +145,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, digester: Digester::new(), count: 0 }
+        HashingReader {
+            inner,
+            digester: Digester::new(),
+            count: 0,
+        }
     }
     /// Bytes read so far.
     pub fn count(&self) -> u64 {
@@ -173,7 +185,11 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, digester: Digester::new(), count: 0 }
+        HashingWriter {
+            inner,
+            digester: Digester::new(),
+            count: 0,
+        }
     }
     pub fn count(&self) -> u64 {
         self.count
@@ -202,6 +218,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -254,6 +271,9 @@ mod tests {
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(b"hello world").unwrap();
         let (d, n, v) = w.finish();
-        assert_eq!((d, n, v.as_slice()), (Digest::of(b"hello world"), 11, &b"hello world"[..]));
+        assert_eq!(
+            (d, n, v.as_slice()),
+            (Digest::of(b"hello world"), 11, &b"hello world"[..])
+        );
     }
 }

@@ -121,12 +121,19 @@ impl Reference {
         if !valid_tag(tag) {
             return Err(ReferenceError::InvalidTag);
         }
-        Ok(Reference { tag: Some(tag.to_string()), ..self.clone() })
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            ..self.clone()
+        })
     }
 
     /// The same repository with neither tag nor digest.
     pub fn name_only(&self) -> Reference {
-        Reference { tag: None, digest: None, ..self.clone() }
+        Reference {
+            tag: None,
+            digest: None,
+            ..self.clone()
+        }
     }
 
     fn push_suffix(&self, s: &mut String) {
@@ -175,7 +182,8 @@ fn split_docker_domain(name: &str) -> (String, String) {
     let (mut domain, mut remainder) = match name.find('/') {
         Some(i) => {
             let first = &name[..i];
-            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first {
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
+            {
                 (DEFAULT_DOMAIN.to_string(), name.to_string())
             } else {
                 (first.to_string(), name[i + 1..].to_string())
@@ -235,7 +243,8 @@ fn parse_digest(d: &str) -> Result<Digest, ReferenceError> {
     // digest grammar: algorithm component(s) then ':' then >= 32 hex
     let alg_ok = !alg.is_empty()
         && alg.split(['-', '_', '+', '.']).all(|c| {
-            c.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) && c.bytes().all(|b| b.is_ascii_alphanumeric())
+            c.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                && c.bytes().all(|b| b.is_ascii_alphanumeric())
         });
     if !alg_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ReferenceError::InvalidFormat);
@@ -249,7 +258,10 @@ fn parse_digest(d: &str) -> Result<Digest, ReferenceError> {
 fn valid_tag(t: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = t.as_bytes();
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b[1..].iter().all(|&c| word(c) || c == b'.' || c == b'-')
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b[1..].iter().all(|&c| word(c) || c == b'.' || c == b'-')
 }
 
 fn valid_path(p: &str) -> bool {
@@ -295,7 +307,9 @@ fn valid_path_component(c: &str) -> bool {
 /// `host[:port]`, host = domain-name | IPv4 | [IPv6].
 fn valid_domain(d: &str) -> bool {
     let (host, port) = if let Some(rest) = d.strip_prefix('[') {
-        let Some(end) = rest.find(']') else { return false };
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
         let v6 = &rest[..end];
         if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
             return false;
@@ -330,6 +344,7 @@ fn valid_domain(d: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -348,22 +363,46 @@ mod tests {
             ("test.com:5000", "docker.io", "library/test.com", "test.com"),
             ("library/foo", "docker.io", "library/foo", "foo"),
             ("docker.io/library/foo", "docker.io", "library/foo", "foo"),
-            ("index.docker.io/library/foo", "docker.io", "library/foo", "foo"),
+            (
+                "index.docker.io/library/foo",
+                "docker.io",
+                "library/foo",
+                "foo",
+            ),
             ("docker.io/foo", "docker.io", "library/foo", "foo"),
             ("user/name", "docker.io", "user/name", "user/name"),
             ("test.com/foo", "test.com", "foo", "test.com/foo"),
             ("test:8080/foo", "test:8080", "foo", "test:8080/foo"),
             ("localhost/foo", "localhost", "foo", "localhost/foo"),
-            ("localhost:5000/a/b:t", "localhost:5000", "a/b", "localhost:5000/a/b"),
-            ("xn--n3h.com/myimage", "xn--n3h.com", "myimage", "xn--n3h.com/myimage"),
-            ("127.0.0.1:5000/foo", "127.0.0.1:5000", "foo", "127.0.0.1:5000/foo"),
+            (
+                "localhost:5000/a/b:t",
+                "localhost:5000",
+                "a/b",
+                "localhost:5000/a/b",
+            ),
+            (
+                "xn--n3h.com/myimage",
+                "xn--n3h.com",
+                "myimage",
+                "xn--n3h.com/myimage",
+            ),
+            (
+                "127.0.0.1:5000/foo",
+                "127.0.0.1:5000",
+                "foo",
+                "127.0.0.1:5000/foo",
+            ),
             ("[::1]:5000/foo", "[::1]:5000", "foo", "[::1]:5000/foo"),
             ("Docker.io/foo", "Docker.io", "foo", "Docker.io/foo"),
             ("a__b/c-d.e", "docker.io", "a__b/c-d.e", "a__b/c-d.e"),
         ];
         for (input, domain, path, fam) in cases {
             let r = n(input);
-            assert_eq!((r.domain.as_str(), r.path.as_str()), (domain, path), "{input}");
+            assert_eq!(
+                (r.domain.as_str(), r.path.as_str()),
+                (domain, path),
+                "{input}"
+            );
             assert_eq!(r.familiar_name(), fam, "{input}");
         }
     }
@@ -382,12 +421,18 @@ mod tests {
         assert_eq!(r.tag, None);
         assert_eq!(r.digest.as_ref().unwrap().hex(), HEX);
         assert_eq!(r.familiar_string(), d);
-        assert_eq!(r.to_string(), format!("docker.io/library/busybox@sha256:{HEX}"));
+        assert_eq!(
+            r.to_string(),
+            format!("docker.io/library/busybox@sha256:{HEX}")
+        );
 
         let r = n(&format!("localhost:5000/a/b:t@sha256:{HEX}"));
         assert_eq!(r.tag.as_deref(), Some("t"));
         assert!(r.digest.is_some());
-        assert_eq!(r.familiar_string(), format!("localhost:5000/a/b:t@sha256:{HEX}"));
+        assert_eq!(
+            r.familiar_string(),
+            format!("localhost:5000/a/b:t@sha256:{HEX}")
+        );
 
         let t = n("busybox").with_tag("1.36").unwrap();
         assert_eq!(t.familiar_string(), "busybox:1.36");
@@ -397,11 +442,15 @@ mod tests {
     #[test]
     fn rejects_like_docker() {
         assert_eq!(
-            Reference::parse_normalized("UPPER").unwrap_err().to_string(),
+            Reference::parse_normalized("UPPER")
+                .unwrap_err()
+                .to_string(),
             "invalid reference format: repository name (library/UPPER) must be lowercase"
         );
         assert_eq!(
-            Reference::parse_normalized("user/Name:tag").unwrap_err().to_string(),
+            Reference::parse_normalized("user/Name:tag")
+                .unwrap_err()
+                .to_string(),
             "invalid reference format: repository name (user/Name) must be lowercase"
         );
         assert_eq!(
@@ -440,7 +489,10 @@ mod tests {
             "a b",
             "foo/bar:tag:tag2",
         ] {
-            assert!(Reference::parse_normalized(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                Reference::parse_normalized(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         assert!(Reference::parse_normalized(&format!("busybox:{}", "a".repeat(128))).is_ok());
         assert_eq!(

@@ -29,7 +29,14 @@ impl RawTar {
         RawTar::default()
     }
 
-    fn header(&mut self, name: &str, kind: tar::EntryType, size: u64, mode: u32, link: &str) -> tar::Header {
+    fn header(
+        &mut self,
+        name: &str,
+        kind: tar::EntryType,
+        size: u64,
+        mode: u32,
+        link: &str,
+    ) -> tar::Header {
         let mut h = tar::Header::new_gnu();
         {
             let old = h.as_old_mut();
@@ -46,7 +53,14 @@ impl RawTar {
         h
     }
 
-    pub fn raw(&mut self, name: &str, kind: tar::EntryType, data: &[u8], mode: u32, link: &str) -> &mut Self {
+    pub fn raw(
+        &mut self,
+        name: &str,
+        kind: tar::EntryType,
+        data: &[u8],
+        mode: u32,
+        link: &str,
+    ) -> &mut Self {
         let h = self.header(name, kind, data.len() as u64, mode, link);
         self.data.extend_from_slice(h.as_bytes());
         self.data.extend_from_slice(data);
@@ -184,7 +198,12 @@ pub fn outer(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
 }
 
 /// An OCI image layout archive of one image with the given (stored, uncompressed) layers.
-pub fn oci_archive(name: Option<&str>, stored: &[Vec<u8>], uncompressed: &[&[u8]], created: &str) -> (Vec<u8>, String) {
+pub fn oci_archive(
+    name: Option<&str>,
+    stored: &[Vec<u8>],
+    uncompressed: &[&[u8]],
+    created: &str,
+) -> (Vec<u8>, String) {
     let config = config_for(uncompressed, created);
     let id = sha(&config);
     let mut files = BTreeMap::new();
@@ -219,7 +238,10 @@ pub fn oci_archive(name: Option<&str>, stored: &[Vec<u8>], uncompressed: &[&[u8]
         "index.json".into(),
         serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [desc]})).unwrap(),
     );
-    files.insert("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec());
+    files.insert(
+        "oci-layout".into(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    );
     (outer(&files), id)
 }
 
