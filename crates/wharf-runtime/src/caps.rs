@@ -113,12 +113,29 @@ pub fn compute(privileged: bool, cap_add: &[String], cap_drop: &[String]) -> Res
             set.insert(a.clone());
         }
     }
+    // "All" means all the caller can grant: a capability outside our own bounding set
+    // would make capset(2) fail in the container's init.
+    let host = host_bounding();
     // Keep kernel bit order for stable specs.
     Ok(ALL_CAPS
         .iter()
-        .filter(|c| set.contains(**c))
+        .enumerate()
+        .filter(|(bit, c)| set.contains(**c) && host & (1u64 << bit) != 0)
+        .map(|(_, c)| c)
         .map(|c| c.to_string())
         .collect())
+}
+
+/// Our own bounding set (CapBnd of /proc/self/status); all bits if unreadable.
+pub fn host_bounding() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 /// The bit mask /proc/PID/status shows for a set (CapEff etc.).
@@ -146,7 +163,7 @@ mod tests {
         assert!(!caps.contains(&"CAP_CHOWN".to_string()));
         let caps = compute(false, &["CHOWN".into()], &["ALL".into()]).unwrap();
         assert_eq!(caps, vec!["CAP_CHOWN".to_string()]);
-        assert_eq!(compute(true, &[], &[]).unwrap().len(), 41);
+        assert_eq!(mask(&compute(true, &[], &[]).unwrap()), host_bounding() & ((1u64 << 41) - 1));
         assert!(compute(false, &["BOGUS".into()], &[]).is_err());
     }
 }

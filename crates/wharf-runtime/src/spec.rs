@@ -131,16 +131,11 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
     }
     let cap_set = caps::compute(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
 
+    // Without --ulimit the container inherits the caller's limits, as Docker containers
+    // inherit dockerd's.
     let mut rlimits = Vec::new();
-    let mut have_nofile = false;
     for (name, soft, hard) in &cfg.ulimits {
-        let n = rlimit_name(name)?;
-        have_nofile |= n == "RLIMIT_NOFILE";
-        rlimits.push(json!({"type": n, "soft": soft, "hard": hard}));
-    }
-    if !have_nofile {
-        // Docker's daemon default (containers inherit dockerd's 1048576).
-        rlimits.push(json!({"type": "RLIMIT_NOFILE", "soft": 1048576u64, "hard": 1048576u64}));
+        rlimits.push(json!({"type": rlimit_name(name)?, "soft": soft, "hard": hard}));
     }
 
     let mut process = json!({
@@ -236,7 +231,6 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         "cgroupsPath": cgroups_path(&cfg.id),
         "namespaces": namespaces,
         "resources": resources,
-        "rootfsPropagation": "rprivate",
     });
     if !cfg.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
