@@ -1,7 +1,7 @@
 //! Layer compression, detected by magic bytes (as docker's `archive.DetectCompression`):
 //! gzip (`1f 8b`), zstd (`28 b5 2f fd`), otherwise a plain tar. bzip2 and xz are refused.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 
 use crate::error::{Error, Result};
 
@@ -36,8 +36,9 @@ pub(crate) fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
 }
 
 /// A reader yielding the uncompressed bytes of `src`.
-pub(crate) fn decompressed<'a, R: Read + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
-    let mut buf = BufReader::with_capacity(BUF_SIZE, src);
+/// `src` should be buffered with [`BUF_SIZE`] (the decoders read from its buffer directly).
+pub(crate) fn decompressed<'a, R: BufRead + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
+    let mut buf = src;
     Ok(match detect(&mut buf)? {
         Compression::None => Box::new(buf),
         // Multi-member gzip is valid gzip (pigz, concatenated streams).

@@ -29,6 +29,7 @@ impl ImageStore {
                 ));
             }
         }
+        let src = std::io::BufReader::with_capacity(crate::compress::BUF_SIZE, src);
         let s = stream_layer(self.paths(), src, true, true)?;
         let (Some(blob), Some((snap, size))) = (s.blob, s.snapshot) else {
             return Err(Error::invalid("layer stream produced no blob or snapshot"));

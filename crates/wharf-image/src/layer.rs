@@ -4,7 +4,7 @@
 //! error the temporaries are removed and the store is unchanged.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use wharf_types::{Digest, Digester};
@@ -43,7 +43,7 @@ pub(crate) struct Streamed {
 /// into a temp snapshot if `want_snapshot`.
 pub(crate) fn stream_layer(
     paths: &Paths,
-    src: impl Read,
+    src: impl BufRead,
     want_blob: bool,
     want_snapshot: bool,
 ) -> Result<Streamed> {
@@ -145,9 +145,7 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
         }
         drop(br);
         if job.need_blob {
-            let f = File::open(&job.source).ctx(|| "failed to open layer".into())?;
-            f.sync_data().ctx(|| "failed to sync layer blob".into())?;
-            // hard link, so the spooled file can still be read below / by other images
+            // (made durable by the caller's syncfs before the commit) hard link, so the spooled file can still be read below / by other images
             let dst = paths.blob(&job.diff_id);
             match fs::hard_link(&job.source, &dst) {
                 Ok(()) => {}

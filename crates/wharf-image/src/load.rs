@@ -243,7 +243,9 @@ impl ImageStore {
     /// / `io.containerd.image.name` annotations); layers gzip, zstd or plain.
     /// Returns the loaded names: familiar references, or "sha256:…" ids of untagged images.
     pub fn load(&self, src: &mut dyn Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+        let t0 = std::time::Instant::now();
         let spool = Spool::read(self.paths(), src)?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "spooled archive");
         let candidates = if spool.has("manifest.json") {
             self.docker_candidates(&spool)?
         } else if spool.has("index.json") {
@@ -302,7 +304,9 @@ impl ImageStore {
             }
         }
         let jobs: Vec<LayerJob> = jobs.into_values().collect();
+        let t1 = std::time::Instant::now();
         let results = self.run_jobs(&jobs)?;
+        tracing::debug!(elapsed = ?t1.elapsed(), layers = jobs.len(), "layers ingested");
         for (job, size) in jobs.iter().zip(results) {
             if let Some(s) = size {
                 for ch in &job.snapshots {
@@ -321,7 +325,12 @@ impl ImageStore {
         for c in &candidates {
             self.paths().put_blob(&c.config_bytes)?;
         }
+        // The spooled archive is not needed any more: remove it before the sync, so the
+        // sync does not write it out.
+        drop(spool);
+        let t2 = std::time::Instant::now();
         self.paths().sync()?;
+        tracing::debug!(elapsed = ?t2.elapsed(), "synced");
 
         let mut lines = Vec::new();
         let mut names = Vec::new();
