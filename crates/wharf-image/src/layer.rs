@@ -107,8 +107,12 @@ pub(crate) fn content_size(tar: &Path) -> Result<u64> {
     let mut n = 0;
     for e in a.entries().ctx(|| "failed to read layer".into())? {
         let e = e.ctx(|| "failed to read layer".into())?;
-        if e.header().entry_type().is_file() {
-            n += e.size();
+        match e.header().entry_type() {
+            t if t.is_file() => n += e.size(),
+            tar::EntryType::Symlink => {
+                n += e.link_name_bytes().map(|l| l.len() as u64).unwrap_or(0)
+            }
+            _ => {}
         }
     }
     Ok(n)

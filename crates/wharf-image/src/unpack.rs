@@ -40,7 +40,8 @@ const WHITEOUT_META_PREFIX: &[u8] = b".wh..wh.";
 const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
 
 /// Unpacks the tar stream `src` into the existing empty directory `dest`. Returns the
-/// layer's content size (sum of regular file sizes, as docker reports layer sizes).
+/// layer's content size as docker reports it (sum of regular file sizes and symlink target
+/// lengths; hardlinks counted once).
 /// The tar stream is read up to its end-of-archive marker; the caller drains the rest.
 pub(crate) fn unpack<R: Read>(src: &mut R, dest: &Path) -> Result<u64> {
     let root = rfs::open(dest, dir_flags() | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
@@ -266,6 +267,9 @@ impl Unpacker {
                 // container's root, never by us.
                 rfs::symlinkat(target.as_slice(), &dir, name)
                     .map_err(|e| Error::io("failed to create symlink", e.into()))?;
+                // docker's layer size is a walk of the unpacked layer: a symlink counts its
+                // lstat size, the length of its target
+                self.size += target.len() as u64;
                 apply_at(dir.as_fd(), name, &attrs, true)
             }
             tar::EntryType::Link => {

@@ -38,3 +38,36 @@ fn load_and_save_throughput() {
         mb / save
     );
 }
+
+/// Writes our `save` of the docker fixture to $WHARF_SAVE_OUT, to feed a real `docker load`.
+#[test]
+#[ignore]
+fn save_fixture_for_docker() {
+    let Ok(out) = std::env::var("WHARF_SAVE_OUT") else {
+        return;
+    };
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/docker-save-busybox.tar");
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let db = Arc::new(redb::Database::create(dir.path().join("meta.db")).unwrap());
+    let store = wharf_image::ImageStore::open(&dir.path().join("root"), db).unwrap();
+    let names = store
+        .load(&mut std::fs::File::open(fixture).unwrap(), &mut |_| {})
+        .unwrap();
+    let mut names = names;
+    let first = store.resolve(&names[0]).unwrap();
+    names.push(first.id.hex()[..12].to_string());
+    store
+        .save(&names, &mut std::fs::File::create(out).unwrap())
+        .unwrap();
+    for i in store.list().unwrap() {
+        eprintln!(
+            "{} {:?}",
+            i.id,
+            i.repo_tags
+                .iter()
+                .map(|r| r.familiar_string())
+                .collect::<Vec<_>>()
+        );
+    }
+}

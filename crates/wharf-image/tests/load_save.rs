@@ -201,6 +201,27 @@ fn loads_real_docker_save_fixture() {
         }
         assert!(!e.store.history(&img.id).unwrap().is_empty());
     }
+    // Docker's own numbers for this fixture (docker image inspect / docker history), and
+    // its whiteouts turned into overlay ones.
+    if let Ok(img) = e.store.resolve("fixture/layered:2") {
+        assert_eq!(img.size, 1_982_345);
+        let sizes: Vec<u64> = e
+            .store
+            .history(&img.id)
+            .unwrap()
+            .iter()
+            .map(|h| h.size)
+            .collect();
+        assert_eq!(sizes, [0, 0, 4, 3, 1_982_338]);
+        let dirs = e.store.layer_dirs(&img.id).unwrap();
+        let wh = std::fs::symlink_metadata(dirs[1].join("bin/false")).unwrap();
+        assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+        let mut v = [0u8; 4];
+        let n = rustix::fs::lgetxattr(dirs[0].join("data/sub"), "trusted.overlay.opaque", &mut v)
+            .unwrap();
+        assert_eq!(&v[..n], b"y");
+        assert_eq!(std::fs::read(dirs[0].join("data/sub/y")).unwrap(), b"new\n");
+    }
     // save → load into a fresh store: same IDs and tags
     let all: Vec<String> = names.clone();
     let mut out = Vec::new();
