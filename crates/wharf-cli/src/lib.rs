@@ -6,6 +6,7 @@
 //! (JSON in, text out) so output is tested against golden files without a daemon.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+#![recursion_limit = "256"]
 
 pub mod client;
 pub mod command;
@@ -59,6 +60,8 @@ pub fn run_args(args: Vec<String>) -> i32 {
     };
     let ctx = Ctx::new(cli.host, cli.debug);
     let result = rt.block_on(command::run(&ctx, command));
+    // A blocking stdin read may still be pending (attach, exec): do not wait for it.
+    rt.shutdown_background();
     let _ = std::io::stdout().flush();
     match result {
         Ok(()) => 0,

@@ -157,7 +157,51 @@ impl Client {
         collect(resp).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+    /// Sends a request that asks to take over the connection (`Connection: Upgrade`,
+    /// `Upgrade: tcp`), as docker's attach and exec start do. After `101` the socket is a raw
+    /// bidirectional stream; a daemon that answers `200` instead streams the output in the body
+    /// (docker's pre-1.24 behaviour), and then there is no way to write.
+    pub async fn hijack(&self, method: Method, path: &str, body: Body) -> Result<Hijacked, CliError> {
+        let full = format!("/v{}{}", self.version, path);
+        let req = self.build_request(method, &full, body, true)?;
+        let connect_err = |_| CliError::Connect { host: self.host.url() };
+        let resp = match &self.host {
+            Host::Unix(p) => {
+                let s = tokio::net::UnixStream::connect(p).await.map_err(connect_err)?;
+                handshake_upgradable(s, req).await
+            }
+            Host::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a).await.map_err(connect_err)?;
+                handshake_upgradable(s, req).await
+            }
+        }
+        .map_err(|e| CliError::Protocol(format!("{e}")))?;
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let up = hyper::upgrade::on(resp).await.map_err(|e| CliError::Protocol(format!("{e}")))?;
+            let (r, w) = tokio::io::split(TokioIo::new(up));
+            return Ok(Hijacked { reader: Box::pin(r), writer: Some(Box::pin(w)) });
+        }
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = collect(resp).await.unwrap_or_default();
+            return Err(daemon_error(status, &bytes));
+        }
+        let (mut tx, rx) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut body = resp.into_body();
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    if tx.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Hijacked { reader: Box::pin(rx), writer: None })
+    }
+
+    fn build_request(&self, method: Method, path: &str, body: Body, upgrade: bool) -> Result<Request<ReqBody>, CliError> {
         let (body, content_type) = body.into_parts();
         let mut req = Request::builder()
             .method(method)
@@ -167,7 +211,14 @@ impl Client {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let req = req.body(body).map_err(|e| CliError::msg(format!("invalid request: {e}")))?;
+        if upgrade {
+            req = req.header("connection", "Upgrade").header("upgrade", "tcp");
+        }
+        req.body(body).map_err(|e| CliError::msg(format!("invalid request: {e}")))
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+        let req = self.build_request(method, path, body, false)?;
         let connect_err = |_| CliError::Connect { host: self.host.url() };
         let resp = match &self.host {
             Host::Unix(p) => {
@@ -192,6 +243,24 @@ where
         let _ = conn.await;
     });
     sender.send_request(req).await
+}
+
+async fn handshake_upgradable<S>(stream: S, req: Request<ReqBody>) -> Result<Response<Incoming>, hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    sender.send_request(req).await
+}
+
+/// A hijacked attach/exec connection: the raw stream from the daemon, and the way back (none
+/// when the daemon did not upgrade).
+pub struct Hijacked {
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+    pub writer: Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
 }
 
 /// Reads a whole response body.

@@ -1,6 +1,7 @@
 //! The command tree: `wharf <object> <verb>` plus docker's top-level short forms
 //! (`wharf images` = `wharf image ls`, …). Each verb lives in `command/<object>/<verb>.rs`.
 
+pub mod container;
 pub mod image;
 pub mod inspect;
 pub mod system;
@@ -41,9 +42,66 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Manage containers
+    #[command(subcommand, override_usage = "wharf container COMMAND")]
+    Container(container::ContainerCommand),
     /// Manage images
     #[command(subcommand, override_usage = "wharf image COMMAND")]
     Image(image::ImageCommand),
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true, override_usage = "wharf run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Run(container::run::Args),
+    /// Execute a command in a running container
+    #[command(override_usage = "wharf exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(container::exec::Args),
+    /// List containers
+    #[command(override_usage = "wharf ps [OPTIONS]")]
+    Ps(container::list::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "wharf attach [OPTIONS] CONTAINER")]
+    Attach(container::attach::Args),
+    /// Create a new container
+    #[command(disable_help_flag = true, override_usage = "wharf create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    Create(container::create::Args),
+    /// Kill one or more running containers
+    #[command(override_usage = "wharf kill [OPTIONS] CONTAINER [CONTAINER...]")]
+    Kill(container::kill::Args),
+    /// Fetch the logs of a container
+    #[command(override_usage = "wharf logs [OPTIONS] CONTAINER")]
+    Logs(container::logs::Args),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "wharf pause CONTAINER [CONTAINER...]")]
+    Pause(container::pause::Args),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "wharf port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+    Port(container::port::Args),
+    /// Rename a container
+    #[command(override_usage = "wharf rename CONTAINER NEW_NAME")]
+    Rename(container::rename::Args),
+    /// Restart one or more containers
+    #[command(override_usage = "wharf restart [OPTIONS] CONTAINER [CONTAINER...]")]
+    Restart(container::restart::Args),
+    /// Remove one or more containers
+    #[command(override_usage = "wharf rm [OPTIONS] CONTAINER [CONTAINER...]")]
+    Rm(container::rm::Args),
+    /// Start one or more stopped containers
+    #[command(override_usage = "wharf start [OPTIONS] CONTAINER [CONTAINER...]")]
+    Start(container::start::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "wharf stats [OPTIONS] [CONTAINER...]")]
+    Stats(container::stats::Args),
+    /// Stop one or more running containers
+    #[command(override_usage = "wharf stop [OPTIONS] CONTAINER [CONTAINER...]")]
+    Stop(container::stop::Args),
+    /// Display the running processes of a container
+    #[command(override_usage = "wharf top CONTAINER [ps OPTIONS]")]
+    Top(container::top::Args),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "wharf unpause CONTAINER [CONTAINER...]")]
+    Unpause(container::unpause::Args),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "wharf wait CONTAINER [CONTAINER...]")]
+    Wait(container::wait::Args),
     /// Manage Wharf
     #[command(subcommand, override_usage = "wharf system COMMAND")]
     System(system::SystemCommand),
@@ -104,7 +162,26 @@ impl Ctx {
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
     match cmd {
+        Command::Container(c) => container::run(ctx, c).await,
         Command::Image(c) => image::run(ctx, c).await,
+        Command::Run(a) => container::run::run(ctx, a).await,
+        Command::Exec(a) => container::exec::run(ctx, a).await,
+        Command::Ps(a) => container::list::run(ctx, a).await,
+        Command::Attach(a) => container::attach::run(ctx, a).await,
+        Command::Create(a) => container::create::run(ctx, a).await,
+        Command::Kill(a) => container::kill::run(ctx, a).await,
+        Command::Logs(a) => container::logs::run(ctx, a).await,
+        Command::Pause(a) => container::pause::run(ctx, a).await,
+        Command::Port(a) => container::port::run(ctx, a).await,
+        Command::Rename(a) => container::rename::run(ctx, a).await,
+        Command::Restart(a) => container::restart::run(ctx, a).await,
+        Command::Rm(a) => container::rm::run(ctx, a).await,
+        Command::Start(a) => container::start::run(ctx, a).await,
+        Command::Stats(a) => container::stats::run(ctx, a).await,
+        Command::Stop(a) => container::stop::run(ctx, a).await,
+        Command::Top(a) => container::top::run(ctx, a).await,
+        Command::Unpause(a) => container::unpause::run(ctx, a).await,
+        Command::Wait(a) => container::wait::run(ctx, a).await,
         Command::System(c) => system::run(ctx, c).await,
         Command::Version(a) => system::version::run(ctx, a).await,
         Command::Info(a) => system::info::run(ctx, a).await,

@@ -1,0 +1,131 @@
+//! `wharf run` / `wharf container run`: docker's `runContainer`. Create (pulling a missing
+//! image), attach (hijacked) unless detached, register the wait (`next-exit`, or `removed` with
+//! `--rm`) before starting, start, then stream until the container is done and exit with its
+//! status. Failures at the daemon exit 125, or 126/127 when the command cannot be invoked or
+//! found.
+
+use hyper::Method;
+
+use super::opts::{self, ContainerOpts};
+use super::{container_path, create, hijack, status_error, wait_exit_or_removed};
+use crate::client::{query, Body};
+use crate::command::Ctx;
+use crate::error::CliError;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", value_name = "bool", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+}
+
+/// The attach query docker sends (keys sorted as Go's `url.Values.Encode` does).
+pub fn attach_query(stdin: bool, stdout: bool, stderr: bool, detach_keys: Option<&str>) -> String {
+    let mut q = Vec::new();
+    if let Some(k) = detach_keys.filter(|k| !k.is_empty()) {
+        q.push(("detachKeys", k.to_string()));
+    }
+    if stderr {
+        q.push(("stderr", "1".to_string()));
+    }
+    if stdin {
+        q.push(("stdin", "1".to_string()));
+    }
+    if stdout {
+        q.push(("stdout", "1".to_string()));
+    }
+    q.push(("stream", "1".to_string()));
+    query(&q)
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let mut req = opts::parse(&args.opts, &opts::ProcessHost).map_err(|e| create::opts_error(&e, "run"))?;
+    if args.detach {
+        if !args.opts.attach.is_empty() {
+            return Err(create::opts_error(&CliError::msg("Conflicting options: -a and -d"), "run"));
+        }
+        for k in ["AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"] {
+            req.body[k] = serde_json::Value::Bool(false);
+        }
+    }
+    let (stdin, stdout, stderr, tty) = (req.attach_stdin(), req.attach_stdout(), req.attach_stderr(), req.tty());
+    if !args.detach {
+        hijack::check_tty(stdin, tty)?;
+    }
+    let client = ctx.client().await?;
+    let id = create::create_container(client, &req, &args.opts.pull, args.opts.quiet)
+        .await
+        .map_err(|e| status_error(&e, "run"))?;
+    if !stdout && !stderr {
+        crate::write_stdout(&format!("{id}\n"))?;
+    }
+
+    let mut background = Vec::new();
+    if args.sig_proxy && !tty && !args.detach {
+        background.extend(hijack::forward_signals(client, &id));
+    }
+    let streamer = if stdin || stdout || stderr {
+        let path = container_path(&id, &format!("/attach{}", attach_query(stdin, stdout, stderr, args.detach_keys.as_deref())));
+        let conn = client.hijack(Method::POST, &path, Body::Empty).await.map_err(|e| status_error(&e, "run"))?;
+        Some(tokio::spawn(hijack::stream(conn, tty, stdin)))
+    } else {
+        None
+    };
+    let status = wait_exit_or_removed(client, &id, req.auto_remove()).await;
+
+    if let Err(e) = client.call(Method::POST, &container_path(&id, "/start"), Body::Empty).await {
+        if let Some(s) = streamer {
+            s.abort();
+            let _ = s.await; // the terminal is restored when the streamer is dropped
+        }
+        if req.auto_remove() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), status).await;
+        }
+        return Err(status_error(&e, "run"));
+    }
+    if tty && (stdout || stderr || stdin) && hijack::is_tty(std::io::stdout()) {
+        background.push(hijack::monitor_tty_size(client, container_path(&id, "")));
+    }
+    if let Some(s) = streamer {
+        match s.await {
+            Ok(Err(e)) => eprintln!("{e}"),
+            Err(e) if e.is_panic() => eprintln!("attach: {e}"),
+            _ => {}
+        }
+    }
+    if !stdout && !stderr {
+        status.abort();
+        return Ok(());
+    }
+    let code = status.await.unwrap_or(125);
+    for b in background {
+        b.abort();
+    }
+    if code != 0 {
+        return Err(CliError::Status { code, message: String::new() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_query_matches_docker() {
+        assert_eq!(attach_query(false, true, true, None), "?stderr=1&stdout=1&stream=1");
+        assert_eq!(
+            attach_query(true, true, true, Some("ctrl-x")),
+            "?detachKeys=ctrl-x&stderr=1&stdin=1&stdout=1&stream=1"
+        );
+    }
+}
