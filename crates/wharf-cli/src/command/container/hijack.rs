@@ -138,10 +138,8 @@ impl RawTerminal {
             return RawTerminal { saved: None };
         };
         let mut raw = saved.clone();
+        // cfmakeraw, as moby/term's MakeRaw: no echo, no line editing, no output processing.
         raw.make_raw();
-        // Keep output post-processing so "\n" written by us still returns the carriage, as
-        // moby/term's MakeRaw does not clear OPOST on Linux either.
-        raw.output_modes |= rustix::termios::OutputModes::OPOST;
         let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &raw);
         RawTerminal { saved: Some(saved) }
     }

@@ -2,7 +2,6 @@
 //! image inspector does (one indented JSON array, or the template per object).
 
 use crate::client::Client;
-use crate::command::image::inspect::render;
 use crate::command::Ctx;
 use crate::error::CliError;
 
@@ -35,7 +34,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    crate::write_stdout(&render(&raws, args.format.as_deref())?)?;
+    let (out, template_errors) = crate::command::inspect::render_each(&raws, args.format.as_deref());
+    crate::write_stdout(&out)?;
+    errors.splice(0..0, template_errors);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -57,9 +57,10 @@ impl Args {
         }
     }
 
-    /// Sizes are asked for with `-s`, or when the template uses `.Size` (or is `json`).
+    /// Sizes are asked for with `-s`, or when the template uses `.Size` (not for `json`,
+    /// where docker prints the size fields without asking for them).
     fn wants_size(&self) -> bool {
-        self.size || self.format.as_deref().is_some_and(|f| f.contains(".Size") || f == format::JSON_FORMAT)
+        self.size || self.format.as_deref().is_some_and(|f| f.contains(".Size"))
     }
 
     /// `?all=1&filters=…&limit=N&size=1`, keys sorted as Go's client sends them.
@@ -171,6 +172,7 @@ pub fn row(c: &Value, trunc: bool, with_label_map: bool, now: f64) -> Value {
         "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": mounts.join(","),
         "Networks": networks.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+        "Platform": c.get("ImageManifestDescriptor").and_then(|d| d.get("platform")).cloned().unwrap_or(Value::Null),
         "LocalVolumes": local_volumes.to_string(),
     });
     if with_label_map {

@@ -33,7 +33,7 @@ pub fn render(ports: &Value, want: Option<&str>, name: &str) -> Result<String, C
         let key = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
         let bindings = map.get(&key).and_then(Value::as_array).filter(|a| !a.is_empty());
         let Some(bindings) = bindings else {
-            return Err(CliError::msg(format!("Error: No public port '{key}' published for {name}")));
+            return Err(CliError::msg(format!("Error: No public port '{p}' published for {name}")));
         };
         for b in bindings {
             out.push(join_host_port(b["HostIp"].as_str().unwrap_or(""), b["HostPort"].as_str().unwrap_or("")));
