@@ -65,7 +65,7 @@ impl Args {
 
     /// `?all=1&filters=…&limit=N&size=1`, keys sorted as Go's client sends them.
     pub fn query(&self) -> String {
-        let limit = if self.latest && self.last == -1 { 1 } else { self.last };
+        let limit = if self.latest && self.last <= 0 { 1 } else { self.last };
         let mut q = Vec::new();
         if self.all {
             q.push(("all", "1".to_string()));
@@ -360,7 +360,8 @@ mod tests {
         assert_eq!(out.lines().next().unwrap(), "web frontend||running");
         let args = Args { format: Some("table {{.ID}}\\t{{.Networks}}\\t{{.Mounts}}".into()), ..Default::default() };
         let out = render(&fixture(), &args, NOW).unwrap();
-        assert!(out.starts_with("CONTAINER ID   NETWORKS   MOUNTS\n"), "{out}");
+        assert!(out.starts_with("CONTAINER ID   NETWORKS         MOUNTS\n"), "{out}");
+        assert!(out.contains("a4f7dd188512ae…,/srv/www"), "{out}");
     }
 
     #[test]

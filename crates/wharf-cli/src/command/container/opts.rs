@@ -988,7 +988,8 @@ mod tests {
             "max-file=2", "--security-opt", "no-new-privileges", "bb", "sh", "-c", "echo hi",
         ]);
         assert_eq!(r.path(), "/containers/create?name=c1");
-        assert_eq!(r.body["Env"], json!(["FOO=bar", "HOME=/root", "A=1"]));
+        // --env-file first, then -e in order (docker/cli's readKVStrings).
+        assert_eq!(r.body["Env"], json!(["FOO=bar", "A=1", "HOME=/root"]));
         assert_eq!(r.body["Entrypoint"], json!([""]));
         assert_eq!(r.body["Cmd"], json!(["sh", "-c", "echo hi"]));
         golden("create-many-flags.golden", &r);
