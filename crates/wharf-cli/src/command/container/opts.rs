@@ -283,7 +283,7 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     let mut volumes = Map::new();
     for v in &o.volume {
         if v.trim().is_empty() {
-            return Err(err(format!("invalid empty volume spec")));
+            return Err(err("invalid empty volume spec"));
         }
         if v.contains(':') {
             binds.push(Value::from(v.clone()));
@@ -321,7 +321,7 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     for l in &o.log_opt {
         let (k, v) = l
             .split_once('=')
-            .ok_or_else(|| flag_err(l, "--log-opt", &format!("invalid key value pair format in log-opt")))?;
+            .ok_or_else(|| flag_err(l, "--log-opt", "invalid key value pair format in log-opt"))?;
         log_config.insert(k.to_string(), Value::from(v));
     }
 
@@ -754,7 +754,7 @@ fn validate_env(e: &str, host: &dyn Host) -> Result<String, CliError> {
 fn read_kv_file(host: &dyn Host, path: &str, lookup_env: bool) -> Result<Vec<String>, CliError> {
     let text = host.read_file(path).map_err(|e| crate::error::go_io_error("open", path, &e))?;
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for raw in text.lines() {
         let line = raw.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -766,7 +766,6 @@ fn read_kv_file(host: &dyn Host, path: &str, lookup_env: bool) -> Result<Vec<Str
         if key.contains([' ', '\t']) {
             return Err(err(format!("variable '{}' contains whitespaces", key.trim_end())));
         }
-        let _ = i;
         match value {
             Some(_) => out.push(line.to_string()),
             None if lookup_env => {

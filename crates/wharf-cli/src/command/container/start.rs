@@ -4,7 +4,6 @@
 //! container's status, as `run` does.
 
 use hyper::Method;
-use serde_json::Value;
 
 use super::{container_path, hijack, inspect_container, run::attach_query, status_error, wait_exit_or_removed};
 use crate::client::Body;
@@ -83,6 +82,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if code != 0 {
         return Err(CliError::Status { code, message: String::new() });
     }
-    let _: Option<Value> = None;
     Ok(())
 }
