@@ -124,6 +124,46 @@ pub(crate) fn mismatch(expected: &Digest, got: &Digest) -> Error {
     ))
 }
 
+/// A layer ingested speculatively while the rest of the archive was still being spooled
+/// (before the manifest said what it is): still all in `tmp/`.
+pub(crate) struct Spec {
+    pub diff_id: Digest,
+    /// The uncompressed blob; `None` when the spooled file itself is the plain tar.
+    pub blob: Option<TempPath>,
+    pub snapshot: (TempPath, u64),
+}
+
+/// Ingests a spooled file if it looks like a layer (gzip, zstd, or a tar with the ustar
+/// magic); `Ok(None)` when it does not (configs, manifests).
+pub(crate) fn speculate(paths: &Paths, path: &Path, digest: &Digest) -> Result<Option<Spec>> {
+    let f = File::open(path).ctx(|| format!("failed to open {}", path.display()))?;
+    let mut br = BufReader::with_capacity(BUF_SIZE, f);
+    let head = br.fill_buf().ctx(|| "failed to read layer".into())?;
+    let plain = match head {
+        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..] => false,
+        h if h.len() >= 262 && &h[257..262] == b"ustar" => true,
+        _ => return Ok(None),
+    };
+    if plain {
+        drop(br);
+        let snapshot = unpack_file(paths, path)?;
+        return Ok(Some(Spec {
+            diff_id: digest.clone(),
+            blob: None,
+            snapshot,
+        }));
+    }
+    let s = stream_layer(paths, br, true, true)?;
+    let snapshot = s
+        .snapshot
+        .ok_or_else(|| Error::invalid("layer produced no snapshot"))?;
+    Ok(Some(Spec {
+        diff_id: s.diff_id,
+        blob: s.blob,
+        snapshot,
+    }))
+}
+
 /// One layer of a load: a spooled file holding it (maybe compressed) whose sha256 is known.
 pub(crate) struct LayerJob {
     pub source: PathBuf,
@@ -132,11 +172,57 @@ pub(crate) struct LayerJob {
     pub need_blob: bool,
     /// Chain ids whose snapshot (this layer unpacked) must be made.
     pub snapshots: Vec<Digest>,
+    /// The speculative result for `source`, if one was made.
+    pub spec: std::sync::Mutex<Option<Result<Spec>>>,
+}
+
+fn store_blob(paths: &Paths, job: &LayerJob, tmp: Option<TempPath>) -> Result<()> {
+    let dst = paths.blob(&job.diff_id);
+    match tmp {
+        Some(b) => {
+            fs::rename(&b.path, &dst).ctx(|| format!("failed to store blob {}", dst.display()))?;
+            b.keep();
+        }
+        // hard link, so the spooled file can still be read below / by other images
+        None => match fs::hard_link(&job.source, &dst) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("failed to store blob {}", dst.display()),
+                    e,
+                ))
+            }
+        },
+    }
+    Ok(())
 }
 
 /// Runs one load job: verified blob and snapshots renamed into place. Returns the layer's
 /// content size when it unpacked.
 pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
+    let spec = job.spec.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match spec {
+        Some(Err(e)) => return Err(e),
+        Some(Ok(spec)) => {
+            if spec.diff_id != job.diff_id {
+                return Err(mismatch(&job.diff_id, &spec.diff_id));
+            }
+            if job.need_blob {
+                store_blob(paths, job, spec.blob)?;
+            }
+            let (dir, size) = spec.snapshot;
+            if let Some((first, rest)) = job.snapshots.split_first() {
+                paths.commit_snapshot(dir, first)?;
+                for chain in rest {
+                    let (dir, _) = unpack_file(paths, &paths.blob(&job.diff_id))?;
+                    paths.commit_snapshot(dir, chain)?;
+                }
+            }
+            return Ok(Some(size));
+        }
+        None => {}
+    }
     let f = File::open(&job.source).ctx(|| format!("failed to open {}", job.source.display()))?;
     let mut br = BufReader::with_capacity(BUF_SIZE, f);
     let comp = compress::detect(&mut br)?;
@@ -149,18 +235,8 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
         }
         drop(br);
         if job.need_blob {
-            // (made durable by the caller's syncfs before the commit) hard link, so the spooled file can still be read below / by other images
-            let dst = paths.blob(&job.diff_id);
-            match fs::hard_link(&job.source, &dst) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("failed to store blob {}", dst.display()),
-                        e,
-                    ))
-                }
-            }
+            // made durable by the caller's syncfs before the commit
+            store_blob(paths, job, None)?;
         }
         for chain in rest {
             let (dir, n) = unpack_file(paths, &job.source)?;
@@ -175,9 +251,7 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
         return Err(mismatch(&job.diff_id, &s.diff_id));
     }
     if let Some(b) = s.blob {
-        let dst = paths.blob(&job.diff_id);
-        fs::rename(&b.path, &dst).ctx(|| format!("failed to store blob {}", dst.display()))?;
-        b.keep();
+        store_blob(paths, job, Some(b))?;
     }
     if let Some((dir, n)) = s.snapshot {
         paths.commit_snapshot(dir, &rest[0])?;

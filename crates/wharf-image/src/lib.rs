@@ -133,6 +133,9 @@ pub struct ImageStore {
     db: Arc<redb::Database>,
     /// In-flight operations' blobs/snapshots (see `store::Pins`).
     pins: Mutex<HashMap<String, usize>>,
+    /// Compressed layer digest → diff_id, learnt by loads (a hint for skipping speculative
+    /// unpacking of layers already stored; not persisted).
+    known_sources: Mutex<HashMap<Digest, Digest>>,
 }
 
 #[allow(dead_code)]

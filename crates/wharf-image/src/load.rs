@@ -8,12 +8,12 @@
 //! config's diff_ids. Then the layers are ingested in parallel, everything is synced, and
 //! all image records and tags are committed in one transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File};
 use std::io::{BufWriter, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use serde::Deserialize;
 use wharf_types::{Digest, HashingWriter, Reference};
@@ -22,7 +22,7 @@ use crate::compress::BUF_SIZE;
 use crate::db::{self, ImageRecord, LayerRecord};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{chain_ids, TempPath};
-use crate::layer::{content_size, run_job, LayerJob};
+use crate::layer::{content_size, run_job, speculate, LayerJob, Spec};
 use crate::store::{blob_key, snap_key};
 use crate::unpack::clean_path;
 use crate::{ImageConfigFile, ImageStore};
@@ -57,7 +57,12 @@ fn clean(raw: &[u8]) -> Result<String> {
 }
 
 impl Spool {
-    fn read(paths: &crate::fsutil::Paths, src: &mut dyn Read) -> Result<Spool> {
+    /// `on_file` sees each regular file once it is completely spooled and verified.
+    fn read(
+        paths: &crate::fsutil::Paths,
+        src: &mut dyn Read,
+        on_file: &mut dyn FnMut(&str, &SpoolFile),
+    ) -> Result<Spool> {
         let dir = paths.temp_dir("load")?;
         let mut files = HashMap::new();
         let mut links = HashMap::new();
@@ -99,7 +104,9 @@ impl Spool {
                         }
                     }
                     links.remove(&name);
-                    files.insert(name, SpoolFile { path, digest, size });
+                    let f = SpoolFile { path, digest, size };
+                    on_file(&name, &f);
+                    files.insert(name, f);
                 }
                 tar::EntryType::Symlink => {
                     let target = entry
@@ -244,8 +251,8 @@ impl ImageStore {
     /// Returns the loaded names: familiar references, or "sha256:…" ids of untagged images.
     pub fn load(&self, src: &mut dyn Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
         let t0 = std::time::Instant::now();
-        let spool = Spool::read(self.paths(), src)?;
-        tracing::debug!(elapsed = ?t0.elapsed(), "spooled archive");
+        let (spool, mut specs) = self.spool_and_speculate(src)?;
+        tracing::debug!(elapsed = ?t0.elapsed(), speculative = specs.len(), "spooled archive");
         let candidates = if spool.has("manifest.json") {
             self.docker_candidates(&spool)?
         } else if spool.has("index.json") {
@@ -297,6 +304,7 @@ impl ImageStore {
                     diff_id: d.clone(),
                     need_blob,
                     snapshots: Vec::new(),
+                    spec: Mutex::new(specs.remove(&sf.path)),
                 });
                 if need_snap && !job.snapshots.contains(ch) {
                     job.snapshots.push(ch.clone());
@@ -307,6 +315,15 @@ impl ImageStore {
         let t1 = std::time::Instant::now();
         let results = self.run_jobs(&jobs)?;
         tracing::debug!(elapsed = ?t1.elapsed(), layers = jobs.len(), "layers ingested");
+        drop(specs); // speculative work nobody needed: its temporaries go
+        {
+            let mut known = self.known_sources_lock();
+            for j in &jobs {
+                if j.source_digest != j.diff_id {
+                    known.insert(j.source_digest.clone(), j.diff_id.clone());
+                }
+            }
+        }
         for (job, size) in jobs.iter().zip(results) {
             if let Some(s) = size {
                 for ch in &job.snapshots {
@@ -375,6 +392,83 @@ impl ImageStore {
             progress(l);
         }
         Ok(names)
+    }
+
+    /// Spools the archive while worker threads already ingest the files that look like
+    /// layers (decompress, hash, blob, unpack — all into `tmp/`), overlapping the sequential
+    /// read of the archive with the layer work. Files that are already stored (plain tars
+    /// whose digest is a blob; compressed files seen before) are left for the normal path,
+    /// which reuses existing snapshots.
+    #[allow(clippy::type_complexity)]
+    fn spool_and_speculate(
+        &self,
+        src: &mut dyn Read,
+    ) -> Result<(Spool, HashMap<PathBuf, Result<Spec>>)> {
+        let known = self.known_sources_lock().clone();
+        let queue: Mutex<(VecDeque<(PathBuf, Digest)>, bool)> =
+            Mutex::new((VecDeque::new(), false));
+        let cv = Condvar::new();
+        let specs: Mutex<HashMap<PathBuf, Result<Spec>>> = Mutex::new(HashMap::new());
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let spool = std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let item = {
+                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        loop {
+                            if let Some(it) = q.0.pop_front() {
+                                break Some(it);
+                            }
+                            if q.1 {
+                                break None;
+                            }
+                            q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
+                        }
+                    };
+                    let Some((path, digest)) = item else { break };
+                    let r = match speculate(self.paths(), &path, &digest) {
+                        Ok(None) => continue,
+                        Ok(Some(spec)) => Ok(spec),
+                        Err(e) => Err(e),
+                    };
+                    specs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(path, r);
+                });
+            }
+            let r = Spool::read(self.paths(), src, &mut |name, f| {
+                let base = name.rsplit('/').next().unwrap_or(name);
+                if f.size < 512
+                    || base.ends_with(".json")
+                    || matches!(base, "json" | "VERSION" | "repositories" | "oci-layout")
+                {
+                    return;
+                }
+                if self.paths().blob(&f.digest).is_file() {
+                    return;
+                }
+                if known
+                    .get(&f.digest)
+                    .is_some_and(|d| self.paths().blob(d).is_file())
+                {
+                    return;
+                }
+                queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+                    .push_back((f.path.clone(), f.digest.clone()));
+                cv.notify_one();
+            });
+            queue.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+            cv.notify_all();
+            r
+        })?;
+        Ok((spool, specs.into_inner().unwrap_or_else(|p| p.into_inner())))
     }
 
     /// Runs layer jobs on a few threads (layers are independent). The first error wins;

@@ -61,6 +61,7 @@ impl ImageStore {
             paths,
             db,
             pins: Mutex::new(HashMap::new()),
+            known_sources: Mutex::new(HashMap::new()),
         };
         store.collect_garbage()?;
         Ok(store)
@@ -94,6 +95,10 @@ impl ImageStore {
 
     pub(crate) fn pins_lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
         self.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn known_sources_lock(&self) -> MutexGuard<'_, HashMap<Digest, Digest>> {
+        self.known_sources.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn pin(&self, keys: Vec<String>) -> Pins<'_> {

@@ -25,6 +25,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::rc::Rc;
 
 use rustix::fs::{
     self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
@@ -150,7 +151,8 @@ struct Attrs {
 struct Unpacker {
     root: OwnedFd,
     /// The last parent directory opened, by layer-relative path.
-    cache: Option<(Vec<u8>, OwnedFd)>,
+    /// (Rc: handing it out costs no dup/close syscalls per entry.)
+    cache: Option<(Vec<u8>, Rc<OwnedFd>)>,
     /// Directories whose times are set at the end (after their children changed them).
     dirs: Vec<(Vec<u8>, Timestamps)>,
     buf: Vec<u8>,
@@ -325,10 +327,10 @@ impl Unpacker {
 
     /// Opens (creating missing directories, like tar) the parent directory `rel` of an
     /// entry, without following any symlink.
-    fn parent(&mut self, rel: &[u8]) -> Result<OwnedFd> {
+    fn parent(&mut self, rel: &[u8]) -> Result<Rc<OwnedFd>> {
         if let Some((p, fd)) = &self.cache {
             if p == rel {
-                return fd.try_clone().map_err(|e| Error::io("failed to dup fd", e));
+                return Ok(fd.clone());
             }
         }
         let fd = if rel.is_empty() {
@@ -342,11 +344,9 @@ impl Unpacker {
                 Err(e) => return Err(resolve_err("parent directory", rel, e)),
             }
         };
-        let ret = fd
-            .try_clone()
-            .map_err(|e| Error::io("failed to dup fd", e))?;
-        self.cache = Some((rel.to_vec(), fd));
-        Ok(ret)
+        let fd = Rc::new(fd);
+        self.cache = Some((rel.to_vec(), fd.clone()));
+        Ok(fd)
     }
 
     /// Opens an existing directory of the layer (no creation), no symlinks followed.
