@@ -2,8 +2,10 @@
 //!
 //! Images are kept in three places under the data root, and made durable in that order:
 //! - `blobs/sha256/<hex>`: content-addressed blobs (configs; layers as **uncompressed** tars
-//!   keyed by their diff_id). Written to `tmp/` while hashing, fsync'd, verified, renamed: a
-//!   blob whose digest does not match never becomes visible.
+//!   keyed by their diff_id, so `save` is a plain copy). Written to `tmp/` while hashing,
+//!   verified, renamed: a blob whose digest does not match never becomes visible. Instead of
+//!   an fsync per file, one `syncfs` of the data root flushes blob data, snapshots and the
+//!   renames together, before any metadata naming them is committed.
 //! - `snapshots/<chain-id hex>/`: one unpacked layer each, overlay style (OCI whiteouts turned
 //!   into overlay whiteouts), ready to be an overlayfs lower dir. Unpacked into `tmp/` and
 //!   renamed into place.
@@ -17,7 +19,15 @@
 //! `kill -9` at any instant loses no committed transaction and never exposes a torn one. One
 //! database file is shared by the whole daemon; each subsystem owns its own tables.
 //!
-//! Layer unpacking ([`unpack`]) is the first line of defence against hostile images
+//! Layer sizes are docker's: what a walk of the unpacked layer counts (regular file sizes and
+//! symlink target lengths, a hardlinked file once); an image's size is the sum.
+//!
+//! `load` spools the outer archive into `tmp/` and, while it is still reading, already
+//! ingests the files that look like layers on worker threads (decompress, hash, blob,
+//! unpack, all into `tmp/`); once the manifest is known, results whose diff_id matches the
+//! config are renamed into place, the rest dropped.
+//!
+//! Layer unpacking (`unpack.rs`) is the first line of defence against hostile images
 //! (CVE-2021-32760, tar parser desync): the `tar` crate only parses, and every filesystem
 //! operation is fd-relative (openat2 `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never
 //! following a symlink an earlier entry made.
@@ -115,7 +125,7 @@ pub struct PruneReport {
 /// One line of `docker history`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryItem {
-    /// The image id for the top entry, "<missing>" below.
+    /// The image id for the top entry, `"<missing>"` below.
     pub id: String,
     /// Unix seconds.
     pub created: i64,

@@ -275,7 +275,7 @@ impl ImageStore {
     }
 
     /// Newest first, docker's shape: the top entry carries the image id and tags, the
-    /// ones below "<missing>"; empty_layer steps have size 0.
+    /// ones below `"<missing>"`; empty_layer steps have size 0.
     pub fn history(&self, id: &Digest) -> Result<Vec<HistoryItem>> {
         let img = self.get(id)?;
         let secs = |s: Option<&str>| {
