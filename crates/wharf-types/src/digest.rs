@@ -67,7 +67,7 @@ impl Digest {
         "sha256"
     }
 
-    /// The full "sha256:<hex>" form.
+    /// The full `"sha256:<hex>"` form.
     pub fn as_str(&self) -> &str {
         &self.s
     }
