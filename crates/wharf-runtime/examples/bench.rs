@@ -1,7 +1,8 @@
 //! Times `create + start + wait + delete` of `true` in a busybox container, embedded in a
 //! single-threaded process as the shim will run it.
 //!
-//! `cargo run --release -p wharf-runtime --example bench -- [N] [--privileged] [-- cmd...]`
+//! `cargo run --release -p wharf-runtime --example bench -- [N] [--privileged] [--unconfined]
+//! [--host-net] [-- cmd...]`
 //! (as root; needs /bin/busybox). Prints per-phase medians in milliseconds.
 
 use std::path::Path;
@@ -18,6 +19,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(50);
     let privileged = args.iter().any(|a| a == "--privileged");
+    let flag = |f: &str| args.iter().take_while(|a| *a != "--").any(|a| a == f);
+    let seccomp = if flag("--unconfined") { wharf_runtime::Seccomp::Unconfined } else { wharf_runtime::Seccomp::Default };
+    let network = if flag("--host-net") { wharf_runtime::NetworkMode::Host } else { wharf_runtime::NetworkMode::New };
     let cmd: Vec<String> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].to_vec(),
         None => vec!["true".into()],
@@ -43,6 +47,8 @@ fn main() {
             args: cmd.clone(),
             env: vec!["PATH=/bin".into()],
             privileged,
+            seccomp: seccomp.clone(),
+            network: network.clone(),
             ..ContainerConfig::default()
         };
         let t0 = Instant::now();
@@ -77,7 +83,8 @@ fn main() {
     let p90 = |v: &Vec<std::time::Duration>| v[v.len() * 9 / 10].as_secs_f64() * 1000.0;
     let (c, s, d, t) = (med(&mut create), med(&mut start_wait), med(&mut delete), med(&mut total));
     println!(
-        "n={n} median ms: create {c:.2}, start+wait {s:.2}, create+start+wait {t:.2} (p90 {:.2}), delete {d:.2}",
+        "n={n} median ms: create {c:.2}, start+wait {s:.2}, create+start+wait {t:.2} (min {:.2}, p90 {:.2}), delete {d:.2}",
+        total[0].as_secs_f64() * 1000.0,
         p90(&total)
     );
     let _ = Path::new("/");

@@ -12,6 +12,7 @@
 //! devices, and users resolved from the container's own `/etc/passwd` without leaving its
 //! root ([`user`]). [`selfexe::ensure_sealed_self`] defends against CVE-2019-5736.
 
+pub mod bpf;
 pub mod caps;
 pub mod cgroup;
 mod config;

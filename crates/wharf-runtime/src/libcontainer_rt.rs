@@ -5,9 +5,9 @@
 //!   process; the container's init is created with CLONE_PARENT, so it is the caller's
 //!   child and the caller reaps it (`waitpid(pid)`). It also leaves the caller
 //!   non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`), which is what we want in the shim.
-//! - exec ("tenant") processes do not get the container's seccomp filter: we install it
-//!   ourselves from a custom [`Executor`] right before `execve`, which requires
-//!   no_new_privs for the exec'd process (see [`exec_process`]).
+//! - exec ("tenant") processes do not get the container's seccomp filter, and building
+//!   the filter in the container's init costs 7–15 ms: we precompile it and install it
+//!   ourselves from a custom [`Executor`] right before `execve` (see [`crate::bpf`]).
 //! - a new network namespace has loopback down: we bring `lo` up after create.
 //! - `noNewPrivileges: false` must be omitted, not written (see [`crate::spec`]).
 //! - `MASKED_EQ` seccomp args are swapped relative to runc (see [`crate::seccomp`]).
@@ -16,6 +16,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use libcgroups::common::CgroupManager;
 use libcontainer::container::builder::ContainerBuilder;
@@ -28,7 +29,7 @@ use serde_json::json;
 use crate::config::{ContainerConfig, ExecConfig, NetworkMode, Pid, State, Stats, Status, Stdio};
 use crate::error::{Error, Result};
 use crate::rootfs::{self, Layout};
-use crate::{caps, cgroup, spec, user, Runtime};
+use crate::{bpf, caps, cgroup, spec, user, Runtime};
 
 /// The libcontainer-backed runtime. `root` holds libcontainer's per-container state
 /// (e.g. `/run/wharf/runtime`); per-container files live in the config's `state_dir`.
@@ -83,10 +84,11 @@ impl LibcontainerRuntime {
         Ok(c)
     }
 
-    fn builder(&self, id: &str, stdio: Stdio) -> Result<ContainerBuilder> {
+    fn builder(&self, id: &str, stdio: Stdio, executor: WharfExecutor) -> Result<ContainerBuilder> {
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.root)
-            .map_err(lc("set root for", id))?;
+            .map_err(lc("set root for", id))?
+            .with_executor(executor);
         match stdio {
             Stdio::Inherit => {}
             Stdio::Fds { stdin, stdout, stderr } => {
@@ -101,10 +103,11 @@ impl LibcontainerRuntime {
         let rootfs = rootfs::mount_overlay(layout, &cfg.lower_dirs)?;
         let user = user::resolve(&rootfs, &cfg.user)?;
         let spec = spec::build_spec(cfg, &rootfs, &user)?;
+        let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
         let config_path = layout.bundle().join("config.json");
         spec.save(&config_path).map_err(Error::Spec)?;
         let container = self
-            .builder(&cfg.id, stdio)?
+            .builder(&cfg.id, stdio, executor)?
             .as_init(layout.bundle())
             .with_systemd(false)
             .with_detach(true)
@@ -120,6 +123,55 @@ impl LibcontainerRuntime {
         }
         Ok(pid)
     }
+}
+
+impl LibcontainerRuntime {
+    fn seccomp_cache(&self) -> PathBuf {
+        self.root.join(".seccomp-cache")
+    }
+
+    /// Move the spec's seccomp filter onto the precompiled path (see [`crate::bpf`]):
+    /// the filter is saved as `bundle/seccomp.json` for later execs, removed from the
+    /// spec, and the process gets CAP_SYS_ADMIN outside its bounding set to install it.
+    fn precompile_seccomp(&self, spec: Spec, bundle: &Path) -> Result<(Spec, WharfExecutor)> {
+        let mut v = serde_json::to_value(&spec).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
+        let oci = v["linux"]["seccomp"].take();
+        if oci.is_null() || !bpf::precompilable(&oci) {
+            let _ = v; // libcontainer applies the filter itself
+            return Ok((spec, WharfExecutor::default()));
+        }
+        let program = bpf::cached(&self.seccomp_cache(), &oci)?;
+        let path = bundle.join(SECCOMP_FILE);
+        std::fs::write(&path, oci.to_string()).map_err(|e| Error::io("write", &path, e))?;
+        if let Some(obj) = v["linux"].as_object_mut() {
+            obj.remove("seccomp");
+        }
+        let drop_sys_admin = grant_sys_admin(&mut v["process"]["capabilities"]);
+        let spec = serde_json::from_value(v).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
+        Ok((spec, WharfExecutor { bpf: Some(Arc::new(program)), libseccomp: None, drop_sys_admin }))
+    }
+}
+
+const SECCOMP_FILE: &str = "seccomp.json";
+
+/// Add CAP_SYS_ADMIN to effective and permitted when the bounding set lacks it; returns
+/// whether the executor must drop it again after installing the filter.
+fn grant_sys_admin(caps: &mut serde_json::Value) -> bool {
+    let sa = json!("CAP_SYS_ADMIN");
+    if caps["bounding"].as_array().is_some_and(|b| b.contains(&sa)) {
+        return false;
+    }
+    for set in ["effective", "permitted"] {
+        match caps[set].as_array_mut() {
+            Some(a) => {
+                if !a.contains(&sa) {
+                    a.push(sa.clone());
+                }
+            }
+            None => caps[set] = json!([sa.clone()]),
+        }
+    }
+    true
 }
 
 /// Set `lo` up in the network namespace of `pid` (a fresh netns starts with it down).
@@ -168,18 +220,29 @@ fn loopback_up(pid: Pid) -> Result<()> {
     result.map_err(|e| Error::io("bring up loopback in", format!("/proc/{pid}/ns/net"), e))
 }
 
-/// Executes an exec'd process after installing the container's seccomp filter, which
-/// libcontainer 0.7 does not apply to tenant processes.
-#[derive(Clone)]
-struct SeccompExecutor {
-    seccomp: Option<LinuxSeccomp>,
+/// Runs the container's (or exec's) command after installing its seccomp filter: a
+/// precompiled one ([`crate::bpf`]), or — for exec'd processes of containers whose filter
+/// libcontainer applied itself — via libcontainer, which 0.7 skips for tenant processes.
+#[derive(Clone, Default)]
+struct WharfExecutor {
+    bpf: Option<Arc<Vec<u8>>>,
+    libseccomp: Option<LinuxSeccomp>,
+    drop_sys_admin: bool,
 }
 
-impl Executor for SeccompExecutor {
+impl Executor for WharfExecutor {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
-        if let Some(s) = &self.seccomp {
+        if let Some(program) = &self.bpf {
+            bpf::install(program)
+                .map_err(|e| ExecutorError::Other(format!("failed to install seccomp filter: {e}")))?;
+        }
+        if let Some(s) = &self.libseccomp {
             libcontainer::seccomp::initialize_seccomp(s)
                 .map_err(|e| ExecutorError::Other(format!("failed to install seccomp filter: {e}")))?;
+        }
+        if self.drop_sys_admin {
+            bpf::drop_capability(bpf::CAP_SYS_ADMIN)
+                .map_err(|e| ExecutorError::Other(format!("failed to drop CAP_SYS_ADMIN: {e}")))?;
         }
         libcontainer::workload::default::get_executor().exec(spec)
     }
@@ -191,11 +254,11 @@ impl Executor for SeccompExecutor {
 
 static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// The OCI `process` for an exec, derived from the container's own spec. When the
-/// container has a seccomp filter the exec'd process gets no_new_privs (installing a
-/// filter without CAP_SYS_ADMIN requires it) — a deviation from Docker, where setuid
-/// binaries started by `docker exec` may still gain privileges.
-pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig) -> Result<serde_json::Value> {
+/// The OCI `process` for an exec, derived from the container's own spec. With
+/// `force_nnp` (a container whose filter libcontainer applied, so the exec'd process must
+/// install it without CAP_SYS_ADMIN) it gets no_new_privs — a deviation from Docker kept
+/// only for that fallback path.
+pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig, force_nnp: bool) -> Result<serde_json::Value> {
     let iproc = init.process().as_ref().ok_or_else(|| Error::InvalidConfig("container spec has no process".into()))?;
     if p.args.is_empty() {
         return Err(Error::InvalidConfig("no command".into()));
@@ -236,7 +299,6 @@ pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig) -> Result<serde_
         env.push(e.clone());
     }
     let cwd = if p.cwd.is_empty() { iproc.cwd().to_string_lossy().into_owned() } else { p.cwd.clone() };
-    let has_seccomp = init.linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_some();
     let mut process = json!({
         "terminal": p.tty,
         "user": {"uid": uid, "gid": gid, "additionalGids": gids},
@@ -246,7 +308,7 @@ pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig) -> Result<serde_
         "capabilities": spec::capabilities_json(&cap_set, uid),
         "rlimits": iproc.rlimits(),
     });
-    if has_seccomp || iproc.no_new_privileges() == Some(true) {
+    if force_nnp || iproc.no_new_privileges() == Some(true) {
         process["noNewPrivileges"] = json!(true);
     }
     Ok(process)
@@ -358,14 +420,29 @@ impl Runtime for LibcontainerRuntime {
         let bundle = c.bundle().clone();
         let init = Spec::load(bundle.join("config.json")).map_err(Error::Spec)?;
         let rootfs = init.root().as_ref().map(|r| r.path().clone()).unwrap_or_else(|| bundle.join("../rootfs"));
-        let process = exec_process(&init, &rootfs, p)?;
-        let seccomp = init.linux().as_ref().and_then(|l| l.seccomp().clone());
+        let precompiled = bundle.join(SECCOMP_FILE);
+        let (mut process, executor) = if precompiled.exists() {
+            let text = std::fs::read_to_string(&precompiled).map_err(|e| Error::io("read", &precompiled, e))?;
+            let oci: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::InvalidSeccomp(e.to_string()))?;
+            let program = bpf::cached(&self.seccomp_cache(), &oci)?;
+            let process = exec_process(&init, &rootfs, p, false)?;
+            (process, WharfExecutor { bpf: Some(Arc::new(program)), libseccomp: None, drop_sys_admin: false })
+        } else {
+            let seccomp = init.linux().as_ref().and_then(|l| l.seccomp().clone());
+            let process = exec_process(&init, &rootfs, p, seccomp.is_some())?;
+            (process, WharfExecutor { bpf: None, libseccomp: seccomp, drop_sys_admin: false })
+        };
+        let executor = if executor.bpf.is_some() {
+            WharfExecutor { drop_sys_admin: grant_sys_admin(&mut process["capabilities"]), ..executor }
+        } else {
+            executor
+        };
         let n = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
         let path = bundle.join(format!("exec-{}-{n}.json", std::process::id()));
         std::fs::write(&path, process.to_string()).map_err(|e| Error::io("write", &path, e))?;
         let result = self
-            .builder(id, stdio)?
-            .with_executor(SeccompExecutor { seccomp })
+            .builder(id, stdio, executor)?
             .as_tenant()
             .with_process(Some(&path))
             .with_detach(true)

@@ -345,6 +345,24 @@ fn rule_applies(rule: &Rule, caps: &[String], arch: &str) -> bool {
     true
 }
 
+/// Whether the kernel runs x32-ABI syscalls. Most kernels are built without x32 (or
+/// boot with it off), and a filter that also covers SCMP_ARCH_X32 takes libseccomp
+/// about twice as long to build; without x32 in the filter, x32 syscalls hit the
+/// filter's bad-arch action (kill) — and the kernel would refuse them anyway.
+fn kernel_has_x32() -> bool {
+    static X32: OnceLock<bool> = OnceLock::new();
+    *X32.get_or_init(|| {
+        if std::env::consts::ARCH != "x86_64" {
+            return false;
+        }
+        const X32_SYSCALL_BIT: libc::c_long = 0x4000_0000;
+        // SAFETY: getpid through the x32 entry point: no arguments, no side effects;
+        // ENOSYS when the kernel has no x32 support.
+        let r = unsafe { libc::syscall(X32_SYSCALL_BIT | libc::SYS_getpid) };
+        r >= 0
+    })
+}
+
 /// Translate a docker-format profile into the OCI `linux.seccomp` object for a container
 /// holding `caps` (in bounding set), on this machine's architecture.
 ///
@@ -365,6 +383,10 @@ pub fn to_oci(profile: &Profile, caps: &[String]) -> Result<Value> {
     } else {
         profile.architectures.clone().unwrap_or_default()
     };
+    let mut architectures = architectures;
+    if !kernel_has_x32() {
+        architectures.retain(|a| a != "SCMP_ARCH_X32");
+    }
     let mut syscalls = Vec::new();
     for rule in &profile.syscalls {
         if !rule_applies(rule, caps, arch) {

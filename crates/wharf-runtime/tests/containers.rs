@@ -52,11 +52,13 @@ fn default_caps_are_dockers() {
     let out = run(&f, &f.config(&["grep", "^Cap", "/proc/self/status"]));
     assert!(out.stdout.contains("CapEff:\t00000000a80425fb"), "{}", out.stdout);
     assert!(out.stdout.contains("CapBnd:\t00000000a80425fb"), "{}", out.stdout);
+    assert!(out.stdout.contains("CapPrm:\t00000000a80425fb"), "{}", out.stdout);
     assert!(out.stdout.contains("CapInh:\t0000000000000000"), "{}", out.stdout);
     let mut cfg = f.config(&["grep", "^Cap", "/proc/self/status"]);
     cfg.user = "nobody".into();
     let out = run(&f, &cfg);
     assert!(out.stdout.contains("CapEff:\t0000000000000000"), "{}", out.stdout);
+    assert!(out.stdout.contains("CapPrm:\t0000000000000000"), "{}", out.stdout);
     assert!(out.stdout.contains("CapBnd:\t00000000a80425fb"), "{}", out.stdout);
     let mut cfg = f.config(&["grep", "^CapEff", "/proc/self/status"]);
     cfg.cap_add = vec!["NET_ADMIN".into()];
@@ -86,6 +88,7 @@ fn seccomp_default_is_active() {
     ]);
     let out = run(&f, &cfg);
     assert!(out.stdout.contains("Seccomp:\t2"), "{}", out.stdout);
+    assert!(out.stdout.contains("NoNewPrivs:\t0"), "docker does not set no_new_privs by default: {}", out.stdout);
     assert!(out.stdout.contains("UNSHARE_DENIED"), "{out:?}", out = out.stdout);
     assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
     assert!(out.stdout.contains("MOUNT_DENIED"), "{}", out.stdout);
@@ -99,6 +102,10 @@ fn seccomp_cap_conditional_and_unconfined() {
     cfg.cap_add = vec!["SYS_ADMIN".into()];
     let out = run(&f, &cfg);
     assert!(out.stdout.contains("UNSHARE_OK"), "{} {}", out.stdout, out.stderr);
+    let mut cfg = f.config(&["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; unshare -m true || echo DENIED"]);
+    cfg.no_new_privileges = true;
+    let out = run(&f, &cfg);
+    assert_eq!(out.stdout, "NoNewPrivs:\t1\nSeccomp:\t2\nDENIED\n");
     let mut cfg = f.config(&["grep", "^Seccomp:", "/proc/self/status"]);
     cfg.seccomp = Seccomp::Unconfined;
     assert!(run(&f, &cfg).stdout.contains("Seccomp:\t0"));
@@ -316,7 +323,7 @@ fn exec_gets_container_security() {
     f.rt.start(&cfg.id).unwrap();
     let (out_r, out_w) = pipe();
     let p = ExecConfig {
-        args: vec!["sh".into(), "-c".into(), "grep -E '^(Seccomp|CapEff):' /proc/self/status; hostname; echo $FOO; unshare -m true || echo DENIED".into()],
+        args: vec!["sh".into(), "-c".into(), "grep -E '^(Seccomp|CapEff|CapPrm):' /proc/self/status; hostname; echo $FOO; unshare -m true || echo DENIED".into()],
         env: vec!["FOO=bar".into()],
         ..ExecConfig::default()
     };
@@ -325,7 +332,7 @@ fn exec_gets_container_security() {
     std::io::Read::read_to_string(&mut std::fs::File::from(out_r), &mut s).unwrap();
     assert_eq!(wait(epid), 0);
     assert!(s.contains("Seccomp:\t2"), "exec runs unfiltered: {s}");
-    assert!(s.contains("CapEff:\t00000000a80425fb"), "{s}");
+    assert!(s.contains("CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb"), "{s}");
     assert!(s.contains("wharftest\nbar\nDENIED"), "{s}");
     let (out_r, out_w) = pipe();
     let p = ExecConfig { args: vec!["id".into(), "-u".into()], user: "nobody".into(), ..ExecConfig::default() };
