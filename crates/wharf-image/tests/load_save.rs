@@ -395,3 +395,69 @@ fn load_moves_an_existing_tag() {
     assert_eq!(e.store.resolve("x:1").unwrap().id.to_string(), id2);
     assert!(e.store.resolve(&id1).unwrap().repo_tags.is_empty());
 }
+
+#[test]
+fn parallel_loads_of_the_same_image_agree() {
+    let e = env();
+    let (b, t) = (base_layer(), top_layer());
+    let (archive, id) = oci_archive(
+        Some("docker.io/library/par:1"),
+        &[gzip(&b), t.clone()],
+        &[&b, &t],
+        "2024-01-01T00:00:00Z",
+    );
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| e.store.load(&mut &archive[..], &mut noop).unwrap());
+        }
+    });
+    let img = e.store.resolve("par:1").unwrap();
+    assert_eq!(img.id.to_string(), id);
+    check_snapshots(&e.store.layer_dirs(&img.id).unwrap());
+    assert_eq!(
+        std::fs::read_dir(e.root.join("snapshots")).unwrap().count(),
+        2
+    );
+    assert!(std::fs::read_dir(e.root.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn loads_oci_layout_through_a_nested_index() {
+    let e = env();
+    let mut t = RawTar::new();
+    t.file("hello", b"hi");
+    let layer = t.finish();
+    let (archive, id) = oci_archive(None, &[zstd(&layer)], &[&layer], "2024-01-01T00:00:00Z");
+    // wrap: index.json → image index (two platforms) → our manifest
+    let mut files = entries(&archive);
+    let top: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let mut inner = top["manifests"][0].clone();
+    inner["platform"] = serde_json::json!({"os": "linux", "architecture": wharf_image_arch()});
+    let other = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 1, "platform": {"os": "linux", "architecture": "s390x"}});
+    let nested = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, inner]})).unwrap();
+    let nd = sha(&nested);
+    files.insert(format!("blobs/sha256/{}", &nd[7..]), nested.clone());
+    let idx = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd, "size": nested.len(), "annotations": {"org.opencontainers.image.ref.name": "example.com/nested:2"}}]});
+    files.insert("index.json".into(), serde_json::to_vec(&idx).unwrap());
+    let names = e.store.load(&mut &outer(&files)[..], &mut noop).unwrap();
+    assert_eq!(names, ["example.com/nested:2"]);
+    assert_eq!(
+        e.store
+            .resolve("example.com/nested:2")
+            .unwrap()
+            .id
+            .to_string(),
+        id
+    );
+}
+
+fn wharf_image_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    }
+}

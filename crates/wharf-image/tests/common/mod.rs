@@ -192,6 +192,9 @@ pub fn outer(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_entry_type(tar::EntryType::Regular);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, name, &data[..]).unwrap();
     }
     b.into_inner().unwrap()
