@@ -16,7 +16,9 @@
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -45,7 +47,8 @@ fn action(name: &Value, errno: &Value) -> Result<ScmpAction> {
         "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE" => Some(errno.unwrap_or(libc::EPERM)),
         _ => errno,
     };
-    ScmpAction::from_str(name, errno).map_err(|e| Error::InvalidSeccomp(format!("action {name}: {e}")))
+    ScmpAction::from_str(name, errno)
+        .map_err(|e| Error::InvalidSeccomp(format!("action {name}: {e}")))
 }
 
 /// Compile a `linux.seccomp` object to BPF, with exactly libcontainer's translation
@@ -88,7 +91,8 @@ pub fn compile(oci: &Value) -> Result<Vec<u8>> {
                 ctx.add_rule(act, sc).map_err(bad)?;
             } else if dup {
                 for c in &cmps {
-                    ctx.add_rule_conditional(act, sc, std::slice::from_ref(c)).map_err(bad)?;
+                    ctx.add_rule_conditional(act, sc, std::slice::from_ref(c))
+                        .map_err(bad)?;
                 }
             } else {
                 ctx.add_rule_conditional(act, sc, &cmps).map_err(bad)?;
@@ -109,15 +113,23 @@ pub fn compile(oci: &Value) -> Result<Vec<u8>> {
 
 fn validate(bpf: &[u8]) -> Result<()> {
     let n = bpf.len() / std::mem::size_of::<libc::sock_filter>();
-    if bpf.is_empty() || bpf.len() % std::mem::size_of::<libc::sock_filter>() != 0 || n > u16::MAX as usize {
-        return Err(Error::InvalidSeccomp(format!("bad BPF program of {} bytes", bpf.len())));
+    if bpf.is_empty()
+        || bpf.len() % std::mem::size_of::<libc::sock_filter>() != 0
+        || n > u16::MAX as usize
+    {
+        return Err(Error::InvalidSeccomp(format!(
+            "bad BPF program of {} bytes",
+            bpf.len()
+        )));
     }
     Ok(())
 }
 
 /// The compiled filter for `oci`, from `cache_dir` when present (written atomically).
 pub fn cached(cache_dir: &Path, oci: &Value) -> Result<Vec<u8>> {
-    let key = hex(&Sha256::digest(format!("{}|{}", std::env::consts::ARCH, oci).as_bytes()));
+    let key = hex(&Sha256::digest(
+        format!("{}|{}", std::env::consts::ARCH, oci).as_bytes(),
+    ));
     let path = cache_dir.join(format!("{key}.bpf"));
     if let Ok(b) = std::fs::read(&path) {
         if validate(&b).is_ok() {
@@ -140,7 +152,8 @@ fn hex(b: &[u8]) -> String {
 
 /// Install a compiled filter on the calling thread (no flags, as libseccomp would).
 pub fn install(bpf: &[u8]) -> std::io::Result<()> {
-    validate(bpf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    validate(bpf)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let prog = libc::sock_fprog {
         len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
         filter: bpf.as_ptr() as *mut libc::sock_filter,
@@ -168,7 +181,10 @@ pub fn drop_capability(cap: u32) -> std::io::Result<()> {
         inheritable: u32,
     }
     const V3: u32 = 0x2008_0522;
-    let mut hdr = Header { version: V3, pid: 0 };
+    let mut hdr = Header {
+        version: V3,
+        pid: 0,
+    };
     let mut data = [Data::default(); 2];
     // SAFETY: capget/capset with a v3 header and a two-element data array, as capget(2).
     unsafe {

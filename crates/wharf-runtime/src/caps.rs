@@ -95,8 +95,14 @@ pub fn compute(privileged: bool, cap_add: &[String], cap_drop: &[String]) -> Res
     } else {
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
-    let adds = cap_add.iter().map(|c| normalize(c)).collect::<Result<Vec<_>>>()?;
-    let drops = cap_drop.iter().map(|c| normalize(c)).collect::<Result<Vec<_>>>()?;
+    let adds = cap_add
+        .iter()
+        .map(|c| normalize(c))
+        .collect::<Result<Vec<_>>>()?;
+    let drops = cap_drop
+        .iter()
+        .map(|c| normalize(c))
+        .collect::<Result<Vec<_>>>()?;
     if !privileged {
         for d in &drops {
             if d == "ALL" {
@@ -147,6 +153,7 @@ pub fn mask(caps: &[String]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -163,7 +170,10 @@ mod tests {
         assert!(!caps.contains(&"CAP_CHOWN".to_string()));
         let caps = compute(false, &["CHOWN".into()], &["ALL".into()]).unwrap();
         assert_eq!(caps, vec!["CAP_CHOWN".to_string()]);
-        assert_eq!(mask(&compute(true, &[], &[]).unwrap()), host_bounding() & ((1u64 << 41) - 1));
+        assert_eq!(
+            mask(&compute(true, &[], &[]).unwrap()),
+            host_bounding() & ((1u64 << 41) - 1)
+        );
         assert!(compute(false, &["BOGUS".into()], &[]).is_err());
     }
 }

@@ -24,12 +24,18 @@ pub fn memory_dir(cgroups_path: &str) -> PathBuf {
 /// Whether the kernel OOM killer killed a process in this cgroup.
 pub fn oom_killed(cgroups_path: &str) -> bool {
     let dir = memory_dir(cgroups_path);
-    let (file, key) = if is_unified() { ("memory.events", "oom_kill") } else { ("memory.oom_control", "oom_kill") };
+    let (file, key) = if is_unified() {
+        ("memory.events", "oom_kill")
+    } else {
+        ("memory.oom_control", "oom_kill")
+    };
     std::fs::read_to_string(dir.join(file))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse::<u64>().ok()))
+            s.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
         })
         .is_some_and(|n| n > 0)
 }
@@ -42,7 +48,9 @@ pub fn existing_dirs(cgroups_path: &str) -> Vec<PathBuf> {
         return out;
     };
     for l in info.lines() {
-        let Some((_, rest)) = l.split_once(" - ") else { continue };
+        let Some((_, rest)) = l.split_once(" - ") else {
+            continue;
+        };
         let fstype = rest.split(' ').next().unwrap_or("");
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;

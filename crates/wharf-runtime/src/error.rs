@@ -48,7 +48,7 @@ pub enum Error {
         op: &'static str,
         id: String,
         #[source]
-        source: libcontainer::error::LibcontainerError,
+        source: Box<libcontainer::error::LibcontainerError>,
     },
     #[error("failed to {op} cgroup of container {id}: {reason}")]
     Cgroup {

@@ -42,7 +42,9 @@ fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
     if ok {
         Ok(())
     } else {
@@ -52,7 +54,11 @@ fn validate_id(id: &str) -> Result<()> {
 
 fn lc(op: &'static str, id: &str) -> impl FnOnce(libcontainer::error::LibcontainerError) -> Error {
     let id = id.to_string();
-    move |source| Error::Libcontainer { op, id, source }
+    move |source| Error::Libcontainer {
+        op,
+        id,
+        source: Box::new(source),
+    }
 }
 
 impl LibcontainerRuntime {
@@ -91,7 +97,11 @@ impl LibcontainerRuntime {
             .with_executor(executor);
         match stdio {
             Stdio::Inherit => {}
-            Stdio::Fds { stdin, stdout, stderr } => {
+            Stdio::Fds {
+                stdin,
+                stdout,
+                stderr,
+            } => {
                 b = b.with_stdin(stdin).with_stdout(stdout).with_stderr(stderr);
             }
             Stdio::Console(path) => b = b.with_console_socket(Some(path)),
@@ -113,11 +123,14 @@ impl LibcontainerRuntime {
             .with_detach(true)
             .build()
             .map_err(lc("create", &cfg.id))?;
-        let pid = container.pid().map(|p| p.as_raw()).ok_or_else(|| Error::Cgroup {
-            op: "read pid of",
-            id: cfg.id.clone(),
-            reason: "no pid after create".into(),
-        })?;
+        let pid = container
+            .pid()
+            .map(|p| p.as_raw())
+            .ok_or_else(|| Error::Cgroup {
+                op: "read pid of",
+                id: cfg.id.clone(),
+                reason: "no pid after create".into(),
+            })?;
         if cfg.network == NetworkMode::New {
             loopback_up(pid)?;
         }
@@ -134,7 +147,8 @@ impl LibcontainerRuntime {
     /// the filter is saved as `bundle/seccomp.json` for later execs, removed from the
     /// spec, and the process gets CAP_SYS_ADMIN outside its bounding set to install it.
     fn precompile_seccomp(&self, spec: Spec, bundle: &Path) -> Result<(Spec, WharfExecutor)> {
-        let mut v = serde_json::to_value(&spec).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
+        let mut v = serde_json::to_value(&spec)
+            .map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
         let oci = v["linux"]["seccomp"].take();
         if oci.is_null() || !bpf::precompilable(&oci) {
             let _ = v; // libcontainer applies the filter itself
@@ -147,8 +161,16 @@ impl LibcontainerRuntime {
             obj.remove("seccomp");
         }
         let drop_sys_admin = grant_sys_admin(&mut v["process"]["capabilities"]);
-        let spec = serde_json::from_value(v).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
-        Ok((spec, WharfExecutor { bpf: Some(Arc::new(program)), libseccomp: None, drop_sys_admin }))
+        let spec = serde_json::from_value(v)
+            .map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
+        Ok((
+            spec,
+            WharfExecutor {
+                bpf: Some(Arc::new(program)),
+                libseccomp: None,
+                drop_sys_admin,
+            },
+        ))
     }
 }
 
@@ -183,7 +205,11 @@ fn loopback_up(pid: Pid) -> Result<()> {
     let target = File::open(&target_path).map_err(|e| Error::io("open", &target_path, e))?;
     // SAFETY: setns on a valid namespace fd; affects only this thread.
     if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(Error::io("enter network namespace", target_path, std::io::Error::last_os_error()));
+        return Err(Error::io(
+            "enter network namespace",
+            target_path,
+            std::io::Error::last_os_error(),
+        ));
     }
     let result = (|| -> std::io::Result<()> {
         // SAFETY: plain socket(2) call; the fd is owned by `sock` below.
@@ -233,12 +259,14 @@ struct WharfExecutor {
 impl Executor for WharfExecutor {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
         if let Some(program) = &self.bpf {
-            bpf::install(program)
-                .map_err(|e| ExecutorError::Other(format!("failed to install seccomp filter: {e}")))?;
+            bpf::install(program).map_err(|e| {
+                ExecutorError::Other(format!("failed to install seccomp filter: {e}"))
+            })?;
         }
         if let Some(s) = &self.libseccomp {
-            libcontainer::seccomp::initialize_seccomp(s)
-                .map_err(|e| ExecutorError::Other(format!("failed to install seccomp filter: {e}")))?;
+            libcontainer::seccomp::initialize_seccomp(s).map_err(|e| {
+                ExecutorError::Other(format!("failed to install seccomp filter: {e}"))
+            })?;
         }
         if self.drop_sys_admin {
             bpf::drop_capability(bpf::CAP_SYS_ADMIN)
@@ -258,14 +286,26 @@ static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
 /// `force_nnp` (a container whose filter libcontainer applied, so the exec'd process must
 /// install it without CAP_SYS_ADMIN) it gets no_new_privs — a deviation from Docker kept
 /// only for that fallback path.
-pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig, force_nnp: bool) -> Result<serde_json::Value> {
-    let iproc = init.process().as_ref().ok_or_else(|| Error::InvalidConfig("container spec has no process".into()))?;
+pub fn exec_process(
+    init: &Spec,
+    rootfs: &Path,
+    p: &ExecConfig,
+    force_nnp: bool,
+) -> Result<serde_json::Value> {
+    let iproc = init
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::InvalidConfig("container spec has no process".into()))?;
     if p.args.is_empty() {
         return Err(Error::InvalidConfig("no command".into()));
     }
     let (uid, gid, gids) = if p.user.is_empty() {
         let u = iproc.user();
-        (u.uid(), u.gid(), u.additional_gids().clone().unwrap_or_default())
+        (
+            u.uid(),
+            u.gid(),
+            u.additional_gids().clone().unwrap_or_default(),
+        )
     } else {
         let r = user::resolve(rootfs, &p.user)?;
         (r.uid, r.gid, r.additional_gids)
@@ -298,7 +338,11 @@ pub fn exec_process(init: &Spec, rootfs: &Path, p: &ExecConfig, force_nnp: bool)
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
-    let cwd = if p.cwd.is_empty() { iproc.cwd().to_string_lossy().into_owned() } else { p.cwd.clone() };
+    let cwd = if p.cwd.is_empty() {
+        iproc.cwd().to_string_lossy().into_owned()
+    } else {
+        p.cwd.clone()
+    };
     let mut process = json!({
         "terminal": p.tty,
         "user": {"uid": uid, "gid": gid, "additionalGids": gids},
@@ -361,7 +405,11 @@ impl Runtime for LibcontainerRuntime {
     fn start(&self, id: &str) -> Result<()> {
         let mut c = self.load(id)?;
         if c.status() != ContainerStatus::Created {
-            return Err(Error::WrongState { op: "start", id: id.into(), state: format!("{:?}", c.status()) });
+            return Err(Error::WrongState {
+                op: "start",
+                id: id.into(),
+                state: format!("{:?}", c.status()),
+            });
         }
         c.start().map_err(lc("start", id))
     }
@@ -378,10 +426,24 @@ impl Runtime for LibcontainerRuntime {
         let bundle = c.bundle().clone();
         let mut errors = Vec::new();
         if let Err(e) = c.delete(force) {
-            if matches!(e, libcontainer::error::LibcontainerError::IncorrectStatus(_)) {
-                return Err(Error::WrongState { op: "delete", id: id.into(), state: format!("{:?}", c.status()) });
+            if matches!(
+                e,
+                libcontainer::error::LibcontainerError::IncorrectStatus(_)
+            ) {
+                return Err(Error::WrongState {
+                    op: "delete",
+                    id: id.into(),
+                    state: format!("{:?}", c.status()),
+                });
             }
-            errors.push(format!("{}", Error::Libcontainer { op: "delete", id: id.into(), source: e }));
+            errors.push(format!(
+                "{}",
+                Error::Libcontainer {
+                    op: "delete",
+                    id: id.into(),
+                    source: Box::new(e)
+                }
+            ));
         }
         // The bundle is <state_dir>/bundle.
         if let Some(state_dir) = bundle.parent() {
@@ -415,26 +477,52 @@ impl Runtime for LibcontainerRuntime {
     fn exec(&self, id: &str, p: &ExecConfig, stdio: Stdio) -> Result<Pid> {
         let c = self.load(id)?;
         if c.status() != ContainerStatus::Running {
-            return Err(Error::WrongState { op: "exec in", id: id.into(), state: format!("{:?}", c.status()) });
+            return Err(Error::WrongState {
+                op: "exec in",
+                id: id.into(),
+                state: format!("{:?}", c.status()),
+            });
         }
         let bundle = c.bundle().clone();
         let init = Spec::load(bundle.join("config.json")).map_err(Error::Spec)?;
-        let rootfs = init.root().as_ref().map(|r| r.path().clone()).unwrap_or_else(|| bundle.join("../rootfs"));
+        let rootfs = init
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_else(|| bundle.join("../rootfs"));
         let precompiled = bundle.join(SECCOMP_FILE);
         let (mut process, executor) = if precompiled.exists() {
-            let text = std::fs::read_to_string(&precompiled).map_err(|e| Error::io("read", &precompiled, e))?;
+            let text = std::fs::read_to_string(&precompiled)
+                .map_err(|e| Error::io("read", &precompiled, e))?;
             let oci: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| Error::InvalidSeccomp(e.to_string()))?;
             let program = bpf::cached(&self.seccomp_cache(), &oci)?;
             let process = exec_process(&init, &rootfs, p, false)?;
-            (process, WharfExecutor { bpf: Some(Arc::new(program)), libseccomp: None, drop_sys_admin: false })
+            (
+                process,
+                WharfExecutor {
+                    bpf: Some(Arc::new(program)),
+                    libseccomp: None,
+                    drop_sys_admin: false,
+                },
+            )
         } else {
             let seccomp = init.linux().as_ref().and_then(|l| l.seccomp().clone());
             let process = exec_process(&init, &rootfs, p, seccomp.is_some())?;
-            (process, WharfExecutor { bpf: None, libseccomp: seccomp, drop_sys_admin: false })
+            (
+                process,
+                WharfExecutor {
+                    bpf: None,
+                    libseccomp: seccomp,
+                    drop_sys_admin: false,
+                },
+            )
         };
         let executor = if executor.bpf.is_some() {
-            WharfExecutor { drop_sys_admin: grant_sys_admin(&mut process["capabilities"]), ..executor }
+            WharfExecutor {
+                drop_sys_admin: grant_sys_admin(&mut process["capabilities"]),
+                ..executor
+            }
         } else {
             executor
         };
@@ -463,7 +551,11 @@ impl Runtime for LibcontainerRuntime {
 
     fn stats(&self, id: &str) -> Result<Stats> {
         validate_id(id)?;
-        let cg_err = |reason: String| Error::Cgroup { op: "read stats of", id: id.into(), reason };
+        let cg_err = |reason: String| Error::Cgroup {
+            op: "read stats of",
+            id: id.into(),
+            reason,
+        };
         let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
             cgroup_path: PathBuf::from(spec::cgroups_path(id)),
             systemd_cgroup: false,

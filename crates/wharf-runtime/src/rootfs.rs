@@ -16,7 +16,9 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(state_dir: &Path) -> Self {
-        Layout { state_dir: state_dir.to_path_buf() }
+        Layout {
+            state_dir: state_dir.to_path_buf(),
+        }
     }
     pub fn bundle(&self) -> PathBuf {
         self.state_dir.join("bundle")
@@ -52,7 +54,12 @@ pub fn is_mounted(path: &Path) -> bool {
 /// Mount the overlay rootfs (idempotent: an already mounted rootfs is reused).
 pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf> {
     let rootfs = layout.rootfs();
-    for d in [layout.bundle(), rootfs.clone(), layout.upper(), layout.work()] {
+    for d in [
+        layout.bundle(),
+        rootfs.clone(),
+        layout.upper(),
+        layout.work(),
+    ] {
         mkdir(&d)?;
     }
     if is_mounted(&rootfs) {
@@ -66,10 +73,16 @@ pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf>
     for l in &lowers {
         let s = l.to_string_lossy();
         if s.contains(',') || s.contains(':') {
-            return Err(Error::InvalidConfig(format!("lower dir {s:?} contains ',' or ':'")));
+            return Err(Error::InvalidConfig(format!(
+                "lower dir {s:?} contains ',' or ':'"
+            )));
         }
     }
-    let lowerdir = lowers.iter().map(|l| l.to_string_lossy().into_owned()).collect::<Vec<_>>().join(":");
+    let lowerdir = lowers
+        .iter()
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
     let data = format!(
         "lowerdir={},upperdir={},workdir={}",
         lowerdir,
@@ -78,11 +91,21 @@ pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf>
     );
     // Page-size limit on mount data; many-layer images need the fsconfig "lowerdir+" API.
     if data.len() >= 4096 {
-        return Err(Error::InvalidConfig(format!("overlay options too long ({} bytes)", data.len())));
+        return Err(Error::InvalidConfig(format!(
+            "overlay options too long ({} bytes)",
+            data.len()
+        )));
     }
-    let data = std::ffi::CString::new(data).map_err(|_| Error::InvalidConfig("NUL in overlay options".into()))?;
-    rustix::mount::mount("overlay", &rootfs, "overlay", MountFlags::empty(), Some(data.as_c_str()))
-        .map_err(|e| Error::io("mount overlay at", &rootfs, e.into()))?;
+    let data = std::ffi::CString::new(data)
+        .map_err(|_| Error::InvalidConfig("NUL in overlay options".into()))?;
+    rustix::mount::mount(
+        "overlay",
+        &rootfs,
+        "overlay",
+        MountFlags::empty(),
+        Some(data.as_c_str()),
+    )
+    .map_err(|e| Error::io("mount overlay at", &rootfs, e.into()))?;
     Ok(rootfs)
 }
 
@@ -96,7 +119,9 @@ pub fn teardown(layout: &Layout) -> Vec<Error> {
         if !is_mounted(&rootfs) {
             break;
         }
-        if let Err(e) = rustix::mount::unmount(&rootfs, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW) {
+        if let Err(e) =
+            rustix::mount::unmount(&rootfs, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW)
+        {
             errors.push(Error::io("unmount rootfs", &rootfs, e.into()));
             break;
         }

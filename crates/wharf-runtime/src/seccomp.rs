@@ -80,61 +80,355 @@ pub struct Filter {
 
 /// Syscalls any container may make (Docker's unconditional allowlist).
 const ALLOWED: &[&str] = &[
-    "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "capget", "capset",
-    "chdir", "chmod", "chown", "chown32", "clock_adjtime", "clock_adjtime64", "clock_getres",
-    "clock_getres_time64", "clock_gettime", "clock_gettime64", "clock_nanosleep",
-    "clock_nanosleep_time64", "close", "close_range", "connect", "copy_file_range", "creat",
-    "dup", "dup2", "dup3", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_ctl_old",
-    "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_wait_old", "eventfd", "eventfd2",
-    "execve", "execveat", "exit", "exit_group", "faccessat", "faccessat2", "fadvise64",
-    "fadvise64_64", "fallocate", "fanotify_mark", "fchdir", "fchmod", "fchmodat", "fchown",
-    "fchown32", "fchownat", "fcntl", "fcntl64", "fdatasync", "fgetxattr", "flistxattr", "flock",
-    "fork", "fremovexattr", "fsetxattr", "fstat", "fstat64", "fstatat64", "fstatfs",
-    "fstatfs64", "fsync", "ftruncate", "ftruncate64", "futex", "futex_time64", "futex_waitv",
-    "futimesat", "getcpu", "getcwd", "getdents", "getdents64", "getegid", "getegid32",
-    "geteuid", "geteuid32", "getgid", "getgid32", "getgroups", "getgroups32", "getitimer",
-    "getpeername", "getpgid", "getpgrp", "getpid", "getppid", "getpriority", "getrandom",
-    "getresgid", "getresgid32", "getresuid", "getresuid32", "getrlimit", "get_robust_list",
-    "getrusage", "getsid", "getsockname", "getsockopt", "get_thread_area", "gettid",
-    "gettimeofday", "getuid", "getuid32", "getxattr", "inotify_add_watch", "inotify_init",
-    "inotify_init1", "inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents",
-    "io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup",
-    "io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill",
-    "landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self", "lchown",
-    "lchown32", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr", "_llseek",
-    "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise", "membarrier",
-    "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod", "mknodat", "mlock",
-    "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr", "mq_notify", "mq_open",
-    "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend", "mq_timedsend_time64",
-    "mq_unlink", "mremap", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock",
-    "munlockall", "munmap", "name_to_handle_at", "nanosleep", "newfstatat", "_newselect",
-    "open", "openat", "openat2", "pause", "pidfd_open", "pidfd_send_signal", "pipe", "pipe2",
-    "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64", "prctl",
-    "pread64", "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6",
-    "pselect6_time64", "pwrite64", "pwritev", "pwritev2", "read", "readahead", "readlink",
-    "readlinkat", "readv", "recv", "recvfrom", "recvmmsg", "recvmmsg_time64", "recvmsg",
-    "remap_file_pages", "removexattr", "rename", "renameat", "renameat2", "restart_syscall",
-    "rmdir", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigqueueinfo",
-    "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
-    "rt_tgsigqueueinfo", "sched_getaffinity", "sched_getattr", "sched_getparam",
-    "sched_get_priority_max", "sched_get_priority_min", "sched_getscheduler",
-    "sched_rr_get_interval", "sched_rr_get_interval_time64", "sched_setaffinity",
-    "sched_setattr", "sched_setparam", "sched_setscheduler", "sched_yield", "seccomp", "select",
-    "semctl", "semget", "semop", "semtimedop", "semtimedop_time64", "send", "sendfile",
-    "sendfile64", "sendmmsg", "sendmsg", "sendto", "setfsgid", "setfsgid32", "setfsuid",
-    "setfsuid32", "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setpgid",
-    "setpriority", "setregid", "setregid32", "setresgid", "setresgid32", "setresuid",
-    "setresuid32", "setreuid", "setreuid32", "setrlimit", "set_robust_list", "setsid",
-    "setsockopt", "set_thread_area", "set_tid_address", "setuid", "setuid32", "setxattr",
-    "shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd", "signalfd4",
-    "sigprocmask", "sigreturn", "socketcall", "socketpair", "splice", "stat", "stat64",
-    "statfs", "statfs64", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs",
-    "sysinfo", "tee", "tgkill", "time", "timer_create", "timer_delete", "timer_getoverrun",
-    "timer_gettime", "timer_gettime64", "timer_settime", "timer_settime64", "timerfd_create",
-    "timerfd_gettime", "timerfd_gettime64", "timerfd_settime", "timerfd_settime64", "times",
-    "tkill", "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink", "unlinkat",
-    "utime", "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid",
-    "waitpid", "write", "writev",
+    "accept",
+    "accept4",
+    "access",
+    "adjtimex",
+    "alarm",
+    "bind",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "chmod",
+    "chown",
+    "chown32",
+    "clock_adjtime",
+    "clock_adjtime64",
+    "clock_getres",
+    "clock_getres_time64",
+    "clock_gettime",
+    "clock_gettime64",
+    "clock_nanosleep",
+    "clock_nanosleep_time64",
+    "close",
+    "close_range",
+    "connect",
+    "copy_file_range",
+    "creat",
+    "dup",
+    "dup2",
+    "dup3",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_ctl_old",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "epoll_wait",
+    "epoll_wait_old",
+    "eventfd",
+    "eventfd2",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fadvise64",
+    "fadvise64_64",
+    "fallocate",
+    "fanotify_mark",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchown",
+    "fchown32",
+    "fchownat",
+    "fcntl",
+    "fcntl64",
+    "fdatasync",
+    "fgetxattr",
+    "flistxattr",
+    "flock",
+    "fork",
+    "fremovexattr",
+    "fsetxattr",
+    "fstat",
+    "fstat64",
+    "fstatat64",
+    "fstatfs",
+    "fstatfs64",
+    "fsync",
+    "ftruncate",
+    "ftruncate64",
+    "futex",
+    "futex_time64",
+    "futex_waitv",
+    "futimesat",
+    "getcpu",
+    "getcwd",
+    "getdents",
+    "getdents64",
+    "getegid",
+    "getegid32",
+    "geteuid",
+    "geteuid32",
+    "getgid",
+    "getgid32",
+    "getgroups",
+    "getgroups32",
+    "getitimer",
+    "getpeername",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getpriority",
+    "getrandom",
+    "getresgid",
+    "getresgid32",
+    "getresuid",
+    "getresuid32",
+    "getrlimit",
+    "get_robust_list",
+    "getrusage",
+    "getsid",
+    "getsockname",
+    "getsockopt",
+    "get_thread_area",
+    "gettid",
+    "gettimeofday",
+    "getuid",
+    "getuid32",
+    "getxattr",
+    "inotify_add_watch",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_rm_watch",
+    "io_cancel",
+    "ioctl",
+    "io_destroy",
+    "io_getevents",
+    "io_pgetevents",
+    "io_pgetevents_time64",
+    "ioprio_get",
+    "ioprio_set",
+    "io_setup",
+    "io_submit",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ipc",
+    "kill",
+    "landlock_add_rule",
+    "landlock_create_ruleset",
+    "landlock_restrict_self",
+    "lchown",
+    "lchown32",
+    "lgetxattr",
+    "link",
+    "linkat",
+    "listen",
+    "listxattr",
+    "llistxattr",
+    "_llseek",
+    "lremovexattr",
+    "lseek",
+    "lsetxattr",
+    "lstat",
+    "lstat64",
+    "madvise",
+    "membarrier",
+    "memfd_create",
+    "memfd_secret",
+    "mincore",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "mlock",
+    "mlock2",
+    "mlockall",
+    "mmap",
+    "mmap2",
+    "mprotect",
+    "mq_getsetattr",
+    "mq_notify",
+    "mq_open",
+    "mq_timedreceive",
+    "mq_timedreceive_time64",
+    "mq_timedsend",
+    "mq_timedsend_time64",
+    "mq_unlink",
+    "mremap",
+    "msgctl",
+    "msgget",
+    "msgrcv",
+    "msgsnd",
+    "msync",
+    "munlock",
+    "munlockall",
+    "munmap",
+    "name_to_handle_at",
+    "nanosleep",
+    "newfstatat",
+    "_newselect",
+    "open",
+    "openat",
+    "openat2",
+    "pause",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "pipe",
+    "pipe2",
+    "pkey_alloc",
+    "pkey_free",
+    "pkey_mprotect",
+    "poll",
+    "ppoll",
+    "ppoll_time64",
+    "prctl",
+    "pread64",
+    "preadv",
+    "preadv2",
+    "prlimit64",
+    "process_mrelease",
+    "pselect6",
+    "pselect6_time64",
+    "pwrite64",
+    "pwritev",
+    "pwritev2",
+    "read",
+    "readahead",
+    "readlink",
+    "readlinkat",
+    "readv",
+    "recv",
+    "recvfrom",
+    "recvmmsg",
+    "recvmmsg_time64",
+    "recvmsg",
+    "remap_file_pages",
+    "removexattr",
+    "rename",
+    "renameat",
+    "renameat2",
+    "restart_syscall",
+    "rmdir",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigpending",
+    "rt_sigprocmask",
+    "rt_sigqueueinfo",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "rt_sigtimedwait_time64",
+    "rt_tgsigqueueinfo",
+    "sched_getaffinity",
+    "sched_getattr",
+    "sched_getparam",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "sched_getscheduler",
+    "sched_rr_get_interval",
+    "sched_rr_get_interval_time64",
+    "sched_setaffinity",
+    "sched_setattr",
+    "sched_setparam",
+    "sched_setscheduler",
+    "sched_yield",
+    "seccomp",
+    "select",
+    "semctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semtimedop_time64",
+    "send",
+    "sendfile",
+    "sendfile64",
+    "sendmmsg",
+    "sendmsg",
+    "sendto",
+    "setfsgid",
+    "setfsgid32",
+    "setfsuid",
+    "setfsuid32",
+    "setgid",
+    "setgid32",
+    "setgroups",
+    "setgroups32",
+    "setitimer",
+    "setpgid",
+    "setpriority",
+    "setregid",
+    "setregid32",
+    "setresgid",
+    "setresgid32",
+    "setresuid",
+    "setresuid32",
+    "setreuid",
+    "setreuid32",
+    "setrlimit",
+    "set_robust_list",
+    "setsid",
+    "setsockopt",
+    "set_thread_area",
+    "set_tid_address",
+    "setuid",
+    "setuid32",
+    "setxattr",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "shmget",
+    "shutdown",
+    "sigaltstack",
+    "signalfd",
+    "signalfd4",
+    "sigprocmask",
+    "sigreturn",
+    "socketcall",
+    "socketpair",
+    "splice",
+    "stat",
+    "stat64",
+    "statfs",
+    "statfs64",
+    "statx",
+    "symlink",
+    "symlinkat",
+    "sync",
+    "sync_file_range",
+    "syncfs",
+    "sysinfo",
+    "tee",
+    "tgkill",
+    "time",
+    "timer_create",
+    "timer_delete",
+    "timer_getoverrun",
+    "timer_gettime",
+    "timer_gettime64",
+    "timer_settime",
+    "timer_settime64",
+    "timerfd_create",
+    "timerfd_gettime",
+    "timerfd_gettime64",
+    "timerfd_settime",
+    "timerfd_settime64",
+    "times",
+    "tkill",
+    "truncate",
+    "truncate64",
+    "ugetrlimit",
+    "umask",
+    "uname",
+    "unlink",
+    "unlinkat",
+    "utime",
+    "utimensat",
+    "utimensat_time64",
+    "utimes",
+    "vfork",
+    "vmsplice",
+    "wait4",
+    "waitid",
+    "waitpid",
+    "write",
+    "writev",
 ];
 
 /// Syscalls allowed only when the container holds a capability.
@@ -143,24 +437,64 @@ const BY_CAP: &[(&str, &[&str])] = &[
     (
         "CAP_SYS_ADMIN",
         &[
-            "bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick",
-            "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_tree",
-            "perf_event_open", "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
-            "syslog", "umount", "umount2", "unshare",
+            "bpf",
+            "clone",
+            "clone3",
+            "fanotify_init",
+            "fsconfig",
+            "fsmount",
+            "fsopen",
+            "fspick",
+            "lookup_dcookie",
+            "mount",
+            "mount_setattr",
+            "move_mount",
+            "open_tree",
+            "perf_event_open",
+            "quotactl",
+            "quotactl_fd",
+            "setdomainname",
+            "sethostname",
+            "setns",
+            "syslog",
+            "umount",
+            "umount2",
+            "unshare",
         ],
     ),
     ("CAP_SYS_BOOT", &["reboot"]),
     ("CAP_SYS_CHROOT", &["chroot"]),
-    ("CAP_SYS_MODULE", &["delete_module", "init_module", "finit_module"]),
+    (
+        "CAP_SYS_MODULE",
+        &["delete_module", "init_module", "finit_module"],
+    ),
     ("CAP_SYS_PACCT", &["acct"]),
     (
         "CAP_SYS_PTRACE",
-        &["kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"],
+        &[
+            "kcmp",
+            "pidfd_getfd",
+            "process_madvise",
+            "process_vm_readv",
+            "process_vm_writev",
+            "ptrace",
+        ],
     ),
     ("CAP_SYS_RAWIO", &["iopl", "ioperm"]),
-    ("CAP_SYS_TIME", &["settimeofday", "stime", "clock_settime", "clock_settime64"]),
+    (
+        "CAP_SYS_TIME",
+        &["settimeofday", "stime", "clock_settime", "clock_settime64"],
+    ),
     ("CAP_SYS_TTY_CONFIG", &["vhangup"]),
-    ("CAP_SYS_NICE", &["get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"]),
+    (
+        "CAP_SYS_NICE",
+        &[
+            "get_mempolicy",
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+        ],
+    ),
     ("CAP_SYSLOG", &["syslog"]),
     ("CAP_BPF", &["bpf"]),
     ("CAP_PERFMON", &["perf_event_open"]),
@@ -172,10 +506,24 @@ const BY_ARCH: &[(&[&str], &[&str])] = &[
     (&["amd64", "x32", "x86"], &["modify_ldt"]),
     (
         &["arm", "arm64"],
-        &["arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2", "breakpoint", "cacheflush", "set_tls"],
+        &[
+            "arm_fadvise64_64",
+            "arm_sync_file_range",
+            "sync_file_range2",
+            "breakpoint",
+            "cacheflush",
+            "set_tls",
+        ],
     ),
     (&["ppc64le"], &["sync_file_range2", "swapcontext"]),
-    (&["s390", "s390x"], &["s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr"]),
+    (
+        &["s390", "s390x"],
+        &[
+            "s390_pci_mmio_read",
+            "s390_pci_mmio_write",
+            "s390_runtime_instr",
+        ],
+    ),
     (&["riscv64"], &["riscv_flush_icache"]),
 ];
 
@@ -211,24 +559,40 @@ pub fn default_profile() -> Profile {
     });
     // socket(AF_VSOCK=40, ...) is refused; every other family is allowed.
     rules.push(Rule {
-        args: Some(vec![Arg { index: 0, value: 40, value_two: 0, op: "SCMP_CMP_NE".into() }]),
+        args: Some(vec![Arg {
+            index: 0,
+            value: 40,
+            value_two: 0,
+            op: "SCMP_CMP_NE".into(),
+        }]),
         ..allow(&["socket"])
     });
     for &p in PERSONALITIES {
         rules.push(Rule {
-            args: Some(vec![Arg { index: 0, value: p, value_two: 0, op: "SCMP_CMP_EQ".into() }]),
+            args: Some(vec![Arg {
+                index: 0,
+                value: p,
+                value_two: 0,
+                op: "SCMP_CMP_EQ".into(),
+            }]),
             ..allow(&["personality"])
         });
     }
     for (arches, list) in BY_ARCH {
         rules.push(Rule {
-            includes: Some(Filter { arches: names(arches), ..Filter::default() }),
+            includes: Some(Filter {
+                arches: names(arches),
+                ..Filter::default()
+            }),
             ..allow(list)
         });
     }
     for (cap, list) in BY_CAP {
         rules.push(Rule {
-            includes: Some(Filter { caps: names(&[cap]), ..Filter::default() }),
+            includes: Some(Filter {
+                caps: names(&[cap]),
+                ..Filter::default()
+            }),
             ..allow(list)
         });
     }
@@ -236,7 +600,12 @@ pub fn default_profile() -> Profile {
     // clone3 (whose flags live in memory a filter cannot read) fails with ENOSYS so libc
     // falls back to clone.
     rules.push(Rule {
-        args: Some(vec![Arg { index: 0, value: CLONE_NS_FLAGS, value_two: 0, op: "SCMP_CMP_MASKED_EQ".into() }]),
+        args: Some(vec![Arg {
+            index: 0,
+            value: CLONE_NS_FLAGS,
+            value_two: 0,
+            op: "SCMP_CMP_MASKED_EQ".into(),
+        }]),
         excludes: Some(Filter {
             caps: names(&["CAP_SYS_ADMIN"]),
             arches: names(&["s390", "s390x"]),
@@ -245,23 +614,49 @@ pub fn default_profile() -> Profile {
         ..allow(&["clone"])
     });
     rules.push(Rule {
-        args: Some(vec![Arg { index: 1, value: CLONE_NS_FLAGS, value_two: 0, op: "SCMP_CMP_MASKED_EQ".into() }]),
-        includes: Some(Filter { arches: names(&["s390", "s390x"]), ..Filter::default() }),
-        excludes: Some(Filter { caps: names(&["CAP_SYS_ADMIN"]), ..Filter::default() }),
+        args: Some(vec![Arg {
+            index: 1,
+            value: CLONE_NS_FLAGS,
+            value_two: 0,
+            op: "SCMP_CMP_MASKED_EQ".into(),
+        }]),
+        includes: Some(Filter {
+            arches: names(&["s390", "s390x"]),
+            ..Filter::default()
+        }),
+        excludes: Some(Filter {
+            caps: names(&["CAP_SYS_ADMIN"]),
+            ..Filter::default()
+        }),
         ..allow(&["clone"])
     });
     rules.push(Rule {
         names: names(&["clone3"]),
         action: "SCMP_ACT_ERRNO".into(),
         errno_ret: Some(libc::ENOSYS as u32),
-        excludes: Some(Filter { caps: names(&["CAP_SYS_ADMIN"]), ..Filter::default() }),
+        excludes: Some(Filter {
+            caps: names(&["CAP_SYS_ADMIN"]),
+            ..Filter::default()
+        }),
         ..Rule::default()
     });
     let arch_map = vec![
-        ArchMap { architecture: "SCMP_ARCH_X86_64".into(), sub_architectures: names(&["SCMP_ARCH_X86", "SCMP_ARCH_X32"]) },
-        ArchMap { architecture: "SCMP_ARCH_AARCH64".into(), sub_architectures: names(&["SCMP_ARCH_ARM"]) },
-        ArchMap { architecture: "SCMP_ARCH_S390X".into(), sub_architectures: names(&["SCMP_ARCH_S390"]) },
-        ArchMap { architecture: "SCMP_ARCH_RISCV64".into(), sub_architectures: None },
+        ArchMap {
+            architecture: "SCMP_ARCH_X86_64".into(),
+            sub_architectures: names(&["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+        },
+        ArchMap {
+            architecture: "SCMP_ARCH_AARCH64".into(),
+            sub_architectures: names(&["SCMP_ARCH_ARM"]),
+        },
+        ArchMap {
+            architecture: "SCMP_ARCH_S390X".into(),
+            sub_architectures: names(&["SCMP_ARCH_S390"]),
+        },
+        ArchMap {
+            architecture: "SCMP_ARCH_RISCV64".into(),
+            sub_architectures: None,
+        },
     ];
     Profile {
         default_action: "SCMP_ACT_ERRNO".into(),
@@ -294,14 +689,18 @@ fn native_arch() -> (&'static str, &'static str) {
 
 fn kernel_at_least(min: &str) -> bool {
     fn parse(s: &str) -> (u32, u32) {
-        let mut it = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+        let mut it = s
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|p| !p.is_empty());
         let a = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
         let b = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
         (a, b)
     }
     static RELEASE: OnceLock<(u32, u32)> = OnceLock::new();
     let have = *RELEASE.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| parse(&s)).unwrap_or((0, 0))
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| parse(&s))
+            .unwrap_or((0, 0))
     });
     have >= parse(min)
 }
@@ -443,18 +842,23 @@ pub fn ensure_available() -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| Error::SeccompUnavailable(e.to_string()))?;
     if !status.lines().any(|l| l.starts_with("Seccomp:")) {
-        return Err(Error::SeccompUnavailable("kernel built without CONFIG_SECCOMP".into()));
+        return Err(Error::SeccompUnavailable(
+            "kernel built without CONFIG_SECCOMP".into(),
+        ));
     }
     // SAFETY: prctl(PR_GET_SECCOMP) takes no pointers and only reads our own mode.
     let r = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     if r < 0 {
-        return Err(Error::SeccompUnavailable(std::io::Error::last_os_error().to_string()));
+        return Err(Error::SeccompUnavailable(
+            std::io::Error::last_os_error().to_string(),
+        ));
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::caps;
 
@@ -464,7 +868,13 @@ mod tests {
             .unwrap()
             .iter()
             .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
-            .flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()))
+            .flat_map(|r| {
+                r["names"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_string())
+            })
             .collect()
     }
 

@@ -21,7 +21,11 @@ const SEALS: SealFlags = SealFlags::SEAL
 
 /// Whether `/proc/self/exe` already is a write-sealed memfd.
 pub fn is_sealed_self() -> bool {
-    let Ok(fd) = rustix::fs::open("/proc/self/exe", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()) else {
+    let Ok(fd) = rustix::fs::open(
+        "/proc/self/exe",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
         return false;
     };
     matches!(rustix::fs::fcntl_get_seals(&fd), Ok(s) if s.contains(SealFlags::WRITE | SealFlags::SEAL))
@@ -29,7 +33,10 @@ pub fn is_sealed_self() -> bool {
 
 fn sealed_copy() -> io::Result<OwnedFd> {
     let mut exe = std::fs::File::open("/proc/self/exe")?;
-    let memfd = rustix::fs::memfd_create("wharf-runtime", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let memfd = rustix::fs::memfd_create(
+        "wharf-runtime",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )?;
     let mut out = std::fs::File::from(memfd);
     io::copy(&mut exe, &mut out)?;
     let memfd = OwnedFd::from(out);
@@ -45,7 +52,10 @@ pub fn ensure_sealed_self() -> io::Result<()> {
     }
     let memfd = sealed_copy()?;
     let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.into_encoded_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput)))
+        .map(|a| {
+            CString::new(a.into_encoded_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+        })
         .collect::<io::Result<_>>()?;
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {

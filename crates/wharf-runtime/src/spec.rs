@@ -30,7 +30,13 @@ pub const MASKED_PATHS: [&str; 11] = [
 ];
 
 /// Paths the container may read but not write.
-pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// cgroup path of a container, relative to each hierarchy's root (v1) or the unified root.
 pub fn cgroups_path(id: &str) -> String {
@@ -46,8 +52,19 @@ pub fn default_device_rules() -> Value {
         json!({"allow": true, "type": "c", "access": "m"}),
         json!({"allow": true, "type": "b", "access": "m"}),
     ];
-    for (maj, min) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] {
-        rules.push(json!({"allow": true, "type": "c", "major": maj, "minor": min, "access": "rwm"}));
+    for (maj, min) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ] {
+        rules
+            .push(json!({"allow": true, "type": "c", "major": maj, "minor": min, "access": "rwm"}));
     }
     rules.push(json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
     Value::Array(rules)
@@ -55,11 +72,28 @@ pub fn default_device_rules() -> Value {
 
 fn rlimit_name(name: &str) -> Result<String> {
     let up = name.trim().to_ascii_uppercase();
-    let full = if up.starts_with("RLIMIT_") { up } else { format!("RLIMIT_{up}") };
+    let full = if up.starts_with("RLIMIT_") {
+        up
+    } else {
+        format!("RLIMIT_{up}")
+    };
     const KNOWN: [&str; 16] = [
-        "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
-        "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC",
-        "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+        "RLIMIT_AS",
+        "RLIMIT_CORE",
+        "RLIMIT_CPU",
+        "RLIMIT_DATA",
+        "RLIMIT_FSIZE",
+        "RLIMIT_LOCKS",
+        "RLIMIT_MEMLOCK",
+        "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE",
+        "RLIMIT_NOFILE",
+        "RLIMIT_NPROC",
+        "RLIMIT_RSS",
+        "RLIMIT_RTPRIO",
+        "RLIMIT_RTTIME",
+        "RLIMIT_SIGPENDING",
+        "RLIMIT_STACK",
     ];
     if KNOWN.contains(&full.as_str()) {
         Ok(full)
@@ -73,7 +107,10 @@ pub fn default_env(env: &[String], hostname: &str, home: &str) -> Vec<String> {
     let mut out: Vec<String> = env.to_vec();
     let has = |out: &Vec<String>, k: &str| out.iter().any(|e| e.split('=').next() == Some(k));
     if !has(&out, "PATH") {
-        out.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        out.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
     }
     if !hostname.is_empty() && !has(&out, "HOSTNAME") {
         out.push(format!("HOSTNAME={hostname}"));
@@ -95,7 +132,11 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
 }
 
 /// The `linux.seccomp` object for a container, `None` when unconfined or privileged.
-pub fn seccomp_json(policy: &Seccomp, privileged: bool, bounding: &[String]) -> Result<Option<Value>> {
+pub fn seccomp_json(
+    policy: &Seccomp,
+    privileged: bool,
+    bounding: &[String],
+) -> Result<Option<Value>> {
     if privileged {
         return Ok(None);
     }
@@ -109,12 +150,18 @@ pub fn seccomp_json(policy: &Seccomp, privileged: bool, bounding: &[String]) -> 
 }
 
 fn split_opts(opts: &str) -> Vec<String> {
-    opts.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect()
+    opts.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn check_dest(d: &str) -> Result<()> {
     if !d.starts_with('/') || d.split('/').any(|c| c == "..") {
-        return Err(Error::InvalidConfig(format!("mount destination {d:?} must be absolute without '..'")));
+        return Err(Error::InvalidConfig(format!(
+            "mount destination {d:?} must be absolute without '..'"
+        )));
     }
     Ok(())
 }
@@ -125,9 +172,15 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
     if cfg.args.is_empty() {
         return Err(Error::InvalidConfig("no command".into()));
     }
-    let cwd = if cfg.cwd.is_empty() { "/".to_string() } else { cfg.cwd.clone() };
+    let cwd = if cfg.cwd.is_empty() {
+        "/".to_string()
+    } else {
+        cfg.cwd.clone()
+    };
     if !cwd.starts_with('/') {
-        return Err(Error::InvalidConfig(format!("working directory {cwd:?} must be absolute")));
+        return Err(Error::InvalidConfig(format!(
+            "working directory {cwd:?} must be absolute"
+        )));
     }
     let cap_set = caps::compute(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
 
@@ -154,7 +207,11 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         process["noNewPrivileges"] = json!(true);
     }
 
-    let sys_opts = if cfg.privileged { vec!["nosuid", "noexec", "nodev"] } else { vec!["nosuid", "noexec", "nodev", "ro"] };
+    let sys_opts = if cfg.privileged {
+        vec!["nosuid", "noexec", "nodev"]
+    } else {
+        vec!["nosuid", "noexec", "nodev", "ro"]
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         // CVE-2026-41579: /dev is always a fresh tmpfs the image cannot shape.
@@ -166,14 +223,22 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
     ];
     let hf = &cfg.extra_hosts_files;
-    for (src, dst) in [(&hf.hosts, "/etc/hosts"), (&hf.resolv_conf, "/etc/resolv.conf"), (&hf.hostname, "/etc/hostname")] {
+    for (src, dst) in [
+        (&hf.hosts, "/etc/hosts"),
+        (&hf.resolv_conf, "/etc/resolv.conf"),
+        (&hf.hostname, "/etc/hostname"),
+    ] {
         if let Some(src) = src {
             mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
         }
     }
     for (path, opts) in &cfg.tmpfs {
         check_dest(path)?;
-        let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        let mut o = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
         o.extend(split_opts(opts));
         mounts.push(json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
@@ -181,7 +246,9 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         check_dest(&m.destination)?;
         let mut o = vec!["rbind".to_string()];
         o.extend(m.options.iter().cloned());
-        mounts.push(json!({"destination": m.destination, "type": "bind", "source": m.source, "options": o}));
+        mounts.push(
+            json!({"destination": m.destination, "type": "bind", "source": m.source, "options": o}),
+        );
     }
 
     let mut namespaces = vec![

@@ -26,8 +26,12 @@ pub struct ResolvedUser {
 /// Read a file of the container root, resolving the path as if `root` were `/`.
 /// Returns `None` when it does not exist. Reads at most 4 MiB.
 pub fn read_in_root(root: &Path, path: &str) -> Result<Option<String>> {
-    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open rootfs", root, e.into()))?;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open rootfs", root, e.into()))?;
     let fd = match rustix::fs::openat2(
         &dir,
         path.trim_start_matches('/'),
@@ -37,11 +41,20 @@ pub fn read_in_root(root: &Path, path: &str) -> Result<Option<String>> {
     ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(Error::io("open in container root", root.join(path.trim_start_matches('/')), e.into())),
+        Err(e) => {
+            return Err(Error::io(
+                "open in container root",
+                root.join(path.trim_start_matches('/')),
+                e.into(),
+            ))
+        }
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path, e.into()))?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return Err(Error::User { user: String::new(), reason: format!("{path} is not a regular file") });
+        return Err(Error::User {
+            user: String::new(),
+            reason: format!("{path} is not a regular file"),
+        });
     }
     let mut s = String::new();
     std::fs::File::from(fd)
@@ -83,7 +96,11 @@ fn parse_group(s: &str) -> Vec<(String, u32, Vec<String>)> {
             if f.len() < 4 {
                 return None;
             }
-            let members = f[3].split(',').filter(|m| !m.is_empty()).map(str::to_string).collect();
+            let members = f[3]
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect();
             Some((f[0].to_string(), f[2].parse().ok()?, members))
         })
         .collect()
@@ -91,7 +108,10 @@ fn parse_group(s: &str) -> Vec<(String, u32, Vec<String>)> {
 
 /// Resolve docker's `user[:group]` (names or numbers; empty = root) inside `root`.
 pub fn resolve(root: &Path, spec: &str) -> Result<ResolvedUser> {
-    let err = |reason: String| Error::User { user: spec.to_string(), reason };
+    let err = |reason: String| Error::User {
+        user: spec.to_string(),
+        reason,
+    };
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -102,12 +122,11 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ResolvedUser> {
 
     let entry = match user_part.parse::<u32>() {
         Ok(uid) => passwd.iter().find(|p| p.uid == uid),
-        Err(_) => Some(
-            passwd
-                .iter()
-                .find(|p| p.name == user_part)
-                .ok_or_else(|| err(format!("no matching entries in passwd file for {user_part:?}")))?,
-        ),
+        Err(_) => Some(passwd.iter().find(|p| p.name == user_part).ok_or_else(|| {
+            err(format!(
+                "no matching entries in passwd file for {user_part:?}"
+            ))
+        })?),
     };
     let uid = match user_part.parse::<u32>() {
         Ok(uid) => uid,
@@ -128,7 +147,8 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ResolvedUser> {
     if group_part.is_none() {
         if let Some(e) = entry {
             for (_, g, members) in &groups {
-                if members.iter().any(|m| m == &e.name) && *g != gid && !additional_gids.contains(g) {
+                if members.iter().any(|m| m == &e.name) && *g != gid && !additional_gids.contains(g)
+                {
                     additional_gids.push(*g);
                 }
             }
@@ -138,12 +158,16 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ResolvedUser> {
         uid,
         gid,
         additional_gids,
-        home: entry.map(|e| e.home.clone()).filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into()),
+        home: entry
+            .map(|e| e.home.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".into()),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn root() -> tempfile::TempDir {
@@ -154,7 +178,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000::/home/app:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nwheel:x:10:app\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nwheel:x:10:app\n",
+        )
+        .unwrap();
         d
     }
 
@@ -164,7 +192,10 @@ mod tests {
         let r = resolve(d.path(), "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let r = resolve(d.path(), "app").unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone()), (1000, 1000, vec![10]));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone()),
+            (1000, 1000, vec![10])
+        );
         let r = resolve(d.path(), "4242").unwrap();
         assert_eq!((r.uid, r.gid), (4242, 0));
         let r = resolve(d.path(), "4242:77").unwrap();
@@ -180,11 +211,16 @@ mod tests {
         // An image whose /etc/passwd points at the host's must read its own root instead.
         let d = root();
         std::fs::remove_file(d.path().join("etc/passwd")).unwrap();
-        std::os::unix::fs::symlink("/etc/../../etc/shadow-does-not-exist-here", d.path().join("etc/passwd")).unwrap();
+        std::os::unix::fs::symlink(
+            "/etc/../../etc/shadow-does-not-exist-here",
+            d.path().join("etc/passwd"),
+        )
+        .unwrap();
         let r = resolve(d.path(), "").unwrap();
         assert_eq!(r.uid, 0);
         std::fs::remove_file(d.path().join("etc/passwd")).unwrap();
-        std::os::unix::fs::symlink("/../../../../etc/hostname", d.path().join("etc/passwd")).unwrap();
+        std::os::unix::fs::symlink("/../../../../etc/hostname", d.path().join("etc/passwd"))
+            .unwrap();
         // resolves to <root>/etc/hostname, which does not exist: no entries, not the host file
         assert!(resolve(d.path(), "root").is_err());
     }

@@ -2,6 +2,8 @@
 //! regression test per SECURITY.md row that concerns the runtime, named after its CVE.
 //! Runs under a fork-per-test harness (see `common`): `cargo test -p wharf-runtime`.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -32,14 +34,20 @@ fn create_start_split_and_upper_persists() {
     let (pid, _o, _e) = create_piped(&f.rt, &cfg).unwrap();
     assert_eq!(f.rt.state(&cfg.id).unwrap().status, Status::Created);
     std::thread::sleep(Duration::from_millis(50));
-    assert!(!cfg.state_dir.join("upper/marker").exists(), "ran before start");
+    assert!(
+        !cfg.state_dir.join("upper/marker").exists(),
+        "ran before start"
+    );
     f.rt.start(&cfg.id).unwrap();
     assert_eq!(wait(pid), 0);
     assert_eq!(f.rt.state(&cfg.id).unwrap().status, Status::Stopped);
     f.rt.delete(&cfg.id, false).unwrap();
     assert_clean(&cfg, pid);
     // The write layer survives delete (stop/start of the same container reuses it).
-    assert_eq!(std::fs::read_to_string(cfg.state_dir.join("upper/marker")).unwrap(), "made\n");
+    assert_eq!(
+        std::fs::read_to_string(cfg.state_dir.join("upper/marker")).unwrap(),
+        "made\n"
+    );
     let out = run(&f, &f.config(&["cat", "/marker"]));
     assert_ne!(out.code, 0, "image was modified");
     let mut again = cfg.clone();
@@ -50,16 +58,44 @@ fn create_start_split_and_upper_persists() {
 fn default_caps_are_dockers() {
     let f = Fixture::new();
     let out = run(&f, &f.config(&["grep", "^Cap", "/proc/self/status"]));
-    assert!(out.stdout.contains("CapEff:\t00000000a80425fb"), "{}", out.stdout);
-    assert!(out.stdout.contains("CapBnd:\t00000000a80425fb"), "{}", out.stdout);
-    assert!(out.stdout.contains("CapPrm:\t00000000a80425fb"), "{}", out.stdout);
-    assert!(out.stdout.contains("CapInh:\t0000000000000000"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("CapEff:\t00000000a80425fb"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("CapBnd:\t00000000a80425fb"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("CapPrm:\t00000000a80425fb"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("CapInh:\t0000000000000000"),
+        "{}",
+        out.stdout
+    );
     let mut cfg = f.config(&["grep", "^Cap", "/proc/self/status"]);
     cfg.user = "nobody".into();
     let out = run(&f, &cfg);
-    assert!(out.stdout.contains("CapEff:\t0000000000000000"), "{}", out.stdout);
-    assert!(out.stdout.contains("CapPrm:\t0000000000000000"), "{}", out.stdout);
-    assert!(out.stdout.contains("CapBnd:\t00000000a80425fb"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("CapEff:\t0000000000000000"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("CapPrm:\t0000000000000000"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("CapBnd:\t00000000a80425fb"),
+        "{}",
+        out.stdout
+    );
     let mut cfg = f.config(&["grep", "^CapEff", "/proc/self/status"]);
     cfg.cap_add = vec!["NET_ADMIN".into()];
     cfg.cap_drop = vec!["CAP_CHOWN".into()];
@@ -69,12 +105,24 @@ fn default_caps_are_dockers() {
 
 fn privileged_gets_everything() {
     let f = Fixture::new();
-    let mut cfg = f.config(&["sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; head -c1 /proc/timer_list | wc -c"]);
+    let mut cfg = f.config(&[
+        "sh",
+        "-c",
+        "grep -E '^(CapEff|Seccomp):' /proc/self/status; head -c1 /proc/timer_list | wc -c",
+    ]);
     cfg.privileged = true;
     let out = run(&f, &cfg);
     let all = wharf_runtime::caps::host_bounding() & ((1u64 << 41) - 1);
-    assert!(out.stdout.contains(&format!("CapEff:\t{all:016x}")), "{}", out.stdout);
-    assert!(out.stdout.ends_with("\n1\n"), "timer_list masked when privileged: {}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("CapEff:\t{all:016x}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.ends_with("\n1\n"),
+        "timer_list masked when privileged: {}",
+        out.stdout
+    );
     assert!(out.stdout.contains("Seccomp:\t0"), "{}", out.stdout);
 }
 
@@ -88,11 +136,27 @@ fn seccomp_default_is_active() {
     ]);
     let out = run(&f, &cfg);
     assert!(out.stdout.contains("Seccomp:\t2"), "{}", out.stdout);
-    assert!(out.stdout.contains("NoNewPrivs:\t0"), "docker does not set no_new_privs by default: {}", out.stdout);
-    assert!(out.stdout.contains("UNSHARE_DENIED"), "{out:?}", out = out.stdout);
-    assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("NoNewPrivs:\t0"),
+        "docker does not set no_new_privs by default: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("UNSHARE_DENIED"),
+        "{out:?}",
+        out = out.stdout
+    );
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.contains("MOUNT_DENIED"), "{}", out.stdout);
-    assert!(out.stdout.contains("FORK_OK"), "fork must work under the filter: {}", out.stdout);
+    assert!(
+        out.stdout.contains("FORK_OK"),
+        "fork must work under the filter: {}",
+        out.stdout
+    );
 }
 
 fn seccomp_cap_conditional_and_unconfined() {
@@ -101,8 +165,17 @@ fn seccomp_cap_conditional_and_unconfined() {
     let mut cfg = f.config(&["sh", "-c", "unshare -m true && echo UNSHARE_OK"]);
     cfg.cap_add = vec!["SYS_ADMIN".into()];
     let out = run(&f, &cfg);
-    assert!(out.stdout.contains("UNSHARE_OK"), "{} {}", out.stdout, out.stderr);
-    let mut cfg = f.config(&["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; unshare -m true || echo DENIED"]);
+    assert!(
+        out.stdout.contains("UNSHARE_OK"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    let mut cfg = f.config(&[
+        "sh",
+        "-c",
+        "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; unshare -m true || echo DENIED",
+    ]);
     cfg.no_new_privileges = true;
     let out = run(&f, &cfg);
     assert_eq!(out.stdout, "NoNewPrivs:\t1\nSeccomp:\t2\nDENIED\n");
@@ -115,18 +188,26 @@ fn seccomp_cap_conditional_and_unconfined() {
         br#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#.to_vec(),
     );
     let out = run(&f, &cfg);
-    assert!(out.stdout.contains("MKDIR_DENIED"), "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("MKDIR_DENIED"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
     // An invalid profile is refused, not ignored.
     let mut cfg = f.config(&["true"]);
     cfg.seccomp = Seccomp::Custom(b"{not json".to_vec());
-    let e = create_piped(&f.rt, &cfg).err().expect("invalid profile accepted");
+    let e = create_piped(&f.rt, &cfg).expect_err("invalid profile accepted");
     assert_eq!(e.kind(), wharf_runtime::ErrorKind::InvalidArgument);
     assert_clean(&cfg, 999_999_999);
 }
 
 fn masked_paths_unreadable() {
     let f = Fixture::new();
-    assert!(std::fs::read("/proc/timer_list").unwrap().len() > 64, "host timer_list empty: test meaningless");
+    assert!(
+        std::fs::read("/proc/timer_list").unwrap().len() > 64,
+        "host timer_list empty: test meaningless"
+    );
     let cfg = f.config(&[
         "sh",
         "-c",
@@ -136,7 +217,13 @@ fn masked_paths_unreadable() {
          touch /sys/firmware/x || echo RO_FIRMWARE",
     ]);
     let out = run(&f, &cfg);
-    for p in ["/proc/kcore 0", "/proc/keys 0", "/proc/timer_list 0", "/proc/sched_debug 0", "firmware 0"] {
+    for p in [
+        "/proc/kcore 0",
+        "/proc/keys 0",
+        "/proc/timer_list 0",
+        "/proc/sched_debug 0",
+        "firmware 0",
+    ] {
         assert!(out.stdout.contains(p), "{p} readable: {}", out.stdout);
     }
     for m in ["RO_SYS", "RO_SYSRQ", "RO_FIRMWARE"] {
@@ -148,8 +235,23 @@ fn masked_paths_unreadable() {
 fn cve_2025_31133_mask_is_real_dev_null() {
     let f = Fixture::new();
     // (Only masked paths this kernel has: /proc/kcore is absent here.)
-    let out = run(&f, &f.config(&["stat", "-c", "%F %t:%T", "/proc/keys", "/proc/timer_list", "/dev/null"]));
-    assert_eq!(out.stdout, "character special file 1:3\n".repeat(3), "{}", out.stderr);
+    let out = run(
+        &f,
+        &f.config(&[
+            "stat",
+            "-c",
+            "%F %t:%T",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/dev/null",
+        ]),
+    );
+    assert_eq!(
+        out.stdout,
+        "character special file 1:3\n".repeat(3),
+        "{}",
+        out.stderr
+    );
 }
 
 /// CVE-2026-41579: an image whose /dev is a symlink to a host path must not make the
@@ -158,10 +260,17 @@ fn cve_2026_41579_dev_symlink_cannot_redirect() {
     let f = Fixture::new();
     let evil = f.dir.path().join("evilroot");
     write_rootfs(&evil);
-    let host_dir = tempfile::Builder::new().prefix("wharf-hostdev").tempdir().unwrap();
+    let host_dir = tempfile::Builder::new()
+        .prefix("wharf-hostdev")
+        .tempdir()
+        .unwrap();
     std::fs::remove_dir(evil.join("dev")).unwrap();
     std::os::unix::fs::symlink(host_dir.path(), evil.join("dev")).unwrap();
-    let mut cfg = f.config(&["sh", "-c", "stat -c %F /dev/null; grep -c ' /dev ' /proc/self/mountinfo"]);
+    let mut cfg = f.config(&[
+        "sh",
+        "-c",
+        "stat -c %F /dev/null; grep -c ' /dev ' /proc/self/mountinfo",
+    ]);
     cfg.lower_dirs = vec![evil];
     let (pid, out, err) = match create_piped(&f.rt, &cfg) {
         Ok(x) => x,
@@ -180,8 +289,14 @@ fn cve_2026_41579_dev_symlink_cannot_redirect() {
     assert_eq!(wait(pid), 0);
     f.rt.delete(&cfg.id, false).unwrap();
     assert_clean(&cfg, pid);
-    let leaked: Vec<_> = std::fs::read_dir(host_dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(leaked.is_empty(), "runtime wrote to the host through the image's /dev symlink: {leaked:?}");
+    let leaked: Vec<_> = std::fs::read_dir(host_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "runtime wrote to the host through the image's /dev symlink: {leaked:?}"
+    );
     assert!(s.starts_with("character special file\n"), "{s}");
 }
 
@@ -214,7 +329,10 @@ fn cve_2024_21626_no_fd_leak_workdir() {
     }
     let out = run(&f, &f.config(&["ls", "/proc/self/fd"]));
     let fds: Vec<&str> = out.stdout.split_whitespace().collect();
-    assert!(fds.iter().all(|fd| ["0", "1", "2", "3"].contains(fd)), "leaked fds: {fds:?}");
+    assert!(
+        fds.iter().all(|fd| ["0", "1", "2", "3"].contains(fd)),
+        "leaked fds: {fds:?}"
+    );
 }
 
 /// Copy the shared libraries of `exe` into `root` so it can run there.
@@ -234,9 +352,15 @@ fn copy_libs(exe: &Path, root: &Path) {
 /// the runtime inside the container as its entrypoint) is a sealed memfd copy, not the
 /// host binary, so it cannot be overwritten.
 fn cve_2019_5736_proc_self_exe_is_sealed_copy() {
-    assert!(wharf_runtime::selfexe::is_sealed_self(), "harness did not re-exec sealed");
+    assert!(
+        wharf_runtime::selfexe::is_sealed_self(),
+        "harness did not re-exec sealed"
+    );
     let f = Fixture::new();
-    copy_libs(Path::new(&format!("/proc/{}/exe", std::process::id())), &f.lower());
+    copy_libs(
+        Path::new(&format!("/proc/{}/exe", std::process::id())),
+        &f.lower(),
+    );
     let out = run(&f, &f.config(&["/proc/self/exe", "--probe-exe"]));
     assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("exe=/memfd:"), "{}", out.stdout);
@@ -246,17 +370,28 @@ fn cve_2019_5736_proc_self_exe_is_sealed_copy() {
 
 /// Runs inside the container for the CVE-2019-5736 test.
 fn probe_exe() -> ! {
-    let exe = std::fs::read_link("/proc/self/exe").map(|p| p.display().to_string()).unwrap_or_default();
+    let exe = std::fs::read_link("/proc/self/exe")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     println!("exe={exe}");
     println!("sealed={}", wharf_runtime::selfexe::is_sealed_self());
-    let w = std::fs::OpenOptions::new().write(true).open("/proc/self/exe");
+    let w = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/exe");
     println!("write={}", if w.is_ok() { "allowed" } else { "denied" });
     std::process::exit(0);
 }
 
 fn pid_ns_hostname_and_network() {
     let f = Fixture::new();
-    let out = run(&f, &f.config(&["sh", "-c", "echo pid=$$; hostname; cat /sys/class/net/lo/flags; ls /sys/class/net"]));
+    let out = run(
+        &f,
+        &f.config(&[
+            "sh",
+            "-c",
+            "echo pid=$$; hostname; cat /sys/class/net/lo/flags; ls /sys/class/net",
+        ]),
+    );
     assert_eq!(out.stdout, "pid=1\nwharftest\n0x9\nlo\n", "{}", out.stderr);
     let mut cfg = f.config(&["sh", "-c", "ls /sys/class/net | wc -l"]);
     cfg.network = NetworkMode::Host;
@@ -268,13 +403,16 @@ fn user_resolution() {
     let f = Fixture::new();
     let mut cfg = f.config(&["id"]);
     cfg.user = "nobody".into();
-    assert_eq!(run(&f, &cfg).stdout, "uid=65534(nobody) gid=65534(nogroup)\n");
+    assert_eq!(
+        run(&f, &cfg).stdout,
+        "uid=65534(nobody) gid=65534(nogroup)\n"
+    );
     let mut cfg = f.config(&["sh", "-c", "id -u; id -g; echo $HOME"]);
     cfg.user = "1234:5678".into();
     assert_eq!(run(&f, &cfg).stdout, "1234\n5678\n/\n");
     let mut cfg = f.config(&["id"]);
     cfg.user = "ghost".into();
-    let e = create_piped(&f.rt, &cfg).err().expect("unknown user accepted");
+    let e = create_piped(&f.rt, &cfg).expect_err("unknown user accepted");
     assert_eq!(e.kind(), wharf_runtime::ErrorKind::InvalidArgument);
     assert_clean(&cfg, 999_999_999);
 }
@@ -300,10 +438,19 @@ fn memory_limit_oom_137() {
 
 fn pids_limit_enforced() {
     let f = Fixture::new();
-    let mut cfg = f.config(&["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); done; echo done"]);
+    let mut cfg = f.config(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); done; echo done",
+    ]);
     cfg.pids_limit = Some(8);
     let out = run(&f, &cfg);
-    assert!(out.stderr.contains("fork"), "no fork failure: {} / {}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("fork"),
+        "no fork failure: {} / {}",
+        out.stdout,
+        out.stderr
+    );
 }
 
 fn readonly_rootfs_and_tmpfs() {
@@ -312,7 +459,11 @@ fn readonly_rootfs_and_tmpfs() {
     cfg.readonly_rootfs = true;
     cfg.tmpfs = vec![("/tmp".into(), "size=1m".into())];
     let out = run(&f, &cfg);
-    assert!(out.stdout.contains("Read-only file system"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Read-only file system"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("TMP_OK"), "{}", out.stdout);
 }
 
@@ -327,16 +478,43 @@ fn exec_gets_container_security() {
         env: vec!["FOO=bar".into()],
         ..ExecConfig::default()
     };
-    let epid = f.rt.exec(&cfg.id, &p, Stdio::Fds { stdin: devnull(), stdout: out_w, stderr: devnull() }).unwrap();
+    let epid =
+        f.rt.exec(
+            &cfg.id,
+            &p,
+            Stdio::Fds {
+                stdin: devnull(),
+                stdout: out_w,
+                stderr: devnull(),
+            },
+        )
+        .unwrap();
     let mut s = String::new();
     std::io::Read::read_to_string(&mut std::fs::File::from(out_r), &mut s).unwrap();
     assert_eq!(wait(epid), 0);
     assert!(s.contains("Seccomp:\t2"), "exec runs unfiltered: {s}");
-    assert!(s.contains("CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb"), "{s}");
+    assert!(
+        s.contains("CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb"),
+        "{s}"
+    );
     assert!(s.contains("wharftest\nbar\nDENIED"), "{s}");
     let (out_r, out_w) = pipe();
-    let p = ExecConfig { args: vec!["id".into(), "-u".into()], user: "nobody".into(), ..ExecConfig::default() };
-    let epid = f.rt.exec(&cfg.id, &p, Stdio::Fds { stdin: devnull(), stdout: out_w, stderr: devnull() }).unwrap();
+    let p = ExecConfig {
+        args: vec!["id".into(), "-u".into()],
+        user: "nobody".into(),
+        ..ExecConfig::default()
+    };
+    let epid =
+        f.rt.exec(
+            &cfg.id,
+            &p,
+            Stdio::Fds {
+                stdin: devnull(),
+                stdout: out_w,
+                stderr: devnull(),
+            },
+        )
+        .unwrap();
     let mut s = String::new();
     std::io::Read::read_to_string(&mut std::fs::File::from(out_r), &mut s).unwrap();
     assert_eq!(wait(epid), 0);
@@ -357,17 +535,26 @@ fn pause_resume_stats_kill() {
     assert_eq!(f.rt.state(&cfg.id).unwrap().status, Status::Running);
     let s = f.rt.stats(&cfg.id).unwrap();
     assert_eq!(s.memory_limit, 64 << 20);
-    assert!(s.memory_usage > 0 && s.pids >= 1 && s.cpu_usage_ns > 0, "{s:?}");
+    assert!(
+        s.memory_usage > 0 && s.pids >= 1 && s.cpu_usage_ns > 0,
+        "{s:?}"
+    );
     f.rt.pause(&cfg.id).unwrap();
     assert_eq!(f.rt.state(&cfg.id).unwrap().status, Status::Paused);
     f.rt.resume(&cfg.id).unwrap();
     assert_eq!(f.rt.state(&cfg.id).unwrap().status, Status::Running);
-    assert!(f.rt.delete(&cfg.id, false).is_err(), "deleted a running container without force");
+    assert!(
+        f.rt.delete(&cfg.id, false).is_err(),
+        "deleted a running container without force"
+    );
     f.rt.kill(&cfg.id, libc::SIGKILL, false).unwrap();
     assert_eq!(wait(pid), 137);
     f.rt.delete(&cfg.id, false).unwrap();
     assert_clean(&cfg, pid);
-    assert!(matches!(f.rt.state(&cfg.id), Err(wharf_runtime::Error::NotFound(_))));
+    assert!(matches!(
+        f.rt.state(&cfg.id),
+        Err(wharf_runtime::Error::NotFound(_))
+    ));
 }
 
 fn force_delete_running_leaves_nothing() {
@@ -375,7 +562,9 @@ fn force_delete_running_leaves_nothing() {
     let cfg = f.config(&["sh", "-c", "sleep 30 & sleep 30 & wait"]);
     let (pid, _o, _e) = create_piped(&f.rt, &cfg).unwrap();
     f.rt.start(&cfg.id).unwrap();
-    wait_until("children", Duration::from_secs(5), || f.rt.stats(&cfg.id).map(|s| s.pids >= 3).unwrap_or(false));
+    wait_until("children", Duration::from_secs(5), || {
+        f.rt.stats(&cfg.id).map(|s| s.pids >= 3).unwrap_or(false)
+    });
     f.rt.delete(&cfg.id, true).unwrap();
     assert_eq!(wait(pid), 137);
     assert_clean(&cfg, pid);
@@ -393,12 +582,20 @@ fn tty_console_socket() {
     let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
     let mut cfg = f.config(&["sh", "-c", "tty; echo hi"]);
     cfg.tty = true;
-    let pid = f.rt.create(&cfg, Stdio::Console(sock_path.clone())).unwrap();
+    let pid =
+        f.rt.create(&cfg, Stdio::Console(sock_path.clone()))
+            .unwrap();
     let (conn, _) = listener.accept().unwrap();
     let mut buf = [0u8; 64];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     let mut master = None;
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
@@ -431,22 +628,43 @@ fn main() {
     // As the shim will: run from a sealed copy of ourselves (CVE-2019-5736).
     wharf_runtime::selfexe::ensure_sealed_self().expect("re-exec from sealed memfd");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| "warn,libcgroups=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+                .unwrap_or_else(|_| "warn,libcgroups=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     harness(&[
         ("basic_run_and_cleanup", basic_run_and_cleanup),
         ("exit_code_propagates", exit_code_propagates),
-        ("create_start_split_and_upper_persists", create_start_split_and_upper_persists),
+        (
+            "create_start_split_and_upper_persists",
+            create_start_split_and_upper_persists,
+        ),
         ("default_caps_are_dockers", default_caps_are_dockers),
         ("privileged_gets_everything", privileged_gets_everything),
         ("seccomp_default_is_active", seccomp_default_is_active),
-        ("seccomp_cap_conditional_and_unconfined", seccomp_cap_conditional_and_unconfined),
+        (
+            "seccomp_cap_conditional_and_unconfined",
+            seccomp_cap_conditional_and_unconfined,
+        ),
         ("masked_paths_unreadable", masked_paths_unreadable),
-        ("cve_2025_31133_mask_is_real_dev_null", cve_2025_31133_mask_is_real_dev_null),
-        ("cve_2026_41579_dev_symlink_cannot_redirect", cve_2026_41579_dev_symlink_cannot_redirect),
-        ("cve_2024_21626_no_fd_leak_workdir", cve_2024_21626_no_fd_leak_workdir),
-        ("cve_2019_5736_proc_self_exe_is_sealed_copy", cve_2019_5736_proc_self_exe_is_sealed_copy),
+        (
+            "cve_2025_31133_mask_is_real_dev_null",
+            cve_2025_31133_mask_is_real_dev_null,
+        ),
+        (
+            "cve_2026_41579_dev_symlink_cannot_redirect",
+            cve_2026_41579_dev_symlink_cannot_redirect,
+        ),
+        (
+            "cve_2024_21626_no_fd_leak_workdir",
+            cve_2024_21626_no_fd_leak_workdir,
+        ),
+        (
+            "cve_2019_5736_proc_self_exe_is_sealed_copy",
+            cve_2019_5736_proc_self_exe_is_sealed_copy,
+        ),
         ("pid_ns_hostname_and_network", pid_ns_hostname_and_network),
         ("user_resolution", user_resolution),
         ("memory_limit_oom_137", memory_limit_oom_137),
@@ -454,7 +672,10 @@ fn main() {
         ("readonly_rootfs_and_tmpfs", readonly_rootfs_and_tmpfs),
         ("exec_gets_container_security", exec_gets_container_security),
         ("pause_resume_stats_kill", pause_resume_stats_kill),
-        ("force_delete_running_leaves_nothing", force_delete_running_leaves_nothing),
+        (
+            "force_delete_running_leaves_nothing",
+            force_delete_running_leaves_nothing,
+        ),
         ("tty_console_socket", tty_console_socket),
     ]);
 }

@@ -3,7 +3,7 @@
 //! in its own forked child of a single-threaded harness process — the same shape as
 //! Wharf's shim — instead of libtest's threads.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -14,8 +14,8 @@ use wharf_runtime::{ContainerConfig, LibcontainerRuntime, Runtime, Stdio};
 
 pub const APPLETS: &[&str] = &[
     "sh", "cat", "id", "echo", "true", "false", "ls", "stat", "hostname", "readlink", "grep",
-    "unshare", "mount", "sleep", "head", "dd", "touch", "mkdir", "ps", "kill", "test", "wc",
-    "tr", "env", "pwd", "ip", "rm", "ln", "sync", "seq", "nproc", "dmesg",
+    "unshare", "mount", "sleep", "head", "dd", "touch", "mkdir", "ps", "kill", "test", "wc", "tr",
+    "env", "pwd", "ip", "rm", "ln", "sync", "seq", "nproc", "dmesg",
 ];
 
 /// A fresh tempdir holding `rootfs/` (busybox + /etc) and room for state dirs.
@@ -42,7 +42,10 @@ pub fn write_rootfs(root: &Path) {
 
 impl Fixture {
     pub fn new() -> Fixture {
-        let dir = tempfile::Builder::new().prefix("wharf-rt-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-rt-test")
+            .tempdir()
+            .unwrap();
         write_rootfs(&dir.path().join("rootfs"));
         let rt = LibcontainerRuntime::new(dir.path().join("run")).unwrap();
         Fixture { dir, rt }
@@ -70,10 +73,22 @@ impl Fixture {
 pub fn unique_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let a = t ^ (std::process::id() as u64) << 40;
-    let b = N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ std::process::id() as u64;
-    format!("{:016x}{:016x}{:016x}{:016x}", a, b, a.rotate_left(17), b.rotate_left(29))
+    let b = N
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ std::process::id() as u64;
+    format!(
+        "{:016x}{:016x}{:016x}{:016x}",
+        a,
+        b,
+        a.rotate_left(17),
+        b.rotate_left(29)
+    )
 }
 
 pub fn pipe() -> (OwnedFd, OwnedFd) {
@@ -110,10 +125,20 @@ fn read_all(fd: OwnedFd) -> String {
 }
 
 /// Spawn with pipes for stdout/stderr; returns pid and read ends.
-pub fn create_piped(rt: &LibcontainerRuntime, cfg: &ContainerConfig) -> wharf_runtime::Result<(i32, OwnedFd, OwnedFd)> {
+pub fn create_piped(
+    rt: &LibcontainerRuntime,
+    cfg: &ContainerConfig,
+) -> wharf_runtime::Result<(i32, OwnedFd, OwnedFd)> {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
-    let pid = rt.create(cfg, Stdio::Fds { stdin: devnull(), stdout: out_w, stderr: err_w })?;
+    let pid = rt.create(
+        cfg,
+        Stdio::Fds {
+            stdin: devnull(),
+            stdout: out_w,
+            stderr: err_w,
+        },
+    )?;
     Ok((pid, out_r, err_r))
 }
 
@@ -126,7 +151,11 @@ pub fn run(f: &Fixture, cfg: &ContainerConfig) -> Output {
     let code = wait(pid);
     f.rt.delete(&cfg.id, false).expect("delete");
     assert_clean(cfg, pid);
-    Output { code, stdout, stderr }
+    Output {
+        code,
+        stdout,
+        stderr,
+    }
 }
 
 /// Nothing left: no mount under state_dir, no cgroup dir in any hierarchy, no process,
@@ -138,14 +167,20 @@ pub fn assert_clean(cfg: &ContainerConfig, pid: i32) {
     assert!(left.is_empty(), "mounts left: {left:?}");
     let cg = wharf_runtime::cgroup::existing_dirs(&wharf_runtime::spec::cgroups_path(&cfg.id));
     assert!(cg.is_empty(), "cgroups left: {cg:?}");
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} left");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "process {pid} left"
+    );
     if cfg.state_dir.exists() {
         let mut names: Vec<String> = std::fs::read_dir(&cfg.state_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert!(names.is_empty() || names == ["upper"], "state dir left: {names:?}");
+        assert!(
+            names.is_empty() || names == ["upper"],
+            "state dir left: {names:?}"
+        );
     }
 }
 
@@ -169,14 +204,19 @@ pub fn harness(tests: &[(&'static str, TestFn)]) {
         return;
     }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let selected: Vec<&(&str, TestFn)> =
-        tests.iter().filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str()))).collect();
+    let selected: Vec<&(&str, TestFn)> = tests
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         println!("skipping {} container tests: not root", selected.len());
         return;
     }
-    let jobs: usize = std::env::var("WHARF_TEST_JOBS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let jobs: usize = std::env::var("WHARF_TEST_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     println!("running {} tests", selected.len());
     let mut queue = selected.into_iter();
     let mut running: Vec<(i32, &str, std::fs::File, Instant)> = Vec::new();
@@ -208,7 +248,9 @@ pub fn harness(tests: &[(&'static str, TestFn)]) {
         let mut status = 0;
         // SAFETY: wait for any child.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-        let Some(i) = running.iter().position(|r| r.0 == pid) else { continue };
+        let Some(i) = running.iter().position(|r| r.0 == pid) else {
+            continue;
+        };
         let (_, name, mut log, t) = running.remove(i);
         let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         if ok {
@@ -223,7 +265,11 @@ pub fn harness(tests: &[(&'static str, TestFn)]) {
             failed.push(name);
         }
     }
-    println!("\ntest result: {}. {passed} passed; {} failed", if failed.is_empty() { "ok" } else { "FAILED" }, failed.len());
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len()
+    );
     if !failed.is_empty() {
         println!("failures: {failed:?}");
         std::process::exit(101);
