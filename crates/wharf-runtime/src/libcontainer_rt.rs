@@ -111,6 +111,7 @@ impl LibcontainerRuntime {
 
     fn create_inner(&self, cfg: &ContainerConfig, stdio: Stdio, layout: &Layout) -> Result<Pid> {
         let rootfs = rootfs::mount_overlay(layout, &cfg.lower_dirs)?;
+        rootfs::sanitize_mountpoints(&rootfs)?;
         let user = user::resolve(&rootfs, &cfg.user)?;
         let spec = spec::build_spec(cfg, &rootfs, &user)?;
         let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;

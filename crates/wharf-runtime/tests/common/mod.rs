@@ -256,6 +256,13 @@ pub fn harness(tests: &[(&'static str, TestFn)]) {
         if ok {
             passed += 1;
             println!("test {name} ... ok ({} ms)", t.elapsed().as_millis());
+            if std::env::var_os("WHARF_TEST_VERBOSE").is_some() {
+                use std::io::Seek;
+                let mut s = String::new();
+                log.seek(std::io::SeekFrom::Start(0)).unwrap();
+                log.read_to_string(&mut s).unwrap();
+                print!("{s}");
+            }
         } else {
             use std::io::Seek;
             let mut s = String::new();
