@@ -115,20 +115,26 @@ pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf>
 /// operations are relative to a directory fd of the rootfs and never follow the entry.
 pub fn sanitize_mountpoints(rootfs: &Path) -> Result<()> {
     use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-    let dir = rustix::fs::open(rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open rootfs", rootfs, e.into()))?;
+    let dir = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open rootfs", rootfs, e.into()))?;
     for name in ["dev", "proc", "sys"] {
         let path = rootfs.join(name);
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => continue,
             Ok(_) => {
                 tracing::warn!(path = %path.display(), "image has a non-directory here; replacing it with an empty directory");
-                rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| Error::io("remove", &path, e.into()))?;
+                rustix::fs::unlinkat(&dir, name, AtFlags::empty())
+                    .map_err(|e| Error::io("remove", &path, e.into()))?;
             }
             Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(Error::io("stat", &path, e.into())),
         }
-        rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)).map_err(|e| Error::io("create", &path, e.into()))?;
+        rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))
+            .map_err(|e| Error::io("create", &path, e.into()))?;
     }
     Ok(())
 }

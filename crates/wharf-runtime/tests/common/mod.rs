@@ -70,6 +70,26 @@ impl Fixture {
     }
 }
 
+/// A failed test must not leave containers behind: force-delete whatever is still in
+/// this fixture's runtime root, then reap.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.rt.root()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if !id.starts_with('.') {
+                if let Err(err) = self.rt.delete(&id, true) {
+                    eprintln!("fixture cleanup of {id}: {err}");
+                }
+            }
+        }
+        // SAFETY: reap any of our children without blocking.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+    }
+}
+
 pub fn unique_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
