@@ -232,7 +232,13 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
     }
     let bb = std::fs::read(busybox()).expect("read busybox");
     file(&mut b, "bin/busybox", &bb, 0o755);
-    for applet in ["sh", "ls", "cat", "echo", "true", "false", "sleep", "env", "id", "mkdir", "rm", "touch", "wc"] {
+    let list = Command::new(busybox()).arg("--list").output().expect("busybox --list");
+    let applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+        .map(str::to_string)
+        .collect();
+    for applet in &applets {
         let mut h = tar::Header::new_gnu();
         h.set_uid(0);
         h.set_gid(0);

@@ -126,7 +126,7 @@ async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
         let mut last = initial.clone();
         let done = |s: &crate::container::store::State| match condition.as_str() {
             "next-exit" => s.status == Status::Exited && s.finished_at != initial.finished_at,
-            "removed" => false,
+            "removed" => s.status == Status::Dead,
             _ => !s.status.is_live(),
         };
         if !done(&last) {
@@ -548,9 +548,10 @@ pub fn status_text(c: &Container) -> String {
     }
 }
 
+/// The COMMAND of `ps`, as moby builds it: arguments with spaces in single quotes.
 fn command_of(c: &Container) -> String {
     let mut v = vec![c.path.clone()];
-    v.extend(c.args.iter().cloned());
+    v.extend(c.args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }));
     v.join(" ")
 }
 

@@ -73,6 +73,17 @@ pub fn docker_stats(id: &str, name: &str, raw: &Value, prev: &Value) -> Value {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
+    // An unlimited cgroup reports a huge limit; docker shows the host's memory instead.
+    let host_mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .unwrap_or(0)
+        * 1024;
+    let limit = match n("memory_limit") {
+        0 => host_mem,
+        l if host_mem > 0 => l.min(host_mem),
+        l => l,
+    };
     let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let cpu = json!({
         "cpu_usage": { "total_usage": n("cpu_usage_ns"), "usage_in_kernelmode": n("cpu_system_ns"), "usage_in_usermode": n("cpu_user_ns") },
@@ -88,7 +99,7 @@ pub fn docker_stats(id: &str, name: &str, raw: &Value, prev: &Value) -> Value {
         "pids_stats": { "current": n("pids"), "limit": raw.get("pids_limit").cloned().unwrap_or(Value::Null) },
         "cpu_stats": cpu,
         "precpu_stats": prev.get("cpu_stats").cloned().unwrap_or(json!({ "cpu_usage": { "total_usage": 0 }, "throttling_data": {} })),
-        "memory_stats": { "usage": n("memory_usage"), "limit": n("memory_limit"), "stats": { "cache": n("memory_cache") } },
+        "memory_stats": { "usage": n("memory_usage"), "limit": limit, "stats": { "cache": n("memory_cache") } },
         "blkio_stats": {},
         "networks": {},
     })

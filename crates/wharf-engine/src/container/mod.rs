@@ -2,6 +2,7 @@
 //! through each container's shim (start, stop, kill, wait, remove, restart policies, and
 //! finding running containers again after a daemon restart).
 
+pub mod command;
 pub mod create;
 pub mod names;
 pub mod store;
@@ -18,7 +19,7 @@ use wharf_types::ErrorKind;
 
 use crate::api::ApiError;
 use crate::shim::client;
-use crate::shim::proto::{Exit, Request, RunSpec, ShimSpec};
+use crate::shim::proto::{Exit, Request, ShimSpec};
 use crate::state::Daemon;
 use store::{Container, Status};
 
@@ -129,20 +130,23 @@ impl Daemon {
             .images
             .layer_dirs(&c.image_id)?
             .into_iter()
-            .map(|p| p.display().to_string())
             .collect();
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
-        let mut seccomp = String::new();
+        let mut seccomp = wharf_runtime::Seccomp::Default;
         let mut no_new_privileges = false;
         for opt in h.security_opt.iter().flatten() {
             let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
             match k {
-                "seccomp" if v == "unconfined" => seccomp = "unconfined".into(),
+                "seccomp" if v == "unconfined" => seccomp = wharf_runtime::Seccomp::Unconfined,
+                // The docker CLI sends the profile's JSON itself, not a path.
+                "seccomp" if v.trim_start().starts_with('{') => {
+                    seccomp = wharf_runtime::Seccomp::Custom(v.as_bytes().to_vec())
+                }
                 "seccomp" => {
-                    seccomp = std::fs::read_to_string(v)
-                        .or_else(|_| if v.trim_start().starts_with('{') { Ok(v.to_string()) } else { Err(()) })
-                        .map_err(|_| ApiError::invalid(format!("opening seccomp profile ({v}) failed")))?
+                    let json = std::fs::read(v)
+                        .map_err(|_| ApiError::invalid(format!("opening seccomp profile ({v}) failed")))?;
+                    seccomp = wharf_runtime::Seccomp::Custom(json)
                 }
                 "no-new-privileges" => no_new_privileges = v.is_empty() || v == "true",
                 "apparmor" | "label" => {}
@@ -154,8 +158,9 @@ impl Daemon {
             (_, Some(q)) if q > 0 => (Some(q), h.cpu_period.map(|p| p as u64).or(Some(100_000))),
             _ => (None, None),
         };
-        let run = RunSpec {
-            state_dir: dir.display().to_string(),
+        let run = wharf_runtime::ContainerConfig {
+            id: c.id.clone(),
+            state_dir: dir.to_path_buf(),
             lower_dirs,
             args,
             env: c.config.env.clone().unwrap_or_default(),
@@ -181,13 +186,17 @@ impl Daemon {
                 .map(|u| (u.name.clone().unwrap_or_default(), u.soft.unwrap_or(0) as u64, u.hard.unwrap_or(0) as u64))
                 .collect(),
             tmpfs: h.tmpfs.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            mounts: Vec::new(),
             network: match h.network_mode.as_deref() {
-                Some("host") => "host".into(),
-                _ => "none".into(),
+                Some("host") => wharf_runtime::NetworkMode::Host,
+                _ => wharf_runtime::NetworkMode::New,
             },
-            hosts_path: dir.join("hosts").display().to_string(),
-            resolv_path: dir.join("resolv.conf").display().to_string(),
-            hostname_path: dir.join("hostname").display().to_string(),
+            extra_hosts_files: wharf_runtime::HostsFiles {
+                hosts: Some(dir.join("hosts")),
+                resolv_conf: Some(dir.join("resolv.conf")),
+                hostname: Some(dir.join("hostname")),
+            },
+            tty: c.config.tty.unwrap_or(false),
             init: h.init.unwrap_or(false),
         };
         let (mut max_size, mut max_files) = (0u64, 1u32);
@@ -217,34 +226,44 @@ impl Daemon {
     /// streams, then let the process run.
     pub async fn start_container(self: &Arc<Self>, id: &str) -> Result<(), ApiError> {
         let c = self.containers.resolve(id)?;
-        if c.state.status.is_live() {
+        if matches!(c.state.status, Status::Running | Status::Paused) {
             return Err(ApiError::new(ErrorKind::AlreadyExists, "container already started"));
         }
         let dir = self.container_dir(&c.id);
-        let spec = {
+        let prepared = {
             let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
             crate::api::blocking(move || {
                 std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
                 let _ = std::fs::remove_file(dir.join("exit.json"));
                 d.write_etc_files(&c, &dir).map_err(|e| ApiError::internal(format!("failed to write /etc files: {e}")))?;
                 let spec = d.shim_spec(&c, &dir)?;
+                let mut layers = vec![dir.join("upper")];
+                layers.extend(spec.run.lower_dirs.iter().cloned());
+                if let Some(msg) = command::check(&command::Layers(&layers), &c.path, &spec.run.env, &spec.run.cwd) {
+                    return Err(ApiError::invalid(format!("failed to create task for container: {msg}: unknown")));
+                }
                 crate::shim::write_json_atomic(&dir.join("shim.json"), &spec)
                     .map_err(|e| ApiError::internal(format!("failed to write shim.json: {e}")))?;
-                Ok(spec)
+                Ok(())
             })
-            .await?
+            .await
         };
-        let _ = spec;
-        let pid = match client::spawn(&dir).await {
+        let spawned = match prepared {
+            Ok(()) => client::spawn(&dir).await.map_err(|m| format!("failed to create task for container: {m}")),
+            Err(e) => Err(e.message),
+        };
+        let pid = match spawned {
             Ok(pid) => pid,
             Err(msg) => {
-                let msg = format!("failed to create task for container: {msg}");
                 self.containers.update(&c.id, |c| {
                     c.state.error = msg.clone();
                     c.state.exit_code = exit_code_for(&msg);
                 })?;
                 for p in self.pending.take(&c.id) {
                     let _ = p.tx.send(Err(msg.clone()));
+                }
+                if c.host_config.auto_remove == Some(true) {
+                    let _ = self.remove_container(&c.id, true, true).await;
                 }
                 return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
             }
@@ -307,6 +326,10 @@ impl Daemon {
         if c.host_config.auto_remove == Some(true) {
             if let Err(e) = self.remove_container(id, true, true).await {
                 tracing::warn!(id, error = %e, "auto-remove failed");
+                let _ = self.containers.update(id, |c| {
+                    c.state.status = Status::Dead;
+                    c.state.error = format!("failed to remove the container: {e}");
+                });
             }
             return;
         }
@@ -417,7 +440,9 @@ impl Daemon {
         let d = self.clone();
         let cid = c.id.clone();
         crate::api::blocking(move || {
+            let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
             if dir.exists() {
+                unmount_under(&dir);
                 remove_dir_all_no_follow(&dir)
                     .map_err(|e| ApiError::internal(format!("failed to remove container directory {}: {e}", dir.display())))?;
             }
@@ -434,7 +459,7 @@ impl Daemon {
                 continue;
             }
             let dir = self.container_dir(&c.id);
-            if std::os::unix::net::UnixStream::connect(dir.join("shim.sock")).is_ok() {
+            if std::os::unix::net::UnixStream::connect(crate::shim::socket_dir(&dir).join("shim.sock")).is_ok() {
                 tracing::info!(id = c.short_id(), "reattached to running container");
                 self.monitor(c.id.clone());
             } else {
@@ -491,6 +516,25 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     let n: f64 = num.parse().ok()?;
     Some((n * mult as f64) as u64)
+}
+
+/// Lazily unmounts whatever is still mounted under `dir` (deepest first): the safety net
+/// for a runtime teardown that did not finish (a crashed shim).
+pub fn unmount_under(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let prefix = dir.display().to_string();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| p.replace("\\040", " "))
+        .filter(|p| p == &prefix || p.starts_with(&format!("{prefix}/")))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        if let Err(e) = rustix::mount::unmount(p.as_str(), rustix::mount::UnmountFlags::DETACH) {
+            tracing::warn!(path = p, error = %e, "failed to unmount a container leftover");
+        }
+    }
 }
 
 /// Removes a directory tree without ever following a symlink the container made

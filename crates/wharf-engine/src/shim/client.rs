@@ -8,9 +8,47 @@ use tokio::net::UnixStream;
 
 use super::proto::{ExecSpec, Exit, Reply, Request};
 
+/// The binary shims are started from: a write-sealed memfd copy of ours, made once per
+/// daemon (CVE-2019-5736: the process that enters a container must not be the host binary;
+/// sealing once here saves every shim from copying the binary itself).
+static SHIM_EXE: std::sync::OnceLock<(Option<std::os::fd::OwnedFd>, std::path::PathBuf)> = std::sync::OnceLock::new();
+
+fn shim_exe() -> std::path::PathBuf {
+    SHIM_EXE
+        .get_or_init(|| match sealed_copy_of_self() {
+            Ok(fd) => {
+                use std::os::fd::AsRawFd;
+                let path = std::path::PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()));
+                (Some(fd), path)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot seal a copy of the wharf binary; each shim will seal its own");
+                (None, std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()))
+            }
+        })
+        .1
+        .clone()
+}
+
+/// Makes the sealed copy now (at daemon start) rather than on the first container start.
+pub fn prepare() {
+    let _ = shim_exe();
+}
+
+fn sealed_copy_of_self() -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let mut exe = std::fs::File::open("/proc/self/exe")?;
+    let memfd = rustix::fs::memfd_create("wharf-shim", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let mut out = std::fs::File::from(memfd);
+    std::io::copy(&mut exe, &mut out)?;
+    let fd = std::os::fd::OwnedFd::from(out);
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE)?;
+    Ok(fd)
+}
+
 /// Starts `wharf shim DIR` in its own session and waits for its `ready PID` line.
 pub async fn spawn(dir: &Path) -> Result<i64, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the wharf binary: {e}"))?;
+    let exe = shim_exe();
     let log = std::fs::File::options()
         .create(true)
         .append(true)
@@ -45,7 +83,7 @@ pub async fn spawn(dir: &Path) -> Result<i64, String> {
 }
 
 async fn connect(dir: &Path, req: &Request) -> Result<UnixStream, String> {
-    let mut s = UnixStream::connect(dir.join("shim.sock")).await.map_err(|e| format!("cannot reach the shim: {e}"))?;
+    let mut s = UnixStream::connect(super::socket_dir(dir).join("shim.sock")).await.map_err(|e| format!("cannot reach the shim: {e}"))?;
     let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
     line.push(b'\n');
     s.write_all(&line).await.map_err(|e| format!("shim: {e}"))?;

@@ -2,7 +2,7 @@
 //!
 //! It holds the container's stdio (pipes, or a pty's master), writes the json-file log, records
 //! the exit status (`DIR/exit.json`), forwards signals and serves attach/exec/resize/wait on
-//! `DIR/shim.sock` ([`proto`]). It runs in its own session, so `kill -9` of the daemon does not
+//! `shim.sock` in its [`socket_dir`] ([`proto`]). It runs in its own session, so `kill -9` of the daemon does not
 //! touch it; a restarted daemon reconnects to the socket.
 //!
 //! Threads, not async: container processes are created by the runtime before any thread
@@ -29,6 +29,16 @@ use proto::{frame, ExecSpec, Exit, Reply, Request, ShimSpec};
 /// Entry point of `wharf shim …` (args start at "shim").
 pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
+    // CVE-2019-5736: never enter a container as the host binary (re-execs from a sealed
+    // copy unless the daemon already started us from one).
+    // The runtime reports details through `tracing`: keep them in the shim's log (stderr).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_SHIM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libcgroups=error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    if let Err(e) = wharf_runtime::selfexe::ensure_sealed_self() {
+        println!("error cannot run from a sealed copy of the binary: {e}");
+        return 1;
+    }
     match args.get(1).and_then(|a| a.to_str()) {
         Some("exec") if args.len() == 4 => exec_main(Path::new(&args[2]), Path::new(&args[3])),
         Some(_) if args.len() == 2 => match run(Path::new(&args[1])) {
@@ -60,6 +70,14 @@ pub fn now_rfc3339_nanos() -> String {
     )
 }
 
+/// Where a container's sockets live: a short path under /run (a unix socket path must fit
+/// in 108 bytes; data roots can be deep), derived from the container's directory so the
+/// daemon and the shim agree without being told.
+pub fn socket_dir(container_dir: &Path) -> PathBuf {
+    let h = wharf_types::Digest::of(container_dir.as_os_str().as_encoded_bytes());
+    PathBuf::from("/run/wharf/s").join(&h.hex()[..16])
+}
+
 /// Writes `value` to `path` atomically (temp file, fsync, rename).
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
@@ -78,6 +96,31 @@ struct Stdio {
     outputs: Vec<(u8, File)>,
     /// The pty master, for resizes.
     master: Option<File>,
+    /// With a tty: the console socket the runtime sends the pty master to.
+    console: Option<UnixListener>,
+}
+
+impl Stdio {
+    /// With a tty, takes the pty master from the console socket (after the runtime made it).
+    fn receive_console(&mut self, deadline: Duration, alive: impl Fn() -> bool) -> Result<(), String> {
+        let Some(listener) = self.console.take() else { return Ok(()) };
+        let _ = listener.set_nonblocking(true);
+        let start = std::time::Instant::now();
+        let master = loop {
+            match backend::receive_console(&listener) {
+                Ok(m) => break m,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < deadline && alive() => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(format!("failed to receive the container's pty: {e}")),
+            }
+        };
+        let clone = |f: &File| f.try_clone().map_err(|e| e.to_string());
+        self.stdin = Some(clone(&master)?);
+        self.outputs = vec![(1, clone(&master)?)];
+        self.master = Some(master);
+        Ok(())
+    }
 }
 
 fn pipe() -> std::io::Result<(File, File)> {
@@ -85,49 +128,33 @@ fn pipe() -> std::io::Result<(File, File)> {
     Ok((File::from(r), File::from(w)))
 }
 
-/// A pty pair: (master, slave). The slave is what the container gets as 0, 1 and 2.
-pub fn open_pty() -> std::io::Result<(File, OwnedFd)> {
-    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
-    grantpt(&master)?;
-    unlockpt(&master)?;
-    let name = ptsname(&master, Vec::new())?;
-    let slave = rustix::fs::open(
-        name.as_c_str(),
-        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?;
-    Ok((File::from(master), slave))
-}
-
-fn make_stdio(tty: bool, open_stdin: bool) -> std::io::Result<Stdio> {
+/// Pipes for the three streams, or (with a tty) a console socket at `console`.
+fn make_stdio(tty: bool, open_stdin: bool, console: &Path) -> std::io::Result<Stdio> {
     if tty {
-        let (master, slave) = open_pty()?;
-        let child = ChildStdio {
-            stdin: Some(slave.try_clone()?),
-            stdout: slave.try_clone()?,
-            stderr: slave,
-        };
+        let _ = std::fs::remove_file(console);
+        let listener = UnixListener::bind(console)?;
         return Ok(Stdio {
-            child,
-            stdin: Some(master.try_clone()?),
-            outputs: vec![(1, master.try_clone()?)],
-            master: Some(master),
+            child: ChildStdio::Console(console.to_path_buf()),
+            stdin: None,
+            outputs: Vec::new(),
+            master: None,
+            console: Some(listener),
         });
     }
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    let (child_in, our_in) = if open_stdin {
+    let (child_in, our_in): (OwnedFd, Option<File>) = if open_stdin {
         let (r, w) = pipe()?;
-        (Some(OwnedFd::from(r)), Some(w))
+        (r.into(), Some(w))
     } else {
-        (None, None)
+        (File::open("/dev/null")?.into(), None)
     };
     Ok(Stdio {
-        child: ChildStdio { stdin: child_in, stdout: out_w.into(), stderr: err_w.into() },
+        child: ChildStdio::Fds { stdin: child_in, stdout: out_w.into(), stderr: err_w.into() },
         stdin: our_in,
         outputs: vec![(1, out_r), (2, err_r)],
         master: None,
+        console: None,
     })
 }
 
@@ -158,13 +185,36 @@ fn run(dir: &Path) -> Result<(), String> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| format!("failed to become a subreaper: {e}"))?;
 
-    let stdio = make_stdio(spec.tty, spec.open_stdin).map_err(|e| format!("failed to set up stdio: {e}"))?;
+    let sockets = socket_dir(dir);
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&sockets)
+            .map_err(|e| format!("failed to create {}: {e}", sockets.display()))?;
+    }
+    let mut stdio = make_stdio(spec.tty, spec.open_stdin, &sockets.join("console.sock"))
+        .map_err(|e| format!("failed to set up stdio: {e}"))?;
     let backend = backend::open(&spec)?;
-    let pid = backend.create(&spec, stdio.child)?;
-
-    let sock = dir.join("shim.sock");
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(|e| format!("failed to listen on {}: {e}", sock.display()))?;
+    let child = std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new()));
+    let pid = backend.create(&spec, child)?;
+    // From here on a failure must not leave a created container behind.
+    let listener = match stdio.receive_console(Duration::from_secs(10), || true).and_then(|()| {
+        let _ = std::fs::remove_file(sockets.join("console.sock"));
+        let sock = sockets.join("shim.sock");
+        let _ = std::fs::remove_file(&sock);
+        UnixListener::bind(&sock).map_err(|e| format!("failed to listen on {}: {e}", sock.display()))
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = backend.kill(9, true);
+            let _ = wait_exit(pid);
+            let _ = backend.delete();
+            let _ = std::fs::remove_dir_all(&sockets);
+            return Err(e);
+        }
+    };
 
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
@@ -221,6 +271,9 @@ fn run(dir: &Path) -> Result<(), String> {
     if let Err(e) = shared.backend.delete() {
         eprintln!("failed to clean up the container: {e}");
     }
+    // Our socket goes before anyone hears of the exit: a new shim (a restart) may bind the
+    // same path right after. Connected waiters keep their connections.
+    let _ = std::fs::remove_file(sockets.join("shim.sock"));
     {
         let mut x = shared.exit.lock().unwrap_or_else(|p| p.into_inner());
         *x = Some(exit);
@@ -231,7 +284,6 @@ fn run(dir: &Path) -> Result<(), String> {
     }
     // Give waiters a moment to read their answer, then go.
     std::thread::sleep(Duration::from_millis(50));
-    let _ = std::fs::remove_file(dir.join("shim.sock"));
     Ok(())
 }
 
@@ -390,24 +442,43 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
     if let Err(e) = write_json_atomic(&spec_path, &spec) {
         return reply(&mut conn, &Reply::err(format!("failed to write exec spec: {e}")));
     }
-    let stdio = match make_stdio(spec.tty, spec.stdin) {
+    let console = exec_console(&shared.dir, &spec.exec_id);
+    let mut stdio = match make_stdio(spec.tty, spec.stdin, &console) {
         Ok(s) => s,
         Err(e) => return reply(&mut conn, &Reply::err(format!("failed to set up exec stdio: {e}"))),
     };
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-    let mut cmd = std::process::Command::new(exe);
+    // Our own (sealed) binary: /proc/self/exe, never a path a container could have changed.
+    let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg("shim").arg("exec").arg(&shared.dir).arg(&spec_path);
-    cmd.stdin(match stdio.child.stdin {
-        Some(fd) => std::process::Stdio::from(fd),
-        None => std::process::Stdio::null(),
-    });
-    cmd.stdout(std::process::Stdio::from(stdio.child.stdout));
-    cmd.stderr(std::process::Stdio::from(stdio.child.stderr));
+    match std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new())) {
+        ChildStdio::Fds { stdin, stdout, stderr } => {
+            cmd.stdin(std::process::Stdio::from(stdin));
+            cmd.stdout(std::process::Stdio::from(stdout));
+            cmd.stderr(std::process::Stdio::from(stderr));
+        }
+        ChildStdio::Console(_) => {
+            cmd.stdin(std::process::Stdio::null());
+            cmd.stdout(std::process::Stdio::null());
+            cmd.stderr(std::process::Stdio::null());
+        }
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return reply(&mut conn, &Reply::err(format!("failed to start exec: {e}"))),
     };
     drop(cmd);
+    let child_pid = child.id() as i32;
+    let alive = move || {
+        rustix::process::Pid::from_raw(child_pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+    };
+    if let Err(e) = stdio.receive_console(Duration::from_secs(10), alive) {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&console);
+        let err = exec_error(&shared.dir, &spec.exec_id).unwrap_or(e);
+        return reply(&mut conn, &Reply::err(err));
+    }
+    let _ = std::fs::remove_file(&console);
     shared
         .execs
         .lock()
@@ -453,6 +524,16 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
     let _ = conn.shutdown(std::net::Shutdown::Both);
 }
 
+fn exec_console(dir: &Path, exec_id: &str) -> PathBuf {
+    socket_dir(dir).join(format!("e-{}.sock", &exec_id[..exec_id.len().min(12)]))
+}
+
+/// The error an exec process recorded before failing, if any.
+fn exec_error(dir: &Path, exec_id: &str) -> Option<String> {
+    let exit: Exit = serde_json::from_slice(&std::fs::read(dir.join(format!("exec-{exec_id}.json"))).ok()?).ok()?;
+    (!exit.error.is_empty()).then_some(exit.error)
+}
+
 /// `wharf shim exec DIR SPEC`: a single-threaded process that enters the container, waits
 /// for the process, and records its exit code in `DIR/exec-ID.json`.
 fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
@@ -463,10 +544,14 @@ fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
             serde_json::from_slice(&std::fs::read(spec_path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         rustix::process::set_child_subreaper(Some(rustix::process::getpid())).map_err(|e| e.to_string())?;
         let backend = backend::open(&shim)?;
-        let stdio = ChildStdio {
-            stdin: Some(rustix::io::dup(std::io::stdin().as_fd()).map_err(|e| e.to_string())?),
-            stdout: rustix::io::dup(std::io::stdout().as_fd()).map_err(|e| e.to_string())?,
-            stderr: rustix::io::dup(std::io::stderr().as_fd()).map_err(|e| e.to_string())?,
+        let stdio = if spec.tty {
+            ChildStdio::Console(exec_console(dir, &spec.exec_id))
+        } else {
+            ChildStdio::Fds {
+                stdin: rustix::io::dup(std::io::stdin().as_fd()).map_err(|e| e.to_string())?,
+                stdout: rustix::io::dup(std::io::stdout().as_fd()).map_err(|e| e.to_string())?,
+                stderr: rustix::io::dup(std::io::stderr().as_fd()).map_err(|e| e.to_string())?,
+            }
         };
         let pid = backend.exec(&spec, stdio)?;
         Ok(wait_exit(pid))

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ShimSpec {
     pub id: String,
-    pub run: RunSpec,
+    /// The container as the runtime needs it.
+    pub run: wharf_runtime::ContainerConfig,
     pub tty: bool,
     pub open_stdin: bool,
     pub stdin_once: bool,
@@ -27,39 +28,6 @@ pub struct ShimSpec {
     pub log_max_files: u32,
     /// The runtime's state root (e.g. /run/wharf/runtime).
     pub runtime_root: String,
-}
-
-/// The container as the runtime needs it (mirrors `wharf_runtime::ContainerConfig`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct RunSpec {
-    pub state_dir: String,
-    pub lower_dirs: Vec<String>,
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub user: String,
-    pub hostname: String,
-    pub readonly_rootfs: bool,
-    pub privileged: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    /// "" (default profile), "unconfined", or a profile's JSON.
-    pub seccomp: String,
-    pub no_new_privileges: bool,
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub cpu_shares: Option<u64>,
-    pub pids_limit: Option<i64>,
-    pub ulimits: Vec<(String, u64, u64)>,
-    pub tmpfs: Vec<(String, String)>,
-    /// "none" (private, loopback only), "host", or a netns path.
-    pub network: String,
-    pub hosts_path: String,
-    pub resolv_path: String,
-    pub hostname_path: String,
-    pub init: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
