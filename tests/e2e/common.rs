@@ -30,7 +30,10 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start() -> Daemon {
-        let dir = tempfile::Builder::new().prefix("wharf-e2e-").tempdir_in(test_tmp()).expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-e2e-")
+            .tempdir_in(test_tmp())
+            .expect("tempdir");
         let mut d = Daemon { dir, child: None };
         d.spawn();
         d
@@ -84,7 +87,11 @@ impl Daemon {
 
     pub fn wharf_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(WHARF);
-        c.arg("-H").arg(self.host()).args(args).env("WHARF_NO_AUTOSTART", "1").stdin(Stdio::null());
+        c.arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("WHARF_NO_AUTOSTART", "1")
+            .stdin(Stdio::null());
         c
     }
 
@@ -96,7 +103,12 @@ impl Daemon {
     /// `wharf ARGS`, asserting success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.wharf(args);
-        assert!(o.status.success(), "wharf {args:?} failed: {}\n{}", stderr(&o), self.log());
+        assert!(
+            o.status.success(),
+            "wharf {args:?} failed: {}\n{}",
+            stderr(&o),
+            self.log()
+        );
         stdout(&o)
     }
 
@@ -120,12 +132,21 @@ impl Daemon {
     pub fn import_busybox(&self, name: &str) -> String {
         let tar = busybox_rootfs_tar(&[]);
         let o = self.wharf_stdin(&["import", "-c", "CMD [\"sh\"]", "-", name], &tar);
-        assert!(o.status.success(), "import failed: {}\n{}", stderr(&o), self.log());
+        assert!(
+            o.status.success(),
+            "import failed: {}\n{}",
+            stderr(&o),
+            self.log()
+        );
         stdout(&o).trim().to_string()
     }
 
     pub fn image_ids(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.ok(&["images", "-q", "--no-trunc"]).lines().map(str::to_string).collect();
+        let mut v: Vec<String> = self
+            .ok(&["images", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -175,7 +196,12 @@ pub fn wait_for_socket(sock: &Path, timeout: Duration) {
 }
 
 pub fn run_with_stdin(mut c: Command, input: &[u8]) -> Output {
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
     let data = input.to_vec();
     let w = std::thread::spawn(move || {
@@ -194,7 +220,11 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn docker_cli() -> Option<()> {
-    let ok = Command::new("docker").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let ok = Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     match ok {
         Ok(s) if s.success() => Some(()),
         _ => {
@@ -232,7 +262,10 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
     }
     let bb = std::fs::read(busybox()).expect("read busybox");
     file(&mut b, "bin/busybox", &bb, 0o755);
-    let list = Command::new(busybox()).arg("--list").output().expect("busybox --list");
+    let list = Command::new(busybox())
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     let applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
         .lines()
         .filter(|a| !a.is_empty() && *a != "busybox")
@@ -246,9 +279,15 @@ pub fn busybox_rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
         h.set_mode(0o777);
         h.set_size(0);
         h.set_mtime(1_700_000_000);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox").expect("link");
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .expect("link");
     }
-    file(&mut b, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644);
+    file(
+        &mut b,
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        0o644,
+    );
     file(&mut b, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644);
     for (p, data) in extra {
         file(&mut b, p, data, 0o644);
@@ -265,11 +304,19 @@ pub struct RefDocker {
 
 impl RefDocker {
     pub fn start() -> Option<RefDocker> {
-        if Command::new("dockerd").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("dockerd")
+            .arg("--version")
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             eprintln!("SKIP: dockerd (Debian docker.io) is not installed; the Docker side of this test is skipped");
             return None;
         }
-        let dir = tempfile::Builder::new().prefix("refdocker-").tempdir_in(test_tmp()).ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("refdocker-")
+            .tempdir_in(test_tmp())
+            .ok()?;
         let d = dir.path();
         let log = std::fs::File::create(d.join("dockerd.log")).ok()?;
         let child = Command::new("dockerd")
@@ -281,7 +328,12 @@ impl RefDocker {
             .arg(d.join("pid"))
             .arg("-H")
             .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--containerd-namespace"])
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--containerd-namespace",
+            ])
             .arg(format!("wharf-e2e-{}", std::process::id()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().ok()?)
@@ -306,7 +358,10 @@ impl RefDocker {
     pub fn docker(&self, args: &[&str]) -> Output {
         Command::new("docker")
             .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.dir.path().join("docker.sock").display()))
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            )
             .env("DOCKER_CONFIG", self.dir.path().join("config"))
             .output()
             .expect("docker")
@@ -337,5 +392,7 @@ impl Drop for RefDocker {
 pub fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/docker-save-busybox.tar")
 }
-pub const FIXTURE_BASE_ID: &str = "sha256:0074ab7e1bdab01f7af0e969cae83d2c3e6bcec1ef20ad047e2140846073e82b";
-pub const FIXTURE_LAYERED_ID: &str = "sha256:7bdda8a89dd81bcd4978bc6bbaf9eb926951f31ccbd12412976d82032695d499";
+pub const FIXTURE_BASE_ID: &str =
+    "sha256:0074ab7e1bdab01f7af0e969cae83d2c3e6bcec1ef20ad047e2140846073e82b";
+pub const FIXTURE_LAYERED_ID: &str =
+    "sha256:7bdda8a89dd81bcd4978bc6bbaf9eb926951f31ccbd12412976d82032695d499";

@@ -25,11 +25,16 @@ fn cgroups_named(id: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 let p = e.path();
-                if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(id)) {
+                if p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.contains(id))
+                {
                     found.push(p.display().to_string());
                 }
                 if p.components().count() < 8 {
@@ -59,7 +64,14 @@ fn run_prints_output_and_returns_the_exit_code() {
     assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
     assert_eq!(stdout(&o), "hello from wharf\n");
 
-    let o = d.wharf(&["run", "--rm", "bb", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(stdout(&o), "out\n");
     assert_eq!(stderr(&o), "err\n");
@@ -74,19 +86,43 @@ fn run_prints_output_and_returns_the_exit_code() {
 #[test]
 fn detached_container_lifecycle_and_cleanup() {
     let d = daemon_with_busybox();
-    let id = d.ok(&["run", "-d", "--name", "sleeper", "bb", "sh", "-c", "echo started; sleep 60"]).trim().to_string();
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "sleeper",
+            "bb",
+            "sh",
+            "-c",
+            "echo started; sleep 60",
+        ])
+        .trim()
+        .to_string();
     assert_eq!(id.len(), 64, "{id}");
     let ps = d.ok(&["ps"]);
-    assert!(ps.lines().next().unwrap_or_default().starts_with("CONTAINER ID"), "{ps}");
-    assert!(ps.contains("sleeper") && ps.contains(&id[..12]) && ps.contains("Up "), "{ps}");
+    assert!(
+        ps.lines()
+            .next()
+            .unwrap_or_default()
+            .starts_with("CONTAINER ID"),
+        "{ps}"
+    );
+    assert!(
+        ps.contains("sleeper") && ps.contains(&id[..12]) && ps.contains("Up "),
+        "{ps}"
+    );
 
-    wait_until("log line", Duration::from_secs(5), || d.ok(&["logs", "sleeper"]).contains("started"));
+    wait_until("log line", Duration::from_secs(5), || {
+        d.ok(&["logs", "sleeper"]).contains("started")
+    });
 
     let o = d.wharf(&["exec", "sleeper", "sh", "-c", "echo in-exec; exit 5"]);
     assert_eq!(o.status.code(), Some(5));
     assert_eq!(stdout(&o), "in-exec\n");
 
-    let inspect: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "sleeper"])).expect("json");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["inspect", "sleeper"])).expect("json");
     assert_eq!(inspect[0]["State"]["Running"], true);
     let pid = inspect[0]["State"]["Pid"].as_i64().expect("pid");
     assert!(pid > 0);
@@ -94,35 +130,71 @@ fn detached_container_lifecycle_and_cleanup() {
     // Removing a running container needs -f.
     let o = d.wharf(&["rm", "sleeper"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("stop the container before removing or force remove"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stop the container before removing or force remove"),
+        "{}",
+        stderr(&o)
+    );
 
     let t = Instant::now();
     d.ok(&["stop", "-t", "1", "sleeper"]);
     assert!(t.elapsed() < Duration::from_secs(8));
     let ps = d.ok(&["ps", "-a"]);
-    assert!(ps.contains("Exited (") , "{ps}");
+    assert!(ps.contains("Exited ("), "{ps}");
     d.ok(&["rm", "sleeper"]);
 
     // Nothing left: no process, no mount, no cgroup, no directory.
-    assert!(rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid as i32).expect("pid")).is_err(), "process left behind");
+    assert!(
+        rustix::process::test_kill_process(
+            rustix::process::Pid::from_raw(pid as i32).expect("pid")
+        )
+        .is_err(),
+        "process left behind"
+    );
     assert_eq!(mounts_under(&d.data_root()), 0, "mounts left behind");
-    assert!(cgroups_named(&id).is_empty(), "cgroups left behind: {:?}", cgroups_named(&id));
-    assert!(!d.data_root().join("containers").join(&id).exists(), "directory left behind");
+    assert!(
+        cgroups_named(&id).is_empty(),
+        "cgroups left behind: {:?}",
+        cgroups_named(&id)
+    );
+    assert!(
+        !d.data_root().join("containers").join(&id).exists(),
+        "directory left behind"
+    );
 }
 
 #[test]
 fn the_write_layer_persists_across_stop_and_start() {
     let d = daemon_with_busybox();
-    d.ok(&["create", "--name", "state", "bb", "sh", "-c", "echo x >> /tmp/count; cat /tmp/count | wc -l"]);
+    d.ok(&[
+        "create",
+        "--name",
+        "state",
+        "bb",
+        "sh",
+        "-c",
+        "echo x >> /tmp/count; cat /tmp/count | wc -l",
+    ]);
     d.ok(&["start", "state"]);
     d.ok(&["wait", "state"]);
     d.ok(&["start", "state"]);
     let code = d.ok(&["wait", "state"]);
     assert_eq!(code.trim(), "0");
     let logs = d.ok(&["logs", "state"]);
-    assert_eq!(logs.split_whitespace().collect::<Vec<_>>(), vec!["1", "2"], "{logs}");
+    assert_eq!(
+        logs.split_whitespace().collect::<Vec<_>>(),
+        vec!["1", "2"],
+        "{logs}"
+    );
     // The image is unchanged: a new container starts from scratch.
-    let o = d.ok(&["run", "--rm", "bb", "sh", "-c", "test -e /tmp/count && echo yes || echo no"]);
+    let o = d.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "test -e /tmp/count && echo yes || echo no",
+    ]);
     assert_eq!(o.trim(), "no");
 }
 
@@ -134,12 +206,18 @@ fn isolation_defaults_match_docker() {
         "hostname; grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; echo pid=$$; cat /proc/kcore 2>&1 | head -c 60; echo; ls /dev",
     ]);
     assert!(out.starts_with("boxy\n"), "{out}");
-    assert!(out.contains("CapEff:\t00000000a80425fb"), "docker's default caps: {out}");
+    assert!(
+        out.contains("CapEff:\t00000000a80425fb"),
+        "docker's default caps: {out}"
+    );
     assert!(out.contains("Seccomp:\t2"), "seccomp filter active: {out}");
     assert!(out.contains("pid=1"), "own pid namespace: {out}");
     assert!(!out.contains("ELF"), "/proc/kcore masked: {out}");
     for dev in ["null", "zero", "random", "urandom", "tty", "pts", "shm"] {
-        assert!(out.split_whitespace().any(|w| w == dev), "/dev/{dev} missing: {out}");
+        assert!(
+            out.split_whitespace().any(|w| w == dev),
+            "/dev/{dev} missing: {out}"
+        );
     }
     // Only loopback in the default (private) network namespace for now.
     let net = d.ok(&["run", "--rm", "bb", "cat", "/proc/net/dev"]);
@@ -151,15 +229,41 @@ fn isolation_defaults_match_docker() {
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string()))
         .unwrap_or_default();
-    let out = d.ok(&["run", "--rm", "--privileged", "bb", "grep", "CapEff", "/proc/self/status"]);
-    assert_eq!(out.trim().trim_start_matches("CapEff:").trim(), ours, "{out}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "bb",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        out.trim().trim_start_matches("CapEff:").trim(),
+        ours,
+        "{out}"
+    );
 }
 
 #[test]
 fn memory_limit_oom_is_137() {
     let d = daemon_with_busybox();
     // dd allocates a 64 MiB buffer: past the limit, the kernel kills the container.
-    let o = d.wharf(&["run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "bb", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    let o = d.wharf(&[
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "bb",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
     assert_eq!(o.status.code(), Some(137), "{} {}", stdout(&o), stderr(&o));
     let oom = d.ok(&["inspect", "-f", "{{.State.OOMKilled}}", "oom"]);
     assert_eq!(oom.trim(), "true");
@@ -168,49 +272,103 @@ fn memory_limit_oom_is_137() {
 #[test]
 fn restart_policy_on_failure_retries() {
     let d = daemon_with_busybox();
-    d.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "bb", "sh", "-c", "exit 1"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "bb",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
     wait_until("two restarts", Duration::from_secs(15), || {
-        d.ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky"]).trim() == "2 exited"
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky",
+        ])
+        .trim()
+            == "2 exited"
     });
 }
 
 #[test]
 fn docker_cli_runs_containers_on_our_socket() {
     let d = daemon_with_busybox();
-    let Some(o) = d.docker(&["run", "--rm", "bb", "sh", "-c", "echo via-docker; exit 4"]) else { return };
+    let Some(o) = d.docker(&["run", "--rm", "bb", "sh", "-c", "echo via-docker; exit 4"]) else {
+        return;
+    };
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert_eq!(stdout(&o), "via-docker\n");
-    let o = d.docker(&["run", "-d", "--name", "dk", "bb", "sleep", "30"]).expect("docker");
+    let o = d
+        .docker(&["run", "-d", "--name", "dk", "bb", "sleep", "30"])
+        .expect("docker");
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = d.docker(&["exec", "dk", "echo", "exec-ok"]).expect("docker");
+    let o = d
+        .docker(&["exec", "dk", "echo", "exec-ok"])
+        .expect("docker");
     assert_eq!(stdout(&o), "exec-ok\n", "{}", stderr(&o));
-    let o = d.docker(&["ps", "--format", "{{.Names}} {{.Status}}"]).expect("docker");
+    let o = d
+        .docker(&["ps", "--format", "{{.Names}} {{.Status}}"])
+        .expect("docker");
     assert!(stdout(&o).starts_with("dk Up"), "{}", stdout(&o));
     let o = d.docker(&["rm", "-f", "dk"]).expect("docker");
     assert!(o.status.success(), "{}", stderr(&o));
     // The image a container used cannot be removed without -f.
     d.ok(&["create", "--name", "user", "bb", "true"]);
     let o = d.wharf(&["rmi", "bb"]);
-    assert!(!o.status.success() && stderr(&o).contains("is using its referenced image"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("is using its referenced image"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn running_containers_survive_a_daemon_kill_9() {
     let mut d = daemon_with_busybox();
-    d.ok(&["run", "-d", "--name", "survivor", "bb", "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]);
-    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"]).trim().parse::<i32>().expect("pid");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "bb",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+    ]);
+    let pid = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"])
+        .trim()
+        .parse::<i32>()
+        .expect("pid");
     d.kill9();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).expect("pid")).is_ok(), "container died with the daemon");
+    assert!(
+        rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).expect("pid"))
+            .is_ok(),
+        "container died with the daemon"
+    );
     d.spawn();
     let st = d.ok(&["inspect", "-f", "{{.State.Status}}", "survivor"]);
     assert_eq!(st.trim(), "running");
     let before = d.ok(&["logs", "survivor"]).lines().count();
     std::thread::sleep(Duration::from_millis(600));
-    assert!(d.ok(&["logs", "survivor"]).lines().count() > before, "logs stopped after the restart");
+    assert!(
+        d.ok(&["logs", "survivor"]).lines().count() > before,
+        "logs stopped after the restart"
+    );
     let o = d.wharf(&["exec", "survivor", "echo", "still-here"]);
     assert_eq!(stdout(&o), "still-here\n", "{}", stderr(&o));
     d.ok(&["stop", "-t", "1", "survivor"]);
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "survivor"]).trim(), "exited");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "survivor"])
+            .trim(),
+        "exited"
+    );
     d.ok(&["rm", "survivor"]);
 }

@@ -12,7 +12,10 @@ fn committed_changes_survive_kill_9() {
     d.kill9();
     d.spawn();
     let tags = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(tags.contains("durable:1") && tags.contains("durable:2"), "{tags}");
+    assert!(
+        tags.contains("durable:1") && tags.contains("durable:2"),
+        "{tags}"
+    );
     assert_eq!(d.image_ids(), vec![id]);
 }
 
@@ -22,13 +25,23 @@ fn kill_9_during_load_leaves_nothing_half_made() {
     // A bigger archive (several MB of layers) so that the kill lands mid-load.
     let src = Daemon::start();
     for i in 0..4 {
-        let noise: Vec<u8> = (0..3_000_000u32).map(|x| (x.wrapping_mul(2654435761).wrapping_add(i) >> 13) as u8).collect();
+        let noise: Vec<u8> = (0..3_000_000u32)
+            .map(|x| (x.wrapping_mul(2654435761).wrapping_add(i) >> 13) as u8)
+            .collect();
         let tar = busybox_rootfs_tar(&[("etc/noise", &noise)]);
         let o = src.wharf_stdin(&["import", "-", &format!("big:{i}")], &tar);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let archive = src.dir.path().join("big.tar");
-    src.ok(&["save", "-o", archive.to_str().expect("p"), "big:0", "big:1", "big:2", "big:3"]);
+    src.ok(&[
+        "save",
+        "-o",
+        archive.to_str().expect("p"),
+        "big:0",
+        "big:1",
+        "big:2",
+        "big:3",
+    ]);
 
     for delay_ms in [5u64, 30, 80] {
         let mut child = d
@@ -44,7 +57,11 @@ fn kill_9_during_load_leaves_nothing_half_made() {
         // Whatever is listed is whole: every listed image inspects and its layers are there.
         for id in d.image_ids() {
             let o = d.wharf(&["image", "inspect", &id]);
-            assert!(o.status.success(), "image {id} listed but broken: {}", stderr(&o));
+            assert!(
+                o.status.success(),
+                "image {id} listed but broken: {}",
+                stderr(&o)
+            );
         }
         let tmp = d.data_root().join("tmp");
         let leftovers = std::fs::read_dir(&tmp).map(|r| r.count()).unwrap_or(0);

@@ -11,7 +11,11 @@ fn oci_archive(layer: &[u8], lie_about_diff_id: bool) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(layer).expect("gz");
     let gz = gz.finish().expect("gz");
-    let diff_id = if lie_about_diff_id { sha(b"something else") } else { sha(layer) };
+    let diff_id = if lie_about_diff_id {
+        sha(b"something else")
+    } else {
+        sha(layer)
+    };
     let config = serde_json::json!({
         "architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
@@ -79,7 +83,11 @@ fn assert_refused(d: &Daemon, archive: &[u8], what: &str) {
     assert!(!stderr(&o).trim().is_empty(), "{what}: no error message");
     assert_eq!(d.image_ids(), before, "{what}: store changed");
     let tmp = d.data_root().join("tmp");
-    assert_eq!(std::fs::read_dir(&tmp).map(|r| r.count()).unwrap_or(0), 0, "{what}: tmp/ leftovers");
+    assert_eq!(
+        std::fs::read_dir(&tmp).map(|r| r.count()).unwrap_or(0),
+        0,
+        "{what}: tmp/ leftovers"
+    );
 }
 
 #[test]
@@ -88,16 +96,35 @@ fn hostile_layers_are_refused_and_harm_nothing() {
     let victim = test_tmp().join(format!("victim-{}", std::process::id()));
     let _ = std::fs::remove_file(&victim);
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("dot-dot path", layer_with(&[("../../../../../../../tmp/pwned", tar::EntryType::Regular, "", b"x")])),
+        (
+            "dot-dot path",
+            layer_with(&[(
+                "../../../../../../../tmp/pwned",
+                tar::EntryType::Regular,
+                "",
+                b"x",
+            )]),
+        ),
         (
             "write through a symlink made by an earlier entry",
             layer_with(&[
-                ("escape", tar::EntryType::Symlink, victim.parent().expect("p").to_str().expect("s"), b""),
+                (
+                    "escape",
+                    tar::EntryType::Symlink,
+                    victim.parent().expect("p").to_str().expect("s"),
+                    b"",
+                ),
                 ("escape/victim-file", tar::EntryType::Regular, "", b"pwned"),
             ]),
         ),
-        ("hardlink to a host file", layer_with(&[("h", tar::EntryType::Link, "/etc/shadow", b"")])),
-        ("hardlink climbing out", layer_with(&[("h", tar::EntryType::Link, "../../../../etc/shadow", b"")])),
+        (
+            "hardlink to a host file",
+            layer_with(&[("h", tar::EntryType::Link, "/etc/shadow", b"")]),
+        ),
+        (
+            "hardlink climbing out",
+            layer_with(&[("h", tar::EntryType::Link, "../../../../etc/shadow", b"")]),
+        ),
     ];
     for (what, layer) in cases {
         assert_refused(&d, &oci_archive(&layer, false), what);

@@ -12,7 +12,10 @@ fn version_and_info_show_both_sides() {
     assert!(v.contains("1.52"), "API version shown: {v}");
     let info = d.ok(&["info"]);
     assert!(info.contains("Images: 0"), "{info}");
-    assert!(info.contains(&d.data_root().display().to_string()), "{info}");
+    assert!(
+        info.contains(&d.data_root().display().to_string()),
+        "{info}"
+    );
 }
 
 #[test]
@@ -20,7 +23,19 @@ fn import_with_changes_then_list_inspect_history() {
     let d = Daemon::start();
     let tar = busybox_rootfs_tar(&[]);
     let o = d.wharf_stdin(
-        &["import", "-c", "CMD [\"sh\"]", "-c", "ENV A=b", "-c", "WORKDIR /tmp", "-m", "hello", "-", "bb:1"],
+        &[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            "-c",
+            "ENV A=b",
+            "-c",
+            "WORKDIR /tmp",
+            "-m",
+            "hello",
+            "-",
+            "bb:1",
+        ],
         &tar,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -34,27 +49,52 @@ fn import_with_changes_then_list_inspect_history() {
         assert!(header.contains(col), "{header}");
     }
     let row = lines.next().unwrap_or_default();
-    assert!(row.starts_with("bb ") && row.contains(" 1 ") && row.contains(&id[7..19]), "{table}");
+    assert!(
+        row.starts_with("bb ") && row.contains(" 1 ") && row.contains(&id[7..19]),
+        "{table}"
+    );
 
-    let inspect: serde_json::Value = serde_json::from_str(&d.ok(&["image", "inspect", "bb:1"])).expect("json");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", "bb:1"])).expect("json");
     let img = &inspect[0];
     assert_eq!(img["Id"], id.as_str());
     assert_eq!(img["RepoTags"][0], "bb:1");
     assert_eq!(img["Config"]["Cmd"][0], "sh");
     assert_eq!(img["Config"]["WorkingDir"], "/tmp");
-    assert!(img["Config"]["Env"].as_array().expect("env").iter().any(|e| e == "A=b"));
+    assert!(img["Config"]["Env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .any(|e| e == "A=b"));
     assert_eq!(img["RootFS"]["Layers"].as_array().expect("layers").len(), 1);
-    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", "bb:1"]).trim(), id);
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{.Id}}", "bb:1"]).trim(),
+        id
+    );
 
     let hist = d.ok(&["history", "bb:1"]);
     assert!(hist.contains("hello"), "{hist}");
-    assert!(hist.lines().next().unwrap_or_default().contains("CREATED BY"), "{hist}");
+    assert!(
+        hist.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("CREATED BY"),
+        "{hist}"
+    );
 
     // Short ids resolve as in docker; unknown ones are docker's 404.
-    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", &id[7..11]]).trim(), id);
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{.Id}}", &id[7..11]])
+            .trim(),
+        id
+    );
     let o = d.wharf(&["image", "inspect", "nosuch"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("No such image: nosuch"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No such image: nosuch"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -68,7 +108,13 @@ fn tag_untag_and_delete() {
         assert!(repos.lines().any(|l| l == r), "{r} missing in {repos}");
     }
     // Filters: reference globs and dangling.
-    let f = d.ok(&["images", "--filter", "reference=tw*", "--format", "{{.Repository}}"]);
+    let f = d.ok(&[
+        "images",
+        "--filter",
+        "reference=tw*",
+        "--format",
+        "{{.Repository}}",
+    ]);
     assert_eq!(f.trim(), "two");
 
     // Deleting by id while several repos name it needs -f (docker's conflict).
@@ -81,10 +127,17 @@ fn tag_untag_and_delete() {
     assert_eq!(d.image_ids(), vec![id.clone()]);
     d.ok(&["rmi", "localhost:5000/team/app:v1"]);
     let out = d.ok(&["rmi", "one"]);
-    assert!(out.contains("Untagged: one:latest") && out.contains(&format!("Deleted: {id}")), "{out}");
+    assert!(
+        out.contains("Untagged: one:latest") && out.contains(&format!("Deleted: {id}")),
+        "{out}"
+    );
     assert!(d.image_ids().is_empty());
     // Nothing left on disk: blobs and snapshots are gone with the last image.
-    let count = |sub: &str| std::fs::read_dir(d.data_root().join(sub)).map(|r| r.count()).unwrap_or(0);
+    let count = |sub: &str| {
+        std::fs::read_dir(d.data_root().join(sub))
+            .map(|r| r.count())
+            .unwrap_or(0)
+    };
     assert_eq!(count("snapshots"), 0);
     assert_eq!(count("blobs/sha256"), 0);
 }
@@ -93,10 +146,22 @@ fn tag_untag_and_delete() {
 fn malformed_references_are_refused() {
     let d = Daemon::start();
     d.import_busybox("ok:1");
-    for bad in ["UPPER/case", "a//b", "x:", &format!("{}:t", "a".repeat(300))] {
+    for bad in [
+        "UPPER/case",
+        "a//b",
+        "x:",
+        &format!("{}:t", "a".repeat(300)),
+    ] {
         let o = d.wharf(&["tag", "ok:1", bad]);
         assert!(!o.status.success(), "tag to {bad} should fail");
-        assert!(stderr(&o).to_lowercase().contains("invalid reference format") || stderr(&o).contains("must not be more than"), "{bad}: {}", stderr(&o));
+        assert!(
+            stderr(&o)
+                .to_lowercase()
+                .contains("invalid reference format")
+                || stderr(&o).contains("must not be more than"),
+            "{bad}: {}",
+            stderr(&o)
+        );
     }
     assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
 }
@@ -108,7 +173,10 @@ fn load_real_docker_save_fixture() {
     assert!(out.contains("Loaded image: fixture/layered:2"), "{out}");
     assert!(out.contains("Loaded image: fixture/base:1"), "{out}");
     let ids = d.image_ids();
-    assert_eq!(ids, vec![FIXTURE_BASE_ID.to_string(), FIXTURE_LAYERED_ID.to_string()]);
+    assert_eq!(
+        ids,
+        vec![FIXTURE_BASE_ID.to_string(), FIXTURE_LAYERED_ID.to_string()]
+    );
 
     // The whiteout of /bin/false became an overlay whiteout (a 0:0 char device) in its snapshot,
     // and the replaced /data/sub is an opaque dir.
@@ -116,13 +184,16 @@ fn load_real_docker_save_fixture() {
     let mut opaque = false;
     for e in std::fs::read_dir(d.data_root().join("snapshots")).expect("snapshots") {
         let p = e.expect("entry").path();
-        if let Ok(st) = rustix::fs::lstat(&p.join("bin/false")) {
-            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice {
+        if let Ok(st) = rustix::fs::lstat(p.join("bin/false")) {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                == rustix::fs::FileType::CharacterDevice
+            {
                 whiteout = true;
             }
         }
         let mut buf = [0u8; 4];
-        if let Ok(n) = rustix::fs::lgetxattr(&p.join("data/sub"), "trusted.overlay.opaque", &mut buf) {
+        if let Ok(n) = rustix::fs::lgetxattr(p.join("data/sub"), "trusted.overlay.opaque", &mut buf)
+        {
             opaque |= &buf[..n] == b"y";
         }
     }
@@ -130,7 +201,9 @@ fn load_real_docker_save_fixture() {
     assert!(opaque, "no opaque xattr on /data/sub");
 
     // Layers shared by chain id: base's one layer is layered's bottom layer, unpacked once.
-    let snaps = std::fs::read_dir(d.data_root().join("snapshots")).expect("snapshots").count();
+    let snaps = std::fs::read_dir(d.data_root().join("snapshots"))
+        .expect("snapshots")
+        .count();
     assert_eq!(snaps, 3, "3 distinct chain ids");
 
     let hist = d.ok(&["history", "--no-trunc", "fixture/layered:2"]);
@@ -143,19 +216,37 @@ fn save_load_round_trip_keeps_ids() {
     a.ok(&["load", "-i", fixture().to_str().expect("path")]);
     let id = a.import_busybox("mine:1");
     let out = a.dir.path().join("out.tar");
-    a.ok(&["save", "-o", out.to_str().expect("p"), "fixture/layered:2", "mine:1"]);
+    a.ok(&[
+        "save",
+        "-o",
+        out.to_str().expect("p"),
+        "fixture/layered:2",
+        "mine:1",
+    ]);
 
     let b = Daemon::start();
     let msg = b.ok(&["load", "-i", out.to_str().expect("p")]);
-    assert!(msg.contains("Loaded image: mine:1") && msg.contains("Loaded image: fixture/layered:2"), "{msg}");
+    assert!(
+        msg.contains("Loaded image: mine:1") && msg.contains("Loaded image: fixture/layered:2"),
+        "{msg}"
+    );
     let mut want = vec![FIXTURE_LAYERED_ID.to_string(), id];
     want.sort();
     assert_eq!(b.image_ids(), want);
 
     // Saving is deterministic: the same images give the same bytes.
     let again = a.dir.path().join("again.tar");
-    a.ok(&["save", "-o", again.to_str().expect("p"), "fixture/layered:2", "mine:1"]);
-    assert_eq!(std::fs::read(&out).expect("r"), std::fs::read(&again).expect("r"));
+    a.ok(&[
+        "save",
+        "-o",
+        again.to_str().expect("p"),
+        "fixture/layered:2",
+        "mine:1",
+    ]);
+    assert_eq!(
+        std::fs::read(&out).expect("r"),
+        std::fs::read(&again).expect("r")
+    );
 
     // Load from stdin works too.
     let c = Daemon::start();
@@ -178,7 +269,13 @@ fn prune_and_system_df() {
     assert_eq!(list.trim(), dangling);
 
     let df = d.ok(&["system", "df"]);
-    assert!(df.lines().next().unwrap_or_default().contains("RECLAIMABLE"), "{df}");
+    assert!(
+        df.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("RECLAIMABLE"),
+        "{df}"
+    );
     assert!(df.contains("Images"), "{df}");
 
     let out = d.ok(&["image", "prune", "-f"]);
@@ -191,7 +288,10 @@ fn prune_and_system_df() {
 
 #[test]
 fn cli_starts_the_daemon_when_none_answers() {
-    let dir = tempfile::Builder::new().prefix("wharf-auto-").tempdir_in(test_tmp()).expect("tmp");
+    let dir = tempfile::Builder::new()
+        .prefix("wharf-auto-")
+        .tempdir_in(test_tmp())
+        .expect("tmp");
     let sock = dir.path().join("auto.sock");
     let out = std::process::Command::new(WHARF)
         .args(["images", "-q"])
@@ -214,5 +314,8 @@ fn cli_starts_the_daemon_when_none_answers() {
         .output()
         .expect("wharf");
     assert!(out.status.success(), "{}", stderr(&out));
-    let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::TERM);
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).expect("pid"),
+        rustix::process::Signal::TERM,
+    );
 }

@@ -6,36 +6,68 @@ use crate::common::*;
 #[test]
 fn docker_cli_drives_the_image_commands() {
     let d = Daemon::start();
-    let Some(v) = d.docker(&["version", "--format", "{{.Server.APIVersion}}"]) else { return };
+    let Some(v) = d.docker(&["version", "--format", "{{.Server.APIVersion}}"]) else {
+        return;
+    };
     assert!(v.status.success(), "docker version: {}", stderr(&v));
     assert!(stdout(&v).trim().starts_with("1."), "{}", stdout(&v));
 
     let fx = fixture();
-    let o = d.docker(&["load", "-i", fx.to_str().expect("p")]).expect("docker");
+    let o = d
+        .docker(&["load", "-i", fx.to_str().expect("p")])
+        .expect("docker");
     assert!(o.status.success(), "docker load: {}", stderr(&o));
-    assert!(stdout(&o).contains("Loaded image: fixture/layered:2"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Loaded image: fixture/layered:2"),
+        "{}",
+        stdout(&o)
+    );
 
-    let o = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]).expect("docker");
+    let o = d
+        .docker(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+        .expect("docker");
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains(&format!("fixture/base:1 {}", &FIXTURE_BASE_ID[7..19])), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("fixture/base:1 {}", &FIXTURE_BASE_ID[7..19])),
+        "{}",
+        stdout(&o)
+    );
 
-    let o = d.docker(&["tag", "fixture/base:1", "copy:9"]).expect("docker");
+    let o = d
+        .docker(&["tag", "fixture/base:1", "copy:9"])
+        .expect("docker");
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = d.docker(&["image", "inspect", "--format", "{{.Id}} {{.Os}}", "copy:9"]).expect("docker");
+    let o = d
+        .docker(&["image", "inspect", "--format", "{{.Id}} {{.Os}}", "copy:9"])
+        .expect("docker");
     assert_eq!(stdout(&o).trim(), format!("{FIXTURE_BASE_ID} linux"));
     let o = d.docker(&["history", "fixture/layered:2"]).expect("docker");
-    assert!(o.status.success() && stdout(&o).contains("CREATED BY"), "{}", stderr(&o));
+    assert!(
+        o.status.success() && stdout(&o).contains("CREATED BY"),
+        "{}",
+        stderr(&o)
+    );
 
     let out = d.dir.path().join("docker-saved.tar");
-    let o = d.docker(&["save", "-o", out.to_str().expect("p"), "copy:9"]).expect("docker");
+    let o = d
+        .docker(&["save", "-o", out.to_str().expect("p"), "copy:9"])
+        .expect("docker");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::metadata(&out).expect("saved").len() > 1_000_000);
 
     let o = d.docker(&["rmi", "copy:9"]).expect("docker");
-    assert!(o.status.success() && stdout(&o).contains("Untagged: copy:9"), "{}", stderr(&o));
+    assert!(
+        o.status.success() && stdout(&o).contains("Untagged: copy:9"),
+        "{}",
+        stderr(&o)
+    );
     let o = d.docker(&["rmi", "nosuch:1"]).expect("docker");
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("No such image: nosuch:1"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No such image: nosuch:1"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = d.docker(&["system", "df"]).expect("docker");
     assert!(o.status.success(), "docker system df: {}", stderr(&o));
@@ -45,9 +77,19 @@ fn docker_cli_drives_the_image_commands() {
     // `docker import` with changes.
     let tar = d.dir.path().join("rootfs.tar");
     std::fs::write(&tar, busybox_rootfs_tar(&[])).expect("w");
-    let o = d.docker(&["import", "-c", "ENV X=1", tar.to_str().expect("p"), "imp:1"]).expect("docker");
+    let o = d
+        .docker(&["import", "-c", "ENV X=1", tar.to_str().expect("p"), "imp:1"])
+        .expect("docker");
     assert!(o.status.success(), "docker import: {}", stderr(&o));
-    let o = d.docker(&["image", "inspect", "--format", "{{json .Config.Env}}", "imp:1"]).expect("docker");
+    let o = d
+        .docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            "imp:1",
+        ])
+        .expect("docker");
     assert!(stdout(&o).contains("X=1"), "{}", stdout(&o));
 }
 
@@ -59,7 +101,9 @@ fn python_docker_sdk_lists_images() {
         "import docker\nc = docker.DockerClient(base_url='{}', version='auto')\nprint(sorted(t for i in c.images.list() for t in i.tags))",
         d.host()
     );
-    let o = std::process::Command::new("python3").args(["-c", &script]).output();
+    let o = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output();
     let Ok(o) = o else { return };
     if stderr(&o).contains("No module named 'docker'") {
         eprintln!("SKIP: python3 docker SDK is not installed");
@@ -71,16 +115,35 @@ fn python_docker_sdk_lists_images() {
 
 #[test]
 fn our_save_loads_into_docker_and_docker_save_loads_into_us() {
-    let Some(docker) = RefDocker::start() else { return };
+    let Some(docker) = RefDocker::start() else {
+        return;
+    };
     let d = Daemon::start();
     let id = d.import_busybox("tour/busybox:1");
     d.ok(&["load", "-i", fixture().to_str().expect("p")]);
     let ours = d.dir.path().join("ours.tar");
-    d.ok(&["save", "-o", ours.to_str().expect("p"), "tour/busybox:1", "fixture/layered:2"]);
+    d.ok(&[
+        "save",
+        "-o",
+        ours.to_str().expect("p"),
+        "tour/busybox:1",
+        "fixture/layered:2",
+    ]);
 
     let o = docker.docker(&["load", "-i", ours.to_str().expect("p")]);
-    assert!(o.status.success(), "docker load of our archive: {}", stderr(&o));
-    let o = docker.docker(&["image", "inspect", "--format", "{{.Id}}", "tour/busybox:1", "fixture/layered:2"]);
+    assert!(
+        o.status.success(),
+        "docker load of our archive: {}",
+        stderr(&o)
+    );
+    let o = docker.docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "tour/busybox:1",
+        "fixture/layered:2",
+    ]);
     assert_eq!(stdout(&o).trim(), format!("{id}\n{FIXTURE_LAYERED_ID}"));
 
     // And the other way: what this Docker saves, we load, with the same ids.

@@ -27,7 +27,9 @@ pub const PROG: &str = "wharf";
 
 /// Runs the CLI on the process arguments and returns the exit status.
 pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     run_args(args)
 }
 
@@ -43,7 +45,11 @@ pub fn run_args(args: Vec<String>) -> i32 {
         Err(e) => return usage_error(&cmd, &args, e),
     };
     if cli.version {
-        println!("Wharf version {}, build {}", env!("CARGO_PKG_VERSION"), build_id());
+        println!(
+            "Wharf version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            build_id()
+        );
         return 0;
     }
     let Some(command) = cli.command else {
@@ -51,7 +57,10 @@ pub fn run_args(args: Vec<String>) -> i32 {
         let _ = cmd.print_help();
         return 0;
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("failed to start the async runtime: {e}");
@@ -84,7 +93,9 @@ pub fn build_id() -> &'static str {
 /// status: 125 for bad flags and flag values, 1 for argument-count errors and unknown commands.
 fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::DisplayVersion => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        | ErrorKind::DisplayVersion => {
             let _ = e.print();
             return 0;
         }
@@ -111,7 +122,10 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
     match e.kind() {
         ErrorKind::InvalidSubcommand => {
             let bad = ctx_str(ContextKind::InvalidSubcommand);
-            let _ = writeln!(err, "{PROG}: unknown command: {cmd_name} {bad}\n\n{help_hint}");
+            let _ = writeln!(
+                err,
+                "{PROG}: unknown command: {cmd_name} {bad}\n\n{help_hint}"
+            );
             1
         }
         ErrorKind::UnknownArgument => {
@@ -122,7 +136,10 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
                 125
             } else if let Some(short) = bad.strip_prefix('-').filter(|s| !s.is_empty()) {
                 let c = short.chars().next().unwrap_or('?');
-                let _ = writeln!(err, "unknown shorthand flag: '{c}' in {bad}\n\nUsage:  {usage}\n\n{help_hint}");
+                let _ = writeln!(
+                    err,
+                    "unknown shorthand flag: '{c}' in {bad}\n\nUsage:  {usage}\n\n{help_hint}"
+                );
                 125
             } else {
                 let max = sub.get_positionals().count();
@@ -134,7 +151,9 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
                 1
             }
         }
-        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
+        ErrorKind::MissingRequiredArgument
+        | ErrorKind::TooFewValues
+        | ErrorKind::WrongNumberOfValues => {
             let positionals: Vec<_> = sub.get_positionals().collect();
             let required = positionals.iter().filter(|a| a.is_required_set()).count();
             let variadic = positionals.iter().any(|a| {
@@ -155,13 +174,20 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
             1
         }
         ErrorKind::TooManyValues => {
-            let _ = writeln!(err, "{PROG}: '{cmd_name}': too many arguments\n\nUsage:  {usage}\n\n{help_hint}");
+            let _ = writeln!(
+                err,
+                "{PROG}: '{cmd_name}': too many arguments\n\nUsage:  {usage}\n\n{help_hint}"
+            );
             1
         }
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             // docker: invalid argument "foo" for "-f, --filter" flag: <reason>
             let arg = ctx_str(ContextKind::InvalidArg);
-            let long = arg.split([' ', '=', '[']).next().unwrap_or("").trim_start_matches('-');
+            let long = arg
+                .split([' ', '=', '['])
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('-');
             let flag = sub
                 .get_arguments()
                 .find(|a| a.get_long() == Some(long))
@@ -171,10 +197,16 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
                 })
                 .unwrap_or_else(|| arg.clone());
             let value = ctx_str(ContextKind::InvalidValue);
-            let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| {
-                let valid = ctx_str(ContextKind::ValidValue);
-                if valid.is_empty() { "invalid value".to_string() } else { format!("possible values: {valid}") }
-            });
+            let reason = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| {
+                    let valid = ctx_str(ContextKind::ValidValue);
+                    if valid.is_empty() {
+                        "invalid value".to_string()
+                    } else {
+                        format!("possible values: {valid}")
+                    }
+                });
             let _ = writeln!(
                 err,
                 "invalid argument \"{value}\" for \"{flag}\" flag: {reason}\n\nUsage:  {usage}\n\n{help_hint}"
@@ -185,7 +217,12 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
             // Invalid flag values and the like: keep clap's explanation, docker's framing.
             let text = e.kind().as_str().unwrap_or("invalid argument").to_string();
             let detail = e.to_string();
-            let first = detail.lines().next().unwrap_or(&text).trim_start_matches("error: ").to_string();
+            let first = detail
+                .lines()
+                .next()
+                .unwrap_or(&text)
+                .trim_start_matches("error: ")
+                .to_string();
             let _ = writeln!(err, "{first}\n\nUsage:  {usage}\n\n{help_hint}");
             125
         }
@@ -193,7 +230,10 @@ fn usage_error(root: &clap::Command, args: &[String], e: clap::Error) -> i32 {
 }
 
 /// Follows the argument list down the command tree: the words that name (sub)commands.
-fn find_subcommand<'a>(root: &'a clap::Command, args: &[String]) -> (Vec<String>, &'a clap::Command) {
+fn find_subcommand<'a>(
+    root: &'a clap::Command,
+    args: &[String],
+) -> (Vec<String>, &'a clap::Command) {
     let mut path = vec![PROG.to_string()];
     let mut cur = root;
     let mut i = 1;

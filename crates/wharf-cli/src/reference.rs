@@ -34,7 +34,9 @@ pub fn split_digested(s: &str) -> Option<(&str, &str)> {
 }
 
 fn valid_name_chars(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
 }
 
 /// `reference.FamiliarName`: drop the default registry and the `library/` namespace.
@@ -60,10 +62,16 @@ mod tests {
     #[test]
     fn splits_and_shortens() {
         assert_eq!(split_tagged("busybox:latest"), Some(("busybox", "latest")));
-        assert_eq!(split_tagged("localhost:5000/a/b:v1"), Some(("localhost:5000/a/b", "v1")));
+        assert_eq!(
+            split_tagged("localhost:5000/a/b:v1"),
+            Some(("localhost:5000/a/b", "v1"))
+        );
         assert_eq!(split_tagged("localhost:5000/a"), None);
         assert_eq!(split_tagged("<none>:<none>"), None);
-        assert_eq!(split_digested("busybox@sha256:abcd"), Some(("busybox", "sha256:abcd")));
+        assert_eq!(
+            split_digested("busybox@sha256:abcd"),
+            Some(("busybox", "sha256:abcd"))
+        );
         assert_eq!(split_digested("<none>@<none>"), None);
         assert_eq!(familiar_name("docker.io/library/busybox"), "busybox");
         assert_eq!(familiar_name("docker.io/user/app"), "user/app");

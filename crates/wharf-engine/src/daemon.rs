@@ -17,7 +17,10 @@ pub const DEFAULT_DATA_ROOT: &str = "/var/lib/wharf";
 
 /// The flags of `wharf daemon`.
 #[derive(Debug, Parser)]
-#[command(name = "wharf daemon", about = "Run the Wharf daemon (the Docker Engine API on a unix socket)")]
+#[command(
+    name = "wharf daemon",
+    about = "Run the Wharf daemon (the Docker Engine API on a unix socket)"
+)]
 pub struct DaemonArgs {
     /// Socket to listen on (unix:///path or a path)
     #[arg(short = 'H', long = "host", env = "WHARF_HOST", default_value = DEFAULT_HOST)]
@@ -42,10 +45,17 @@ pub fn daemon_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return if e.use_stderr() { 125 } else { 0 };
         }
     };
-    let level = if args.debug { "debug".to_string() } else { args.log_level.clone() };
+    let level = if args.debug {
+        "debug".to_string()
+    } else {
+        args.log_level.clone()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,16 +101,22 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     daemon.recover();
     tracing::info!(socket = %sock.display(), data_root = %args.data_root.display(), "wharf daemon listening");
 
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(crate::api::service(daemon.clone()));
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(crate::api::service(
+        daemon.clone(),
+    ));
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; }, None => std::future::pending().await } } => {},
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving the API")?;
     let _ = fs::remove_file(&sock);
     Ok(())
 }
@@ -137,9 +153,11 @@ fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
         if std::os::unix::net::UnixStream::connect(sock).is_ok() {
             bail!("another daemon is already listening on {}", sock.display());
         }
-        fs::remove_file(sock).with_context(|| format!("failed to remove stale socket {}", sock.display()))?;
+        fs::remove_file(sock)
+            .with_context(|| format!("failed to remove stale socket {}", sock.display()))?;
     }
-    let l = UnixListener::bind(sock).with_context(|| format!("failed to listen on {}", sock.display()))?;
+    let l = UnixListener::bind(sock)
+        .with_context(|| format!("failed to listen on {}", sock.display()))?;
     fs::set_permissions(sock, fs::Permissions::from_mode(0o660))?;
     Ok(l)
 }

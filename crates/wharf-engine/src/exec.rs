@@ -22,10 +22,17 @@ pub struct Execs(Mutex<HashMap<String, ExecRecord>>);
 
 impl Execs {
     pub fn insert(&self, r: ExecRecord) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(r.id.clone(), r);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(r.id.clone(), r);
     }
     pub fn get(&self, id: &str) -> Option<ExecRecord> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
         if let Some(r) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
@@ -34,7 +41,10 @@ impl Execs {
     }
     /// Forgets the execs of a removed container.
     pub fn remove_container(&self, container_id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, r| r.container_id != container_id);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, r| r.container_id != container_id);
     }
     pub fn of_container(&self, container_id: &str) -> Vec<String> {
         self.0

@@ -14,14 +14,24 @@ fn daemon() -> (tempfile::TempDir, Arc<Daemon>) {
     (dir, d)
 }
 
-async fn call(d: &Arc<Daemon>, method: &str, uri: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+async fn call(
+    d: &Arc<Daemon>,
+    method: &str,
+    uri: &str,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
     let svc = wharf_engine::api::service(d.clone());
-    let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .expect("request");
     let resp = svc.oneshot(req).await.expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+        String::from_utf8_lossy(&bytes).into(),
+    ));
     (status, headers, json)
 }
 
@@ -44,10 +54,16 @@ async fn version_prefixes_are_stripped_and_checked() {
     assert_eq!(body["ApiVersion"], wharf_engine::API_VERSION);
     let (status, _, body) = call(&d, "GET", "/v1.99/version").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap_or("").contains("too new"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("too new"),
+        "{body}"
+    );
     let (status, _, body) = call(&d, "GET", "/v1.12/version").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap_or("").contains("too old"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("too old"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

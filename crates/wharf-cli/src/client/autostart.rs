@@ -14,19 +14,28 @@ use crate::error::CliError;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn enabled() -> bool {
-    !matches!(std::env::var("WHARF_NO_AUTOSTART").as_deref(), Ok("1") | Ok("true"))
+    !matches!(
+        std::env::var("WHARF_NO_AUTOSTART").as_deref(),
+        Ok("1") | Ok("true")
+    )
 }
 
 /// Where the started daemon's output goes: `/run/wharf/wharf-daemon.log` for the default
 /// socket, otherwise next to the socket.
 pub fn log_path(socket: &Path) -> PathBuf {
-    socket.parent().unwrap_or(Path::new("/run/wharf")).join("wharf-daemon.log")
+    socket
+        .parent()
+        .unwrap_or(Path::new("/run/wharf"))
+        .join("wharf-daemon.log")
 }
 
 /// Spawns the daemon detached from this process (new session, stdin from /dev/null).
 pub fn spawn(socket: &Path) -> Result<Child, CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::msg(format!("failed to start the wharf daemon: cannot find this program: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::msg(format!(
+            "failed to start the wharf daemon: cannot find this program: {e}"
+        ))
+    })?;
     let log = log_path(socket);
     if let Some(dir) = log.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -35,10 +44,17 @@ pub fn spawn(socket: &Path) -> Result<Child, CliError> {
         .create(true)
         .append(true)
         .open(&log)
-        .map_err(|e| CliError::msg(format!("failed to start the wharf daemon: cannot open {}: {e}", log.display())))?;
+        .map_err(|e| {
+            CliError::msg(format!(
+                "failed to start the wharf daemon: cannot open {}: {e}",
+                log.display()
+            ))
+        })?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(exe);
-    cmd.arg("daemon").arg("--host").arg(format!("unix://{}", socket.display()));
+    cmd.arg("daemon")
+        .arg("--host")
+        .arg(format!("unix://{}", socket.display()));
     if let Ok(root) = std::env::var("WHARF_DATA_ROOT") {
         if !root.is_empty() {
             cmd.arg("--data-root").arg(root);
@@ -53,7 +69,8 @@ pub fn spawn(socket: &Path) -> Result<Child, CliError> {
             Ok(())
         });
     }
-    cmd.spawn().map_err(|e| CliError::msg(format!("failed to start the wharf daemon: {e}")))
+    cmd.spawn()
+        .map_err(|e| CliError::msg(format!("failed to start the wharf daemon: {e}")))
 }
 
 /// Polls `ping` until it succeeds, the child exits, or the timeout passes.

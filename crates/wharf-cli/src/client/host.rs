@@ -28,7 +28,9 @@ impl Host {
     pub fn parse(s: &str) -> Result<Host, CliError> {
         if let Some(p) = s.strip_prefix("unix://") {
             if p.is_empty() {
-                return Err(CliError::msg(format!("invalid host {s:?}: empty socket path")));
+                return Err(CliError::msg(format!(
+                    "invalid host {s:?}: empty socket path"
+                )));
             }
             return Ok(Host::Unix(PathBuf::from(p)));
         }
@@ -41,7 +43,11 @@ impl Host {
                 if addr.is_empty() {
                     return Err(CliError::msg(format!("invalid host {s:?}")));
                 }
-                let addr = if addr.contains(':') { addr.to_string() } else { format!("{addr}:2375") };
+                let addr = if addr.contains(':') {
+                    addr.to_string()
+                } else {
+                    format!("{addr}:2375")
+                };
                 return Ok(Host::Tcp(addr));
             }
         }
@@ -65,10 +71,22 @@ mod tests {
 
     #[test]
     fn parses_hosts() {
-        assert_eq!(Host::parse("unix:///tmp/x.sock").unwrap(), Host::Unix("/tmp/x.sock".into()));
-        assert_eq!(Host::parse("/tmp/x.sock").unwrap(), Host::Unix("/tmp/x.sock".into()));
-        assert_eq!(Host::parse("tcp://127.0.0.1:2375").unwrap(), Host::Tcp("127.0.0.1:2375".into()));
-        assert_eq!(Host::parse("tcp://localhost").unwrap(), Host::Tcp("localhost:2375".into()));
+        assert_eq!(
+            Host::parse("unix:///tmp/x.sock").unwrap(),
+            Host::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            Host::parse("/tmp/x.sock").unwrap(),
+            Host::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            Host::parse("tcp://127.0.0.1:2375").unwrap(),
+            Host::Tcp("127.0.0.1:2375".into())
+        );
+        assert_eq!(
+            Host::parse("tcp://localhost").unwrap(),
+            Host::Tcp("localhost:2375".into())
+        );
         assert!(Host::parse("ssh://x").is_err());
         assert_eq!(Host::parse(DEFAULT_HOST).unwrap().url(), DEFAULT_HOST);
     }

@@ -37,7 +37,10 @@ impl Body {
     fn into_parts(self) -> (ReqBody, Option<&'static str>) {
         match self {
             Body::Empty => (Empty::new().map_err(|never| match never {}).boxed(), None),
-            Body::Bytes(b, ct) => (Full::new(b).map_err(|never| match never {}).boxed(), Some(ct)),
+            Body::Bytes(b, ct) => (
+                Full::new(b).map_err(|never| match never {}).boxed(),
+                Some(ct),
+            ),
             Body::Reader(r, ct) => {
                 let stream = futures_util::stream::unfold(r, |mut r| async move {
                     let mut buf = vec![0u8; 256 * 1024];
@@ -65,7 +68,10 @@ pub struct Client {
 impl Client {
     /// Connects (starting the daemon if allowed) and negotiates the API version.
     pub async fn connect(host: Host) -> Result<Client, CliError> {
-        let mut client = Client { host, version: API_VERSION.to_string() };
+        let mut client = Client {
+            host,
+            version: API_VERSION.to_string(),
+        };
         match client.ping().await {
             Ok(v) => client.negotiate(v),
             Err(CliError::Connect { host }) => {
@@ -99,7 +105,10 @@ impl Client {
 
     /// A client that does not ping (tests, or when the version is known).
     pub fn with_version(host: Host, version: &str) -> Client {
-        Client { host, version: version.to_string() }
+        Client {
+            host,
+            version: version.to_string(),
+        }
     }
 
     pub fn host(&self) -> &Host {
@@ -130,7 +139,12 @@ impl Client {
 
     /// Sends a request under the negotiated version prefix; a non-2xx answer becomes
     /// [`CliError::Daemon`] with the body's `message`.
-    pub async fn request(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Response<Incoming>, CliError> {
         let full = format!("/v{}{}", self.version, path);
         let resp = self.send(method, &full, body).await?;
         if resp.status().is_success() {
@@ -161,25 +175,41 @@ impl Client {
     /// `Upgrade: tcp`), as docker's attach and exec start do. After `101` the socket is a raw
     /// bidirectional stream; a daemon that answers `200` instead streams the output in the body
     /// (docker's pre-1.24 behaviour), and then there is no way to write.
-    pub async fn hijack(&self, method: Method, path: &str, body: Body) -> Result<Hijacked, CliError> {
+    pub async fn hijack(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Hijacked, CliError> {
         let full = format!("/v{}{}", self.version, path);
         let req = self.build_request(method, &full, body, true)?;
-        let connect_err = |_| CliError::Connect { host: self.host.url() };
+        let connect_err = |_| CliError::Connect {
+            host: self.host.url(),
+        };
         let resp = match &self.host {
             Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p).await.map_err(connect_err)?;
+                let s = tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(connect_err)?;
                 handshake_upgradable(s, req).await
             }
             Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a).await.map_err(connect_err)?;
+                let s = tokio::net::TcpStream::connect(a)
+                    .await
+                    .map_err(connect_err)?;
                 handshake_upgradable(s, req).await
             }
         }
         .map_err(|e| CliError::Protocol(format!("{e}")))?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let up = hyper::upgrade::on(resp).await.map_err(|e| CliError::Protocol(format!("{e}")))?;
+            let up = hyper::upgrade::on(resp)
+                .await
+                .map_err(|e| CliError::Protocol(format!("{e}")))?;
             let (r, w) = tokio::io::split(TokioIo::new(up));
-            return Ok(Hijacked { reader: Box::pin(r), writer: Some(Box::pin(w)) });
+            return Ok(Hijacked {
+                reader: Box::pin(r),
+                writer: Some(Box::pin(w)),
+            });
         }
         if !resp.status().is_success() {
             let status = resp.status();
@@ -198,35 +228,59 @@ impl Client {
                 }
             }
         });
-        Ok(Hijacked { reader: Box::pin(rx), writer: None })
+        Ok(Hijacked {
+            reader: Box::pin(rx),
+            writer: None,
+        })
     }
 
-    fn build_request(&self, method: Method, path: &str, body: Body, upgrade: bool) -> Result<Request<ReqBody>, CliError> {
+    fn build_request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        upgrade: bool,
+    ) -> Result<Request<ReqBody>, CliError> {
         let (body, content_type) = body.into_parts();
         let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "api.moby.localhost")
-            .header("user-agent", concat!("Wharf-Client/", env!("CARGO_PKG_VERSION"), " (linux)"));
+            .header(
+                "user-agent",
+                concat!("Wharf-Client/", env!("CARGO_PKG_VERSION"), " (linux)"),
+            );
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
         if upgrade {
             req = req.header("connection", "Upgrade").header("upgrade", "tcp");
         }
-        req.body(body).map_err(|e| CliError::msg(format!("invalid request: {e}")))
+        req.body(body)
+            .map_err(|e| CliError::msg(format!("invalid request: {e}")))
     }
 
-    async fn send(&self, method: Method, path: &str, body: Body) -> Result<Response<Incoming>, CliError> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Response<Incoming>, CliError> {
         let req = self.build_request(method, path, body, false)?;
-        let connect_err = |_| CliError::Connect { host: self.host.url() };
+        let connect_err = |_| CliError::Connect {
+            host: self.host.url(),
+        };
         let resp = match &self.host {
             Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p).await.map_err(connect_err)?;
+                let s = tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(connect_err)?;
                 handshake_and_send(s, req).await
             }
             Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a).await.map_err(connect_err)?;
+                let s = tokio::net::TcpStream::connect(a)
+                    .await
+                    .map_err(connect_err)?;
                 handshake_and_send(s, req).await
             }
         };
@@ -234,7 +288,10 @@ impl Client {
     }
 }
 
-async fn handshake_and_send<S>(stream: S, req: Request<ReqBody>) -> Result<Response<Incoming>, hyper::Error>
+async fn handshake_and_send<S>(
+    stream: S,
+    req: Request<ReqBody>,
+) -> Result<Response<Incoming>, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -245,7 +302,10 @@ where
     sender.send_request(req).await
 }
 
-async fn handshake_upgradable<S>(stream: S, req: Request<ReqBody>) -> Result<Response<Incoming>, hyper::Error>
+async fn handshake_upgradable<S>(
+    stream: S,
+    req: Request<ReqBody>,
+) -> Result<Response<Incoming>, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -277,16 +337,26 @@ pub async fn collect(resp: Response<Incoming>) -> Result<Bytes, CliError> {
 pub fn daemon_error(status: StatusCode, body: &[u8]) -> CliError {
     let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| {
             let text = String::from_utf8_lossy(body).trim().to_string();
             if text.is_empty() {
-                status.canonical_reason().unwrap_or("unknown error").to_string()
+                status
+                    .canonical_reason()
+                    .unwrap_or("unknown error")
+                    .to_string()
             } else {
                 text
             }
         });
-    CliError::Daemon { status: status.as_u16(), message }
+    CliError::Daemon {
+        status: status.as_u16(),
+        message,
+    }
 }
 
 fn parse_version(v: &str) -> (u32, u32) {
@@ -312,9 +382,16 @@ pub fn path_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':' | b'@' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'/'
+            | b':'
+            | b'@' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -334,18 +411,33 @@ mod tests {
     #[test]
     fn queries_and_paths() {
         assert_eq!(query(&[]), "");
-        assert_eq!(query(&[("repo", "a/b".into()), ("tag", "v 1".into())]), "?repo=a%2Fb&tag=v+1");
-        assert_eq!(path_segment("docker.io/library/busybox:1.36"), "docker.io/library/busybox:1.36");
+        assert_eq!(
+            query(&[("repo", "a/b".into()), ("tag", "v 1".into())]),
+            "?repo=a%2Fb&tag=v+1"
+        );
+        assert_eq!(
+            path_segment("docker.io/library/busybox:1.36"),
+            "docker.io/library/busybox:1.36"
+        );
         assert_eq!(path_segment("a b?"), "a%20b%3F");
     }
 
     #[test]
     fn daemon_errors_use_message() {
-        let e = daemon_error(StatusCode::NOT_FOUND, br#"{"message":"No such image: x:latest"}"#);
-        assert_eq!(e.to_string(), "Error response from daemon: No such image: x:latest");
+        let e = daemon_error(
+            StatusCode::NOT_FOUND,
+            br#"{"message":"No such image: x:latest"}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such image: x:latest"
+        );
         assert!(e.is_not_found());
         let e = daemon_error(StatusCode::INTERNAL_SERVER_ERROR, b"");
-        assert_eq!(e.to_string(), "Error response from daemon: Internal Server Error");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: Internal Server Error"
+        );
     }
 }
 
@@ -382,7 +474,10 @@ mod socket_tests {
                 } else if line.starts_with("GET /v1.41/images/json") {
                     ("200 OK", r#"[{"Id":"sha256:0123456789abcdef0123","RepoTags":["busybox:latest"],"Created":0,"Size":1000}]"#.to_string())
                 } else {
-                    ("404 Not Found", r#"{"message":"No such image: nope:latest"}"#.to_string())
+                    (
+                        "404 Not Found",
+                        r#"{"message":"No such image: nope:latest"}"#.to_string(),
+                    )
                 };
                 let resp = format!(
                     "HTTP/1.1 {status}\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -407,7 +502,10 @@ mod socket_tests {
         let images: Vec<serde_json::Value> = client.get_json("/images/json").await.unwrap();
         assert_eq!(images[0]["RepoTags"][0], "busybox:latest");
         let err = client.get_bytes("/images/nope/json").await.unwrap_err();
-        assert_eq!(err.to_string(), "Error response from daemon: No such image: nope:latest");
+        assert_eq!(
+            err.to_string(),
+            "Error response from daemon: No such image: nope:latest"
+        );
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen[0], "HEAD /_ping HTTP/1.1");
         assert_eq!(seen[1], "GET /v1.41/images/json HTTP/1.1");
@@ -417,7 +515,13 @@ mod socket_tests {
     async fn nothing_listening_is_a_connect_error() {
         std::env::set_var("WHARF_NO_AUTOSTART", "1");
         let dir = tempfile::tempdir().unwrap();
-        let err = Client::connect(Host::Unix(dir.path().join("none.sock"))).await.unwrap_err();
-        assert!(err.to_string().starts_with("Cannot connect to the Wharf daemon at unix://"), "{err}");
+        let err = Client::connect(Host::Unix(dir.path().join("none.sock")))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Cannot connect to the Wharf daemon at unix://"),
+            "{err}"
+        );
     }
 }

@@ -26,7 +26,11 @@ pub fn drain_messages(buf: &mut Vec<u8>) -> Result<Vec<Value>, CliError> {
                     out.push(v);
                 }
                 Some(Err(e)) if e.is_eof() => break,
-                Some(Err(e)) => return Err(CliError::Protocol(format!("invalid message in stream: {e}"))),
+                Some(Err(e)) => {
+                    return Err(CliError::Protocol(format!(
+                        "invalid message in stream: {e}"
+                    )))
+                }
                 None => {
                     consumed = buf.len();
                     break;
@@ -40,7 +44,11 @@ pub fn drain_messages(buf: &mut Vec<u8>) -> Result<Vec<Value>, CliError> {
 
 /// Renders one message; returns the error it carries, if any.
 pub fn render_message(msg: &Value, out: &mut dyn Write, tty: bool) -> Result<(), CliError> {
-    if let Some(err) = msg.get("errorDetail").and_then(|d| d.get("message")).and_then(Value::as_str) {
+    if let Some(err) = msg
+        .get("errorDetail")
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str)
+    {
         return Err(CliError::msg(err));
     }
     if let Some(err) = msg.get("error").and_then(Value::as_str) {
@@ -56,7 +64,9 @@ pub fn render_message(msg: &Value, out: &mut dyn Write, tty: bool) -> Result<(),
     let status = msg.get("status").and_then(Value::as_str).unwrap_or("");
     let id = msg.get("id").and_then(Value::as_str).unwrap_or("");
     let progress = msg.get("progress").and_then(Value::as_str).unwrap_or("");
-    let has_progress = msg.get("progressDetail").is_some_and(|p| p.as_object().is_some_and(|m| !m.is_empty()))
+    let has_progress = msg
+        .get("progressDetail")
+        .is_some_and(|p| p.as_object().is_some_and(|m| !m.is_empty()))
         || !progress.is_empty();
     if has_progress && !tty {
         return Ok(()); // docker hides progress bars when not on a terminal
@@ -138,7 +148,10 @@ mod tests {
         for m in &msgs {
             render_message(m, &mut out, false).unwrap();
         }
-        assert_eq!(String::from_utf8(out).unwrap(), "Loaded image: busybox:latest\nsha256:abc\nl1: Done\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Loaded image: busybox:latest\nsha256:abc\nl1: Done\n"
+        );
         let err = render_message(
             &serde_json::json!({"error":"bad tar","errorDetail":{"message":"bad tar header"}}),
             &mut Vec::new(),

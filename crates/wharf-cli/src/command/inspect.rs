@@ -12,7 +12,12 @@ pub struct Args {
     /// Format output using a custom template:
     /// 'json':             Print in JSON format
     /// 'TEMPLATE':         Print output using the given Go template.
-    #[arg(short = 'f', long = "format", value_name = "string", verbatim_doc_comment)]
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "string",
+        verbatim_doc_comment
+    )]
     pub format: Option<String>,
     /// Display total file sizes if the type is container
     #[arg(short = 's', long = "size")]
@@ -27,7 +32,9 @@ pub struct Args {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let kind = args.kind.as_deref().unwrap_or("");
     if !matches!(kind, "" | "container" | "image") {
-        return Err(CliError::msg(format!("\"{kind}\" is not a valid value for --type")));
+        return Err(CliError::msg(format!(
+            "\"{kind}\" is not a valid value for --type"
+        )));
     }
     let client = ctx.client().await?;
     let mut raws = Vec::new();
@@ -93,10 +100,16 @@ mod tests {
 
     #[test]
     fn template_errors_do_not_hide_other_objects() {
-        let raws = vec![bytes::Bytes::from_static(br#"{"Name":"/made"}"#), bytes::Bytes::from_static(br#"{"Id":"sha256:1"}"#)];
+        let raws = vec![
+            bytes::Bytes::from_static(br#"{"Name":"/made"}"#),
+            bytes::Bytes::from_static(br#"{"Id":"sha256:1"}"#),
+        ];
         let (out, errs) = render_each(&raws, Some("{{.Name}}"));
         assert_eq!(out, "/made\n");
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("template parsing error: template: "), "{errs:?}");
+        assert!(
+            errs[0].starts_with("template parsing error: template: "),
+            "{errs:?}"
+        );
     }
 }

@@ -31,7 +31,12 @@ pub struct Cli {
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
     /// Set the logging level ("debug", "info", "warn", "error", "fatal")
-    #[arg(short = 'l', long = "log-level", value_name = "string", default_value = "info")]
+    #[arg(
+        short = 'l',
+        long = "log-level",
+        value_name = "string",
+        default_value = "info"
+    )]
     pub log_level: String,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
@@ -49,7 +54,10 @@ pub enum Command {
     #[command(subcommand, override_usage = "wharf image COMMAND")]
     Image(image::ImageCommand),
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true, override_usage = "wharf run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wharf run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(container::run::Args),
     /// Execute a command in a running container
     #[command(override_usage = "wharf exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
@@ -61,7 +69,10 @@ pub enum Command {
     #[command(override_usage = "wharf attach [OPTIONS] CONTAINER")]
     Attach(container::attach::Args),
     /// Create a new container
-    #[command(disable_help_flag = true, override_usage = "wharf create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wharf create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(container::create::Args),
     /// Kill one or more running containers
     #[command(override_usage = "wharf kill [OPTIONS] CONTAINER [CONTAINER...]")]
@@ -146,7 +157,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Option<String>, debug: bool) -> Ctx {
-        Ctx { host, debug, client: OnceCell::new() }
+        Ctx {
+            host,
+            debug,
+            client: OnceCell::new(),
+        }
     }
 
     /// Connects on first use (ping, version negotiation, autostart).
@@ -236,7 +251,9 @@ pub fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
 
 /// An integer field of a JSON object, or `default`.
 pub fn int_field(v: &Value, key: &str, default: i64) -> i64 {
-    v.get(key).and_then(|x| x.as_i64().or_else(|| x.as_f64().map(|f| f as i64))).unwrap_or(default)
+    v.get(key)
+        .and_then(|x| x.as_i64().or_else(|| x.as_f64().map(|f| f as i64)))
+        .unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -248,7 +265,10 @@ pub(crate) mod testutil {
             std::fs::write(&path, got).expect("write golden file");
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(got, want, "golden file {name} differs (UPDATE_GOLDEN=1 to accept)");
+        assert_eq!(
+            got, want,
+            "golden file {name} differs (UPDATE_GOLDEN=1 to accept)"
+        );
     }
 }
 
@@ -276,10 +296,22 @@ mod tests {
     fn cli_parses_docker_forms() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-        let cli = Cli::try_parse_from(["wharf", "-H", "unix:///x", "images", "-a", "-f", "dangling=true"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "wharf",
+            "-H",
+            "unix:///x",
+            "images",
+            "-a",
+            "-f",
+            "dangling=true",
+        ])
+        .unwrap();
         assert_eq!(cli.host.as_deref(), Some("unix:///x"));
         assert!(matches!(cli.command, Some(Command::Images(_))));
         let cli = Cli::try_parse_from(["wharf", "image", "ls", "-q"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Image(image::ImageCommand::Ls(_)))));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Image(image::ImageCommand::Ls(_)))
+        ));
     }
 }

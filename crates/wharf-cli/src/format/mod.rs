@@ -35,10 +35,16 @@ pub fn render_list(format: &str, rows: &[Value], headers: &Value) -> Result<Stri
     };
     let body = unescape(&body);
     let tmpl = Template::parse(&body)?;
-    let opts = ExecOptions { escape_html_json_dot: true, ..Default::default() };
+    let opts = ExecOptions {
+        escape_html_json_dot: true,
+        ..Default::default()
+    };
     let mut out = String::new();
     if table {
-        let header_opts = ExecOptions { header: true, ..Default::default() };
+        let header_opts = ExecOptions {
+            header: true,
+            ..Default::default()
+        };
         out.push_str(&tmpl.execute_with(headers, header_opts).unwrap_or_default());
         out.push('\n');
     }
@@ -156,13 +162,19 @@ mod tests {
 
     #[test]
     fn table_and_plain_and_json() {
-        let rows = vec![json!({"ID": "a", "Tag": "<none>"}), json!({"ID": "bbbb", "Tag": "v1"})];
+        let rows = vec![
+            json!({"ID": "a", "Tag": "<none>"}),
+            json!({"ID": "bbbb", "Tag": "v1"}),
+        ];
         let headers = json!({"ID": "IMAGE ID", "Tag": "TAG"});
         assert_eq!(
             render_list("table {{.ID}}\\t{{.Tag}}", &rows, &headers).unwrap(),
             "IMAGE ID   TAG\na          <none>\nbbbb       v1\n"
         );
-        assert_eq!(render_list("{{.ID}}", &rows, &headers).unwrap(), "a\nbbbb\n");
+        assert_eq!(
+            render_list("{{.ID}}", &rows, &headers).unwrap(),
+            "a\nbbbb\n"
+        );
         assert_eq!(
             render_list("json", &rows[..1], &headers).unwrap(),
             "{\"ID\":\"a\",\"Tag\":\"\\u003cnone\\u003e\"}\n"
@@ -171,7 +183,10 @@ mod tests {
 
     #[test]
     fn ids_and_ellipsis() {
-        assert_eq!(truncate_id("sha256:11bc4be52f548d2222426adb3a1b5a769d50d"), "11bc4be52f54");
+        assert_eq!(
+            truncate_id("sha256:11bc4be52f548d2222426adb3a1b5a769d50d"),
+            "11bc4be52f54"
+        );
         assert_eq!(truncate_id("<missing>"), "<missing>");
         assert_eq!(ellipsis("abcdef", 4), "abc…");
         assert_eq!(ellipsis("abc", 4), "abc");
@@ -179,7 +194,10 @@ mod tests {
 
     #[test]
     fn indents_like_go() {
-        let got = indent_json(br#"[{"Id":"x","A":[],"B":{},"C":[1,2],"D":{"e":"a\"b"}}]"#, "    ");
+        let got = indent_json(
+            br#"[{"Id":"x","A":[],"B":{},"C":[1,2],"D":{"e":"a\"b"}}]"#,
+            "    ",
+        );
         let want = "[\n    {\n        \"Id\": \"x\",\n        \"A\": [],\n        \"B\": {},\n        \"C\": [\n            1,\n            2\n        ],\n        \"D\": {\n            \"e\": \"a\\\"b\"\n        }\n    }\n]";
         assert_eq!(got, want);
     }

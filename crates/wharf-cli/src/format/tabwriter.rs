@@ -12,7 +12,10 @@ pub struct TabWriter {
 
 impl TabWriter {
     /// docker's table formatter: `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
-    pub const DOCKER_TABLE: TabWriter = TabWriter { minwidth: 10, padding: 3 };
+    pub const DOCKER_TABLE: TabWriter = TabWriter {
+        minwidth: 10,
+        padding: 3,
+    };
 
     pub fn new(minwidth: usize, padding: usize) -> Self {
         TabWriter { minwidth, padding }

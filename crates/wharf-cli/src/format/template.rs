@@ -23,7 +23,12 @@ enum Node {
     Text(String),
     Action(Pipe),
     If(Vec<(Pipe, Vec<Node>)>, Vec<Node>),
-    Range { vars: Vec<String>, pipe: Pipe, body: Vec<Node>, else_: Vec<Node> },
+    Range {
+        vars: Vec<String>,
+        pipe: Pipe,
+        body: Vec<Node>,
+        else_: Vec<Node>,
+    },
     With(Pipe, Vec<Node>, Vec<Node>),
 }
 
@@ -74,7 +79,11 @@ impl Template {
     }
 
     pub fn execute_with(&self, data: &Value, opts: ExecOptions) -> Result<String, TemplateError> {
-        let mut ex = Exec { root: data, vars: vec![("$".into(), data.clone())], opts };
+        let mut ex = Exec {
+            root: data,
+            vars: vec![("$".into(), data.clone())],
+            opts,
+        };
         let mut out = String::new();
         ex.run(&self.nodes, data, &mut out)?;
         Ok(out)
@@ -99,7 +108,8 @@ fn lex(src: &str) -> Result<Vec<Tok>, TemplateError> {
             text = text.trim_start().to_string();
         }
         let after = &rest[start + 2..];
-        let trim_prev = after.starts_with("- ") || after.starts_with("-\t") || after.starts_with("-\n");
+        let trim_prev =
+            after.starts_with("- ") || after.starts_with("-\t") || after.starts_with("-\n");
         if trim_prev {
             text = text.trim_end().to_string();
         }
@@ -107,7 +117,8 @@ fn lex(src: &str) -> Result<Vec<Tok>, TemplateError> {
             toks.push(Tok::Text(text));
         }
         let inner_start = if trim_prev { 1 } else { 0 };
-        let end = find_action_end(after).ok_or_else(|| TemplateError::Parse("1: unclosed action".into()))?;
+        let end = find_action_end(after)
+            .ok_or_else(|| TemplateError::Parse("1: unclosed action".into()))?;
         let mut inner = &after[inner_start..end];
         trim_next = false;
         if inner.ends_with(" -") || inner.ends_with("\t-") || inner.ends_with("\n-") {
@@ -272,7 +283,9 @@ impl Parser {
                     let (kw, rest) = split_keyword(&a);
                     match kw {
                         "end" => return Ok((nodes, Some("end".into()))),
-                        "else" => return Ok((nodes, Some(format!("else {rest}").trim().to_string()))),
+                        "else" => {
+                            return Ok((nodes, Some(format!("else {rest}").trim().to_string())))
+                        }
                         "if" => nodes.push(self.parse_if(rest)?),
                         "range" => {
                             let (vars, pipe) = parse_decl_pipe(rest)?;
@@ -280,9 +293,18 @@ impl Parser {
                             let else_ = match end.as_deref() {
                                 Some("end") => Vec::new(),
                                 Some("else") => self.expect_end()?,
-                                _ => return Err(TemplateError::Parse("1: unexpected EOF in range".into())),
+                                _ => {
+                                    return Err(TemplateError::Parse(
+                                        "1: unexpected EOF in range".into(),
+                                    ))
+                                }
                             };
-                            nodes.push(Node::Range { vars, pipe, body, else_ });
+                            nodes.push(Node::Range {
+                                vars,
+                                pipe,
+                                body,
+                                else_,
+                            });
                         }
                         "with" => {
                             let pipe = parse_pipe(&words(rest)?)?;
@@ -290,7 +312,11 @@ impl Parser {
                             let else_ = match end.as_deref() {
                                 Some("end") => Vec::new(),
                                 Some("else") => self.expect_end()?,
-                                _ => return Err(TemplateError::Parse("1: unexpected EOF in with".into())),
+                                _ => {
+                                    return Err(TemplateError::Parse(
+                                        "1: unexpected EOF in with".into(),
+                                    ))
+                                }
                             };
                             nodes.push(Node::With(pipe, body, else_));
                         }
@@ -388,7 +414,9 @@ fn parse_pipe(ws: &[W]) -> Result<Pipe, TemplateError> {
                 cur.push(Arg::Sub(sub, fields));
             }
             W::Close | W::Assign | W::Comma => {
-                return Err(TemplateError::Parse("1: unexpected token in command".into()))
+                return Err(TemplateError::Parse(
+                    "1: unexpected token in command".into(),
+                ))
             }
             W::Str(s) => cur.push(Arg::Str(s.clone())),
             W::Word(w) => cur.push(parse_word(w)?),
@@ -403,7 +431,10 @@ fn parse_pipe(ws: &[W]) -> Result<Pipe, TemplateError> {
 }
 
 fn field_path(w: &str) -> Vec<String> {
-    w.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    w.split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn parse_word(w: &str) -> Result<Arg, TemplateError> {
@@ -412,7 +443,13 @@ fn parse_word(w: &str) -> Result<Arg, TemplateError> {
     } else if let Some(rest) = w.strip_prefix('$') {
         let mut parts = rest.split('.');
         let name = format!("${}", parts.next().unwrap_or(""));
-        Arg::Var(name, parts.filter(|s| !s.is_empty()).map(str::to_string).collect())
+        Arg::Var(
+            name,
+            parts
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
     } else if w == "true" || w == "false" {
         Arg::Bool(w == "true")
     } else if w == "nil" {
@@ -465,18 +502,33 @@ impl Exec<'_> {
                         self.run(else_, dot, out)?;
                     }
                 }
-                Node::Range { vars, pipe, body, else_ } => {
+                Node::Range {
+                    vars,
+                    pipe,
+                    body,
+                    else_,
+                } => {
                     let v = self.pipe(pipe, dot)?;
                     let items: Vec<(Value, Value)> = match &v {
-                        Value::Array(a) => {
-                            a.iter().enumerate().map(|(i, x)| (Value::from(i), x.clone())).collect()
-                        }
-                        Value::Object(m) => m.iter().map(|(k, x)| (Value::from(k.clone()), x.clone())).collect(),
+                        Value::Array(a) => a
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| (Value::from(i), x.clone()))
+                            .collect(),
+                        Value::Object(m) => m
+                            .iter()
+                            .map(|(k, x)| (Value::from(k.clone()), x.clone()))
+                            .collect(),
                         Value::Null => Vec::new(),
                         Value::Number(n) => (0..n.as_u64().unwrap_or(0))
                             .map(|i| (Value::from(i), Value::from(i)))
                             .collect(),
-                        _ => return Err(TemplateError::Exec(format!("range can't iterate over {}", print_value(&v)))),
+                        _ => {
+                            return Err(TemplateError::Exec(format!(
+                                "range can't iterate over {}",
+                                print_value(&v)
+                            )))
+                        }
                     };
                     if items.is_empty() {
                         self.run(else_, dot, out)?;
@@ -509,7 +561,12 @@ impl Exec<'_> {
         Ok(prev.unwrap_or(Value::Null))
     }
 
-    fn command(&mut self, cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value, TemplateError> {
+    fn command(
+        &mut self,
+        cmd: &[Arg],
+        dot: &Value,
+        piped: Option<Value>,
+    ) -> Result<Value, TemplateError> {
         if let Some(Arg::Ident(name)) = cmd.first() {
             let mut args = Vec::new();
             let mut dot_arg = false;
@@ -525,7 +582,9 @@ impl Exec<'_> {
             return self.call(name, args, dot_arg);
         }
         if cmd.len() > 1 || piped.is_some() {
-            return Err(TemplateError::Exec("can't give argument to non-function".into()));
+            return Err(TemplateError::Exec(
+                "can't give argument to non-function".into(),
+            ));
         }
         match cmd.first() {
             Some(a) => self.arg(a, dot),
@@ -543,12 +602,20 @@ impl Exec<'_> {
                     .rev()
                     .find(|(n, _)| n == name)
                     .map(|(_, v)| v.clone())
-                    .ok_or_else(|| TemplateError::Parse(format!("1: undefined variable \"{name}\"")))?;
+                    .ok_or_else(|| {
+                        TemplateError::Parse(format!("1: undefined variable \"{name}\""))
+                    })?;
                 walk(&v, path)?
             }
             Arg::Str(s) => Value::String(s.clone()),
             Arg::Num(n) => serde_json::Number::from_f64(*n)
-                .map(|num| if n.fract() == 0.0 { Value::from(*n as i64) } else { Value::Number(num) })
+                .map(|num| {
+                    if n.fract() == 0.0 {
+                        Value::from(*n as i64)
+                    } else {
+                        Value::Number(num)
+                    }
+                })
                 .unwrap_or(Value::Null),
             Arg::Bool(b) => Value::Bool(*b),
             Arg::Nil => Value::Null,
@@ -557,16 +624,26 @@ impl Exec<'_> {
         })
     }
 
-    fn call(&mut self, name: &str, args: Vec<Value>, dot_arg: bool) -> Result<Value, TemplateError> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: Vec<Value>,
+        dot_arg: bool,
+    ) -> Result<Value, TemplateError> {
         let s = |i: usize| args.get(i).map(print_value).unwrap_or_default();
         if self.opts.header
-            && matches!(name, "json" | "split" | "join" | "title" | "lower" | "upper" | "pad" | "truncate")
+            && matches!(
+                name,
+                "json" | "split" | "join" | "title" | "lower" | "upper" | "pad" | "truncate"
+            )
         {
             return Ok(args.into_iter().next().unwrap_or(Value::Null));
         }
         let need = |n: usize| {
             if args.len() < n {
-                Err(TemplateError::Exec(format!("error calling {name}: wrong number of args for {name}")))
+                Err(TemplateError::Exec(format!(
+                    "error calling {name}: wrong number of args for {name}"
+                )))
             } else {
                 Ok(())
             }
@@ -584,14 +661,20 @@ impl Exec<'_> {
                 need(2)?;
                 let sep = s(1);
                 match &args[0] {
-                    Value::Array(a) => Value::String(a.iter().map(print_value).collect::<Vec<_>>().join(&sep)),
+                    Value::Array(a) => {
+                        Value::String(a.iter().map(print_value).collect::<Vec<_>>().join(&sep))
+                    }
                     Value::Null => Value::String(String::new()),
                     other => Value::String(print_value(other)),
                 }
             }
             "split" => {
                 need(2)?;
-                Value::Array(s(0).split(s(1).as_str()).map(|x| Value::String(x.into())).collect())
+                Value::Array(
+                    s(0).split(s(1).as_str())
+                        .map(|x| Value::String(x.into()))
+                        .collect(),
+                )
             }
             "lower" => Value::String(s(0).to_lowercase()),
             "upper" => Value::String(s(0).to_uppercase()),
@@ -607,7 +690,10 @@ impl Exec<'_> {
                 let n = args[1].as_u64().unwrap_or(0) as usize;
                 Value::String(s(0).chars().take(n).collect())
             }
-            "println" => Value::String(format!("{}\n", args.iter().map(print_value).collect::<Vec<_>>().join(" "))),
+            "println" => Value::String(format!(
+                "{}\n",
+                args.iter().map(print_value).collect::<Vec<_>>().join(" ")
+            )),
             "print" => Value::String(args.iter().map(print_value).collect::<String>()),
             "printf" => {
                 need(1)?;
@@ -619,7 +705,11 @@ impl Exec<'_> {
                     Value::Array(a) => a.len(),
                     Value::Object(m) => m.len(),
                     Value::String(st) => st.len(),
-                    _ => return Err(TemplateError::Exec("error calling len: len of unsupported type".into())),
+                    _ => {
+                        return Err(TemplateError::Exec(
+                            "error calling len: len of unsupported type".into(),
+                        ))
+                    }
                 })
             }
             "index" => {
@@ -627,15 +717,23 @@ impl Exec<'_> {
                 let mut cur = args[0].clone();
                 for k in &args[1..] {
                     cur = match (&cur, k) {
-                        (Value::Object(m), key) => m.get(&print_value(key)).cloned().unwrap_or(Value::Null),
+                        (Value::Object(m), key) => {
+                            m.get(&print_value(key)).cloned().unwrap_or(Value::Null)
+                        }
                         (Value::Array(a), Value::Number(n)) => {
                             let i = n.as_u64().unwrap_or(u64::MAX) as usize;
                             a.get(i).cloned().ok_or_else(|| {
-                                TemplateError::Exec(format!("error calling index: index out of range: {i}"))
+                                TemplateError::Exec(format!(
+                                    "error calling index: index out of range: {i}"
+                                ))
                             })?
                         }
                         (Value::Null, _) => Value::Null,
-                        _ => return Err(TemplateError::Exec("error calling index: can't index item".into())),
+                        _ => {
+                            return Err(TemplateError::Exec(
+                                "error calling index: can't index item".into(),
+                            ))
+                        }
                     };
                 }
                 cur
@@ -664,13 +762,25 @@ impl Exec<'_> {
             }
             "and" => {
                 need(1)?;
-                args.iter().find(|a| !truthy(a)).or(args.last()).cloned().unwrap_or(Value::Null)
+                args.iter()
+                    .find(|a| !truthy(a))
+                    .or(args.last())
+                    .cloned()
+                    .unwrap_or(Value::Null)
             }
             "or" => {
                 need(1)?;
-                args.iter().find(|a| truthy(a)).or(args.last()).cloned().unwrap_or(Value::Null)
+                args.iter()
+                    .find(|a| truthy(a))
+                    .or(args.last())
+                    .cloned()
+                    .unwrap_or(Value::Null)
             }
-            _ => return Err(TemplateError::Parse(format!("1: function \"{name}\" not defined"))),
+            _ => {
+                return Err(TemplateError::Parse(format!(
+                    "1: function \"{name}\" not defined"
+                )))
+            }
         })
     }
 }
@@ -680,7 +790,9 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
     for key in path {
         cur = match cur {
             Value::Object(m) => m.get(key).ok_or_else(|| {
-                TemplateError::Exec(format!("executing \"\" at <.{key}>: map has no entry for key \"{key}\""))
+                TemplateError::Exec(format!(
+                    "executing \"\" at <.{key}>: map has no entry for key \"{key}\""
+                ))
             })?,
             Value::Null => return Ok(Value::Null),
             _ => {
@@ -726,9 +838,10 @@ fn loose_eq(a: &Value, b: &Value) -> bool {
 
 fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(std::cmp::Ordering::Equal)
-        }
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
         _ => print_value(a).cmp(&print_value(b)),
     }
 }
@@ -758,8 +871,15 @@ fn printf(fmt: &str, args: &[Value]) -> String {
         }
         match chars.next() {
             Some('%') => out.push('%'),
-            Some('q') => out.push_str(&serde_json::to_string(&it.next().map(print_value).unwrap_or_default()).unwrap_or_default()),
-            Some(_) => out.push_str(&it.next().map(print_value).unwrap_or_else(|| "%!v(MISSING)".into())),
+            Some('q') => out.push_str(
+                &serde_json::to_string(&it.next().map(print_value).unwrap_or_default())
+                    .unwrap_or_default(),
+            ),
+            Some(_) => out.push_str(
+                &it.next()
+                    .map(print_value)
+                    .unwrap_or_else(|| "%!v(MISSING)".into()),
+            ),
             None => out.push_str("%!(NOVERB)"),
         }
     }
@@ -786,10 +906,16 @@ pub fn print_value(v: &Value) -> String {
                 }
             }
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(print_inner).collect::<Vec<_>>().join(" ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(print_inner).collect::<Vec<_>>().join(" ")
+        ),
         Value::Object(m) => format!(
             "map[{}]",
-            m.iter().map(|(k, x)| format!("{k}:{}", print_inner(x))).collect::<Vec<_>>().join(" ")
+            m.iter()
+                .map(|(k, x)| format!("{k}:{}", print_inner(x)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
     }
 }
@@ -821,28 +947,41 @@ mod tests {
 
     #[test]
     fn fields_and_text() {
-        let v = json!({"ID": "abc", "Config": {"Cmd": ["sh", "-c"], "Labels": {"a": "1", "b": "2"}}});
+        let v =
+            json!({"ID": "abc", "Config": {"Cmd": ["sh", "-c"], "Labels": {"a": "1", "b": "2"}}});
         assert_eq!(run("id={{.ID}}\t{{.Config.Cmd}}", &v), "id=abc\t[sh -c]");
         assert_eq!(run("{{json .Config.Cmd}}", &v), r#"["sh","-c"]"#);
         assert_eq!(run("{{index .Config.Labels \"b\"}}", &v), "2");
         assert_eq!(run("{{join .Config.Cmd \",\"}}", &v), "sh,-c");
         assert_eq!(run("{{.Config.Labels}}", &v), "map[a:1 b:2]");
-        assert_eq!(run("{{lower \"AbC\"}} {{upper .ID}} {{.ID | upper}}", &v), "abc ABC ABC");
+        assert_eq!(
+            run("{{lower \"AbC\"}} {{upper .ID}} {{.ID | upper}}", &v),
+            "abc ABC ABC"
+        );
     }
 
     #[test]
     fn range_if_with_vars() {
         let v = json!({"L": ["x", "y"], "M": {"k": "v"}, "E": [], "N": 0, "S": "s"});
         assert_eq!(run("{{range .L}}<{{.}}>{{end}}", &v), "<x><y>");
-        assert_eq!(run("{{range $k, $v := .M}}{{$k}}={{$v}};{{end}}", &v), "k=v;");
+        assert_eq!(
+            run("{{range $k, $v := .M}}{{$k}}={{$v}};{{end}}", &v),
+            "k=v;"
+        );
         assert_eq!(run("{{range .E}}x{{else}}empty{{end}}", &v), "empty");
         assert_eq!(run("{{if .N}}yes{{else}}no{{end}}", &v), "no");
         assert_eq!(run("{{if eq .S \"s\"}}yes{{end}}", &v), "yes");
-        assert_eq!(run("{{if not .S}}a{{else if .L}}b{{else}}c{{end}}", &v), "b");
+        assert_eq!(
+            run("{{if not .S}}a{{else if .L}}b{{else}}c{{end}}", &v),
+            "b"
+        );
         assert_eq!(run("{{with .M}}{{.k}}{{end}}", &v), "v");
         assert_eq!(run("{{range .L -}}  {{.}} {{- end}}", &v), "xy");
         assert_eq!(run("{{len .L}} {{index .L 1}} {{$.S}}", &v), "2 y s");
-        assert_eq!(run("{{(index .L 0)}} {{printf \"%s-%d\" .S 3}}", &v), "x s-3");
+        assert_eq!(
+            run("{{(index .L 0)}} {{printf \"%s-%d\" .S 3}}", &v),
+            "x s-3"
+        );
     }
 
     #[test]
@@ -856,15 +995,24 @@ mod tests {
     fn header_mode_keeps_names() {
         let t = Template::parse("{{upper .Repository}}\t{{json .Tag}}").unwrap();
         let h = json!({"Repository": "REPOSITORY", "Tag": "TAG"});
-        let opts = ExecOptions { header: true, ..Default::default() };
+        let opts = ExecOptions {
+            header: true,
+            ..Default::default()
+        };
         assert_eq!(t.execute_with(&h, opts).unwrap(), "REPOSITORY\tTAG");
     }
 
     #[test]
     fn json_dot_escapes_html_like_go() {
         let t = Template::parse("{{json .}}").unwrap();
-        let opts = ExecOptions { escape_html_json_dot: true, ..Default::default() };
-        assert_eq!(t.execute_with(&json!({"Tag": "<none>"}), opts).unwrap(), r#"{"Tag":"\u003cnone\u003e"}"#);
+        let opts = ExecOptions {
+            escape_html_json_dot: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            t.execute_with(&json!({"Tag": "<none>"}), opts).unwrap(),
+            r#"{"Tag":"\u003cnone\u003e"}"#
+        );
     }
 
     #[test]

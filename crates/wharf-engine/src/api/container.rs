@@ -68,7 +68,8 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
     let c = blocking(move || {
         let c = create::build(&dd, name.as_deref(), body)?;
         let dir = dd.container_dir(&c.id);
-        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
         if let Err(e) = dd.containers.insert(c.clone()) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
@@ -76,7 +77,14 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
         Ok(c)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id: c.id, warnings: vec![] })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(ContainerCreateResponse {
+            id: c.id,
+            warnings: vec![],
+        }),
+    )
+        .into_response())
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -87,27 +95,49 @@ async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<S
     }
 }
 
-async fn stop(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+async fn stop(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
     let t = p.int("t")?.or(p.int("timeout")?);
     let stopped = d.stop_container(&id, t, p.get("signal")).await?;
-    Ok(if stopped { StatusCode::NO_CONTENT } else { StatusCode::NOT_MODIFIED })
+    Ok(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
 }
 
-async fn restart(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+async fn restart(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
     let t = p.int("t")?;
     d.stop_container(&id, t, p.get("signal")).await?;
     d.start_container(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn kill(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
-    d.kill_container(&id, p.get("signal").unwrap_or("KILL")).await?;
+async fn kill(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
+    d.kill_container(&id, p.get("signal").unwrap_or("KILL"))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+async fn remove(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
     let c = d.containers.resolve(&id)?;
-    d.remove_container(&c.id, p.bool("force"), p.bool("v")).await?;
+    d.remove_container(&c.id, p.bool("force"), p.bool("v"))
+        .await?;
     d.execs.remove_container(&c.id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -116,8 +146,13 @@ async fn remove(State(d): State<AppState>, Path(id): Path<String>, p: Params) ->
 async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
     let c = d.containers.resolve(&id)?;
     let condition = p.get("condition").unwrap_or("not-running").to_string();
-    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed" | "") {
-        return Err(ApiError::invalid(format!("invalid condition: {condition:?}")));
+    if !matches!(
+        condition.as_str(),
+        "not-running" | "next-exit" | "removed" | ""
+    ) {
+        return Err(ApiError::invalid(format!(
+            "invalid condition: {condition:?}"
+        )));
     }
     let mut rx = d.containers.subscribe(&c.id)?;
     let initial = rx.borrow().clone();
@@ -153,7 +188,9 @@ async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
 
 /// A body that sends nothing until `fut` yields its bytes.
 fn async_stream_once(fut: impl std::future::Future<Output = Vec<u8>> + Send + 'static) -> Body {
-    Body::from_stream(futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(fut.await)) }))
+    Body::from_stream(futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(bytes::Bytes::from(fut.await))
+    }))
 }
 
 fn wants_upgrade(req: &Request) -> bool {
@@ -163,7 +200,11 @@ fn wants_upgrade(req: &Request) -> bool {
 /// Answers a hijack: `101 UPGRADED` (or a plain streamed 200 for clients that do not
 /// upgrade) and pumps bytes between the client and `shim` until the container side ends.
 fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Response {
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !wants_upgrade(&req) {
         let (r, _w) = shim.into_split();
         let s = tokio_util::io::ReaderStream::new(r);
@@ -171,7 +212,9 @@ fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Respons
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let client = TokioIo::new(upgraded);
         let (mut cr, mut cw) = tokio::io::split(client);
         let (mut sr, mut sw) = shim.into_split();
@@ -199,19 +242,36 @@ fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Respons
     resp
 }
 
-async fn attach(State(d): State<AppState>, Path(id): Path<String>, p: Params, req: Request) -> ApiResult<Response> {
+async fn attach(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+    req: Request,
+) -> ApiResult<Response> {
     let c = d.containers.resolve(&id)?;
     if !p.bool("stream") && !p.bool("logs") {
-        return Err(ApiError::invalid("at least one of stream or logs must be set"));
+        return Err(ApiError::invalid(
+            "at least one of stream or logs must be set",
+        ));
     }
     let (stdin, stdout, stderr) = (p.bool("stdin"), p.bool("stdout"), p.bool("stderr"));
     let tty = c.config.tty.unwrap_or(false);
     let shim = if c.state.status == Status::Running || c.state.status == Status::Paused {
-        client::attach(&d.container_dir(&c.id), stdin, stdout, stderr).await.map_err(ApiError::internal)?
+        client::attach(&d.container_dir(&c.id), stdin, stdout, stderr)
+            .await
+            .map_err(ApiError::internal)?
     } else {
         // Not running yet: the stream is handed over at start, before the process runs.
         let (tx, rx) = tokio::sync::oneshot::channel();
-        d.pending.push(&c.id, PendingAttach { stdin, stdout, stderr, tx });
+        d.pending.push(
+            &c.id,
+            PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            },
+        );
         let resp = hijack_later(req, rx, stdin, tty);
         return Ok(resp);
     };
@@ -225,7 +285,11 @@ fn hijack_later(
     stdin: bool,
     tty: bool,
 ) -> Response {
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !wants_upgrade(&req) {
         let body = Body::from_stream(futures_util::stream::unfold(Some(rx), |state| async move {
             let rx = state?;
@@ -243,7 +307,9 @@ fn hijack_later(
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut client = TokioIo::new(upgraded);
         match rx.await {
             Ok(Ok(shim)) => {
@@ -321,7 +387,10 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
     let until = parse_time_param(p.str("until"))?;
     let tail: Option<usize> = match p.str("tail") {
         "" | "all" => None,
-        t => Some(t.parse().map_err(|_| ApiError::invalid(format!("invalid tail value {t:?}")))?),
+        t => Some(
+            t.parse()
+                .map_err(|_| ApiError::invalid(format!("invalid tail value {t:?}")))?,
+        ),
     };
     let tty = c.config.tty.unwrap_or(false);
     let dir = d.container_dir(&c.id);
@@ -335,7 +404,11 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
         .and_then(|v| v.parse().ok())
         .unwrap_or(1u32);
     let keep = move |r: &log::Record| {
-        let stream_ok = if r.stream == "stderr" { want_err } else { want_out };
+        let stream_ok = if r.stream == "stderr" {
+            want_err
+        } else {
+            want_out
+        };
         let t = record_time(r);
         stream_ok && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
@@ -355,62 +428,82 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
     for r in &initial {
         first.extend(render_record(r, timestamps, tty));
     }
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !follow || !c.state.status.is_live() {
         return Ok(([(header::CONTENT_TYPE, ctype)], first).into_response());
     }
     // Follow: poll the file for whole new lines until the container stops.
     let rx = d.containers.subscribe(&c.id)?;
     let state = (path, offset, rx, false);
-    let rest = futures_util::stream::unfold(state, move |(path, mut offset, rx, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            let live = rx.borrow().status.is_live();
-            let mut chunk = Vec::new();
-            if let Ok(mut f) = tokio::fs::File::open(&path).await {
-                let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
-                if len < offset {
-                    offset = 0; // rotated
-                }
-                if len > offset {
-                    let mut buf = Vec::new();
-                    use tokio::io::AsyncSeekExt;
-                    let _ = f.seek(std::io::SeekFrom::Start(offset)).await;
-                    let _ = f.read_to_end(&mut buf).await;
-                    let (recs, used) = log::read_from(&buf[..]);
-                    offset += used;
-                    for r in recs.iter().filter(|r| keep(r)) {
-                        chunk.extend(render_record(r, timestamps, tty));
-                    }
-                }
-            }
-            if !chunk.is_empty() {
-                return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), (path, offset, rx, false)));
-            }
-            if !live {
+    let rest =
+        futures_util::stream::unfold(state, move |(path, mut offset, rx, done)| async move {
+            if done {
                 return None;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+            loop {
+                let live = rx.borrow().status.is_live();
+                let mut chunk = Vec::new();
+                if let Ok(mut f) = tokio::fs::File::open(&path).await {
+                    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+                    if len < offset {
+                        offset = 0; // rotated
+                    }
+                    if len > offset {
+                        let mut buf = Vec::new();
+                        use tokio::io::AsyncSeekExt;
+                        let _ = f.seek(std::io::SeekFrom::Start(offset)).await;
+                        let _ = f.read_to_end(&mut buf).await;
+                        let (recs, used) = log::read_from(&buf[..]);
+                        offset += used;
+                        for r in recs.iter().filter(|r| keep(r)) {
+                            chunk.extend(render_record(r, timestamps, tty));
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    return Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)),
+                        (path, offset, rx, false),
+                    ));
+                }
+                if !live {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
     let body = futures_util::StreamExt::chain(
-        futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(first)) }),
+        futures_util::stream::once(
+            async move { Ok::<_, std::io::Error>(bytes::Bytes::from(first)) },
+        ),
         rest,
     );
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(body)).into_response())
 }
 
-async fn resize(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+async fn resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
     let c = d.containers.resolve(&id)?;
     let (h, w) = (p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0));
     if !c.state.status.is_live() {
         return Err(not_running(&c.id));
     }
-    client::call(&d.container_dir(&c.id), ShimRequest::Resize { height: h as u16, width: w as u16 })
-        .await
-        .map_err(ApiError::internal)?;
+    client::call(
+        &d.container_dir(&c.id),
+        ShimRequest::Resize {
+            height: h as u16,
+            width: w as u16,
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
     Ok(StatusCode::OK)
 }
 
@@ -418,25 +511,43 @@ async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<S
     let c = d.containers.resolve(&id)?;
     match c.state.status {
         Status::Running => {}
-        Status::Paused => return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is already paused", c.id))),
+        Status::Paused => {
+            return Err(ApiError::new(
+                ErrorKind::Conflict,
+                format!("Container {} is already paused", c.id),
+            ))
+        }
         _ => return Err(not_running(&c.id)),
     }
-    client::call(&d.container_dir(&c.id), ShimRequest::Pause).await.map_err(ApiError::internal)?;
-    d.containers.update(&c.id, |c| c.state.status = Status::Paused)?;
+    client::call(&d.container_dir(&c.id), ShimRequest::Pause)
+        .await
+        .map_err(ApiError::internal)?;
+    d.containers
+        .update(&c.id, |c| c.state.status = Status::Paused)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let c = d.containers.resolve(&id)?;
     if c.state.status != Status::Paused {
-        return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is not paused", c.id)));
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!("Container {} is not paused", c.id),
+        ));
     }
-    client::call(&d.container_dir(&c.id), ShimRequest::Resume).await.map_err(ApiError::internal)?;
-    d.containers.update(&c.id, |c| c.state.status = Status::Running)?;
+    client::call(&d.container_dir(&c.id), ShimRequest::Resume)
+        .await
+        .map_err(ApiError::internal)?;
+    d.containers
+        .update(&c.id, |c| c.state.status = Status::Running)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn rename(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
+async fn rename(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
     let c = d.containers.resolve(&id)?;
     let name = crate::container::names::validate(p.str("name")).map_err(ApiError::invalid)?;
     d.containers.rename(&c.id, &name)?;
@@ -456,7 +567,11 @@ async fn prune(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
         if !labels_match(filters.get("label"), &labels) {
             continue;
         }
-        if filters.get("label!").iter().any(|l| labels_match(std::slice::from_ref(l), &labels)) {
+        if filters
+            .get("label!")
+            .iter()
+            .any(|l| labels_match(std::slice::from_ref(l), &labels))
+        {
             continue;
         }
         let size = dir_size(&d.container_dir(&c.id).join("upper"));
@@ -465,7 +580,9 @@ async fn prune(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
             deleted.push(c.id);
         }
     }
-    Ok(Json(json!({ "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": reclaimed })))
+    Ok(Json(
+        json!({ "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": reclaimed }),
+    ))
 }
 
 /// Bytes used under `p` (files counted once; symlinks not followed).
@@ -473,7 +590,9 @@ pub fn dir_size(p: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(md) = e.metadata() else { continue };
             if md.is_dir() {
@@ -525,7 +644,9 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn unix_of(rfc: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(rfc, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+    time::OffsetDateTime::parse(rfc, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }
 
 fn now_unix() -> i64 {
@@ -551,20 +672,32 @@ pub fn status_text(c: &Container) -> String {
 /// The COMMAND of `ps`, as moby builds it: arguments with spaces in single quotes.
 fn command_of(c: &Container) -> String {
     let mut v = vec![c.path.clone()];
-    v.extend(c.args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }));
+    v.extend(c.args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
     v.join(" ")
 }
 
 async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>>> {
     let filters = p.filters()?;
-    filters.only(&["status", "name", "label", "ancestor", "id", "exited", "before", "since", "health", "network", "volume", "publish", "expose", "is-task"])?;
+    filters.only(&[
+        "status", "name", "label", "ancestor", "id", "exited", "before", "since", "health",
+        "network", "volume", "publish", "expose", "is-task",
+    ])?;
     let limit = p.int("limit")?.filter(|l| *l > 0);
     let all = p.bool("all") || limit.is_some();
     let size = p.bool("size");
     let mut cs = d.containers.list();
     let statuses = filters.get("status");
     for s in statuses {
-        if !matches!(s.as_str(), "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead") {
+        if !matches!(
+            s.as_str(),
+            "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
+        ) {
             return Err(ApiError::invalid(format!("invalid filter 'status={s}'")));
         }
     }
@@ -587,11 +720,22 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
         let st = c.state.status.as_str();
         (all || c.state.status.is_live() || !statuses.is_empty())
             && (statuses.is_empty() || statuses.iter().any(|s| s == st))
-            && filters.get("name").iter().all(|n| c.name.contains(n.trim_start_matches('/')))
-            && filters.get("id").iter().all(|i| c.id.starts_with(i.as_str()))
-            && labels_match(filters.get("label"), &c.config.labels.clone().unwrap_or_default())
+            && filters
+                .get("name")
+                .iter()
+                .all(|n| c.name.contains(n.trim_start_matches('/')))
+            && filters
+                .get("id")
+                .iter()
+                .all(|i| c.id.starts_with(i.as_str()))
+            && labels_match(
+                filters.get("label"),
+                &c.config.labels.clone().unwrap_or_default(),
+            )
             && (ancestors.is_empty() || ancestors.contains(&c.image_id))
-            && filters.get("exited").iter().all(|e| c.state.status == Status::Exited && e.parse::<i64>().ok() == Some(c.state.exit_code))
+            && filters.get("exited").iter().all(|e| {
+                c.state.status == Status::Exited && e.parse::<i64>().ok() == Some(c.state.exit_code)
+            })
             && before.as_ref().is_none_or(|b| &c.created < b)
             && since.as_ref().is_none_or(|s| &c.created > s)
     });
@@ -634,17 +778,30 @@ fn or_zero_time(s: &str) -> String {
     }
 }
 
-async fn inspect(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Json<Value>> {
+async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Value>> {
     let c = d.containers.resolve(&id)?;
     let dir = d.container_dir(&c.id);
     let lower = d
         .images
         .layer_dirs(&c.image_id)
-        .map(|v| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+        .map(|v| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        })
         .unwrap_or_default();
     let s = &c.state;
     let execs = d.execs.of_container(&c.id);
-    let exec_ids = if execs.is_empty() { Value::Null } else { json!(execs) };
+    let exec_ids = if execs.is_empty() {
+        Value::Null
+    } else {
+        json!(execs)
+    };
     let mut v = json!({
         "Id": c.id,
         "Created": c.created,
@@ -714,9 +871,17 @@ async fn top(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Jso
     })))
 }
 
-async fn stats(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn stats(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let c = d.containers.resolve(&id)?;
-    let one_shot = !p.get("stream").map(|s| !matches!(s, "0" | "false")).unwrap_or(true) || p.bool("one-shot");
+    let one_shot = !p
+        .get("stream")
+        .map(|s| !matches!(s, "0" | "false"))
+        .unwrap_or(true)
+        || p.bool("one-shot");
     let dir = d.container_dir(&c.id);
     let name = format!("/{}", c.name);
     let cid = c.id.clone();
@@ -724,7 +889,11 @@ async fn stats(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> 
         let name = name.clone();
         let cid = cid.clone();
         async move {
-            let raw = client::call(&dir, ShimRequest::Stats).await.ok().and_then(|r| r.stats).unwrap_or(Value::Null);
+            let raw = client::call(&dir, ShimRequest::Stats)
+                .await
+                .ok()
+                .and_then(|r| r.stats)
+                .unwrap_or(Value::Null);
             crate::api::top::docker_stats(&cid, &name, &raw, &prev)
         }
     };
@@ -741,17 +910,34 @@ async fn stats(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> 
             let v = sample(dir.clone(), prev).await;
             let mut b = serde_json::to_vec(&v).unwrap_or_default();
             b.push(b'\n');
-            Some((Ok::<_, std::io::Error>(bytes::Bytes::from(b)), (dir, v, false)))
+            Some((
+                Ok::<_, std::io::Error>(bytes::Bytes::from(b)),
+                (dir, v, false),
+            ))
         }
     });
-    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(s)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(s),
+    )
+        .into_response())
 }
 
-async fn exec_create(State(d): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult<Response> {
+async fn exec_create(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
     let c = d.containers.resolve(&id)?;
     let config: ExecConfig = json_body(body).await?;
     if c.state.status == Status::Paused {
-        return Err(ApiError::new(ErrorKind::Conflict, format!("Container {} is paused, unpause the container before exec", c.id)));
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            ),
+        ));
     }
     if c.state.status != Status::Running {
         return Err(not_running(&c.id));
@@ -780,10 +966,19 @@ struct ExecStartBody {
     tty: Option<bool>,
 }
 
-async fn exec_start(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
-    let rec = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+async fn exec_start(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let rec = d.execs.get(&id).ok_or_else(|| {
+        ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}"))
+    })?;
     if rec.started {
-        return Err(ApiError::new(ErrorKind::Conflict, format!("Error: Exec command {id} is already running")));
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!("Error: Exec command {id} is already running"),
+        ));
     }
     let (parts, body) = req.into_parts();
     let start: ExecStartBody = json_body(body).await?;
@@ -810,14 +1005,22 @@ async fn exec_start(State(d): State<AppState>, Path(id): Path<String>, req: Requ
             .filter(|w| !w.is_empty())
             .or_else(|| c.config.working_dir.clone().filter(|w| !w.is_empty()))
             .unwrap_or_else(|| "/".into()),
-        user: cfg.user.clone().filter(|u| !u.is_empty()).or_else(|| c.config.user.clone()).unwrap_or_default(),
+        user: cfg
+            .user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| c.config.user.clone())
+            .unwrap_or_default(),
         tty,
         stdin: cfg.attach_stdin.unwrap_or(false) && !start.detach,
         privileged: cfg.privileged.unwrap_or(false),
     };
     let dir = d.container_dir(&c.id);
     let (stream, pid) = client::exec(&dir, spec).await.map_err(|e| {
-        ApiError::new(ErrorKind::Internal, format!("failed to exec in container: {e}"))
+        ApiError::new(
+            ErrorKind::Internal,
+            format!("failed to exec in container: {e}"),
+        )
     })?;
     d.execs.update(&id, |r| {
         r.started = true;
@@ -860,8 +1063,17 @@ async fn exec_start(State(d): State<AppState>, Path(id): Path<String>, req: Requ
     }
     let (r, w) = stream.into_split();
     let notify = NotifyOnDrop(Some(tx));
-    let shim = TrackedStream { r, w, _notify: notify };
-    Ok(hijack_tracked(req, shim, cfg.attach_stdin.unwrap_or(false), tty))
+    let shim = TrackedStream {
+        r,
+        w,
+        _notify: notify,
+    };
+    Ok(hijack_tracked(
+        req,
+        shim,
+        cfg.attach_stdin.unwrap_or(false),
+        tty,
+    ))
 }
 
 struct NotifyOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
@@ -880,7 +1092,11 @@ struct TrackedStream {
 }
 
 fn hijack_tracked(mut req: Request, shim: TrackedStream, stdin: bool, tty: bool) -> Response {
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !wants_upgrade(&req) {
         let TrackedStream { r, w, _notify } = shim;
         let s = futures_util::StreamExt::map(tokio_util::io::ReaderStream::new(r), move |x| {
@@ -891,8 +1107,14 @@ fn hijack_tracked(mut req: Request, shim: TrackedStream, stdin: bool, tty: bool)
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let TrackedStream { mut r, mut w, _notify } = shim;
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let TrackedStream {
+            mut r,
+            mut w,
+            _notify,
+        } = shim;
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
         let input = tokio::spawn(async move {
             if stdin {
@@ -918,19 +1140,31 @@ fn hijack_tracked(mut req: Request, shim: TrackedStream, stdin: bool, tty: bool)
     resp
 }
 
-async fn exec_resize(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult<StatusCode> {
-    let rec = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+async fn exec_resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<StatusCode> {
+    let rec = d.execs.get(&id).ok_or_else(|| {
+        ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}"))
+    })?;
     let (h, w) = (p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0));
     let _ = client::call(
         &d.container_dir(&rec.container_id),
-        ShimRequest::ExecResize { exec_id: id, height: h as u16, width: w as u16 },
+        ShimRequest::ExecResize {
+            exec_id: id,
+            height: h as u16,
+            width: w as u16,
+        },
     )
     .await;
     Ok(StatusCode::OK)
 }
 
 async fn exec_inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let r = d.execs.get(&id).ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}")))?;
+    let r = d.execs.get(&id).ok_or_else(|| {
+        ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}"))
+    })?;
     let args = r.config.cmd.clone().unwrap_or_default();
     Ok(Json(json!({
         "ID": r.id,

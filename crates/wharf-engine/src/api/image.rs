@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/images/get", get(save_many))
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
-        .route("/images/{*rest}", get(get_one).post(post_one).delete(remove))
+        .route(
+            "/images/{*rest}",
+            get(get_one).post(post_one).delete(remove),
+        )
 }
 
 /// The bytes of a request body as a blocking reader, for the synchronous store.
@@ -68,18 +71,30 @@ pub fn summaries(d: &Daemon, images: &[Image], shared: bool) -> Vec<ImageSummary
         .iter()
         .map(|img| ImageSummary {
             id: img.id.to_string(),
-            parent_id: img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            parent_id: img
+                .parent
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             repo_tags: img.repo_tags.iter().map(|r| r.familiar_string()).collect(),
             repo_digests: img.repo_digests.clone(),
             created: created_unix(img),
             size: img.size as i64,
             shared_size: if shared {
-                img.layers.iter().filter(|l| users.get(&l.chain_id).copied().unwrap_or(0) > 1).map(|l| l.size as i64).sum()
+                img.layers
+                    .iter()
+                    .filter(|l| users.get(&l.chain_id).copied().unwrap_or(0) > 1)
+                    .map(|l| l.size as i64)
+                    .sum()
             } else {
                 -1
             },
             labels: labels_of(img),
-            containers: if shared { d.image_in_use(&img.id).map_or(0, |_| 1) } else { -1 },
+            containers: if shared {
+                d.image_in_use(&img.id).map_or(0, |_| 1)
+            } else {
+                -1
+            },
             manifests: None,
             descriptor: None,
         })
@@ -153,18 +168,28 @@ fn parse_until(s: &str) -> ApiResult<i64> {
 }
 
 async fn search() -> ApiError {
-    ApiError::new(ErrorKind::Unavailable, "search is not supported yet: this daemon has no registry client")
+    ApiError::new(
+        ErrorKind::Unavailable,
+        "search is not supported yet: this daemon has no registry client",
+    )
 }
 
 async fn get_one(State(d): State<AppState>, Path(rest): Path<String>) -> Response {
     let r = if let Some(name) = rest.strip_suffix("/json") {
-        inspect(d, name.to_string()).await.map(IntoResponse::into_response)
+        inspect(d, name.to_string())
+            .await
+            .map(IntoResponse::into_response)
     } else if let Some(name) = rest.strip_suffix("/history") {
-        history(d, name.to_string()).await.map(IntoResponse::into_response)
+        history(d, name.to_string())
+            .await
+            .map(IntoResponse::into_response)
     } else if let Some(name) = rest.strip_suffix("/get") {
         save(d, vec![name.to_string()]).await
     } else {
-        Err(ApiError::new(ErrorKind::NotFound, format!("page not found: GET /images/{rest}")))
+        Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("page not found: GET /images/{rest}"),
+        ))
     };
     r.unwrap_or_else(IntoResponse::into_response)
 }
@@ -173,9 +198,15 @@ async fn post_one(State(d): State<AppState>, Path(rest): Path<String>, p: Params
     let r = if let Some(name) = rest.strip_suffix("/tag") {
         tag(d, name.to_string(), p).await
     } else if rest.ends_with("/push") {
-        Err(ApiError::new(ErrorKind::Unavailable, "push is not supported yet: this daemon has no registry client"))
+        Err(ApiError::new(
+            ErrorKind::Unavailable,
+            "push is not supported yet: this daemon has no registry client",
+        ))
     } else {
-        Err(ApiError::new(ErrorKind::NotFound, format!("page not found: POST /images/{rest}")))
+        Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("page not found: POST /images/{rest}"),
+        ))
     };
     r.unwrap_or_else(IntoResponse::into_response)
 }
@@ -239,11 +270,15 @@ async fn tag(d: AppState, name: String, p: Params) -> ApiResult<Response> {
     let repo = p.str("repo").to_string();
     let tag = p.str("tag").to_string();
     if repo.is_empty() {
-        return Err(ApiError::invalid("repository name must have at least one component"));
+        return Err(ApiError::invalid(
+            "repository name must have at least one component",
+        ));
     }
     let named = Reference::parse_named(&repo)?;
     if named.digest.is_some() {
-        return Err(ApiError::invalid("refusing to create a tag with a digest reference"));
+        return Err(ApiError::invalid(
+            "refusing to create a tag with a digest reference",
+        ));
     }
     let target = if !tag.is_empty() {
         named.with_tag(&tag)?
@@ -256,11 +291,17 @@ async fn tag(d: AppState, name: String, p: Params) -> ApiResult<Response> {
     Ok(StatusCode::CREATED.into_response())
 }
 
-async fn remove(State(d): State<AppState>, Path(name): Path<String>, p: Params) -> ApiResult<Json<Vec<ImageDeleteResponseItem>>> {
+async fn remove(
+    State(d): State<AppState>,
+    Path(name): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Vec<ImageDeleteResponseItem>>> {
     let (force, prune) = (p.bool("force"), !p.bool("noprune"));
     blocking(move || {
         let dd = d.clone();
-        let items = d.images.remove(&name, force, prune, &|id| dd.image_in_use(id))?;
+        let items = d
+            .images
+            .remove(&name, force, prune, &|id| dd.image_in_use(id))?;
         Ok(Json(items.into_iter().map(delete_item).collect()))
     })
     .await
@@ -268,8 +309,14 @@ async fn remove(State(d): State<AppState>, Path(name): Path<String>, p: Params) 
 
 fn delete_item(i: DeleteItem) -> ImageDeleteResponseItem {
     match i {
-        DeleteItem::Untagged(s) => ImageDeleteResponseItem { untagged: Some(s), deleted: None },
-        DeleteItem::Deleted(s) => ImageDeleteResponseItem { untagged: None, deleted: Some(s) },
+        DeleteItem::Untagged(s) => ImageDeleteResponseItem {
+            untagged: Some(s),
+            deleted: None,
+        },
+        DeleteItem::Deleted(s) => ImageDeleteResponseItem {
+            untagged: None,
+            deleted: Some(s),
+        },
     }
 }
 
@@ -297,11 +344,18 @@ async fn create(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<R
         (repo, tag) => Some(Reference::parse_named(repo)?.with_tag(tag)?),
     };
     let (os, architecture) = match p.str("platform") {
-        "" => ("linux".to_string(), std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64")),
+        "" => (
+            "linux".to_string(),
+            std::env::consts::ARCH
+                .replace("x86_64", "amd64")
+                .replace("aarch64", "arm64"),
+        ),
         pl => {
             let mut it = pl.split('/');
             let os = it.next().unwrap_or("linux").to_string();
-            let arch = it.next().ok_or_else(|| ApiError::invalid(format!("invalid platform {pl:?}")))?;
+            let arch = it
+                .next()
+                .ok_or_else(|| ApiError::invalid(format!("invalid platform {pl:?}")))?;
             (os, arch.to_string())
         }
     };
@@ -341,7 +395,9 @@ async fn load(State(d): State<AppState>, p: Params, body: Body) -> Response {
 
 async fn save_many(State(d): State<AppState>, p: Params) -> Response {
     let names = p.all("names").into_iter().map(str::to_string).collect();
-    save(d, names).await.unwrap_or_else(IntoResponse::into_response)
+    save(d, names)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Streams a docker-archive. Names are checked first, so an unknown one is a 404, not a
@@ -366,7 +422,11 @@ async fn save(d: AppState, names: Vec<String>) -> ApiResult<Response> {
             tracing::warn!(error = %e, "save failed mid-stream");
         }
     });
-    Ok(([(CONTENT_TYPE, "application/x-tar")], Body::from_stream(ReaderStream::with_capacity(r, 1 << 18))).into_response())
+    Ok((
+        [(CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(ReaderStream::with_capacity(r, 1 << 18)),
+    )
+        .into_response())
 }
 
 async fn prune(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
@@ -383,7 +443,8 @@ async fn prune(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     blocking(move || {
         let dd = d.clone();
         let report = d.images.prune(&opts, &|id| dd.image_in_use(id))?;
-        let deleted: Vec<ImageDeleteResponseItem> = report.deleted.into_iter().map(delete_item).collect();
+        let deleted: Vec<ImageDeleteResponseItem> =
+            report.deleted.into_iter().map(delete_item).collect();
         Ok(Json(json!({
             "ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
             "SpaceReclaimed": report.space_reclaimed,

@@ -28,8 +28,12 @@ pub type AppState = Arc<Daemon>;
 /// Builds the whole API as a service: version-prefix stripping around the route table.
 pub fn service(
     d: AppState,
-) -> impl tower_service::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
-       + Clone
+) -> impl tower_service::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
        + Send
        + 'static {
     let routes = Router::new()
@@ -107,8 +111,11 @@ async fn add_api_headers(mut resp: Response) -> Response {
 }
 
 async fn not_found(req: Request) -> Response {
-    ApiError::new(ErrorKind::NotFound, format!("page not found: {} {}", req.method(), req.uri().path()))
-        .into_response()
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("page not found: {} {}", req.method(), req.uri().path()),
+    )
+    .into_response()
 }
 
 /// An error as the API shows it: a kind (→ status) and Docker's `{"message": …}` body.
@@ -120,7 +127,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorKind::InvalidArgument, message)
@@ -171,7 +181,11 @@ impl IntoResponse for ApiError {
         if self.kind == ErrorKind::Internal {
             tracing::error!(error = %self.message, "request failed");
         }
-        (status_of(self.kind), axum::Json(serde_json::json!({ "message": self.message }))).into_response()
+        (
+            status_of(self.kind),
+            axum::Json(serde_json::json!({ "message": self.message })),
+        )
+            .into_response()
     }
 }
 
@@ -202,6 +216,9 @@ mod tests {
     fn every_kind_has_dockers_status() {
         assert_eq!(status_of(ErrorKind::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(status_of(ErrorKind::Conflict), StatusCode::CONFLICT);
-        assert_eq!(status_of(ErrorKind::InvalidArgument), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_of(ErrorKind::InvalidArgument),
+            StatusCode::BAD_REQUEST
+        );
     }
 }

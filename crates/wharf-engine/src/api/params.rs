@@ -16,11 +16,19 @@ pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
     pub fn parse(query: &str) -> Params {
-        Params(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+        Params(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value, or "" when absent.
@@ -29,7 +37,11 @@ impl Params {
     }
 
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Docker's boolean parsing: absent, "", "0", "false" (any case) and "no" are false.
@@ -75,7 +87,9 @@ impl Filters {
         }
         let bad = |e: String| ApiError::invalid(format!("invalid filter: {e}"));
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-        let obj = v.as_object().ok_or_else(|| bad("expected an object".into()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("expected an object".into()))?;
         for (k, vals) in obj {
             let list: Vec<String> = match vals {
                 serde_json::Value::Object(m) => m
@@ -83,9 +97,10 @@ impl Filters {
                     .filter(|(_, on)| on.as_bool().unwrap_or(true))
                     .map(|(s, _)| s.clone())
                     .collect(),
-                serde_json::Value::Array(a) => {
-                    a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()
-                }
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
                 serde_json::Value::String(s) => vec![s.clone()],
                 _ => return Err(bad(format!("bad value for {k}"))),
             };
@@ -120,7 +135,10 @@ impl Filters {
 }
 
 /// Label filters (`label=k`, `label=k=v`) against a label map.
-pub fn labels_match(filters: &[String], labels: &std::collections::HashMap<String, String>) -> bool {
+pub fn labels_match(
+    filters: &[String],
+    labels: &std::collections::HashMap<String, String>,
+) -> bool {
     filters.iter().all(|f| match f.split_once('=') {
         Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
         None => labels.contains_key(f),
@@ -132,10 +150,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     fn m(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| m(&p[1..], &n[i..])),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| m(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
             Some('[') => {
-                let Some(end) = p.iter().position(|&c| c == ']') else { return false };
+                let Some(end) = p.iter().position(|&c| c == ']') else {
+                    return false;
+                };
                 let Some(&c) = n.first() else { return false };
                 let class = &p[1..end];
                 let (neg, class) = match class.first() {

@@ -65,6 +65,11 @@ pub async fn respond(mut rx: mpsc::Receiver<Msg>) -> Response {
             None => None,
         }
     });
-    let body = futures_util::StreamExt::chain(futures_util::stream::once(async { Ok(first) }), rest);
-    ([(CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
+    let body =
+        futures_util::StreamExt::chain(futures_util::stream::once(async { Ok(first) }), rest);
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
 }

@@ -25,7 +25,10 @@ async fn ping() -> Response {
     let mut r = "OK".into_response();
     let h = r.headers_mut();
     h.insert("Builder-Version", HeaderValue::from_static("1"));
-    h.insert("Cache-Control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("Pragma", HeaderValue::from_static("no-cache"));
     h.insert("Swarm", HeaderValue::from_static("inactive"));
     r
@@ -46,8 +49,10 @@ fn host() -> Host {
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
         })
         .unwrap_or_else(|| "Linux".into());
     let mem_total = std::fs::read_to_string("/proc/meminfo")
@@ -60,12 +65,18 @@ fn host() -> Host {
         })
         .unwrap_or(0)
         * 1024;
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
     Host {
         kernel: uts.release().to_string_lossy().into_owned(),
         os,
         hostname: uts.nodename().to_string_lossy().into_owned(),
-        ncpu: std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1),
+        ncpu: std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1),
         mem_total,
         cgroup_version,
     }
@@ -89,7 +100,9 @@ async fn version() -> Json<SystemVersion> {
         ("KernelVersion".to_string(), h.kernel.clone()),
     ]);
     Json(SystemVersion {
-        platform: Some(SystemVersionPlatform { name: format!("Wharf Engine {VERSION}") }),
+        platform: Some(SystemVersionPlatform {
+            name: format!("Wharf Engine {VERSION}"),
+        }),
         components: Some(vec![SystemVersionComponents {
             name: "Engine".into(),
             version: VERSION.into(),
@@ -157,7 +170,10 @@ async fn info(State(d): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
 
 /// `GET /system/df`: the pre-1.52 shape (`LayersSize`, `Images`, …) that the docker CLI up to
 /// API 1.51 reads, and the 1.52 `*DiskUsage` summaries beside it.
-async fn df(State(d): State<AppState>, Extension(v): Extension<ApiVersion>) -> ApiResult<Json<serde_json::Value>> {
+async fn df(
+    State(d): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+) -> ApiResult<Json<serde_json::Value>> {
     let _ = v;
     let store = d.images.clone();
     let dd = d.clone();
@@ -173,7 +189,11 @@ async fn df(State(d): State<AppState>, Extension(v): Extension<ApiVersion>) -> A
             .sum()
     };
     let active = summaries.iter().filter(|s| s.containers > 0).count();
-    let reclaimable: i64 = summaries.iter().filter(|s| s.containers <= 0).map(|s| s.size - s.shared_size.max(0)).sum();
+    let reclaimable: i64 = summaries
+        .iter()
+        .filter(|s| s.containers <= 0)
+        .map(|s| s.size - s.shared_size.max(0))
+        .sum();
     Ok(Json(json!({
         "LayersSize": layers_size,
         "Images": summaries,

@@ -8,14 +8,23 @@ fn ns_of(pid: &str) -> Option<std::path::PathBuf> {
 
 /// The processes in the pid namespace of `pid`, as `ps -ef` rows.
 pub fn processes(pid: i64) -> Vec<Vec<String>> {
-    let Some(ns) = ns_of(&pid.to_string()) else { return vec![] };
+    let Some(ns) = ns_of(&pid.to_string()) else {
+        return vec![];
+    };
     let ticks = 100.0; // USER_HZ on Linux
     let boot = std::fs::read_to_string("/proc/stat")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<i64>().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("btime ")
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+            })
+        })
         .unwrap_or(0);
     let mut rows = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return rows };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return rows;
+    };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.bytes().all(|b| b.is_ascii_digit()) || ns_of(&name).as_ref() != Some(&ns) {
@@ -34,11 +43,20 @@ pub fn processes(pid: i64) -> Vec<Vec<String>> {
             .unwrap_or_default();
         let uid = std::fs::read_to_string(format!("/proc/{name}/status"))
             .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().next().unwrap_or("0").to_string())))
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("Uid:")
+                        .map(|v| v.split_whitespace().next().unwrap_or("0").to_string())
+                })
+            })
             .unwrap_or_default();
         let cmd = std::fs::read(format!("/proc/{name}/cmdline"))
             .map(|b| {
-                b.split(|&c| c == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+                b.split(|&c| c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             })
             .unwrap_or_default();
         let secs = cpu as i64;
@@ -61,7 +79,12 @@ fn system_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|s| {
-            s.lines().next().map(|l| l.split_whitespace().skip(1).filter_map(|v| v.parse::<u64>().ok()).sum::<u64>())
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
         })
         .unwrap_or(0)
         * 10_000_000
@@ -76,7 +99,12 @@ pub fn docker_stats(id: &str, name: &str, raw: &Value, prev: &Value) -> Value {
     // An unlimited cgroup reports a huge limit; docker shows the host's memory instead.
     let host_mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
         .unwrap_or(0)
         * 1024;
     let limit = match n("memory_limit") {
@@ -84,7 +112,9 @@ pub fn docker_stats(id: &str, name: &str, raw: &Value, prev: &Value) -> Value {
         l if host_mem > 0 => l.min(host_mem),
         l => l,
     };
-    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let cpu = json!({
         "cpu_usage": { "total_usage": n("cpu_usage_ns"), "usage_in_kernelmode": n("cpu_system_ns"), "usage_in_usermode": n("cpu_user_ns") },
         "system_cpu_usage": system_cpu_ns(),

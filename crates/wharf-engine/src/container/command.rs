@@ -25,13 +25,20 @@ impl Layers<'_> {
     }
 
     fn link_target(&self, rel: &Path) -> Option<PathBuf> {
-        self.0.iter().find_map(|l| std::fs::read_link(l.join(rel)).ok())
+        self.0
+            .iter()
+            .find_map(|l| std::fs::read_link(l.join(rel)).ok())
     }
 
     /// Resolves `path` (absolute inside the container) component by component, following
     /// symlinks inside the layers. None when something on the way does not exist.
     pub fn resolve(&self, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
-        let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty()).map(str::to_string).rev().collect();
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .rev()
+            .collect();
         let mut cur = PathBuf::new();
         let mut hops = 0;
         let mut last = None;
@@ -56,7 +63,12 @@ impl Layers<'_> {
                 if t.starts_with('/') {
                     cur = PathBuf::new();
                 }
-                todo.extend(t.split('/').filter(|c| !c.is_empty()).map(str::to_string).rev());
+                todo.extend(
+                    t.split('/')
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .rev(),
+                );
                 continue;
             }
             cur = next;
@@ -70,15 +82,26 @@ impl Layers<'_> {
 pub fn check(layers: &Layers<'_>, argv0: &str, env: &[String], cwd: &str) -> Option<String> {
     let runnable = |md: &std::fs::Metadata| md.is_file() && md.permissions().mode() & 0o111 != 0;
     if argv0.contains('/') {
-        let abs = if argv0.starts_with('/') { argv0.to_string() } else { format!("{}/{argv0}", cwd.trim_end_matches('/')) };
+        let abs = if argv0.starts_with('/') {
+            argv0.to_string()
+        } else {
+            format!("{}/{argv0}", cwd.trim_end_matches('/'))
+        };
         return match layers.resolve(&abs) {
-            None => Some(format!("exec: \"{argv0}\": stat {argv0}: no such file or directory")),
+            None => Some(format!(
+                "exec: \"{argv0}\": stat {argv0}: no such file or directory"
+            )),
             Some((_, md)) if md.is_dir() => Some(format!("exec: \"{argv0}\": is a directory")),
-            Some((_, md)) if !runnable(&md) => Some(format!("exec: \"{argv0}\": permission denied")),
+            Some((_, md)) if !runnable(&md) => {
+                Some(format!("exec: \"{argv0}\": permission denied"))
+            }
             Some(_) => None,
         };
     }
-    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
     let found = path
         .split(':')
         .filter(|d| !d.is_empty())
@@ -98,7 +121,11 @@ mod tests {
         let l = lower.path();
         std::fs::create_dir_all(l.join("usr/bin")).unwrap();
         std::fs::write(l.join("usr/bin/busybox"), b"x").unwrap();
-        std::fs::set_permissions(l.join("usr/bin/busybox"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            l.join("usr/bin/busybox"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("usr/bin", l.join("bin")).unwrap();
         std::os::unix::fs::symlink("busybox", l.join("usr/bin/sh")).unwrap();
         std::os::unix::fs::symlink("/usr/bin/busybox", l.join("usr/bin/gone")).unwrap();
@@ -118,8 +145,14 @@ mod tests {
         let env = vec!["PATH=/bin".to_string()];
         assert_eq!(check(&layers, "sh", &env, "/"), None);
         assert_eq!(check(&layers, "/bin/sh", &env, "/"), None);
-        assert!(check(&layers, "gone", &env, "/").unwrap().contains("executable file not found in $PATH"));
-        assert!(check(&layers, "/nope", &env, "/").unwrap().contains("no such file or directory"));
-        assert!(check(&layers, "/usr/bin/data", &env, "/").unwrap().contains("permission denied"));
+        assert!(check(&layers, "gone", &env, "/")
+            .unwrap()
+            .contains("executable file not found in $PATH"));
+        assert!(check(&layers, "/nope", &env, "/")
+            .unwrap()
+            .contains("no such file or directory"));
+        assert!(check(&layers, "/usr/bin/data", &env, "/")
+            .unwrap()
+            .contains("permission denied"));
     }
 }

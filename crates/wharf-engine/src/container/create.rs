@@ -9,7 +9,10 @@ use crate::api::ApiError;
 use crate::state::Daemon;
 
 /// The image's `config` object as a container config.
-pub fn image_container_config(d: &Daemon, id: &wharf_types::Digest) -> Result<ContainerConfig, ApiError> {
+pub fn image_container_config(
+    d: &Daemon,
+    id: &wharf_types::Digest,
+) -> Result<ContainerConfig, ApiError> {
     let raw: serde_json::Value = serde_json::from_slice(&d.images.config_bytes(id)?)
         .map_err(|e| ApiError::internal(format!("corrupt image config {id}: {e}")))?;
     match raw.get("config") {
@@ -88,10 +91,16 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Builds the record for `POST /containers/create` (not yet stored).
-pub fn build(d: &Daemon, name: Option<&str>, body: ContainerCreateBody) -> Result<Container, ApiError> {
+pub fn build(
+    d: &Daemon,
+    name: Option<&str>,
+    body: ContainerCreateBody,
+) -> Result<Container, ApiError> {
     let image_name = body.image.clone().unwrap_or_default();
     if image_name.is_empty() {
-        return Err(ApiError::invalid("config cannot be empty in order to create a container"));
+        return Err(ApiError::invalid(
+            "config cannot be empty in order to create a container",
+        ));
     }
     let image = d.images.resolve(&image_name)?;
     let name = match name {
@@ -159,29 +168,35 @@ pub fn build(d: &Daemon, name: Option<&str>, body: ContainerCreateBody) -> Resul
 
 fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
     if let Some(mode) = h.network_mode.as_deref() {
-        let ok = matches!(mode, "" | "default" | "none" | "host" | "bridge") || mode.starts_with("container:");
+        let ok = matches!(mode, "" | "default" | "none" | "host" | "bridge")
+            || mode.starts_with("container:");
         if !ok {
-            return Err(ApiError::new(ErrorKind::NotFound, format!("network {mode} not found")));
+            return Err(ApiError::new(
+                ErrorKind::NotFound,
+                format!("network {mode} not found"),
+            ));
         }
     }
     if let Some(rp) = &h.restart_policy {
         use bollard_stubs::models::RestartPolicyNameEnum as R;
         let retries = rp.maximum_retry_count.unwrap_or(0);
         match rp.name {
-            Some(R::ON_FAILURE) => {
-                if retries < 0 {
-                    return Err(ApiError::invalid("invalid restart policy: maximum retry count can't be negative"));
-                }
+            Some(R::ON_FAILURE) if retries < 0 => {
+                return Err(ApiError::invalid(
+                    "invalid restart policy: maximum retry count can't be negative",
+                ));
             }
             Some(R::ALWAYS) | Some(R::UNLESS_STOPPED) if retries != 0 => {
-                return Err(ApiError::invalid(format!(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                )));
+                return Err(ApiError::invalid(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                ));
             }
             _ => {}
         }
         if h.auto_remove == Some(true) && !matches!(rp.name, None | Some(R::NO) | Some(R::EMPTY)) {
-            return Err(ApiError::invalid("can't create 'AutoRemove' container with restart policy"));
+            return Err(ApiError::invalid(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
         }
     }
     if let Some(m) = h.memory {
@@ -204,7 +219,10 @@ mod tests {
             working_dir: Some("/srv".into()),
             ..Default::default()
         };
-        let mut user = ContainerConfig { env: Some(vec!["A=user".into()]), ..Default::default() };
+        let mut user = ContainerConfig {
+            env: Some(vec!["A=user".into()]),
+            ..Default::default()
+        };
         merge(&mut user, &image);
         assert_eq!(user.env.unwrap(), vec!["A=user", "PATH=/bin"]);
         assert_eq!(user.cmd.unwrap(), vec!["sh"]);
@@ -213,8 +231,14 @@ mod tests {
 
     #[test]
     fn a_user_entrypoint_drops_the_image_cmd() {
-        let image = ContainerConfig { cmd: Some(vec!["sh".into()]), ..Default::default() };
-        let mut user = ContainerConfig { entrypoint: Some(vec!["echo".into()]), ..Default::default() };
+        let image = ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        let mut user = ContainerConfig {
+            entrypoint: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
         merge(&mut user, &image);
         assert_eq!(user.cmd, None);
     }

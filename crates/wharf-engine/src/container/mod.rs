@@ -37,15 +37,27 @@ pub struct Pending(Mutex<HashMap<String, Vec<PendingAttach>>>);
 
 impl Pending {
     pub fn push(&self, id: &str, p: PendingAttach) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_default().push(p);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .push(p);
     }
     fn take(&self, id: &str) -> Vec<PendingAttach> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id).unwrap_or_default()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .unwrap_or_default()
     }
 }
 
 pub fn not_running(id: &str) -> ApiError {
-    ApiError::new(ErrorKind::Conflict, format!("Container {id} is not running"))
+    ApiError::new(
+        ErrorKind::Conflict,
+        format!("Container {id} is not running"),
+    )
 }
 
 /// Signal names and numbers as docker accepts them (`KILL`, `SIGKILL`, `9`).
@@ -68,12 +80,39 @@ pub mod libc_sig {
     pub const SIGKILL: i32 = 9;
     pub const SIGTERM: i32 = 15;
     const TABLE: &[(&str, i32)] = &[
-        ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6),
-        ("BUS", 7), ("FPE", 8), ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12),
-        ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17), ("CONT", 18),
-        ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
-        ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("POLL", 29),
-        ("PWR", 30), ("SYS", 31),
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("IOT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("POLL", 29),
+        ("PWR", 30),
+        ("SYS", 31),
     ];
     pub fn by_name(n: &str) -> Option<i32> {
         if let Some(rt) = n.strip_prefix("RTMIN+") {
@@ -90,7 +129,11 @@ impl Daemon {
 
     /// Writes the container's own /etc/hosts, /etc/hostname and /etc/resolv.conf.
     fn write_etc_files(&self, c: &Container, dir: &Path) -> std::io::Result<()> {
-        let hostname = c.config.hostname.clone().unwrap_or_else(|| c.short_id().to_string());
+        let hostname = c
+            .config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| c.short_id().to_string());
         std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
         let mut hosts = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -100,7 +143,11 @@ impl Daemon {
         }
         for h in c.host_config.extra_hosts.iter().flatten() {
             if let Some((name, ip)) = h.split_once(':').or_else(|| h.split_once('=')) {
-                let ip = if ip == "host-gateway" { "127.0.0.1" } else { ip };
+                let ip = if ip == "host-gateway" {
+                    "127.0.0.1"
+                } else {
+                    ip
+                };
                 hosts.push_str(&format!("{ip}\t{name}\n"));
             }
         }
@@ -113,7 +160,9 @@ impl Daemon {
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             let mut out: String = host
                 .lines()
-                .filter(|l| !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1"))))
+                .filter(|l| {
+                    !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")))
+                })
                 .map(|l| format!("{l}\n"))
                 .collect();
             for dns in c.host_config.dns.iter().flatten() {
@@ -126,11 +175,7 @@ impl Daemon {
 
     fn shim_spec(&self, c: &Container, dir: &Path) -> Result<ShimSpec, ApiError> {
         let h = &c.host_config;
-        let lower_dirs = self
-            .images
-            .layer_dirs(&c.image_id)?
-            .into_iter()
-            .collect();
+        let lower_dirs = self.images.layer_dirs(&c.image_id)?.into_iter().collect();
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
         let mut seccomp = wharf_runtime::Seccomp::Default;
@@ -144,13 +189,18 @@ impl Daemon {
                     seccomp = wharf_runtime::Seccomp::Custom(v.as_bytes().to_vec())
                 }
                 "seccomp" => {
-                    let json = std::fs::read(v)
-                        .map_err(|_| ApiError::invalid(format!("opening seccomp profile ({v}) failed")))?;
+                    let json = std::fs::read(v).map_err(|_| {
+                        ApiError::invalid(format!("opening seccomp profile ({v}) failed"))
+                    })?;
                     seccomp = wharf_runtime::Seccomp::Custom(json)
                 }
                 "no-new-privileges" => no_new_privileges = v.is_empty() || v == "true",
                 "apparmor" | "label" => {}
-                _ => return Err(ApiError::invalid(format!("Invalid --security-opt: {opt:?}"))),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid --security-opt: {opt:?}"
+                    )))
+                }
             }
         }
         let (cpu_quota, cpu_period) = match (h.nano_cpus, h.cpu_quota) {
@@ -164,7 +214,12 @@ impl Daemon {
             lower_dirs,
             args,
             env: c.config.env.clone().unwrap_or_default(),
-            cwd: c.config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            cwd: c
+                .config
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
             user: c.config.user.clone().unwrap_or_default(),
             hostname: c.config.hostname.clone().unwrap_or_default(),
             readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
@@ -183,9 +238,20 @@ impl Daemon {
                 .ulimits
                 .iter()
                 .flatten()
-                .map(|u| (u.name.clone().unwrap_or_default(), u.soft.unwrap_or(0) as u64, u.hard.unwrap_or(0) as u64))
+                .map(|u| {
+                    (
+                        u.name.clone().unwrap_or_default(),
+                        u.soft.unwrap_or(0) as u64,
+                        u.hard.unwrap_or(0) as u64,
+                    )
+                })
                 .collect(),
-            tmpfs: h.tmpfs.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tmpfs: h
+                .tmpfs
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             mounts: Vec::new(),
             network: match h.network_mode.as_deref() {
                 Some("host") => wharf_runtime::NetworkMode::Host,
@@ -203,8 +269,15 @@ impl Daemon {
         if let Some(lc) = &h.log_config {
             for (k, v) in lc.config.iter().flatten() {
                 match k.as_str() {
-                    "max-size" => max_size = parse_size(v).ok_or_else(|| ApiError::invalid(format!("invalid max-size {v}")))?,
-                    "max-file" => max_files = v.parse().map_err(|_| ApiError::invalid(format!("invalid max-file {v}")))?,
+                    "max-size" => {
+                        max_size = parse_size(v)
+                            .ok_or_else(|| ApiError::invalid(format!("invalid max-size {v}")))?
+                    }
+                    "max-file" => {
+                        max_files = v
+                            .parse()
+                            .map_err(|_| ApiError::invalid(format!("invalid max-file {v}")))?
+                    }
                     _ => {}
                 }
             }
@@ -227,20 +300,32 @@ impl Daemon {
     pub async fn start_container(self: &Arc<Self>, id: &str) -> Result<(), ApiError> {
         let c = self.containers.resolve(id)?;
         if matches!(c.state.status, Status::Running | Status::Paused) {
-            return Err(ApiError::new(ErrorKind::AlreadyExists, "container already started"));
+            return Err(ApiError::new(
+                ErrorKind::AlreadyExists,
+                "container already started",
+            ));
         }
         let dir = self.container_dir(&c.id);
         let prepared = {
             let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
             crate::api::blocking(move || {
-                std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
                 let _ = std::fs::remove_file(dir.join("exit.json"));
-                d.write_etc_files(&c, &dir).map_err(|e| ApiError::internal(format!("failed to write /etc files: {e}")))?;
+                d.write_etc_files(&c, &dir)
+                    .map_err(|e| ApiError::internal(format!("failed to write /etc files: {e}")))?;
                 let spec = d.shim_spec(&c, &dir)?;
                 let mut layers = vec![dir.join("upper")];
                 layers.extend(spec.run.lower_dirs.iter().cloned());
-                if let Some(msg) = command::check(&command::Layers(&layers), &c.path, &spec.run.env, &spec.run.cwd) {
-                    return Err(ApiError::invalid(format!("failed to create task for container: {msg}: unknown")));
+                if let Some(msg) = command::check(
+                    &command::Layers(&layers),
+                    &c.path,
+                    &spec.run.env,
+                    &spec.run.cwd,
+                ) {
+                    return Err(ApiError::invalid(format!(
+                        "failed to create task for container: {msg}: unknown"
+                    )));
                 }
                 crate::shim::write_json_atomic(&dir.join("shim.json"), &spec)
                     .map_err(|e| ApiError::internal(format!("failed to write shim.json: {e}")))?;
@@ -249,7 +334,9 @@ impl Daemon {
             .await
         };
         let spawned = match prepared {
-            Ok(()) => client::spawn(&dir).await.map_err(|m| format!("failed to create task for container: {m}")),
+            Ok(()) => client::spawn(&dir)
+                .await
+                .map_err(|m| format!("failed to create task for container: {m}")),
             Err(e) => Err(e.message),
         };
         let pid = match spawned {
@@ -273,9 +360,17 @@ impl Daemon {
             let _ = p.tx.send(s);
         }
         if let Err(e) = client::call(&dir, Request::Start).await {
-            let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
+            let _ = client::call(
+                &dir,
+                Request::Kill {
+                    signal: libc_sig::SIGKILL,
+                    all: true,
+                },
+            )
+            .await;
             let msg = format!("failed to start container: {e}");
-            self.containers.update(&c.id, |c| c.state.error = msg.clone())?;
+            self.containers
+                .update(&c.id, |c| c.state.error = msg.clone())?;
             return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
         }
         self.containers.update(&c.id, |c| {
@@ -349,14 +444,21 @@ impl Daemon {
                 }
                 if let Err(e) = d.start_container(&id).await {
                     tracing::warn!(id, error = %e, "restart failed");
-                    let _ = d.containers.update(&id, |c| c.state.status = Status::Exited);
+                    let _ = d
+                        .containers
+                        .update(&id, |c| c.state.status = Status::Exited);
                 }
             });
         }
     }
 
     /// `stop`: the stop signal, then SIGKILL after the timeout. Not running: nothing to do.
-    pub async fn stop_container(self: &Arc<Self>, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, ApiError> {
+    pub async fn stop_container(
+        self: &Arc<Self>,
+        id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<bool, ApiError> {
         let c = self.containers.resolve(id)?;
         if c.state.status == Status::Restarting {
             self.containers.update(&c.id, |c| {
@@ -368,8 +470,12 @@ impl Daemon {
         if !c.state.status.is_live() {
             return Ok(false);
         }
-        self.containers.update(&c.id, |c| c.manually_stopped = true)?;
-        let sig = match signal.filter(|s| !s.is_empty()).or(c.config.stop_signal.as_deref()) {
+        self.containers
+            .update(&c.id, |c| c.manually_stopped = true)?;
+        let sig = match signal
+            .filter(|s| !s.is_empty())
+            .or(c.config.stop_signal.as_deref())
+        {
             Some(s) => parse_signal(s)?,
             None => libc_sig::SIGTERM,
         };
@@ -380,7 +486,14 @@ impl Daemon {
             let _ = client::call(&dir, Request::Resume).await;
         }
         if timeout != 0 {
-            let _ = client::call(&dir, Request::Kill { signal: sig, all: false }).await;
+            let _ = client::call(
+                &dir,
+                Request::Kill {
+                    signal: sig,
+                    all: false,
+                },
+            )
+            .await;
         }
         let exited = |s: &store::State| !s.status.is_live();
         let wait = rx.wait_for(exited);
@@ -388,8 +501,19 @@ impl Daemon {
             let _ = wait.await;
             return Ok(true);
         }
-        if tokio::time::timeout(Duration::from_secs(timeout as u64), wait).await.is_err() || timeout == 0 {
-            let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
+        if tokio::time::timeout(Duration::from_secs(timeout as u64), wait)
+            .await
+            .is_err()
+            || timeout == 0
+        {
+            let _ = client::call(
+                &dir,
+                Request::Kill {
+                    signal: libc_sig::SIGKILL,
+                    all: true,
+                },
+            )
+            .await;
             let mut rx = self.containers.subscribe(&c.id)?;
             let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(exited)).await;
         }
@@ -403,21 +527,37 @@ impl Daemon {
         }
         let sig = parse_signal(signal)?;
         if sig == libc_sig::SIGKILL {
-            self.containers.update(&c.id, |c| c.manually_stopped = true)?;
+            self.containers
+                .update(&c.id, |c| c.manually_stopped = true)?;
         }
-        client::call(&self.container_dir(&c.id), Request::Kill { signal: sig, all: false })
-            .await
-            .map_err(|e| ApiError::internal(format!("Cannot kill container: {id}: {e}")))?;
+        client::call(
+            &self.container_dir(&c.id),
+            Request::Kill {
+                signal: sig,
+                all: false,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("Cannot kill container: {id}: {e}")))?;
         Ok(())
     }
 
     /// `rm`: refuses a running container unless forced; removes its directory (write layer,
     /// logs) and record. The runtime already unmounted and removed its cgroup at exit.
-    pub async fn remove_container(self: &Arc<Self>, id: &str, force: bool, _volumes: bool) -> Result<(), ApiError> {
+    pub async fn remove_container(
+        self: &Arc<Self>,
+        id: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<(), ApiError> {
         let c = self.containers.resolve(id)?;
         if c.state.status.is_live() {
             if !force {
-                let state = if c.state.status == Status::Paused { "paused" } else { "running" };
+                let state = if c.state.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(ApiError::new(
                     ErrorKind::Conflict,
                     format!(
@@ -426,14 +566,27 @@ impl Daemon {
                     ),
                 ));
             }
-            self.containers.update(&c.id, |c| c.manually_stopped = true)?;
+            self.containers
+                .update(&c.id, |c| c.manually_stopped = true)?;
             let dir = self.container_dir(&c.id);
             if c.state.status == Status::Restarting {
-                self.containers.update(&c.id, |c| c.state.status = Status::Exited)?;
+                self.containers
+                    .update(&c.id, |c| c.state.status = Status::Exited)?;
             } else {
                 let mut rx = self.containers.subscribe(&c.id)?;
-                let _ = client::call(&dir, Request::Kill { signal: libc_sig::SIGKILL, all: true }).await;
-                let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| !s.status.is_live())).await;
+                let _ = client::call(
+                    &dir,
+                    Request::Kill {
+                        signal: libc_sig::SIGKILL,
+                        all: true,
+                    },
+                )
+                .await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    rx.wait_for(|s| !s.status.is_live()),
+                )
+                .await;
             }
         }
         let dir = self.container_dir(&c.id);
@@ -443,8 +596,12 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
             if dir.exists() {
                 unmount_under(&dir);
-                remove_dir_all_no_follow(&dir)
-                    .map_err(|e| ApiError::internal(format!("failed to remove container directory {}: {e}", dir.display())))?;
+                remove_dir_all_no_follow(&dir).map_err(|e| {
+                    ApiError::internal(format!(
+                        "failed to remove container directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
             }
             d.containers.remove(&cid)
         })
@@ -459,7 +616,11 @@ impl Daemon {
                 continue;
             }
             let dir = self.container_dir(&c.id);
-            if std::os::unix::net::UnixStream::connect(crate::shim::socket_dir(&dir).join("shim.sock")).is_ok() {
+            if std::os::unix::net::UnixStream::connect(
+                crate::shim::socket_dir(&dir).join("shim.sock"),
+            )
+            .is_ok()
+            {
                 tracing::info!(id = c.short_id(), "reattached to running container");
                 self.monitor(c.id.clone());
             } else {
@@ -492,7 +653,9 @@ pub fn exit_code_for(msg: &str) -> i64 {
 fn restart_delay(c: &Container) -> Option<Duration> {
     let rp = c.host_config.restart_policy.as_ref()?;
     let want = match rp.name {
-        Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => !c.manually_stopped,
+        Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => {
+            !c.manually_stopped
+        }
         Some(RestartPolicyNameEnum::ON_FAILURE) => {
             let max = rp.maximum_retry_count.unwrap_or(0);
             !c.manually_stopped && c.state.exit_code != 0 && (max == 0 || c.restart_count < max)
@@ -521,7 +684,9 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// Lazily unmounts whatever is still mounted under `dir` (deepest first): the safety net
 /// for a runtime teardown that did not finish (a crashed shim).
 pub fn unmount_under(dir: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
     let prefix = dir.display().to_string();
     let mut points: Vec<String> = info
         .lines()
@@ -568,7 +733,10 @@ mod tests {
 
     #[test]
     fn start_failures_map_to_dockers_exit_codes() {
-        assert_eq!(exit_code_for("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            exit_code_for("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(exit_code_for("permission denied"), 126);
         assert_eq!(exit_code_for("something else"), 125);
     }

@@ -37,7 +37,9 @@ pub fn validate(name: &str) -> Result<String, String> {
     if ok {
         Ok(n.to_string())
     } else {
-        Err(format!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"))
+        Err(format!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        ))
     }
 }
 

@@ -125,10 +125,16 @@ impl ContainerStore {
                     let (tx, _) = watch::channel(c.state.clone());
                     map.insert(k.value().to_string(), Entry { c, tx });
                 }
-                Err(e) => tracing::error!(id = k.value(), error = %e, "skipping unreadable container record"),
+                Err(e) => {
+                    tracing::error!(id = k.value(), error = %e, "skipping unreadable container record")
+                }
             }
         }
-        Ok(ContainerStore { db, root, inner: Mutex::new(map) })
+        Ok(ContainerStore {
+            db,
+            root,
+            inner: Mutex::new(map),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -251,12 +257,19 @@ impl ContainerStore {
 
     pub fn subscribe(&self, id: &str) -> Result<watch::Receiver<State>, ApiError> {
         let map = self.lock();
-        Ok(map.get(id).ok_or_else(|| no_such_container(id))?.tx.subscribe())
+        Ok(map
+            .get(id)
+            .ok_or_else(|| no_such_container(id))?
+            .tx
+            .subscribe())
     }
 
     /// The id of a container whose image is `image`, if any.
     pub fn using_image(&self, image: &Digest) -> Option<String> {
-        self.lock().values().find(|e| &e.c.image_id == image).map(|e| e.c.id.clone())
+        self.lock()
+            .values()
+            .find(|e| &e.c.image_id == image)
+            .map(|e| e.c.id.clone())
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {

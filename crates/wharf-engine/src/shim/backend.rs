@@ -12,7 +12,11 @@ use super::proto::{ExecSpec, ShimSpec};
 
 /// The container's ends of its stdio.
 pub enum ChildStdio {
-    Fds { stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd },
+    Fds {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
     /// A tty: the runtime makes the pty inside the container (so it is the controlling
     /// terminal) and sends its master to the OCI console socket at this path.
     Console(PathBuf),
@@ -40,25 +44,41 @@ pub struct RuntimeBackend {
 
 pub fn open(spec: &ShimSpec) -> Result<Box<dyn Backend + Send + Sync>, String> {
     let rt = LibcontainerRuntime::new(&spec.runtime_root).map_err(|e| e.to_string())?;
-    Ok(Box::new(RuntimeBackend { rt, id: spec.id.clone() }))
+    Ok(Box::new(RuntimeBackend {
+        rt,
+        id: spec.id.clone(),
+    }))
 }
 
 fn to_stdio(s: ChildStdio) -> wharf_runtime::Stdio {
     match s {
-        ChildStdio::Fds { stdin, stdout, stderr } => wharf_runtime::Stdio::Fds { stdin, stdout, stderr },
+        ChildStdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => wharf_runtime::Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        },
         ChildStdio::Console(p) => wharf_runtime::Stdio::Console(p),
     }
 }
 
 impl Backend for RuntimeBackend {
     fn create(&self, spec: &ShimSpec, stdio: ChildStdio) -> Result<i64, String> {
-        self.rt.create(&spec.run, to_stdio(stdio)).map(i64::from).map_err(|e| e.to_string())
+        self.rt
+            .create(&spec.run, to_stdio(stdio))
+            .map(i64::from)
+            .map_err(|e| e.to_string())
     }
     fn start(&self) -> Result<(), String> {
         self.rt.start(&self.id).map_err(|e| e.to_string())
     }
     fn kill(&self, signal: i32, all: bool) -> Result<(), String> {
-        self.rt.kill(&self.id, signal, all).map_err(|e| e.to_string())
+        self.rt
+            .kill(&self.id, signal, all)
+            .map_err(|e| e.to_string())
     }
     fn delete(&self) -> Result<(), String> {
         self.rt.delete(&self.id, true).map_err(|e| e.to_string())
@@ -86,7 +106,10 @@ impl Backend for RuntimeBackend {
             privileged: spec.privileged,
             ..Default::default()
         };
-        self.rt.exec(&self.id, &p, to_stdio(stdio)).map(i64::from).map_err(|e| e.to_string())
+        self.rt
+            .exec(&self.id, &p, to_stdio(stdio))
+            .map(i64::from)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -11,7 +11,8 @@ use super::proto::{ExecSpec, Exit, Reply, Request};
 /// The binary shims are started from: a write-sealed memfd copy of ours, made once per
 /// daemon (CVE-2019-5736: the process that enters a container must not be the host binary;
 /// sealing once here saves every shim from copying the binary itself).
-static SHIM_EXE: std::sync::OnceLock<(Option<std::os::fd::OwnedFd>, std::path::PathBuf)> = std::sync::OnceLock::new();
+static SHIM_EXE: std::sync::OnceLock<(Option<std::os::fd::OwnedFd>, std::path::PathBuf)> =
+    std::sync::OnceLock::new();
 
 fn shim_exe() -> std::path::PathBuf {
     SHIM_EXE
@@ -38,11 +39,17 @@ pub fn prepare() {
 fn sealed_copy_of_self() -> std::io::Result<std::os::fd::OwnedFd> {
     use rustix::fs::{MemfdFlags, SealFlags};
     let mut exe = std::fs::File::open("/proc/self/exe")?;
-    let memfd = rustix::fs::memfd_create("wharf-shim", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let memfd = rustix::fs::memfd_create(
+        "wharf-shim",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )?;
     let mut out = std::fs::File::from(memfd);
     std::io::copy(&mut exe, &mut out)?;
     let fd = std::os::fd::OwnedFd::from(out);
-    rustix::fs::fcntl_add_seals(&fd, SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE)?;
+    rustix::fs::fcntl_add_seals(
+        &fd,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )?;
     Ok(fd)
 }
 
@@ -55,7 +62,11 @@ pub async fn spawn(dir: &Path) -> Result<i64, String> {
         .open(dir.join("shim.log"))
         .map_err(|e| format!("failed to open shim log: {e}"))?;
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("shim").arg(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    cmd.arg("shim")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
     // SAFETY: setsid is async-signal-safe; the shim gets its own session so signals sent to
     // the daemon's process group (and the daemon's death) do not reach it.
     unsafe {
@@ -64,7 +75,9 @@ pub async fn spawn(dir: &Path) -> Result<i64, String> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| format!("failed to start the shim: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("failed to start the shim: {e}"))?;
     let stdout = child.stdout.take().ok_or("shim has no stdout")?;
     let mut line = String::new();
     let read = BufReader::new(stdout).read_line(&mut line).await;
@@ -79,11 +92,17 @@ pub async fn spawn(dir: &Path) -> Result<i64, String> {
     }
     let msg = line.strip_prefix("error ").unwrap_or(line);
     let tail = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
-    Err(if msg.is_empty() { format!("the shim failed to start: {}", tail.trim()) } else { msg.to_string() })
+    Err(if msg.is_empty() {
+        format!("the shim failed to start: {}", tail.trim())
+    } else {
+        msg.to_string()
+    })
 }
 
 async fn connect(dir: &Path, req: &Request) -> Result<UnixStream, String> {
-    let mut s = UnixStream::connect(super::socket_dir(dir).join("shim.sock")).await.map_err(|e| format!("cannot reach the shim: {e}"))?;
+    let mut s = UnixStream::connect(super::socket_dir(dir).join("shim.sock"))
+        .await
+        .map_err(|e| format!("cannot reach the shim: {e}"))?;
     let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
     line.push(b'\n');
     s.write_all(&line).await.map_err(|e| format!("shim: {e}"))?;
@@ -128,8 +147,21 @@ pub async fn wait(dir: &Path) -> Result<Exit, String> {
 }
 
 /// An attach stream: output from the container (framed as docker frames it), stdin to it.
-pub async fn attach(dir: &Path, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream, String> {
-    let mut s = connect(dir, &Request::Attach { stdin, stdout, stderr }).await?;
+pub async fn attach(
+    dir: &Path,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+) -> Result<UnixStream, String> {
+    let mut s = connect(
+        dir,
+        &Request::Attach {
+            stdin,
+            stdout,
+            stderr,
+        },
+    )
+    .await?;
     let r: Reply = serde_json::from_str(&read_line(&mut s).await?).map_err(|e| e.to_string())?;
     if !r.ok {
         return Err(r.error);

@@ -26,8 +26,17 @@ pub struct JsonLog {
 impl JsonLog {
     pub fn open(path: &Path, max_size: u64, max_files: u32) -> JsonLog {
         let file = File::options().create(true).append(true).open(path).ok();
-        let size = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
-        JsonLog { path: path.to_path_buf(), file, size, max_size, max_files: max_files.max(1) }
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        JsonLog {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_files: max_files.max(1),
+        }
     }
 
     /// Logs `data` from `stream`, one record per line (a trailing partial line is its own record).
@@ -35,7 +44,11 @@ impl JsonLog {
         let time = super::now_rfc3339_nanos();
         let mut out = Vec::with_capacity(data.len() + 64);
         for line in data.split_inclusive(|&b| b == b'\n') {
-            let rec = Record { log: String::from_utf8_lossy(line).into_owned(), stream: stream.to_string(), time: time.clone() };
+            let rec = Record {
+                log: String::from_utf8_lossy(line).into_owned(),
+                stream: stream.to_string(),
+                time: time.clone(),
+            };
             if serde_json::to_writer(&mut out, &rec).is_ok() {
                 out.push(b'\n');
             }
@@ -60,7 +73,11 @@ impl JsonLog {
             }
             let _ = std::fs::rename(&self.path, rotated(&self.path, 1));
         }
-        self.file = File::options().create(true).append(true).open(&self.path).ok();
+        self.file = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .ok();
         self.size = 0;
     }
 }
@@ -73,7 +90,10 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 
 /// Every record of a log, oldest first (rotated files included).
 pub fn read_all(path: &Path, max_files: u32) -> Vec<Record> {
-    let mut files: Vec<PathBuf> = (1..max_files.max(1)).rev().map(|i| rotated(path, i)).collect();
+    let mut files: Vec<PathBuf> = (1..max_files.max(1))
+        .rev()
+        .map(|i| rotated(path, i))
+        .collect();
     files.push(path.to_path_buf());
     let mut out = Vec::new();
     for f in files {
@@ -122,7 +142,11 @@ mod tests {
         }
         l.write("stderr", b"a\nb");
         let recs = read_all(&p, 3);
-        assert!(recs.len() < 22 && recs.len() > 2, "rotation dropped the oldest: {}", recs.len());
+        assert!(
+            recs.len() < 22 && recs.len() > 2,
+            "rotation dropped the oldest: {}",
+            recs.len()
+        );
         assert_eq!(recs.last().unwrap().log, "b");
         assert_eq!(recs.last().unwrap().stream, "stderr");
         assert!(!rotated(&p, 3).exists());

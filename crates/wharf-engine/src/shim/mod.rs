@@ -34,7 +34,11 @@ pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> i32 {
     // The runtime reports details through `tracing`: keep them in the shim's log (stderr).
     let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_SHIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libcgroups=error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     if let Err(e) = wharf_runtime::selfexe::ensure_sealed_self() {
         println!("error cannot run from a sealed copy of the binary: {e}");
         return 1;
@@ -50,7 +54,9 @@ pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             }
         },
         _ => {
-            eprintln!("usage: wharf shim DIR | wharf shim exec DIR EXEC.json (started by the daemon)");
+            eprintln!(
+                "usage: wharf shim DIR | wharf shim exec DIR EXEC.json (started by the daemon)"
+            );
             2
         }
     }
@@ -102,14 +108,24 @@ struct Stdio {
 
 impl Stdio {
     /// With a tty, takes the pty master from the console socket (after the runtime made it).
-    fn receive_console(&mut self, deadline: Duration, alive: impl Fn() -> bool) -> Result<(), String> {
-        let Some(listener) = self.console.take() else { return Ok(()) };
+    fn receive_console(
+        &mut self,
+        deadline: Duration,
+        alive: impl Fn() -> bool,
+    ) -> Result<(), String> {
+        let Some(listener) = self.console.take() else {
+            return Ok(());
+        };
         let _ = listener.set_nonblocking(true);
         let start = std::time::Instant::now();
         let master = loop {
             match backend::receive_console(&listener) {
                 Ok(m) => break m,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < deadline && alive() => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && start.elapsed() < deadline
+                        && alive() =>
+                {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Err(e) => return Err(format!("failed to receive the container's pty: {e}")),
@@ -150,7 +166,11 @@ fn make_stdio(tty: bool, open_stdin: bool, console: &Path) -> std::io::Result<St
         (File::open("/dev/null")?.into(), None)
     };
     Ok(Stdio {
-        child: ChildStdio::Fds { stdin: child_in, stdout: out_w.into(), stderr: err_w.into() },
+        child: ChildStdio::Fds {
+            stdin: child_in,
+            stdout: out_w.into(),
+            stderr: err_w.into(),
+        },
         stdin: our_in,
         outputs: vec![(1, out_r), (2, err_r)],
         master: None,
@@ -179,7 +199,8 @@ struct Shared {
 
 fn run(dir: &Path) -> Result<(), String> {
     let spec: ShimSpec = serde_json::from_slice(
-        &std::fs::read(dir.join("shim.json")).map_err(|e| format!("failed to read shim.json: {e}"))?,
+        &std::fs::read(dir.join("shim.json"))
+            .map_err(|e| format!("failed to read shim.json: {e}"))?,
     )
     .map_err(|e| format!("bad shim.json: {e}"))?;
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
@@ -200,12 +221,15 @@ fn run(dir: &Path) -> Result<(), String> {
     let child = std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new()));
     let pid = backend.create(&spec, child)?;
     // From here on a failure must not leave a created container behind.
-    let listener = match stdio.receive_console(Duration::from_secs(10), || true).and_then(|()| {
-        let _ = std::fs::remove_file(sockets.join("console.sock"));
-        let sock = sockets.join("shim.sock");
-        let _ = std::fs::remove_file(&sock);
-        UnixListener::bind(&sock).map_err(|e| format!("failed to listen on {}: {e}", sock.display()))
-    }) {
+    let listener = match stdio
+        .receive_console(Duration::from_secs(10), || true)
+        .and_then(|()| {
+            let _ = std::fs::remove_file(sockets.join("console.sock"));
+            let sock = sockets.join("shim.sock");
+            let _ = std::fs::remove_file(&sock);
+            UnixListener::bind(&sock)
+                .map_err(|e| format!("failed to listen on {}: {e}", sock.display()))
+        }) {
         Ok(l) => l,
         Err(e) => {
             let _ = backend.kill(9, true);
@@ -231,7 +255,11 @@ fn run(dir: &Path) -> Result<(), String> {
     // Tell the daemon, then let go of its pipe: from here on we log to DIR/shim.log.
     println!("ready {pid}");
     let _ = std::io::stdout().flush();
-    if let Ok(log) = File::options().create(true).append(true).open(dir.join("shim.log")) {
+    if let Ok(log) = File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("shim.log"))
+    {
         let _ = rustix::stdio::dup2_stdout(&log);
         let _ = rustix::stdio::dup2_stderr(&log);
     }
@@ -244,7 +272,9 @@ fn run(dir: &Path) -> Result<(), String> {
     let mut pumps = Vec::new();
     for (stream, reader) in stdio.outputs {
         let (shared, logger) = (shared.clone(), logger.clone());
-        pumps.push(std::thread::spawn(move || pump(&shared, &logger, stream, reader)));
+        pumps.push(std::thread::spawn(move || {
+            pump(&shared, &logger, stream, reader)
+        }));
     }
     {
         let shared = shared.clone();
@@ -264,7 +294,12 @@ fn run(dir: &Path) -> Result<(), String> {
         let _ = p.join();
     }
     let oom = shared.backend.oom_killed();
-    let exit = Exit { exit_code: code, oom_killed: oom, finished_at: now_rfc3339_nanos(), error: String::new() };
+    let exit = Exit {
+        exit_code: code,
+        oom_killed: oom,
+        finished_at: now_rfc3339_nanos(),
+        error: String::new(),
+    };
     if let Err(e) = write_json_atomic(&dir.join("exit.json"), &exit) {
         eprintln!("failed to record the exit status: {e}");
     }
@@ -279,7 +314,12 @@ fn run(dir: &Path) -> Result<(), String> {
         *x = Some(exit);
         shared.exited.notify_all();
     }
-    for s in shared.subs.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+    for s in shared
+        .subs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain(..)
+    {
         let _ = s.conn.shutdown(std::net::Shutdown::Both);
     }
     // Give waiters a moment to read their answer, then go.
@@ -289,7 +329,9 @@ fn run(dir: &Path) -> Result<(), String> {
 
 /// Docker's exit code of a wait status: the code, or 128 + the signal.
 fn wait_exit(pid: i64) -> i64 {
-    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else { return 255 };
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return 255;
+    };
     loop {
         match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
             Ok(Some((_, st))) => {
@@ -324,8 +366,15 @@ fn pump(shared: &Shared, logger: &Mutex<log::JsonLog>, stream: u8, mut reader: F
             Err(_) => break,
         };
         let data = &buf[..n];
-        logger.lock().unwrap_or_else(|p| p.into_inner()).write(if stream == 2 { "stderr" } else { "stdout" }, data);
-        let framed = if shared.spec.tty { data.to_vec() } else { frame(stream, data) };
+        logger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write(if stream == 2 { "stderr" } else { "stdout" }, data);
+        let framed = if shared.spec.tty {
+            data.to_vec()
+        } else {
+            frame(stream, data)
+        };
         let mut subs = shared.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.retain_mut(|s| {
             let wanted = if stream == 2 { s.stderr } else { s.stdout };
@@ -355,7 +404,10 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
     };
     match req {
         Request::Start => {
-            let r = shared.backend.start().map_or_else(Reply::err, |()| Reply::ok());
+            let r = shared
+                .backend
+                .start()
+                .map_or_else(Reply::err, |()| Reply::ok());
             reply(&mut conn, &r)
         }
         Request::Wait => {
@@ -363,12 +415,16 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
             while x.is_none() {
                 x = shared.exited.wait(x).unwrap_or_else(|p| p.into_inner());
             }
-            let mut out = serde_json::to_vec(x.as_ref().expect("checked above")).unwrap_or_default();
+            let mut out =
+                serde_json::to_vec(x.as_ref().expect("checked above")).unwrap_or_default();
             out.push(b'\n');
             let _ = conn.write_all(&out);
         }
         Request::Kill { signal, all } => {
-            let r = shared.backend.kill(signal, all).map_or_else(Reply::err, |()| Reply::ok());
+            let r = shared
+                .backend
+                .kill(signal, all)
+                .map_or_else(Reply::err, |()| Reply::ok());
             reply(&mut conn, &r)
         }
         Request::Resize { height, width } => {
@@ -378,28 +434,65 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
             };
             reply(&mut conn, &r)
         }
-        Request::Pause => reply(&mut conn, &shared.backend.pause().map_or_else(Reply::err, |()| Reply::ok())),
-        Request::Resume => reply(&mut conn, &shared.backend.resume().map_or_else(Reply::err, |()| Reply::ok())),
+        Request::Pause => reply(
+            &mut conn,
+            &shared
+                .backend
+                .pause()
+                .map_or_else(Reply::err, |()| Reply::ok()),
+        ),
+        Request::Resume => reply(
+            &mut conn,
+            &shared
+                .backend
+                .resume()
+                .map_or_else(Reply::err, |()| Reply::ok()),
+        ),
         Request::Stats => reply(
             &mut conn,
             &match shared.backend.stats() {
-                Ok(s) => Reply { ok: true, stats: Some(s), ..Default::default() },
+                Ok(s) => Reply {
+                    ok: true,
+                    stats: Some(s),
+                    ..Default::default()
+                },
                 Err(e) => Reply::err(e),
             },
         ),
-        Request::Attach { stdin, stdout, stderr } => {
-            if shared.exit.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        Request::Attach {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            if shared
+                .exit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+            {
                 return reply(&mut conn, &Reply::err("container is not running"));
             }
             reply(&mut conn, &Reply::ok());
             if let Ok(c) = conn.try_clone() {
-                shared.subs.lock().unwrap_or_else(|p| p.into_inner()).push(Subscriber { conn: c, stdout, stderr });
+                shared
+                    .subs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Subscriber {
+                        conn: c,
+                        stdout,
+                        stderr,
+                    });
             }
             if stdin {
                 copy_stdin(shared, reader);
             }
         }
-        Request::ExecResize { exec_id, height, width } => {
+        Request::ExecResize {
+            exec_id,
+            height,
+            width,
+        } => {
             let execs = shared.execs.lock().unwrap_or_else(|p| p.into_inner());
             let r = match execs.iter().find(|(id, _)| *id == exec_id) {
                 Some((_, Some(m))) => resize(m, height, width),
@@ -412,7 +505,12 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
 }
 
 fn resize(master: &File, height: u16, width: u16) -> Reply {
-    let ws = rustix::termios::Winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = rustix::termios::Winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     rustix::termios::tcsetwinsize(master.as_fd(), ws).map_or_else(Reply::err, |()| Reply::ok())
 }
 
@@ -424,7 +522,9 @@ fn copy_stdin(shared: &Shared, mut from: BufReader<UnixStream>) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let mut stdin = shared.stdin.lock().unwrap_or_else(|p| p.into_inner());
-                let ok = stdin.as_mut().is_some_and(|f| f.write_all(&buf[..n]).is_ok());
+                let ok = stdin
+                    .as_mut()
+                    .is_some_and(|f| f.write_all(&buf[..n]).is_ok());
                 if !ok {
                     break;
                 }
@@ -432,7 +532,11 @@ fn copy_stdin(shared: &Shared, mut from: BufReader<UnixStream>) {
         }
     }
     if shared.spec.stdin_once && !shared.spec.tty {
-        shared.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
+        shared
+            .stdin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }
 
@@ -440,18 +544,30 @@ fn copy_stdin(shared: &Shared, mut from: BufReader<UnixStream>) {
 fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream>, spec: ExecSpec) {
     let spec_path = shared.dir.join(format!("exec-{}.spec.json", spec.exec_id));
     if let Err(e) = write_json_atomic(&spec_path, &spec) {
-        return reply(&mut conn, &Reply::err(format!("failed to write exec spec: {e}")));
+        return reply(
+            &mut conn,
+            &Reply::err(format!("failed to write exec spec: {e}")),
+        );
     }
     let console = exec_console(&shared.dir, &spec.exec_id);
     let mut stdio = match make_stdio(spec.tty, spec.stdin, &console) {
         Ok(s) => s,
-        Err(e) => return reply(&mut conn, &Reply::err(format!("failed to set up exec stdio: {e}"))),
+        Err(e) => {
+            return reply(
+                &mut conn,
+                &Reply::err(format!("failed to set up exec stdio: {e}")),
+            )
+        }
     };
     // Our own (sealed) binary: /proc/self/exe, never a path a container could have changed.
     let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg("shim").arg("exec").arg(&shared.dir).arg(&spec_path);
     match std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new())) {
-        ChildStdio::Fds { stdin, stdout, stderr } => {
+        ChildStdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => {
             cmd.stdin(std::process::Stdio::from(stdin));
             cmd.stdout(std::process::Stdio::from(stdout));
             cmd.stderr(std::process::Stdio::from(stderr));
@@ -469,7 +585,8 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
     drop(cmd);
     let child_pid = child.id() as i32;
     let alive = move || {
-        rustix::process::Pid::from_raw(child_pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+        rustix::process::Pid::from_raw(child_pid)
+            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
     };
     if let Err(e) = stdio.receive_console(Duration::from_secs(10), alive) {
         let _ = child.kill();
@@ -483,8 +600,18 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
         .execs
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push((spec.exec_id.clone(), stdio.master.as_ref().and_then(|m| m.try_clone().ok())));
-    reply(&mut conn, &Reply { ok: true, pid: Some(child.id() as i64), ..Default::default() });
+        .push((
+            spec.exec_id.clone(),
+            stdio.master.as_ref().and_then(|m| m.try_clone().ok()),
+        ));
+    reply(
+        &mut conn,
+        &Reply {
+            ok: true,
+            pid: Some(child.id() as i64),
+            ..Default::default()
+        },
+    );
 
     if let Some(mut to) = stdio.stdin {
         let mut from = reader;
@@ -498,7 +625,9 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
     }
     let mut outs = Vec::new();
     for (stream, mut r) in stdio.outputs {
-        let Ok(mut c) = conn.try_clone() else { continue };
+        let Ok(mut c) = conn.try_clone() else {
+            continue;
+        };
         let tty = spec.tty;
         outs.push(std::thread::spawn(move || {
             let mut buf = vec![0u8; 32 * 1024];
@@ -506,7 +635,11 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
                 match r.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        let data = if tty { buf[..n].to_vec() } else { frame(stream, &buf[..n]) };
+                        let data = if tty {
+                            buf[..n].to_vec()
+                        } else {
+                            frame(stream, &buf[..n])
+                        };
                         if c.write_all(&data).is_err() {
                             break;
                         }
@@ -520,7 +653,11 @@ fn exec(shared: &Arc<Shared>, mut conn: UnixStream, reader: BufReader<UnixStream
         let _ = o.join();
     }
     let _ = std::fs::remove_file(&spec_path);
-    shared.execs.lock().unwrap_or_else(|p| p.into_inner()).retain(|(id, _)| *id != spec.exec_id);
+    shared
+        .execs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(id, _)| *id != spec.exec_id);
     let _ = conn.shutdown(std::net::Shutdown::Both);
 }
 
@@ -530,7 +667,9 @@ fn exec_console(dir: &Path, exec_id: &str) -> PathBuf {
 
 /// The error an exec process recorded before failing, if any.
 fn exec_error(dir: &Path, exec_id: &str) -> Option<String> {
-    let exit: Exit = serde_json::from_slice(&std::fs::read(dir.join(format!("exec-{exec_id}.json"))).ok()?).ok()?;
+    let exit: Exit =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("exec-{exec_id}.json"))).ok()?)
+            .ok()?;
     (!exit.error.is_empty()).then_some(exit.error)
 }
 
@@ -538,11 +677,15 @@ fn exec_error(dir: &Path, exec_id: &str) -> Option<String> {
 /// for the process, and records its exit code in `DIR/exec-ID.json`.
 fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
     let run = || -> Result<i64, String> {
-        let shim: ShimSpec = serde_json::from_slice(&std::fs::read(dir.join("shim.json")).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        let shim: ShimSpec = serde_json::from_slice(
+            &std::fs::read(dir.join("shim.json")).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
         let spec: ExecSpec =
-            serde_json::from_slice(&std::fs::read(spec_path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).map_err(|e| e.to_string())?;
+            serde_json::from_slice(&std::fs::read(spec_path).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .map_err(|e| e.to_string())?;
         let backend = backend::open(&shim)?;
         let stdio = if spec.tty {
             ChildStdio::Console(exec_console(dir, &spec.exec_id))
@@ -567,10 +710,22 @@ fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
         Ok(c) => (c, String::new()),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{e}");
-            (if e.contains("not found") || e.contains("No such file") { 127 } else { 126 }, e)
+            (
+                if e.contains("not found") || e.contains("No such file") {
+                    127
+                } else {
+                    126
+                },
+                e,
+            )
         }
     };
-    let exit = Exit { exit_code: code, oom_killed: false, finished_at: now_rfc3339_nanos(), error };
+    let exit = Exit {
+        exit_code: code,
+        oom_killed: false,
+        finished_at: now_rfc3339_nanos(),
+        error,
+    };
     let _ = write_json_atomic(&dir.join(format!("exec-{id}.json")), &exit);
     code as i32
 }

@@ -35,11 +35,25 @@ pub struct ShimSpec {
 pub enum Request {
     Start,
     Wait,
-    Kill { signal: i32, all: bool },
-    Resize { height: u16, width: u16 },
-    Attach { stdin: bool, stdout: bool, stderr: bool },
+    Kill {
+        signal: i32,
+        all: bool,
+    },
+    Resize {
+        height: u16,
+        width: u16,
+    },
+    Attach {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
     Exec(ExecSpec),
-    ExecResize { exec_id: String, height: u16, width: u16 },
+    ExecResize {
+        exec_id: String,
+        height: u16,
+        width: u16,
+    },
     Pause,
     Resume,
     Stats,
@@ -70,10 +84,17 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok() -> Reply {
-        Reply { ok: true, ..Default::default() }
+        Reply {
+            ok: true,
+            ..Default::default()
+        }
     }
     pub fn err(e: impl std::fmt::Display) -> Reply {
-        Reply { ok: false, error: e.to_string(), ..Default::default() }
+        Reply {
+            ok: false,
+            error: e.to_string(),
+            ..Default::default()
+        }
     }
 }
 

@@ -30,13 +30,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let c = inspect_container(client, name).await?;
     let state = &c["State"];
     if !state["Running"].as_bool().unwrap_or(false) {
-        return Err(CliError::msg("You cannot attach to a stopped container, start it first"));
+        return Err(CliError::msg(
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
     if state["Paused"].as_bool().unwrap_or(false) {
-        return Err(CliError::msg("You cannot attach to a paused container, unpause it first"));
+        return Err(CliError::msg(
+            "You cannot attach to a paused container, unpause it first",
+        ));
     }
     if state["Restarting"].as_bool().unwrap_or(false) {
-        return Err(CliError::msg("You cannot attach to a restarting container, wait until it is running"));
+        return Err(CliError::msg(
+            "You cannot attach to a restarting container, wait until it is running",
+        ));
     }
     let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
     hijack::check_tty(!args.no_stdin, tty)?;
@@ -45,7 +51,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if args.sig_proxy && !tty {
         background.extend(hijack::forward_signals(client, name));
     }
-    let path = container_path(name, &format!("/attach{}", attach_query(stdin, true, true, args.detach_keys.as_deref())));
+    let path = container_path(
+        name,
+        &format!(
+            "/attach{}",
+            attach_query(stdin, true, true, args.detach_keys.as_deref())
+        ),
+    );
     let conn = client.hijack(Method::POST, &path, Body::Empty).await?;
     let id = c["Id"].as_str().unwrap_or(name).to_string();
     let status = wait_for(client, &id, None).await;
@@ -58,7 +70,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         b.abort();
     }
     if code != 0 {
-        return Err(CliError::Status { code, message: String::new() });
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
     }
     Ok(())
 }

@@ -50,7 +50,8 @@ pub fn normalize_image(image: &str) -> (String, String, String) {
         },
     };
     let first = name.split('/').next().unwrap_or("");
-    let has_registry = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_registry {
         name.clone()
     } else if name.contains('/') {
@@ -68,14 +69,25 @@ pub fn normalize_image(image: &str) -> (String, String, String) {
 
 /// docker's `pullImage` for run/create: `POST /images/create?fromImage=…&tag=…`, progress on
 /// stderr.
-pub async fn pull_image(client: &Client, image: &str, platform: Option<&str>, quiet: bool) -> Result<(), CliError> {
+pub async fn pull_image(
+    client: &Client,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<(), CliError> {
     let (full, tag, _) = normalize_image(image);
     let mut q = vec![("fromImage", full)];
     if let Some(p) = platform.filter(|p| !p.is_empty()) {
         q.push(("platform", p.to_string()));
     }
     q.push(("tag", tag));
-    let resp = client.request(Method::POST, &format!("/images/create{}", query(&q)), Body::Empty).await?;
+    let resp = client
+        .request(
+            Method::POST,
+            &format!("/images/create{}", query(&q)),
+            Body::Empty,
+        )
+        .await?;
     let tty = super::hijack::is_tty(std::io::stderr());
     if quiet {
         stream::display(resp, &mut std::io::sink(), false, |_| {}).await
@@ -86,7 +98,12 @@ pub async fn pull_image(client: &Client, image: &str, platform: Option<&str>, qu
 
 /// docker's `createContainer`: create; on "not found" (and `--pull missing`) say so, pull,
 /// and create again. `--pull always` pulls first. Prints the daemon's warnings.
-pub async fn create_container(client: &Client, req: &CreateRequest, pull: &str, quiet: bool) -> Result<String, CliError> {
+pub async fn create_container(
+    client: &Client,
+    req: &CreateRequest,
+    pull: &str,
+    quiet: bool,
+) -> Result<String, CliError> {
     if pull == "always" {
         pull_image(client, &req.image, req.platform.as_deref(), quiet).await?;
     }
@@ -95,14 +112,18 @@ pub async fn create_container(client: &Client, req: &CreateRequest, pull: &str, 
         Ok(b) => b,
         Err(e) if e.is_not_found() && pull == "missing" => {
             if !quiet {
-                eprintln!("Unable to find image '{}' locally", normalize_image(&req.image).2);
+                eprintln!(
+                    "Unable to find image '{}' locally",
+                    normalize_image(&req.image).2
+                );
             }
             pull_image(client, &req.image, req.platform.as_deref(), quiet).await?;
             client.call(Method::POST, &req.path(), body()).await?
         }
         Err(e) => return Err(e),
     };
-    let v: Value = serde_json::from_slice(&answer).map_err(|e| CliError::Protocol(e.to_string()))?;
+    let v: Value =
+        serde_json::from_slice(&answer).map_err(|e| CliError::Protocol(e.to_string()))?;
     if let Some(ws) = v.get("Warnings").and_then(Value::as_array) {
         for w in ws.iter().filter_map(Value::as_str) {
             eprintln!("WARNING: {w}");
@@ -110,7 +131,9 @@ pub async fn create_container(client: &Client, req: &CreateRequest, pull: &str, 
     }
     match v.get("Id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => Ok(id.to_string()),
-        _ => Err(CliError::Protocol("the daemon's answer has no container id".into())),
+        _ => Err(CliError::Protocol(
+            "the daemon's answer has no container id".into(),
+        )),
     }
 }
 
@@ -122,7 +145,11 @@ mod tests {
     fn normalizes_like_docker() {
         assert_eq!(
             normalize_image("bb"),
-            ("docker.io/library/bb".into(), "latest".into(), "bb:latest".into())
+            (
+                "docker.io/library/bb".into(),
+                "latest".into(),
+                "bb:latest".into()
+            )
         );
         assert_eq!(
             normalize_image("me/app:1"),
@@ -130,17 +157,31 @@ mod tests {
         );
         assert_eq!(
             normalize_image("localhost:5000/app"),
-            ("localhost:5000/app".into(), "latest".into(), "localhost:5000/app:latest".into())
+            (
+                "localhost:5000/app".into(),
+                "latest".into(),
+                "localhost:5000/app:latest".into()
+            )
         );
         assert_eq!(normalize_image("bb@sha256:abc").2, "bb@sha256:abc");
     }
 
     #[test]
     fn flag_errors_show_usage() {
-        let e = opts_error(&CliError::msg("invalid argument \"12x\" for \"-m, --memory\" flag: invalid suffix: 'x'"), "run");
+        let e = opts_error(
+            &CliError::msg(
+                "invalid argument \"12x\" for \"-m, --memory\" flag: invalid suffix: 'x'",
+            ),
+            "run",
+        );
         assert_eq!(e.exit_code(), 125);
-        assert!(e.to_string().contains("\n\nUsage:  wharf run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"));
-        let e = opts_error(&CliError::msg("invalid restart policy format: no policy provided before colon"), "run");
+        assert!(e
+            .to_string()
+            .contains("\n\nUsage:  wharf run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"));
+        let e = opts_error(
+            &CliError::msg("invalid restart policy format: no policy provided before colon"),
+            "run",
+        );
         assert!(e.to_string().starts_with("wharf: invalid restart"));
     }
 }

@@ -74,7 +74,14 @@ fn collect_env(args: &Args) -> Result<Vec<String>, CliError> {
         ..Default::default()
     };
     let req = super::opts::parse(&opts, &super::opts::ProcessHost)?;
-    Ok(req.body["Env"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default())
+    Ok(req.body["Env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -85,12 +92,21 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if !args.detach {
         hijack::check_tty(args.interactive, args.tty)?;
     }
-    let console = if args.tty { Some(hijack::terminal_size().unwrap_or((0, 0))) } else { None };
+    let console = if args.tty {
+        Some(hijack::terminal_size().unwrap_or((0, 0)))
+    } else {
+        None
+    };
     let body = exec_body(&args, env, console);
     let answer = client
-        .call(Method::POST, &container_path(&container, "/exec"), Body::Bytes(body.to_string().into(), "application/json"))
+        .call(
+            Method::POST,
+            &container_path(&container, "/exec"),
+            Body::Bytes(body.to_string().into(), "application/json"),
+        )
         .await?;
-    let v: Value = serde_json::from_slice(&answer).map_err(|e| CliError::Protocol(e.to_string()))?;
+    let v: Value =
+        serde_json::from_slice(&answer).map_err(|e| CliError::Protocol(e.to_string()))?;
     let exec_id = v["Id"].as_str().unwrap_or("").to_string();
     if exec_id.is_empty() {
         return Err(CliError::msg("exec ID empty"));
@@ -116,7 +132,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let info: Value = client.get_json(&format!("/exec/{exec_id}/json")).await?;
     let code = info["ExitCode"].as_i64().unwrap_or(0) as i32;
     if code != 0 {
-        return Err(CliError::Status { code, message: String::new() });
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
     }
     Ok(())
 }
@@ -135,7 +154,10 @@ mod tests {
 
     #[test]
     fn exec_body_like_docker() {
-        let t = T::try_parse_from(["exec", "-i", "-u", "1", "-w", "/w", "c1", "sh", "-c", "echo x"]).unwrap();
+        let t = T::try_parse_from([
+            "exec", "-i", "-u", "1", "-w", "/w", "c1", "sh", "-c", "echo x",
+        ])
+        .unwrap();
         let body = exec_body(&t.a, vec!["A=1".into()], None);
         assert_eq!(
             body,

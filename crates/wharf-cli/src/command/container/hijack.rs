@@ -76,7 +76,13 @@ pub async fn copy_output(
 }
 
 /// Writes one chunk of a raw (tty) or multiplexed stream to `out`/`err`.
-pub fn write_chunk(demux: &mut Demuxer, tty: bool, data: &[u8], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
+pub fn write_chunk(
+    demux: &mut Demuxer,
+    tty: bool,
+    data: &[u8],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
     if tty {
         out.write_all(data)?;
         out.flush()?;
@@ -93,9 +99,16 @@ pub fn write_chunk(demux: &mut Demuxer, tty: bool, data: &[u8], out: &mut dyn Wr
                 err.flush()?;
             }
             SYSTEMERR => {
-                return Err(CliError::msg(format!("error from daemon in stream: {}", String::from_utf8_lossy(&payload))))
+                return Err(CliError::msg(format!(
+                    "error from daemon in stream: {}",
+                    String::from_utf8_lossy(&payload)
+                )))
             }
-            other => return Err(CliError::Protocol(format!("unrecognized input header: {other}"))),
+            other => {
+                return Err(CliError::Protocol(format!(
+                    "unrecognized input header: {other}"
+                )))
+            }
         }
     }
     Ok(())
@@ -112,7 +125,9 @@ pub fn terminal_size() -> Option<(u16, u16)> {
     if !is_tty(&out) {
         return None;
     }
-    rustix::termios::tcgetwinsize(&out).ok().map(|w| (w.ws_row, w.ws_col))
+    rustix::termios::tcgetwinsize(&out)
+        .ok()
+        .map(|w| (w.ws_row, w.ws_col))
 }
 
 /// docker's `CheckTty`: `-it` needs a terminal on stdin.
@@ -146,7 +161,11 @@ impl RawTerminal {
 
     pub fn restore(&mut self) {
         if let Some(t) = self.saved.take() {
-            let _ = rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, &t);
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                &t,
+            );
         }
     }
 }
@@ -181,7 +200,11 @@ fn stdin_chunks() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
 /// Runs a hijacked session: stdin → stream (when `stdin`), stream → stdout/stderr. Returns when
 /// the output ends (after our stdin ended too, if it ended first).
 pub async fn stream(h: Hijacked, tty: bool, stdin: bool) -> Result<(), CliError> {
-    let mut raw = if tty && stdin { Some(RawTerminal::enable()) } else { None };
+    let mut raw = if tty && stdin {
+        Some(RawTerminal::enable())
+    } else {
+        None
+    };
     let Hijacked { reader, writer } = h;
     let input = tokio::spawn(async move {
         let Some(mut w) = writer else { return };
@@ -212,8 +235,13 @@ pub async fn stream(h: Hijacked, tty: bool, stdin: bool) -> Result<(), CliError>
 /// `POST {prefix}/resize?h=&w=` with our terminal's size (docker's `resizeTTY`), retried a few
 /// times at start because the process may not have its tty yet.
 pub async fn resize(client: &Client, prefix: &str, retries: u32) {
-    let Some((h, w)) = terminal_size() else { return };
-    let path = format!("{prefix}/resize{}", crate::client::query(&[("h", h.to_string()), ("w", w.to_string())]));
+    let Some((h, w)) = terminal_size() else {
+        return;
+    };
+    let path = format!(
+        "{prefix}/resize{}",
+        crate::client::query(&[("h", h.to_string()), ("w", w.to_string())])
+    );
     for i in 0..=retries {
         if client.call(Method::POST, &path, Body::Empty).await.is_ok() {
             return;
@@ -228,7 +256,9 @@ pub fn monitor_tty_size(client: &Client, prefix: String) -> tokio::task::JoinHan
     let client = client.clone();
     tokio::spawn(async move {
         resize(&client, &prefix, 5).await;
-        let Ok(mut winch) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()) else {
+        let Ok(mut winch) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+        else {
             return;
         };
         while winch.recv().await.is_some() {
@@ -292,7 +322,12 @@ mod tests {
             got.extend(d.push(&all[cut..]));
             assert_eq!(
                 got,
-                vec![(1, b"hello\n".to_vec()), (2, b"oops\n".to_vec()), (1, vec![]), (1, b"bye".to_vec())],
+                vec![
+                    (1, b"hello\n".to_vec()),
+                    (2, b"oops\n".to_vec()),
+                    (1, vec![]),
+                    (1, b"bye".to_vec())
+                ],
                 "cut at {cut}"
             );
             assert_eq!(d.pending(), 0);
@@ -305,16 +340,22 @@ mod tests {
         data.extend(frame(2, b"err1"));
         data.extend(frame(1, b"out2"));
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        copy_output(&data[..], false, &mut out, &mut err).await.unwrap();
+        copy_output(&data[..], false, &mut out, &mut err)
+            .await
+            .unwrap();
         assert_eq!(out, b"out1 out2");
         assert_eq!(err, b"err1");
         // With a tty the bytes are not framed.
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        copy_output(&b"raw\r\n"[..], true, &mut out, &mut err).await.unwrap();
+        copy_output(&b"raw\r\n"[..], true, &mut out, &mut err)
+            .await
+            .unwrap();
         assert_eq!(out, b"raw\r\n");
         // A system error frame ends the copy with its message.
         let data = frame(3, b"boom");
-        let e = copy_output(&data[..], false, &mut Vec::new(), &mut Vec::new()).await.unwrap_err();
+        let e = copy_output(&data[..], false, &mut Vec::new(), &mut Vec::new())
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "error from daemon in stream: boom");
     }
 }

@@ -10,7 +10,12 @@ pub struct Args {
     /// Format output using a custom template:
     /// 'json':             Print in JSON format
     /// 'TEMPLATE':         Print output using the given Go template.
-    #[arg(short = 'f', long = "format", value_name = "string", verbatim_doc_comment)]
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "string",
+        verbatim_doc_comment
+    )]
     pub format: Option<String>,
     /// Display total file sizes
     #[arg(short = 's', long = "size")]
@@ -21,7 +26,9 @@ pub struct Args {
 
 pub async fn fetch(client: &Client, name: &str, size: bool) -> Result<bytes::Bytes, CliError> {
     let q = if size { "?size=1" } else { "" };
-    client.get_bytes(&super::container_path(name, &format!("/json{q}"))).await
+    client
+        .get_bytes(&super::container_path(name, &format!("/json{q}")))
+        .await
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -34,7 +41,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let (out, template_errors) = crate::command::inspect::render_each(&raws, args.format.as_deref());
+    let (out, template_errors) =
+        crate::command::inspect::render_each(&raws, args.format.as_deref());
     crate::write_stdout(&out)?;
     errors.splice(0..0, template_errors);
     if errors.is_empty() {

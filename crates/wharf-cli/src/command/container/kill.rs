@@ -24,7 +24,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     };
     for_each(&args.containers, |c| {
         let path = container_path(&c, &format!("/kill{q}"));
-        async move { client.call(Method::POST, &path, Body::Empty).await.map(|_| ()) }
+        async move {
+            client
+                .call(Method::POST, &path, Body::Empty)
+                .await
+                .map(|_| ())
+        }
     })
     .await
 }

@@ -11,7 +11,8 @@ use crate::command::{encode_filters, int_field, parse_filter, str_field, Ctx};
 use crate::error::CliError;
 use crate::format::{self, units};
 
-const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 const QUIET_FORMAT: &str = "{{.ID}}";
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -51,7 +52,9 @@ impl Args {
     fn effective_format(&self) -> String {
         match self.format.as_deref() {
             None | Some("") | Some("table") if self.quiet => QUIET_FORMAT.to_string(),
-            None | Some("") | Some("table") if self.size => format!("{DEFAULT_FORMAT}\t{{{{.Size}}}}"),
+            None | Some("") | Some("table") if self.size => {
+                format!("{DEFAULT_FORMAT}\t{{{{.Size}}}}")
+            }
             None | Some("") | Some("table") => DEFAULT_FORMAT.to_string(),
             Some(f) => f.to_string(),
         }
@@ -65,7 +68,11 @@ impl Args {
 
     /// `?all=1&filters=…&limit=N&size=1`, keys sorted as Go's client sends them.
     pub fn query(&self) -> String {
-        let limit = if self.latest && self.last <= 0 { 1 } else { self.last };
+        let limit = if self.latest && self.last <= 0 {
+            1
+        } else {
+            self.last
+        };
         let mut q = Vec::new();
         if self.all {
             q.push(("all", "1".to_string()));
@@ -85,7 +92,9 @@ impl Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let list: Vec<Value> = client.get_json(&format!("/containers/json{}", args.query())).await?;
+    let list: Vec<Value> = client
+        .get_json(&format!("/containers/json{}", args.query()))
+        .await?;
     crate::write_stdout(&render(&list, &args, units::now_unix())?)
 }
 
@@ -109,7 +118,10 @@ fn rewrite_label_calls(format: &str) -> String {
         let after = &rest[i + ".Label \"".len()..];
         match after.find('"') {
             Some(end) => {
-                out.push_str(&format!("(or (index .LabelMap \"{}\") \"\")", &after[..end]));
+                out.push_str(&format!(
+                    "(or (index .LabelMap \"{}\") \"\")",
+                    &after[..end]
+                ));
                 rest = &after[end + 1..];
             }
             None => {
@@ -127,7 +139,10 @@ pub fn render(list: &[Value], args: &Args, now: f64) -> Result<String, CliError>
     let fmt = args.effective_format();
     let uses_label = fmt.contains(".Label \"");
     let fmt = rewrite_label_calls(&fmt);
-    let rows: Vec<Value> = list.iter().map(|c| row(c, !args.no_trunc, uses_label, now)).collect();
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| row(c, !args.no_trunc, uses_label, now))
+        .collect();
     Ok(format::render_list(&fmt, &rows, &headers())?)
 }
 
@@ -137,7 +152,11 @@ pub fn row(c: &Value, trunc: bool, with_label_map: bool, now: f64) -> Value {
     let created = int_field(c, "Created", 0);
     let mut labels: Vec<(String, String)> = c["Labels"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     labels.sort();
     let mounts: Vec<String> = c["Mounts"]
@@ -145,7 +164,11 @@ pub fn row(c: &Value, trunc: bool, with_label_map: bool, now: f64) -> Value {
         .into_iter()
         .flatten()
         .map(|m| {
-            let name = if str_field(m, "Name").is_empty() { str_field(m, "Source") } else { str_field(m, "Name") };
+            let name = if str_field(m, "Name").is_empty() {
+                str_field(m, "Source")
+            } else {
+                str_field(m, "Name")
+            };
             if trunc {
                 format::ellipsis(name, 15)
             } else {
@@ -153,11 +176,23 @@ pub fn row(c: &Value, trunc: bool, with_label_map: bool, now: f64) -> Value {
             }
         })
         .collect();
-    let local_volumes = c["Mounts"].as_array().into_iter().flatten().filter(|m| str_field(m, "Driver") == "local").count();
-    let mut networks: Vec<&String> = c["NetworkSettings"]["Networks"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let local_volumes = c["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| str_field(m, "Driver") == "local")
+        .count();
+    let mut networks: Vec<&String> = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     networks.sort();
     let command = str_field(c, "Command");
-    let command = if trunc { format::ellipsis(command, 20) } else { command.to_string() };
+    let command = if trunc {
+        format::ellipsis(command, 20)
+    } else {
+        command.to_string()
+    };
     let mut r = json!({
         "ID": if trunc { format::truncate_id(id) } else { id.to_string() },
         "Image": image(c, trunc),
@@ -176,7 +211,10 @@ pub fn row(c: &Value, trunc: bool, with_label_map: bool, now: f64) -> Value {
         "LocalVolumes": local_volumes.to_string(),
     });
     if with_label_map {
-        let m: Map<String, Value> = labels.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+        let m: Map<String, Value> = labels
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
         r["LabelMap"] = Value::Object(m);
     }
     r
@@ -227,7 +265,10 @@ fn size(c: &Value) -> String {
     let root = int_field(c, "SizeRootFs", 0);
     let srw = units::human_size_with_precision(rw as f64, 3);
     if root > 0 {
-        format!("{srw} (virtual {})", units::human_size_with_precision(root as f64, 3))
+        format!(
+            "{srw} (virtual {})",
+            units::human_size_with_precision(root as f64, 3)
+        )
     } else {
         srw
     }
@@ -248,7 +289,9 @@ pub fn go_quote(s: &str) -> String {
             '\x08' => out.push_str("\\b"),
             '\x0c' => out.push_str("\\f"),
             '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -274,7 +317,9 @@ pub fn displayable_ports(ports: &[Value]) -> String {
             kind: str_field(p, "Type").to_string(),
         })
         .collect();
-    ps.sort_by(|a, b| (a.private, &a.ip, a.public, &a.kind).cmp(&(b.private, &b.ip, b.public, &b.kind)));
+    ps.sort_by(|a, b| {
+        (a.private, &a.ip, a.public, &a.kind).cmp(&(b.private, &b.ip, b.public, &b.kind))
+    });
     let mut groups: Vec<(String, u64, u64)> = Vec::new(); // key, first, last (in key creation order)
     let mut result = Vec::new();
     let mut host_mappings = Vec::new();
@@ -296,7 +341,11 @@ pub fn displayable_ports(ports: &[Value]) -> String {
         let mut key = p.kind.clone();
         if !p.ip.is_empty() {
             if p.public != p.private {
-                let host = if p.ip.contains(':') { format!("[{}]:{}", p.ip, p.public) } else { format!("{}:{}", p.ip, p.public) };
+                let host = if p.ip.contains(':') {
+                    format!("[{}]:{}", p.ip, p.public)
+                } else {
+                    format!("{}:{}", p.ip, p.public)
+                };
                 host_mappings.push(format!("{host}->{}/{}", p.private, p.kind));
                 continue;
             }
@@ -332,44 +381,81 @@ mod tests {
 
     #[test]
     fn ps_table_golden() {
-        check_golden("ps-table.golden", &render(&fixture(), &Args::default(), NOW).unwrap());
+        check_golden(
+            "ps-table.golden",
+            &render(&fixture(), &Args::default(), NOW).unwrap(),
+        );
     }
 
     #[test]
     fn ps_size_no_trunc_golden() {
-        let args = Args { size: true, no_trunc: true, ..Default::default() };
-        check_golden("ps-size-notrunc.golden", &render(&fixture(), &args, NOW).unwrap());
+        let args = Args {
+            size: true,
+            no_trunc: true,
+            ..Default::default()
+        };
+        check_golden(
+            "ps-size-notrunc.golden",
+            &render(&fixture(), &args, NOW).unwrap(),
+        );
     }
 
     #[test]
     fn ps_json_golden() {
-        let args = Args { format: Some("json".into()), ..Default::default() };
+        let args = Args {
+            format: Some("json".into()),
+            ..Default::default()
+        };
         check_golden("ps-json.golden", &render(&fixture(), &args, NOW).unwrap());
     }
 
     #[test]
     fn ps_quiet_and_templates() {
-        let args = Args { quiet: true, ..Default::default() };
+        let args = Args {
+            quiet: true,
+            ..Default::default()
+        };
         let out = render(&fixture(), &args, NOW).unwrap();
         assert!(out.lines().all(|l| l.len() == 12), "{out}");
         let args = Args {
-            format: Some("{{.Names}} {{.Label \"com.example.role\"}}|{{.Label \"nope\"}}|{{.State}}".into()),
+            format: Some(
+                "{{.Names}} {{.Label \"com.example.role\"}}|{{.Label \"nope\"}}|{{.State}}".into(),
+            ),
             ..Default::default()
         };
         let out = render(&fixture(), &args, NOW).unwrap();
         assert_eq!(out.lines().next().unwrap(), "web frontend||running");
-        let args = Args { format: Some("table {{.ID}}\\t{{.Networks}}\\t{{.Mounts}}".into()), ..Default::default() };
+        let args = Args {
+            format: Some("table {{.ID}}\\t{{.Networks}}\\t{{.Mounts}}".into()),
+            ..Default::default()
+        };
         let out = render(&fixture(), &args, NOW).unwrap();
-        assert!(out.starts_with("CONTAINER ID   NETWORKS         MOUNTS\n"), "{out}");
+        assert!(
+            out.starts_with("CONTAINER ID   NETWORKS         MOUNTS\n"),
+            "{out}"
+        );
         assert!(out.contains("a4f7dd188512ae…,/srv/www"), "{out}");
     }
 
     #[test]
     fn queries() {
         assert_eq!(Args::default().query(), "");
-        let a = Args { all: true, latest: true, size: true, filter: vec![("status".into(), "exited".into())], ..Default::default() };
-        assert_eq!(a.query(), "?all=1&filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D&limit=1&size=1");
-        let a = Args { last: 3, format: Some("{{.Size}}".into()), ..Default::default() };
+        let a = Args {
+            all: true,
+            latest: true,
+            size: true,
+            filter: vec![("status".into(), "exited".into())],
+            ..Default::default()
+        };
+        assert_eq!(
+            a.query(),
+            "?all=1&filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D&limit=1&size=1"
+        );
+        let a = Args {
+            last: 3,
+            format: Some("{{.Size}}".into()),
+            ..Default::default()
+        };
         assert_eq!(a.query(), "?limit=3&size=1");
     }
 

@@ -24,7 +24,12 @@ pub struct Args {
     #[arg(long = "since", value_name = "string")]
     pub since: Option<String>,
     /// Number of lines to show from the end of the logs
-    #[arg(short = 'n', long = "tail", value_name = "string", default_value = "all")]
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "string",
+        default_value = "all"
+    )]
     pub tail: String,
     /// Show timestamps
     #[arg(short = 't', long = "timestamps")]
@@ -44,7 +49,9 @@ pub fn api_timestamp(value: &str, now: f64) -> Result<String, CliError> {
         }
     }
     let fmt = |t: time::OffsetDateTime| format!("{}.{:09}", t.unix_timestamp(), t.nanosecond());
-    if let Ok(t) = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339) {
+    if let Ok(t) =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+    {
         return Ok(fmt(t));
     }
     let local_formats = [
@@ -56,15 +63,22 @@ pub fn api_timestamp(value: &str, now: f64) -> Result<String, CliError> {
             return Ok(fmt(t.assume_utc()));
         }
     }
-    if let Ok(d) = time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]")) {
+    if let Ok(d) = time::Date::parse(
+        value,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
         return Ok(fmt(d.midnight().assume_utc()));
     }
     if value.contains('-') {
-        return Err(CliError::msg(format!("parsing time {value:?}: invalid timestamp")));
+        return Err(CliError::msg(format!(
+            "parsing time {value:?}: invalid timestamp"
+        )));
     }
     let (s, frac) = value.split_once('.').unwrap_or((value, "0"));
     if s.parse::<i64>().is_err() || frac.parse::<u64>().is_err() {
-        return Err(CliError::msg(format!("failed to parse value as time or duration: {value:?}")));
+        return Err(CliError::msg(format!(
+            "failed to parse value as time or duration: {value:?}"
+        )));
     }
     Ok(value.to_string())
 }
@@ -99,7 +113,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let id = c["Id"].as_str().unwrap_or(&args.container).to_string();
     let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
     let q = logs_query(&args, crate::format::units::now_unix())?;
-    let resp = client.request(Method::GET, &container_path(&id, &format!("/logs{q}")), Body::Empty).await?;
+    let resp = client
+        .request(
+            Method::GET,
+            &container_path(&id, &format!("/logs{q}")),
+            Body::Empty,
+        )
+        .await?;
     let mut body = resp.into_body();
     let mut demux = Demuxer::default();
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
@@ -127,8 +147,23 @@ mod tests {
     #[test]
     fn query_like_docker() {
         let t = T::try_parse_from(["logs", "c"]).unwrap();
-        assert_eq!(logs_query(&t.a, 0.0).unwrap(), "?stderr=1&stdout=1&tail=all");
-        let t = T::try_parse_from(["logs", "-f", "-t", "-n", "5", "--since", "10m", "--until", "1700000000", "c"]).unwrap();
+        assert_eq!(
+            logs_query(&t.a, 0.0).unwrap(),
+            "?stderr=1&stdout=1&tail=all"
+        );
+        let t = T::try_parse_from([
+            "logs",
+            "-f",
+            "-t",
+            "-n",
+            "5",
+            "--since",
+            "10m",
+            "--until",
+            "1700000000",
+            "c",
+        ])
+        .unwrap();
         assert_eq!(
             logs_query(&t.a, 1_700_000_600.0).unwrap(),
             "?follow=1&since=1700000000&stderr=1&stdout=1&tail=5&timestamps=1&until=1700000000"
@@ -137,8 +172,14 @@ mod tests {
 
     #[test]
     fn timestamps_like_docker() {
-        assert_eq!(api_timestamp("2013-01-02T13:23:37Z", 0.0).unwrap(), "1357133017.000000000");
-        assert_eq!(api_timestamp("2013-01-02", 0.0).unwrap(), "1357084800.000000000");
+        assert_eq!(
+            api_timestamp("2013-01-02T13:23:37Z", 0.0).unwrap(),
+            "1357133017.000000000"
+        );
+        assert_eq!(
+            api_timestamp("2013-01-02", 0.0).unwrap(),
+            "1357084800.000000000"
+        );
         assert_eq!(api_timestamp("1h", 7200.0).unwrap(), "3600");
         assert_eq!(api_timestamp("1357133017.5", 0.0).unwrap(), "1357133017.5");
         assert!(api_timestamp("yesterday", 0.0).is_err());

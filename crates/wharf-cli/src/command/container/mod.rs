@@ -42,7 +42,10 @@ pub enum ContainerCommand {
     #[command(override_usage = "wharf container attach [OPTIONS] CONTAINER")]
     Attach(attach::Args),
     /// Create a new container
-    #[command(disable_help_flag = true, override_usage = "wharf container create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wharf container create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(create::Args),
     /// Execute a command in a running container
     #[command(override_usage = "wharf container exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
@@ -75,10 +78,16 @@ pub enum ContainerCommand {
     #[command(override_usage = "wharf container restart [OPTIONS] CONTAINER [CONTAINER...]")]
     Restart(restart::Args),
     /// Remove one or more containers
-    #[command(visible_alias = "remove", override_usage = "wharf container rm [OPTIONS] CONTAINER [CONTAINER...]")]
+    #[command(
+        visible_alias = "remove",
+        override_usage = "wharf container rm [OPTIONS] CONTAINER [CONTAINER...]"
+    )]
     Rm(rm::Args),
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true, override_usage = "wharf container run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wharf container run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(run::Args),
     /// Start one or more stopped containers
     #[command(override_usage = "wharf container start [OPTIONS] CONTAINER [CONTAINER...]")]
@@ -150,7 +159,11 @@ pub fn status_error(err: &CliError, verb: &str) -> CliError {
     let msg = err.to_string();
     CliError::Status {
         code: exit_code_for_start_error(&msg),
-        message: format!("{}: {msg}\n\nRun '{} {verb} --help' for more information", crate::PROG, crate::PROG),
+        message: format!(
+            "{}: {msg}\n\nRun '{} {verb} --help' for more information",
+            crate::PROG,
+            crate::PROG
+        ),
     }
 }
 
@@ -158,14 +171,29 @@ pub fn status_error(err: &CliError, verb: &str) -> CliError {
 /// sent before the container starts so no exit is missed. Resolves to the exit status
 /// (125 when waiting failed). Returns once the daemon has answered the request's headers (or
 /// after a short grace period), so the caller knows the wait is registered before it starts.
-pub async fn wait_exit_or_removed(client: &Client, id: &str, removed: bool) -> tokio::task::JoinHandle<i32> {
-    wait_for(client, id, Some(if removed { "removed" } else { "next-exit" })).await
+pub async fn wait_exit_or_removed(
+    client: &Client,
+    id: &str,
+    removed: bool,
+) -> tokio::task::JoinHandle<i32> {
+    wait_for(
+        client,
+        id,
+        Some(if removed { "removed" } else { "next-exit" }),
+    )
+    .await
 }
 
 /// `POST /containers/{id}/wait[?condition=…]` in the background; see [`wait_exit_or_removed`].
-pub async fn wait_for(client: &Client, id: &str, condition: Option<&str>) -> tokio::task::JoinHandle<i32> {
+pub async fn wait_for(
+    client: &Client,
+    id: &str,
+    condition: Option<&str>,
+) -> tokio::task::JoinHandle<i32> {
     let client = client.clone();
-    let q = condition.map(|c| query(&[("condition", c.to_string())])).unwrap_or_default();
+    let q = condition
+        .map(|c| query(&[("condition", c.to_string())]))
+        .unwrap_or_default();
     let path = container_path(id, &format!("/wait{q}"));
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -178,7 +206,11 @@ pub async fn wait_for(client: &Client, id: &str, condition: Option<&str>) -> tok
         match result {
             Ok(body) => {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                if let Some(m) = v.get("Error").and_then(|e| e.get("Message")).and_then(Value::as_str) {
+                if let Some(m) = v
+                    .get("Error")
+                    .and_then(|e| e.get("Message"))
+                    .and_then(Value::as_str)
+                {
                     if !m.is_empty() {
                         eprintln!("Error waiting for container: {m}");
                         return 125;
@@ -187,7 +219,11 @@ pub async fn wait_for(client: &Client, id: &str, condition: Option<&str>) -> tok
                 v.get("StatusCode").and_then(Value::as_i64).unwrap_or(125) as i32
             }
             Err(e) => {
-                eprintln!("Error waiting for container: {}", e.to_string().trim_start_matches("Error response from daemon: "));
+                eprintln!(
+                    "Error waiting for container: {}",
+                    e.to_string()
+                        .trim_start_matches("Error response from daemon: ")
+                );
                 125
             }
         }
@@ -228,13 +264,29 @@ mod tests {
 
     #[test]
     fn start_errors_map_to_docker_exit_codes() {
-        let not_found = "failed to create task: exec: \"nope\": executable file not found in $PATH: unknown";
+        let not_found =
+            "failed to create task: exec: \"nope\": executable file not found in $PATH: unknown";
         assert_eq!(exit_code_for_start_error(not_found), 127);
-        assert_eq!(exit_code_for_start_error("exec /bin/x: no such file or directory"), 127);
-        assert_eq!(exit_code_for_start_error("exec /etc: permission denied"), 126);
-        assert_eq!(exit_code_for_start_error("exec: \"/etc\": is a directory"), 126);
+        assert_eq!(
+            exit_code_for_start_error("exec /bin/x: no such file or directory"),
+            127
+        );
+        assert_eq!(
+            exit_code_for_start_error("exec /etc: permission denied"),
+            126
+        );
+        assert_eq!(
+            exit_code_for_start_error("exec: \"/etc\": is a directory"),
+            126
+        );
         assert_eq!(exit_code_for_start_error("No such image: x:latest"), 125);
-        let e = status_error(&CliError::Daemon { status: 400, message: not_found.into() }, "run");
+        let e = status_error(
+            &CliError::Daemon {
+                status: 400,
+                message: not_found.into(),
+            },
+            "run",
+        );
         assert_eq!(e.exit_code(), 127);
         assert_eq!(
             e.to_string(),

@@ -26,7 +26,12 @@ pub struct ContainerOpts {
     #[arg(long = "cap-drop", value_name = "list")]
     pub cap_drop: Vec<String>,
     /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares", value_name = "int", default_value_t = 0)]
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        default_value_t = 0
+    )]
     pub cpu_shares: i64,
     /// Number of CPUs
     #[arg(long = "cpus", value_name = "decimal")]
@@ -200,7 +205,9 @@ impl CreateRequest {
         self.body["AttachStderr"].as_bool().unwrap_or(false)
     }
     pub fn auto_remove(&self) -> bool {
-        self.body["HostConfig"]["AutoRemove"].as_bool().unwrap_or(false)
+        self.body["HostConfig"]["AutoRemove"]
+            .as_bool()
+            .unwrap_or(false)
     }
 }
 
@@ -234,7 +241,11 @@ fn err(s: impl Into<String>) -> CliError {
 /// docker/cli's `opts.parse`: flags to the create body. Errors are docker's messages, without
 /// the "docker: " prefix the caller adds.
 pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliError> {
-    let image = o.args.first().cloned().ok_or_else(|| err("requires at least 1 argument"))?;
+    let image = o
+        .args
+        .first()
+        .cloned()
+        .ok_or_else(|| err("requires at least 1 argument"))?;
     let cmd: Vec<String> = o.args[1..].to_vec();
 
     // Streams: -a picks them; without -a, stdout and stderr; -i adds stdin.
@@ -255,13 +266,23 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         attach.2 = true;
     }
 
-    let memory = o.memory.as_deref().map(|m| ram_in_bytes(m).map_err(|e| flag_err(m, "-m, --memory", &e))).transpose()?.unwrap_or(0);
+    let memory = o
+        .memory
+        .as_deref()
+        .map(|m| ram_in_bytes(m).map_err(|e| flag_err(m, "-m, --memory", &e)))
+        .transpose()?
+        .unwrap_or(0);
     let memory_swap = match o.memory_swap.as_deref() {
         None => 0,
         Some("-1") => -1,
         Some(s) => ram_in_bytes(s).map_err(|e| flag_err(s, "--memory-swap", &e))?,
     };
-    let nano_cpus = o.cpus.as_deref().map(|c| parse_cpus(c).map_err(|e| flag_err(c, "--cpus", &e))).transpose()?.unwrap_or(0);
+    let nano_cpus = o
+        .cpus
+        .as_deref()
+        .map(|c| parse_cpus(c).map_err(|e| flag_err(c, "--cpus", &e)))
+        .transpose()?
+        .unwrap_or(0);
 
     // Ports: -p bindings and --expose, both exposed.
     let mut exposed: BTreeMap<String, Value> = BTreeMap::new();
@@ -269,7 +290,10 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     for p in &o.publish {
         for (port, ip, host_port) in parse_port_spec(p)? {
             exposed.insert(port.clone(), json!({}));
-            bindings.entry(port).or_default().push(json!({"HostIp": ip, "HostPort": host_port}));
+            bindings
+                .entry(port)
+                .or_default()
+                .push(json!({"HostIp": ip, "HostPort": host_port}));
         }
     }
     for e in &o.expose {
@@ -291,7 +315,11 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
             volumes.insert(v.clone(), json!({}));
         }
     }
-    let mounts = o.mount.iter().map(|m| parse_mount(m)).collect::<Result<Vec<_>, _>>()?;
+    let mounts = o
+        .mount
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut tmpfs = Map::new();
     for t in &o.tmpfs {
         let (path, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
@@ -326,14 +354,20 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     }
 
     let restart = parse_restart(&o.restart)?;
-    let ulimits = o.ulimit.iter().map(|u| parse_ulimit(u)).collect::<Result<Vec<_>, _>>()?;
+    let ulimits = o
+        .ulimit
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()?;
     let security_opt = parse_security_opts(&o.security_opt, host)?;
     let healthcheck = parse_healthcheck(o)?;
 
     match o.pull.as_str() {
         "always" | "missing" | "never" => {}
         p => {
-            return Err(err(format!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\"")))
+            return Err(err(format!(
+                "invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""
+            )))
         }
     }
 
@@ -360,7 +394,11 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     } else {
         json!({})
     };
-    let console = if o.tty { host.console_size().map(|(h, w)| [h, w]).unwrap_or([0, 0]) } else { [0, 0] };
+    let console = if o.tty {
+        host.console_size().map(|(h, w)| [h, w]).unwrap_or([0, 0])
+    } else {
+        [0, 0]
+    };
 
     let mut config = json!({
         "Hostname": o.hostname.clone().unwrap_or_default(),
@@ -381,7 +419,9 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "OnBuild": null,
         "Labels": labels,
     });
-    let c = config.as_object_mut().ok_or_else(|| err("internal: config is not an object"))?;
+    let c = config
+        .as_object_mut()
+        .ok_or_else(|| err("internal: config is not an object"))?;
     if !exposed.is_empty() {
         c.insert("ExposedPorts".into(), json!(exposed));
     }
@@ -459,7 +499,9 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "MaskedPaths": null,
         "ReadonlyPaths": null,
     });
-    let h = host_config.as_object_mut().ok_or_else(|| err("internal: host config is not an object"))?;
+    let h = host_config
+        .as_object_mut()
+        .ok_or_else(|| err("internal: host config is not an object"))?;
     if !tmpfs.is_empty() {
         h.insert("Tmpfs".into(), Value::Object(tmpfs));
     }
@@ -470,7 +512,10 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         h.insert("Init".into(), Value::Bool(true));
     }
     c.insert("HostConfig".into(), host_config);
-    c.insert("NetworkingConfig".into(), json!({ "EndpointsConfig": endpoints }));
+    c.insert(
+        "NetworkingConfig".into(),
+        json!({ "EndpointsConfig": endpoints }),
+    );
 
     Ok(CreateRequest {
         image: o.args[0].clone(),
@@ -482,14 +527,18 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
 
 /// pflag's message for a value its parser refused.
 fn flag_err(value: &str, flag: &str, why: &str) -> CliError {
-    err(format!("invalid argument \"{value}\" for \"{flag}\" flag: {why}"))
+    err(format!(
+        "invalid argument \"{value}\" for \"{flag}\" flag: {why}"
+    ))
 }
 
 /// go-units `RAMInBytes`: "512m", "1g", "1.5GiB", "1024" (binary multiples).
 pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     let invalid = || format!("invalid size: '{s}'");
     let t = s.trim();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, rest) = t.split_at(num_end);
     let n: f64 = num.parse().map_err(|_| invalid())?;
     let rest = rest.strip_prefix(' ').unwrap_or(rest).to_lowercase();
@@ -525,19 +574,28 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
 pub fn parse_cpus(s: &str) -> Result<i64, String> {
     let bad = || format!("failed to parse {s} as a rational number");
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() && frac.is_empty() || !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     if frac.len() > 9 && frac[9..].chars().any(|c| c != '0') {
         return Err("value is too precise".into());
     }
-    let i: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let i: i64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
     let mut f = frac.chars().take(9).collect::<String>();
     while f.len() < 9 {
         f.push('0');
     }
     let f: i64 = f.parse().map_err(|_| bad())?;
-    i.checked_mul(1_000_000_000).and_then(|v| v.checked_add(f)).ok_or_else(bad)
+    i.checked_mul(1_000_000_000)
+        .and_then(|v| v.checked_add(f))
+        .ok_or_else(bad)
 }
 
 /// Go's `time.ParseDuration` ("1h30m", "500ms", "10s"), in nanoseconds.
@@ -555,13 +613,17 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n_end == 0 {
             return Err(bad());
         }
         let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..u_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -590,8 +652,13 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<(String, String, String)>, CliE
     }
     // The IP may be an IPv6 literal in brackets.
     let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
-        let (ip, after) = r.split_once(']').ok_or_else(|| err(format!("invalid IP address: {rest}")))?;
-        (ip.to_string(), after.strip_prefix(':').unwrap_or(after).to_string())
+        let (ip, after) = r
+            .split_once(']')
+            .ok_or_else(|| err(format!("invalid IP address: {rest}")))?;
+        (
+            ip.to_string(),
+            after.strip_prefix(':').unwrap_or(after).to_string(),
+        )
     } else {
         let parts: Vec<&str> = rest.split(':').collect();
         match parts.len() {
@@ -607,7 +674,8 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<(String, String, String)>, CliE
     if container.is_empty() {
         return Err(err(format!("no port specified: {spec}<empty>")));
     }
-    let (c_start, c_end) = parse_range(&container).map_err(|_| err(format!("invalid containerPort: {container}")))?;
+    let (c_start, c_end) =
+        parse_range(&container).map_err(|_| err(format!("invalid containerPort: {container}")))?;
     let host_range = if host.is_empty() {
         None
     } else {
@@ -615,7 +683,9 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<(String, String, String)>, CliE
     };
     if let Some((hs, he)) = host_range {
         if he - hs != c_end - c_start && hs != he {
-            return Err(err(format!("invalid ranges specified for container and host Ports: {container} and {host}")));
+            return Err(err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            )));
         }
     }
     let mut out = Vec::new();
@@ -646,7 +716,11 @@ pub fn parse_expose(e: &str) -> Result<Vec<String>, CliError> {
         return Err(err(format!("invalid port format for --expose: {e}")));
     }
     let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
-    let (a, b) = parse_range(ports).map_err(|_| err(format!("invalid range format for --expose: {e}, error: invalid port")))?;
+    let (a, b) = parse_range(ports).map_err(|_| {
+        err(format!(
+            "invalid range format for --expose: {e}, error: invalid port"
+        ))
+    })?;
     Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
 }
 
@@ -664,7 +738,9 @@ pub fn parse_mount(spec: &str) -> Result<Value, CliError> {
         };
         let truthy = |v: &Option<String>| -> Result<bool, CliError> {
             match v.as_deref() {
-                None | Some("1") | Some("true") | Some("True") | Some("TRUE") | Some("t") => Ok(true),
+                None | Some("1") | Some("true") | Some("True") | Some("TRUE") | Some("t") => {
+                    Ok(true)
+                }
                 Some("0") | Some("false") | Some("False") | Some("FALSE") | Some("f") => Ok(false),
                 Some(x) => Err(err(format!("invalid value for {k}: {x}"))),
             }
@@ -679,7 +755,9 @@ pub fn parse_mount(spec: &str) -> Result<Value, CliError> {
                 vol_opts.insert("NoCopy".into(), Value::Bool(truthy(&v)?));
             }
             _ => {
-                let v = v.ok_or_else(|| err(format!("invalid field '{field}' must be a key=value pair")))?;
+                let v = v.ok_or_else(|| {
+                    err(format!("invalid field '{field}' must be a key=value pair"))
+                })?;
                 match k.as_str() {
                     "type" => kind = v.to_lowercase(),
                     "source" | "src" => {
@@ -695,11 +773,13 @@ pub fn parse_mount(spec: &str) -> Result<Value, CliError> {
                         bind_opts.insert("Propagation".into(), Value::from(v));
                     }
                     "tmpfs-size" => {
-                        let n = ram_in_bytes(&v).map_err(|e| err(format!("invalid value for {k}: {e}")))?;
+                        let n = ram_in_bytes(&v)
+                            .map_err(|e| err(format!("invalid value for {k}: {e}")))?;
                         tmpfs_opts.insert("SizeBytes".into(), Value::from(n));
                     }
                     "tmpfs-mode" => {
-                        let n = u32::from_str_radix(&v, 8).map_err(|_| err(format!("invalid value for {k}: {v}")))?;
+                        let n = u32::from_str_radix(&v, 8)
+                            .map_err(|_| err(format!("invalid value for {k}: {v}")))?;
                         tmpfs_opts.insert("Mode".into(), Value::from(n));
                     }
                     "volume-driver" => {
@@ -710,11 +790,18 @@ pub fn parse_mount(spec: &str) -> Result<Value, CliError> {
             }
         }
     }
-    if !matches!(kind.as_str(), "bind" | "volume" | "tmpfs" | "npipe" | "cluster" | "image") {
-        return Err(err(format!("invalid argument \"{spec}\" for \"--mount\" flag: invalid type: {kind}")));
+    if !matches!(
+        kind.as_str(),
+        "bind" | "volume" | "tmpfs" | "npipe" | "cluster" | "image"
+    ) {
+        return Err(err(format!(
+            "invalid argument \"{spec}\" for \"--mount\" flag: invalid type: {kind}"
+        )));
     }
     if !m.contains_key("Target") {
-        return Err(err(format!("invalid argument \"{spec}\" for \"--mount\" flag: target is required")));
+        return Err(err(format!(
+            "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
+        )));
     }
     let mut out = Map::new();
     out.insert("Type".into(), Value::from(kind));
@@ -738,7 +825,9 @@ fn validate_env(e: &str, host: &dyn Host) -> Result<String, CliError> {
         None => (e, false),
     };
     if k.is_empty() {
-        return Err(err(format!("invalid argument \"{e}\" for \"-e, --env\" flag: invalid environment variable: {e}")));
+        return Err(err(format!(
+            "invalid argument \"{e}\" for \"-e, --env\" flag: invalid environment variable: {e}"
+        )));
     }
     if has_value {
         return Ok(e.to_string());
@@ -752,7 +841,9 @@ fn validate_env(e: &str, host: &dyn Host) -> Result<String, CliError> {
 /// docker's kvfile: one KEY=VAL per line, `#` comments; a bare KEY in an env file takes our
 /// value or is dropped.
 fn read_kv_file(host: &dyn Host, path: &str, lookup_env: bool) -> Result<Vec<String>, CliError> {
-    let text = host.read_file(path).map_err(|e| crate::error::go_io_error("open", path, &e))?;
+    let text = host
+        .read_file(path)
+        .map_err(|e| crate::error::go_io_error("open", path, &e))?;
     let mut out = Vec::new();
     for raw in text.lines() {
         let line = raw.trim_start();
@@ -764,7 +855,10 @@ fn read_kv_file(host: &dyn Host, path: &str, lookup_env: bool) -> Result<Vec<Str
             None => (line, None),
         };
         if key.contains([' ', '\t']) {
-            return Err(err(format!("variable '{}' contains whitespaces", key.trim_end())));
+            return Err(err(format!(
+                "variable '{}' contains whitespaces",
+                key.trim_end()
+            )));
         }
         match value {
             Some(_) => out.push(line.to_string()),
@@ -787,12 +881,16 @@ pub fn parse_restart(s: &str) -> Result<Value, CliError> {
     }
     let (name, count) = s.split_once(':').unwrap_or((s, ""));
     if s.contains(':') && name.is_empty() {
-        return Err(err("invalid restart policy format: no policy provided before colon"));
+        return Err(err(
+            "invalid restart policy format: no policy provided before colon",
+        ));
     }
     let retries = if count.is_empty() {
         0
     } else {
-        count.parse::<i64>().map_err(|_| err("invalid restart policy format: maximum retry count must be an integer"))?
+        count.parse::<i64>().map_err(|_| {
+            err("invalid restart policy format: maximum retry count must be an integer")
+        })?
     };
     Ok(json!({"Name": name, "MaximumRetryCount": retries}))
 }
@@ -800,12 +898,20 @@ pub fn parse_restart(s: &str) -> Result<Value, CliError> {
 /// `--ulimit nofile=1024:2048` → `{"Name","Hard","Soft"}`.
 pub fn parse_ulimit(s: &str) -> Result<Value, CliError> {
     let bad = |why: &str| flag_err(s, "--ulimit", why);
-    let (name, limits) = s.split_once('=').ok_or_else(|| bad(&format!("invalid ulimit argument: {s}")))?;
+    let (name, limits) = s
+        .split_once('=')
+        .ok_or_else(|| bad(&format!("invalid ulimit argument: {s}")))?;
     let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
-    let soft: i64 = soft.parse().map_err(|_| bad(&format!("invalid ulimit soft value: {soft}")))?;
-    let hard: i64 = hard.parse().map_err(|_| bad(&format!("invalid ulimit hard value: {hard}")))?;
+    let soft: i64 = soft
+        .parse()
+        .map_err(|_| bad(&format!("invalid ulimit soft value: {soft}")))?;
+    let hard: i64 = hard
+        .parse()
+        .map_err(|_| bad(&format!("invalid ulimit hard value: {hard}")))?;
     if soft > hard && hard != -1 {
-        return Err(bad(&format!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")));
+        return Err(bad(&format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
     }
     Ok(json!({"Name": name, "Hard": hard, "Soft": soft}))
 }
@@ -824,11 +930,17 @@ fn parse_security_opts(list: &[String], host: &dyn Host) -> Result<Vec<String>, 
         };
         match (key, value) {
             ("seccomp", Some(file)) if file != "unconfined" && file != "builtin" => {
-                let text = host
-                    .read_file(file)
-                    .map_err(|e| err(format!("opening seccomp profile ({file}) failed: {}", crate::error::go_io_message("open", file, &e))))?;
-                let v: Value = serde_json::from_str(&text)
-                    .map_err(|e| err(format!("compacting json for seccomp profile ({file}) failed: {e}")))?;
+                let text = host.read_file(file).map_err(|e| {
+                    err(format!(
+                        "opening seccomp profile ({file}) failed: {}",
+                        crate::error::go_io_message("open", file, &e)
+                    ))
+                })?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    err(format!(
+                        "compacting json for seccomp profile ({file}) failed: {e}"
+                    ))
+                })?;
                 out.push(format!("seccomp={}", compact_json(&text, &v)));
             }
             (k, Some(v)) => out.push(format!("{k}={v}")),
@@ -892,7 +1004,8 @@ fn parse_healthcheck(o: &ContainerOpts) -> Result<Option<Value>, CliError> {
         ("start-period", &o.health_start_period, "StartPeriod"),
     ] {
         if let Some(s) = v {
-            let ns = parse_go_duration(s).map_err(|e| flag_err(s, &format!("--health-{flag}"), &e))?;
+            let ns =
+                parse_go_duration(s).map_err(|e| flag_err(s, &format!("--health-{flag}"), &e))?;
             if ns < 0 {
                 return Err(err(format!("--health-{flag} cannot be negative")));
             }
@@ -936,7 +1049,9 @@ mod tests {
         fn read_file(&self, path: &str) -> std::io::Result<String> {
             match path {
                 "/envf" => Ok("# comment\nFOO=bar\n\nUNSET_VAR\n".into()),
-                "/seccomp.json" => Ok("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n  \"syscalls\": [ ]\n}\n".into()),
+                "/seccomp.json" => Ok(
+                    "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n  \"syscalls\": [ ]\n}\n".into(),
+                ),
                 _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
             }
         }
@@ -976,15 +1091,86 @@ mod tests {
     fn create_body_many_flags_golden() {
         // The same flags docker 28 was observed sending for (see the golden file).
         let r = parse_args(&[
-            "--name", "c1", "-e", "A=1", "-e", "HOME", "--env-file", "/envf", "-w", "/tmp", "-u", "1:2",
-            "--entrypoint", "", "-h", "hh", "-i", "-t", "--init", "-l", "x=y", "-m", "512m", "--memory-swap", "1g",
-            "--cpus", "1.5", "-c", "512", "--pids-limit", "100", "--ulimit", "nofile=1024:2048", "--read-only",
-            "--cap-add", "NET_ADMIN", "--cap-drop", "chown", "--restart", "on-failure:3", "--stop-signal", "SIGUSR1",
-            "--stop-timeout", "7", "--network", "none", "-p", "8080:80", "-p", "127.0.0.1::53/udp", "--expose", "90",
-            "-v", "/tmp:/data:ro", "-v", "vol1:/v", "--mount", "type=bind,src=/tmp,dst=/m,readonly", "--tmpfs",
-            "/run:size=1m", "--add-host", "h1:1.2.3.4", "--dns", "8.8.8.8", "--health-cmd", "true",
-            "--health-interval", "5s", "--health-retries", "2", "--log-opt", "max-size=1m", "--log-opt",
-            "max-file=2", "--security-opt", "no-new-privileges", "bb", "sh", "-c", "echo hi",
+            "--name",
+            "c1",
+            "-e",
+            "A=1",
+            "-e",
+            "HOME",
+            "--env-file",
+            "/envf",
+            "-w",
+            "/tmp",
+            "-u",
+            "1:2",
+            "--entrypoint",
+            "",
+            "-h",
+            "hh",
+            "-i",
+            "-t",
+            "--init",
+            "-l",
+            "x=y",
+            "-m",
+            "512m",
+            "--memory-swap",
+            "1g",
+            "--cpus",
+            "1.5",
+            "-c",
+            "512",
+            "--pids-limit",
+            "100",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--read-only",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "chown",
+            "--restart",
+            "on-failure:3",
+            "--stop-signal",
+            "SIGUSR1",
+            "--stop-timeout",
+            "7",
+            "--network",
+            "none",
+            "-p",
+            "8080:80",
+            "-p",
+            "127.0.0.1::53/udp",
+            "--expose",
+            "90",
+            "-v",
+            "/tmp:/data:ro",
+            "-v",
+            "vol1:/v",
+            "--mount",
+            "type=bind,src=/tmp,dst=/m,readonly",
+            "--tmpfs",
+            "/run:size=1m",
+            "--add-host",
+            "h1:1.2.3.4",
+            "--dns",
+            "8.8.8.8",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "5s",
+            "--health-retries",
+            "2",
+            "--log-opt",
+            "max-size=1m",
+            "--log-opt",
+            "max-file=2",
+            "--security-opt",
+            "no-new-privileges",
+            "bb",
+            "sh",
+            "-c",
+            "echo hi",
         ]);
         assert_eq!(r.path(), "/containers/create?name=c1");
         // --env-file first, then -e in order (docker/cli's readKVStrings).
@@ -996,10 +1182,26 @@ mod tests {
 
     #[test]
     fn create_body_privileged_publish_all_golden() {
-        let r = parse_args(&["-P", "--privileged", "--entrypoint", "/bin/sh", "--no-healthcheck", "--rm",
-            "--security-opt", "seccomp=/seccomp.json", "--platform", "linux/amd64", "bb", "-d"]);
+        let r = parse_args(&[
+            "-P",
+            "--privileged",
+            "--entrypoint",
+            "/bin/sh",
+            "--no-healthcheck",
+            "--rm",
+            "--security-opt",
+            "seccomp=/seccomp.json",
+            "--platform",
+            "linux/amd64",
+            "bb",
+            "-d",
+        ]);
         assert_eq!(r.path(), "/containers/create?platform=linux%2Famd64");
-        assert_eq!(r.body["Cmd"], json!(["-d"]), "flags after the image belong to the command");
+        assert_eq!(
+            r.body["Cmd"],
+            json!(["-d"]),
+            "flags after the image belong to the command"
+        );
         assert_eq!(
             r.body["HostConfig"]["SecurityOpt"],
             json!(["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[]}"])
@@ -1010,9 +1212,15 @@ mod tests {
     #[test]
     fn attach_streams() {
         let r = parse_args(&["-a", "stderr", "bb"]);
-        assert_eq!((r.attach_stdin(), r.attach_stdout(), r.attach_stderr()), (false, false, true));
+        assert_eq!(
+            (r.attach_stdin(), r.attach_stdout(), r.attach_stderr()),
+            (false, false, true)
+        );
         let r = parse_args(&["-i", "bb"]);
-        assert_eq!((r.attach_stdin(), r.attach_stdout(), r.attach_stderr()), (true, true, true));
+        assert_eq!(
+            (r.attach_stdin(), r.attach_stdout(), r.attach_stderr()),
+            (true, true, true)
+        );
         assert_eq!(r.body["StdinOnce"], json!(true));
     }
 
@@ -1033,19 +1241,34 @@ mod tests {
 
     #[test]
     fn ports_restart_ulimit_mount() {
-        assert_eq!(parse_port_spec("8080:80").unwrap(), vec![("80/tcp".into(), "".into(), "8080".into())]);
+        assert_eq!(
+            parse_port_spec("8080:80").unwrap(),
+            vec![("80/tcp".into(), "".into(), "8080".into())]
+        );
         assert_eq!(
             parse_port_spec("127.0.0.1:9000-9001:90-91/udp").unwrap(),
-            vec![("90/udp".into(), "127.0.0.1".into(), "9000".into()), ("91/udp".into(), "127.0.0.1".into(), "9001".into())]
+            vec![
+                ("90/udp".into(), "127.0.0.1".into(), "9000".into()),
+                ("91/udp".into(), "127.0.0.1".into(), "9001".into())
+            ]
         );
         assert_eq!(parse_port_spec("[::1]:80:80").unwrap()[0].1, "::1");
         assert!(parse_port_spec("x:80").is_err());
         assert_eq!(parse_expose("90-91/udp").unwrap(), vec!["90/udp", "91/udp"]);
-        assert_eq!(parse_restart("always").unwrap(), json!({"Name":"always","MaximumRetryCount":0}));
-        assert_eq!(parse_restart("on-failure:3").unwrap(), json!({"Name":"on-failure","MaximumRetryCount":3}));
+        assert_eq!(
+            parse_restart("always").unwrap(),
+            json!({"Name":"always","MaximumRetryCount":0})
+        );
+        assert_eq!(
+            parse_restart("on-failure:3").unwrap(),
+            json!({"Name":"on-failure","MaximumRetryCount":3})
+        );
         assert!(parse_restart("on-failure:x").is_err());
         assert!(parse_restart(":3").is_err());
-        assert_eq!(parse_ulimit("nofile=10").unwrap(), json!({"Name":"nofile","Hard":10,"Soft":10}));
+        assert_eq!(
+            parse_ulimit("nofile=10").unwrap(),
+            json!({"Name":"nofile","Hard":10,"Soft":10})
+        );
         assert!(parse_ulimit("nofile=20:10").is_err());
         assert_eq!(
             parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m").unwrap(),

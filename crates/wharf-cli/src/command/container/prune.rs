@@ -8,7 +8,8 @@ use crate::command::{confirm, encode_filters, int_field, parse_filter, Ctx};
 use crate::error::CliError;
 use crate::format::units;
 
-const WARNING: &str = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?";
+const WARNING: &str =
+    "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -22,7 +23,11 @@ pub struct Args {
 
 pub fn render(report: &Value) -> String {
     let mut out = String::new();
-    let deleted = report.get("ContainersDeleted").and_then(Value::as_array).cloned().unwrap_or_default();
+    let deleted = report
+        .get("ContainersDeleted")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut space = 0;
     if !deleted.is_empty() {
         out.push_str("Deleted Containers:\n");
@@ -33,7 +38,10 @@ pub fn render(report: &Value) -> String {
         out.push('\n');
         space = int_field(report, "SpaceReclaimed", 0);
     }
-    out.push_str(&format!("Total reclaimed space: {}\n", units::human_size(space as f64)));
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(space as f64)
+    ));
     out
 }
 
@@ -42,9 +50,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         return Ok(());
     }
     let client = ctx.client().await?;
-    let q = encode_filters(&args.filter).map(|f| vec![("filters", f)]).unwrap_or_default();
-    let body = client.call(Method::POST, &format!("/containers/prune{}", query(&q)), Body::Empty).await?;
-    let report: Value = serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
+    let q = encode_filters(&args.filter)
+        .map(|f| vec![("filters", f)])
+        .unwrap_or_default();
+    let body = client
+        .call(
+            Method::POST,
+            &format!("/containers/prune{}", query(&q)),
+            Body::Empty,
+        )
+        .await?;
+    let report: Value =
+        serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
     crate::write_stdout(&render(&report))
 }
 
@@ -55,7 +72,13 @@ mod tests {
     #[test]
     fn renders_report() {
         let r = serde_json::json!({"ContainersDeleted":["abc","def"],"SpaceReclaimed":12});
-        assert_eq!(render(&r), "Deleted Containers:\nabc\ndef\n\nTotal reclaimed space: 12B\n");
-        assert_eq!(render(&serde_json::json!({"ContainersDeleted":null})), "Total reclaimed space: 0B\n");
+        assert_eq!(
+            render(&r),
+            "Deleted Containers:\nabc\ndef\n\nTotal reclaimed space: 12B\n"
+        );
+        assert_eq!(
+            render(&serde_json::json!({"ContainersDeleted":null})),
+            "Total reclaimed space: 0B\n"
+        );
     }
 }

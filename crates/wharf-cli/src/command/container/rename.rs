@@ -19,13 +19,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let old = args.container.trim();
     let new = args.new_name.trim();
     if old.is_empty() || new.is_empty() {
-        return Err(CliError::msg("Error: Neither old nor new names may be empty"));
+        return Err(CliError::msg(
+            "Error: Neither old nor new names may be empty",
+        ));
     }
     let client = ctx.client().await?;
-    let path = container_path(old, &format!("/rename{}", query(&[("name", new.to_string())])));
+    let path = container_path(
+        old,
+        &format!("/rename{}", query(&[("name", new.to_string())])),
+    );
     if let Err(e) = client.call(Method::POST, &path, Body::Empty).await {
         eprintln!("{e}");
-        return Err(CliError::msg(format!("Error: failed to rename container named {old}")));
+        return Err(CliError::msg(format!(
+            "Error: failed to rename container named {old}"
+        )));
     }
     Ok(())
 }

@@ -43,7 +43,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             errors.push("Container name cannot be empty".to_string());
             continue;
         }
-        match client.call(Method::DELETE, &container_path(id, &q), Body::Empty).await {
+        match client
+            .call(Method::DELETE, &container_path(id, &q), Body::Empty)
+            .await
+        {
             Ok(_) => crate::write_stdout(&format!("{name}\n"))?,
             Err(e) if args.force && e.is_not_found() => eprintln!("{e}"),
             Err(e) => errors.push(e.to_string()),

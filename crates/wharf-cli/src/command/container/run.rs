@@ -48,16 +48,25 @@ pub fn attach_query(stdin: bool, stdout: bool, stderr: bool, detach_keys: Option
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let mut req = opts::parse(&args.opts, &opts::ProcessHost).map_err(|e| create::opts_error(&e, "run"))?;
+    let mut req =
+        opts::parse(&args.opts, &opts::ProcessHost).map_err(|e| create::opts_error(&e, "run"))?;
     if args.detach {
         if !args.opts.attach.is_empty() {
-            return Err(create::opts_error(&CliError::msg("Conflicting options: -a and -d"), "run"));
+            return Err(create::opts_error(
+                &CliError::msg("Conflicting options: -a and -d"),
+                "run",
+            ));
         }
         for k in ["AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"] {
             req.body[k] = serde_json::Value::Bool(false);
         }
     }
-    let (stdin, stdout, stderr, tty) = (req.attach_stdin(), req.attach_stdout(), req.attach_stderr(), req.tty());
+    let (stdin, stdout, stderr, tty) = (
+        req.attach_stdin(),
+        req.attach_stdout(),
+        req.attach_stderr(),
+        req.tty(),
+    );
     if !args.detach {
         hijack::check_tty(stdin, tty)?;
     }
@@ -74,15 +83,27 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         background.extend(hijack::forward_signals(client, &id));
     }
     let streamer = if stdin || stdout || stderr {
-        let path = container_path(&id, &format!("/attach{}", attach_query(stdin, stdout, stderr, args.detach_keys.as_deref())));
-        let conn = client.hijack(Method::POST, &path, Body::Empty).await.map_err(|e| status_error(&e, "run"))?;
+        let path = container_path(
+            &id,
+            &format!(
+                "/attach{}",
+                attach_query(stdin, stdout, stderr, args.detach_keys.as_deref())
+            ),
+        );
+        let conn = client
+            .hijack(Method::POST, &path, Body::Empty)
+            .await
+            .map_err(|e| status_error(&e, "run"))?;
         Some(tokio::spawn(hijack::stream(conn, tty, stdin)))
     } else {
         None
     };
     let status = wait_exit_or_removed(client, &id, req.auto_remove()).await;
 
-    if let Err(e) = client.call(Method::POST, &container_path(&id, "/start"), Body::Empty).await {
+    if let Err(e) = client
+        .call(Method::POST, &container_path(&id, "/start"), Body::Empty)
+        .await
+    {
         if let Some(s) = streamer {
             s.abort();
             let _ = s.await; // the terminal is restored when the streamer is dropped
@@ -111,7 +132,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         b.abort();
     }
     if code != 0 {
-        return Err(CliError::Status { code, message: String::new() });
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
     }
     Ok(())
 }
@@ -122,7 +146,10 @@ mod tests {
 
     #[test]
     fn attach_query_matches_docker() {
-        assert_eq!(attach_query(false, true, true, None), "?stderr=1&stdout=1&stream=1");
+        assert_eq!(
+            attach_query(false, true, true, None),
+            "?stderr=1&stdout=1&stream=1"
+        );
         assert_eq!(
             attach_query(true, true, true, Some("ctrl-x")),
             "?detachKeys=ctrl-x&stderr=1&stdin=1&stdout=1&stream=1"

@@ -5,7 +5,10 @@
 
 use hyper::Method;
 
-use super::{container_path, hijack, inspect_container, run::attach_query, status_error, wait_exit_or_removed};
+use super::{
+    container_path, hijack, inspect_container, run::attach_query, status_error,
+    wait_exit_or_removed,
+};
 use crate::client::Body;
 use crate::command::Ctx;
 use crate::error::CliError;
@@ -30,7 +33,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if !(args.attach || args.interactive) {
         let mut failed = Vec::new();
         for c in &args.containers {
-            match client.call(Method::POST, &container_path(c, "/start"), Body::Empty).await {
+            match client
+                .call(Method::POST, &container_path(c, "/start"), Body::Empty)
+                .await
+            {
                 Ok(_) => crate::write_stdout(&format!("{c}\n"))?,
                 Err(e) => {
                     eprintln!("{e}");
@@ -41,10 +47,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         if failed.is_empty() {
             return Ok(());
         }
-        return Err(CliError::msg(format!("Error: failed to start containers: {}", failed.join(", "))));
+        return Err(CliError::msg(format!(
+            "Error: failed to start containers: {}",
+            failed.join(", ")
+        )));
     }
     if args.containers.len() > 1 {
-        return Err(CliError::msg("you cannot start and attach multiple containers at once"));
+        return Err(CliError::msg(
+            "you cannot start and attach multiple containers at once",
+        ));
     }
     let name = &args.containers[0];
     let c = inspect_container(client, name).await?;
@@ -57,11 +68,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if !tty {
         background.extend(hijack::forward_signals(client, &id));
     }
-    let path = container_path(name, &format!("/attach{}", attach_query(stdin, true, true, args.detach_keys.as_deref())));
+    let path = container_path(
+        name,
+        &format!(
+            "/attach{}",
+            attach_query(stdin, true, true, args.detach_keys.as_deref())
+        ),
+    );
     let conn = client.hijack(Method::POST, &path, Body::Empty).await?;
     let streamer = tokio::spawn(hijack::stream(conn, tty, stdin));
     let status = wait_exit_or_removed(client, &id, auto_remove).await;
-    if let Err(e) = client.call(Method::POST, &container_path(&id, "/start"), Body::Empty).await {
+    if let Err(e) = client
+        .call(Method::POST, &container_path(&id, "/start"), Body::Empty)
+        .await
+    {
         streamer.abort();
         let _ = streamer.await;
         if auto_remove {
@@ -80,7 +100,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         b.abort();
     }
     if code != 0 {
-        return Err(CliError::Status { code, message: String::new() });
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
     }
     Ok(())
 }

@@ -77,9 +77,16 @@ pub fn compute(s: &Value) -> Entry {
     let system_delta = u(&cpu["system_cpu_usage"]) - u(&pre["system_cpu_usage"]);
     let mut online = u(&cpu["online_cpus"]);
     if online == 0.0 {
-        online = cpu["cpu_usage"]["percpu_usage"].as_array().map(|a| a.len() as f64).unwrap_or(0.0);
+        online = cpu["cpu_usage"]["percpu_usage"]
+            .as_array()
+            .map(|a| a.len() as f64)
+            .unwrap_or(0.0);
     }
-    let cpu_percent = if system_delta > 0.0 && cpu_delta > 0.0 { cpu_delta / system_delta * online * 100.0 } else { 0.0 };
+    let cpu_percent = if system_delta > 0.0 && cpu_delta > 0.0 {
+        cpu_delta / system_delta * online * 100.0
+    } else {
+        0.0
+    };
 
     let mem = &s["memory_stats"];
     let usage = u(&mem["usage"]);
@@ -96,10 +103,18 @@ pub fn compute(s: &Value) -> Entry {
         }
     };
     let memory_limit = u(&mem["limit"]);
-    let memory_percent = if memory_limit != 0.0 { memory / memory_limit * 100.0 } else { 0.0 };
+    let memory_percent = if memory_limit != 0.0 {
+        memory / memory_limit * 100.0
+    } else {
+        0.0
+    };
 
     let (mut block_read, mut block_write) = (0.0, 0.0);
-    for e in s["blkio_stats"]["io_service_bytes_recursive"].as_array().into_iter().flatten() {
+    for e in s["blkio_stats"]["io_service_bytes_recursive"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         match e["op"].as_str().and_then(|o| o.chars().next()) {
             Some('r') | Some('R') => block_read += u(&e["value"]),
             Some('w') | Some('W') => block_write += u(&e["value"]),
@@ -107,7 +122,11 @@ pub fn compute(s: &Value) -> Entry {
         }
     }
     let (mut net_rx, mut net_tx) = (0.0, 0.0);
-    for n in s["networks"].as_object().into_iter().flat_map(|m| m.values()) {
+    for n in s["networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
         net_rx += u(&n["rx_bytes"]);
         net_tx += u(&n["tx_bytes"]);
     }
@@ -156,9 +175,16 @@ async fn targets(client: &Client, args: &Args) -> Result<Vec<String>, CliError> 
     if !args.containers.is_empty() {
         return Ok(args.containers.clone());
     }
-    let q = if args.all { query(&[("all", "1".to_string())]) } else { String::new() };
+    let q = if args.all {
+        query(&[("all", "1".to_string())])
+    } else {
+        String::new()
+    };
     let list: Vec<Value> = client.get_json(&format!("/containers/json{q}")).await?;
-    Ok(list.iter().filter_map(|c| c["Id"].as_str().map(str::to_string)).collect())
+    Ok(list
+        .iter()
+        .filter_map(|c| c["Id"].as_str().map(str::to_string))
+        .collect())
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -168,14 +194,21 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         for n in &names {
-            let path = container_path(n, &format!("/stats{}", query(&[("stream", "0".to_string())])));
+            let path = container_path(
+                n,
+                &format!("/stats{}", query(&[("stream", "0".to_string())])),
+            );
             match client.get_json::<Value>(&path).await {
                 Ok(s) => rows.push(row(n, &s, !args.no_trunc)),
                 Err(e) => errors.push(e.to_string()),
             }
         }
         crate::write_stdout(&render(&rows, args.format.as_deref())?)?;
-        return if errors.is_empty() { Ok(()) } else { Err(CliError::msg(errors.join("\n"))) };
+        return if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(CliError::msg(errors.join("\n")))
+        };
     }
     // Streaming: one task per container keeps its latest sample; we redraw on a ticker.
     let latest: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
@@ -183,8 +216,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     for n in &names {
         let (client, latest, n) = (client.clone(), latest.clone(), n.clone());
         tasks.push(tokio::spawn(async move {
-            let path = container_path(&n, &format!("/stats{}", query(&[("stream", "1".to_string())])));
-            let Ok(resp) = client.request(Method::GET, &path, Body::Empty).await else { return };
+            let path = container_path(
+                &n,
+                &format!("/stats{}", query(&[("stream", "1".to_string())])),
+            );
+            let Ok(resp) = client.request(Method::GET, &path, Body::Empty).await else {
+                return;
+            };
             let mut body = resp.into_body();
             let mut buf = Vec::new();
             while let Some(Ok(frame)) = body.frame().await {
@@ -206,8 +244,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     loop {
         tick.tick().await;
         let rows: Vec<Value> = {
-            let m = latest.lock().map_err(|_| CliError::msg("stats: lock poisoned"))?;
-            names.iter().filter_map(|n| m.get(n).map(|s| row(n, s, !args.no_trunc))).collect()
+            let m = latest
+                .lock()
+                .map_err(|_| CliError::msg("stats: lock poisoned"))?;
+            names
+                .iter()
+                .filter_map(|n| m.get(n).map(|s| row(n, s, !args.no_trunc)))
+                .collect()
         };
         if rows.is_empty() && tasks.iter().all(|t| t.is_finished()) {
             break;
@@ -247,7 +290,10 @@ mod tests {
 
     #[test]
     fn stats_table_golden() {
-        let rows: Vec<Value> = fixture().iter().map(|s| row(s["name"].as_str().unwrap(), s, true)).collect();
+        let rows: Vec<Value> = fixture()
+            .iter()
+            .map(|s| row(s["name"].as_str().unwrap(), s, true))
+            .collect();
         check_golden("stats-table.golden", &render(&rows, None).unwrap());
         check_golden("stats-json.golden", &render(&rows, Some("json")).unwrap());
     }

@@ -14,14 +14,24 @@ pub struct Args {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// Options for ps
-    #[arg(value_name = "ps OPTIONS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ps OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub ps_args: Vec<String>,
 }
 
 /// Titles and process rows as docker's `runTop` prints them.
 pub fn render(top: &Value) -> String {
     let strs = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| x.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let mut text = strs(&top["Titles"]).join("\t");
     text.push('\n');
@@ -34,8 +44,14 @@ pub fn render(top: &Value) -> String {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let q = if args.ps_args.is_empty() { String::new() } else { query(&[("ps_args", args.ps_args.join(" "))]) };
-    let top: Value = client.get_json(&container_path(&args.container, &format!("/top{q}"))).await?;
+    let q = if args.ps_args.is_empty() {
+        String::new()
+    } else {
+        query(&[("ps_args", args.ps_args.join(" "))])
+    };
+    let top: Value = client
+        .get_json(&container_path(&args.container, &format!("/top{q}")))
+        .await?;
     crate::write_stdout(&render(&top))
 }
 

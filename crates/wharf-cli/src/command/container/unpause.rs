@@ -17,7 +17,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let client = ctx.client().await?;
     for_each(&args.containers, |c| {
         let path = container_path(&c, "/unpause");
-        async move { client.call(Method::POST, &path, Body::Empty).await.map(|_| ()) }
+        async move {
+            client
+                .call(Method::POST, &path, Body::Empty)
+                .await
+                .map(|_| ())
+        }
     })
     .await
 }

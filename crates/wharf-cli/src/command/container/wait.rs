@@ -18,12 +18,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let client = ctx.client().await?;
     let mut errors = Vec::new();
     for c in &args.containers {
-        match client.call(Method::POST, &container_path(c, "/wait"), Body::Empty).await {
+        match client
+            .call(Method::POST, &container_path(c, "/wait"), Body::Empty)
+            .await
+        {
             Ok(body) => {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 match v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
                     Some(m) => errors.push(m.to_string()),
-                    None => crate::write_stdout(&format!("{}\n", v["StatusCode"].as_i64().unwrap_or(0)))?,
+                    None => crate::write_stdout(&format!(
+                        "{}\n",
+                        v["StatusCode"].as_i64().unwrap_or(0)
+                    ))?,
                 }
             }
             Err(e) => errors.push(e.to_string()),

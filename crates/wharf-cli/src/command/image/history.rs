@@ -9,7 +9,8 @@ use crate::command::{int_field, str_field, Ctx};
 use crate::error::CliError;
 use crate::format::{self, units};
 
-const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 const QUIET_FORMAT: &str = "{{.ID}}";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,7 +41,14 @@ pub struct Args {
 
 impl Args {
     pub fn for_render() -> Args {
-        Args { format: None, human: true, no_trunc: false, quiet: false, platform: None, image: String::new() }
+        Args {
+            format: None,
+            human: true,
+            no_trunc: false,
+            quiet: false,
+            platform: None,
+            image: String::new(),
+        }
     }
 }
 
@@ -114,7 +122,11 @@ mod tests {
 
     #[test]
     fn history_not_human_no_trunc_golden() {
-        let args = Args { human: false, no_trunc: true, ..Args::for_render() };
+        let args = Args {
+            human: false,
+            no_trunc: true,
+            ..Args::for_render()
+        };
         let got = render(&fixture(), &args, NOW).unwrap();
         crate::command::testutil::check_golden("history-raw-notrunc.golden", &got);
     }

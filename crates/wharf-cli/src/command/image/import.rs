@@ -33,7 +33,11 @@ fn is_url(s: &str) -> bool {
 
 /// The query docker's client sends for an import.
 pub fn build_query(args: &Args) -> Result<String, CliError> {
-    let src = if is_url(&args.source) { args.source.clone() } else { "-".to_string() };
+    let src = if is_url(&args.source) {
+        args.source.clone()
+    } else {
+        "-".to_string()
+    };
     let mut q = vec![("fromSrc", src)];
     if let Some(r) = &args.reference {
         if r.contains('@') || r.chars().any(|c| c.is_ascii_uppercase()) {
@@ -70,7 +74,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         Body::Reader(Box::pin(f), "application/x-tar")
     };
     let client = ctx.client().await?;
-    let resp = client.request(Method::POST, &format!("/images/create{q}"), body).await?;
+    let resp = client
+        .request(Method::POST, &format!("/images/create{q}"), body)
+        .await?;
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     stream::display(resp, &mut out, tty, |_| {}).await

@@ -15,7 +15,12 @@ pub struct Args {
     /// Format output using a custom template:
     /// 'json':             Print in JSON format
     /// 'TEMPLATE':         Print output using the given Go template.
-    #[arg(short = 'f', long = "format", value_name = "string", verbatim_doc_comment)]
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "string",
+        verbatim_doc_comment
+    )]
     pub format: Option<String>,
     /// Inspect a specific platform of the multi-platform image.
     #[arg(long = "platform", value_name = "string")]
@@ -25,7 +30,9 @@ pub struct Args {
 }
 
 pub async fn fetch(client: &Client, name: &str) -> Result<bytes::Bytes, CliError> {
-    client.get_bytes(&format!("/images/{}/json", path_segment(name))).await
+    client
+        .get_bytes(&format!("/images/{}/json", path_segment(name)))
+        .await
 }
 
 /// Renders raw inspect answers as docker's inspector does.
@@ -47,7 +54,8 @@ pub fn render(raws: &[bytes::Bytes], format: Option<&str>) -> Result<String, Cli
         Some(f) => {
             let mut out = String::new();
             for r in raws {
-                let v: Value = serde_json::from_slice(r).map_err(|e| CliError::Protocol(e.to_string()))?;
+                let v: Value =
+                    serde_json::from_slice(r).map_err(|e| CliError::Protocol(e.to_string()))?;
                 out.push_str(&format::render_one(f, &v)?);
             }
             Ok(out)
@@ -79,12 +87,17 @@ mod tests {
 
     #[test]
     fn renders_array_or_template() {
-        let raws = vec![bytes::Bytes::from_static(br#"{"Id":"sha256:1","RepoTags":["a:b"],"Config":{"Env":null}}"#)];
+        let raws = vec![bytes::Bytes::from_static(
+            br#"{"Id":"sha256:1","RepoTags":["a:b"],"Config":{"Env":null}}"#,
+        )];
         assert_eq!(
             render(&raws, None).unwrap(),
             "[\n    {\n        \"Id\": \"sha256:1\",\n        \"RepoTags\": [\n            \"a:b\"\n        ],\n        \"Config\": {\n            \"Env\": null\n        }\n    }\n]\n"
         );
         assert_eq!(render(&[], None).unwrap(), "[]\n");
-        assert_eq!(render(&raws, Some("{{.Id}} {{json .RepoTags}}")).unwrap(), "sha256:1 [\"a:b\"]\n");
+        assert_eq!(
+            render(&raws, Some("{{.Id}} {{json .RepoTags}}")).unwrap(),
+            "sha256:1 [\"a:b\"]\n"
+        );
     }
 }

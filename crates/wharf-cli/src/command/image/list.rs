@@ -9,8 +9,10 @@ use crate::error::CliError;
 use crate::format::{self, units};
 use crate::reference::{familiar_name, split_digested, split_tagged};
 
-const DEFAULT_FORMAT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-const DIGEST_FORMAT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const DEFAULT_FORMAT: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const DIGEST_FORMAT: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 const QUIET_FORMAT: &str = "{{.ID}}";
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -54,7 +56,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         q.push(("filters", f));
     }
     let client = ctx.client().await?;
-    let images: Vec<Value> = client.get_json(&format!("/images/json{}", crate::client::query(&q))).await?;
+    let images: Vec<Value> = client
+        .get_json(&format!("/images/json{}", crate::client::query(&q)))
+        .await?;
     let out = render(&images, &args, units::now_unix())?;
     crate::write_stdout(&out)
 }
@@ -92,7 +96,11 @@ pub fn summary(v: &Value) -> ImageSummary {
     let strings = |k: &str| -> Vec<String> {
         v.get(k)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     ImageSummary {
@@ -212,29 +220,53 @@ mod tests {
 
     #[test]
     fn images_digests_no_trunc_golden() {
-        let args = Args { digests: true, no_trunc: true, ..Default::default() };
-        check_golden("images-digests-notrunc.golden", &render(&fixture(), &args, NOW).unwrap());
+        let args = Args {
+            digests: true,
+            no_trunc: true,
+            ..Default::default()
+        };
+        check_golden(
+            "images-digests-notrunc.golden",
+            &render(&fixture(), &args, NOW).unwrap(),
+        );
     }
 
     #[test]
     fn images_json_golden() {
-        let args = Args { format: Some("json".into()), ..Default::default() };
-        check_golden("images-json.golden", &render(&fixture(), &args, NOW).unwrap());
+        let args = Args {
+            format: Some("json".into()),
+            ..Default::default()
+        };
+        check_golden(
+            "images-json.golden",
+            &render(&fixture(), &args, NOW).unwrap(),
+        );
     }
 
     #[test]
     fn images_quiet_and_custom_table() {
-        let args = Args { quiet: true, ..Default::default() };
+        let args = Args {
+            quiet: true,
+            ..Default::default()
+        };
         let out = render(&fixture(), &args, NOW).unwrap();
         assert!(out.lines().all(|l| l.len() == 12), "{out}");
-        let args = Args { format: Some("table {{.Repository}}:{{.Tag}}\\t{{.Size}}".into()), ..Default::default() };
+        let args = Args {
+            format: Some("table {{.Repository}}:{{.Tag}}\\t{{.Size}}".into()),
+            ..Default::default()
+        };
         let out = render(&fixture(), &args, NOW).unwrap();
-        assert!(out.starts_with("REPOSITORY:TAG                     SIZE\n"), "{out}");
+        assert!(
+            out.starts_with("REPOSITORY:TAG                     SIZE\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn tolerates_sparse_summaries() {
-        let s = summary(&serde_json::json!({"Id": "sha256:0123456789abcdef", "RepoTags": null, "Created": 5}));
+        let s = summary(
+            &serde_json::json!({"Id": "sha256:0123456789abcdef", "RepoTags": null, "Created": 5}),
+        );
         assert_eq!(s.size, -1);
         let rows = rows_for(&s, true, false, NOW);
         assert_eq!(rows[0]["Repository"], "<none>");

@@ -24,10 +24,16 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + Sync>> = match &args.input {
-        Some(p) => Box::pin(tokio::fs::File::open(p).await.map_err(|e| crate::error::go_io_error("open", p, &e))?),
+        Some(p) => Box::pin(
+            tokio::fs::File::open(p)
+                .await
+                .map_err(|e| crate::error::go_io_error("open", p, &e))?,
+        ),
         None => {
             if std::io::stdin().is_terminal() {
-                return Err(CliError::msg("requested load from stdin, but stdin is empty"));
+                return Err(CliError::msg(
+                    "requested load from stdin, but stdin is empty",
+                ));
             }
             Box::pin(tokio::io::stdin())
         }
@@ -40,7 +46,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     let client = ctx.client().await?;
     let resp = client
-        .request(Method::POST, &format!("/images/load{}", query(&q)), Body::Reader(body, "application/x-tar"))
+        .request(
+            Method::POST,
+            &format!("/images/load{}", query(&q)),
+            Body::Reader(body, "application/x-tar"),
+        )
         .await?;
     let is_json = resp
         .headers()

@@ -18,10 +18,16 @@ use crate::error::CliError;
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
-    #[command(visible_alias = "list", override_usage = "wharf image ls [OPTIONS] [REPOSITORY[:TAG]]")]
+    #[command(
+        visible_alias = "list",
+        override_usage = "wharf image ls [OPTIONS] [REPOSITORY[:TAG]]"
+    )]
     Ls(list::Args),
     /// Remove one or more images
-    #[command(visible_alias = "remove", override_usage = "wharf image rm [OPTIONS] IMAGE [IMAGE...]")]
+    #[command(
+        visible_alias = "remove",
+        override_usage = "wharf image rm [OPTIONS] IMAGE [IMAGE...]"
+    )]
     Rm(remove::Args),
     /// Display detailed information on one or more images
     #[command(override_usage = "wharf image inspect [OPTIONS] IMAGE [IMAGE...]")]

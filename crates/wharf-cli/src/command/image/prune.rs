@@ -8,7 +8,8 @@ use crate::command::{confirm, encode_filters, int_field, parse_filter, str_field
 use crate::error::CliError;
 use crate::format::units;
 
-const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?";
+const DANGLING_WARNING: &str =
+    "WARNING! This will remove all dangling images.\nAre you sure you want to continue?";
 const ALL_WARNING: &str =
     "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?";
 
@@ -28,7 +29,11 @@ pub struct Args {
 /// docker's report: the deleted list (if any), a blank line, then the reclaimed total.
 pub fn render(report: &Value) -> String {
     let mut out = String::new();
-    let items = report.get("ImagesDeleted").and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = report
+        .get("ImagesDeleted")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if !items.is_empty() {
         out.push_str("Deleted Images:\n");
         for it in &items {
@@ -42,22 +47,38 @@ pub fn render(report: &Value) -> String {
         out.push('\n');
     }
     let space = int_field(report, "SpaceReclaimed", 0);
-    out.push_str(&format!("Total reclaimed space: {}\n", units::human_size(space as f64)));
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(space as f64)
+    ));
     out
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let mut filters = args.filter.clone();
     filters.push(("dangling".into(), (!args.all).to_string()));
-    let warning = if args.all { ALL_WARNING } else { DANGLING_WARNING };
+    let warning = if args.all {
+        ALL_WARNING
+    } else {
+        DANGLING_WARNING
+    };
     if !args.force && !confirm(warning) {
         // docker prints nothing more and exits 0 when the answer is no.
         return Ok(());
     }
     let client = ctx.client().await?;
-    let q = encode_filters(&filters).map(|f| vec![("filters", f)]).unwrap_or_default();
-    let body = client.call(Method::POST, &format!("/images/prune{}", query(&q)), Body::Empty).await?;
-    let report: Value = serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
+    let q = encode_filters(&filters)
+        .map(|f| vec![("filters", f)])
+        .unwrap_or_default();
+    let body = client
+        .call(
+            Method::POST,
+            &format!("/images/prune{}", query(&q)),
+            Body::Empty,
+        )
+        .await?;
+    let report: Value =
+        serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
     crate::write_stdout(&render(&report))
 }
 
@@ -68,7 +89,10 @@ mod tests {
     #[test]
     fn renders_report() {
         let r = serde_json::json!({"ImagesDeleted":[{"Untagged":"a:b"},{"Deleted":"sha256:1"}],"SpaceReclaimed":1982256});
-        assert_eq!(render(&r), "Deleted Images:\nuntagged: a:b\ndeleted: sha256:1\n\nTotal reclaimed space: 1.982MB\n");
+        assert_eq!(
+            render(&r),
+            "Deleted Images:\nuntagged: a:b\ndeleted: sha256:1\n\nTotal reclaimed space: 1.982MB\n"
+        );
         let r = serde_json::json!({"ImagesDeleted":null,"SpaceReclaimed":0});
         assert_eq!(render(&r), "Total reclaimed space: 0B\n");
     }

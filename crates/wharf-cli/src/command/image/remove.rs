@@ -71,7 +71,11 @@ mod tests {
     #[test]
     fn renders_untagged_and_deleted() {
         let items: Vec<Value> =
-            serde_json::from_str(r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:11"}]"#).unwrap();
-        assert_eq!(render(&items), "Untagged: busybox:latest\nDeleted: sha256:11\n");
+            serde_json::from_str(r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:11"}]"#)
+                .unwrap();
+        assert_eq!(
+            render(&items),
+            "Untagged: busybox:latest\nDeleted: sha256:11\n"
+        );
     }
 }

@@ -24,30 +24,51 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if args.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::msg("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+        return Err(CliError::msg(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
     }
     if let Some(out) = &args.output {
-        let dir = std::path::Path::new(out).parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = std::path::Path::new(out)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
         if let Some(dir) = dir {
             if let Err(e) = std::fs::metadata(dir) {
                 let m = crate::error::go_io_message("stat", &dir.display().to_string(), &e);
-                return Err(CliError::msg(format!("failed to save image: invalid output path: {m}")));
+                return Err(CliError::msg(format!(
+                    "failed to save image: invalid output path: {m}"
+                )));
             }
         }
     }
     let client = ctx.client().await?;
     let q: Vec<(&str, String)> = args.images.iter().map(|i| ("names", i.clone())).collect();
-    let resp = client.request(Method::GET, &format!("/images/get{}", query(&q)), Body::Empty).await?;
+    let resp = client
+        .request(
+            Method::GET,
+            &format!("/images/get{}", query(&q)),
+            Body::Empty,
+        )
+        .await?;
     let mut body = resp.into_body();
     match &args.output {
         Some(path) => {
             let path = std::path::Path::new(path);
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let tmp = dir.join(format!(".{name}.wharf-tmp-{}", std::process::id()));
             let write = async {
                 let mut f = std::fs::File::create(&tmp).map_err(|e| {
-                    CliError::msg(format!("failed to save image: failed to create {}: {e}", tmp.display()))
+                    CliError::msg(format!(
+                        "failed to save image: failed to create {}: {e}",
+                        tmp.display()
+                    ))
                 })?;
                 while let Some(frame) = body.frame().await {
                     let frame = frame.map_err(|e| CliError::Protocol(e.to_string()))?;

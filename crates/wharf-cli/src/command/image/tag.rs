@@ -19,7 +19,9 @@ pub struct Args {
 /// API: a digest is refused, a missing tag means `latest`, names must be lowercase.
 pub fn split_target(target: &str) -> Result<(String, String), CliError> {
     if target.contains('@') {
-        return Err(CliError::msg("refusing to create a tag with a digest reference"));
+        return Err(CliError::msg(
+            "refusing to create a tag with a digest reference",
+        ));
     }
     let (name, tag) = match split_tagged(target) {
         Some((n, t)) => (n.to_string(), t.to_string()),
@@ -30,7 +32,10 @@ pub fn split_target(target: &str) -> Result<(String, String), CliError> {
             "invalid reference format: repository name ({name}) must be lowercase"
         )));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c)) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    {
         return Err(CliError::msg("invalid reference format"));
     }
     Ok((name, tag))
@@ -54,8 +59,14 @@ mod tests {
 
     #[test]
     fn targets_split_like_docker() {
-        assert_eq!(split_target("myrepo/bb:v1").unwrap(), ("myrepo/bb".into(), "v1".into()));
-        assert_eq!(split_target("localhost:5000/bb").unwrap(), ("localhost:5000/bb".into(), "latest".into()));
+        assert_eq!(
+            split_target("myrepo/bb:v1").unwrap(),
+            ("myrepo/bb".into(), "v1".into())
+        );
+        assert_eq!(
+            split_target("localhost:5000/bb").unwrap(),
+            ("localhost:5000/bb".into(), "latest".into())
+        );
         assert!(split_target("Upper:1").is_err());
         assert!(split_target("a@sha256:00").is_err());
     }

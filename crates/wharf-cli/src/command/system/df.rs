@@ -10,7 +10,8 @@ use crate::command::{int_field, str_field, Ctx};
 use crate::error::CliError;
 use crate::format::{self, units};
 
-const DEFAULT_FORMAT: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+const DEFAULT_FORMAT: &str =
+    "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
 const IMAGE_VERBOSE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}";
 const CONTAINER_VERBOSE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}";
 const VOLUME_VERBOSE: &str = "table {{.Name}}\t{{.Links}}\t{{.Size}}";
@@ -49,7 +50,10 @@ pub struct Usage {
 }
 
 fn list(v: &Value, k: &str) -> Vec<Value> {
-    v.get(k).and_then(Value::as_array).cloned().unwrap_or_default()
+    v.get(k)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn section_new(v: &Value, key: &str, size_key: &str) -> Section {
@@ -84,7 +88,10 @@ pub fn usage(v: &Value) -> Usage {
     }
     let img = Section {
         total: images.len() as i64,
-        active: images.iter().filter(|i| int_field(i, "Containers", 0) > 0).count() as i64,
+        active: images
+            .iter()
+            .filter(|i| int_field(i, "Containers", 0) > 0)
+            .count() as i64,
         size: layers,
         reclaimable: layers - used,
         items: images,
@@ -95,12 +102,25 @@ pub fn usage(v: &Value) -> Usage {
         total: containers.len() as i64,
         active: containers.iter().filter(|c| running(c)).count() as i64,
         size: containers.iter().map(|c| int_field(c, "SizeRw", 0)).sum(),
-        reclaimable: containers.iter().filter(|c| !running(c)).map(|c| int_field(c, "SizeRw", 0)).sum(),
+        reclaimable: containers
+            .iter()
+            .filter(|c| !running(c))
+            .map(|c| int_field(c, "SizeRw", 0))
+            .sum(),
         items: containers,
     };
     let volumes = list(v, "Volumes");
-    let refs = |x: &Value| x.get("UsageData").map(|u| int_field(u, "RefCount", 0)).unwrap_or(0);
-    let vsize = |x: &Value| x.get("UsageData").map(|u| int_field(u, "Size", -1)).unwrap_or(-1).max(0);
+    let refs = |x: &Value| {
+        x.get("UsageData")
+            .map(|u| int_field(u, "RefCount", 0))
+            .unwrap_or(0)
+    };
+    let vsize = |x: &Value| {
+        x.get("UsageData")
+            .map(|u| int_field(u, "Size", -1))
+            .unwrap_or(-1)
+            .max(0)
+    };
     let vol = Section {
         total: volumes.len() as i64,
         active: volumes.iter().filter(|x| refs(x) > 0).count() as i64,
@@ -113,7 +133,11 @@ pub fn usage(v: &Value) -> Usage {
     let bc = Section {
         total: cache.len() as i64,
         active: cache.iter().filter(|x| flag(x, "InUse")).count() as i64,
-        size: cache.iter().filter(|x| !flag(x, "Shared")).map(|x| int_field(x, "Size", 0)).sum(),
+        size: cache
+            .iter()
+            .filter(|x| !flag(x, "Shared"))
+            .map(|x| int_field(x, "Size", 0))
+            .sum(),
         reclaimable: cache
             .iter()
             .filter(|x| !flag(x, "Shared") && !flag(x, "InUse"))
@@ -121,14 +145,22 @@ pub fn usage(v: &Value) -> Usage {
             .sum(),
         items: cache,
     };
-    Usage { images: img, containers: ctr, volumes: vol, build_cache: bc }
+    Usage {
+        images: img,
+        containers: ctr,
+        volumes: vol,
+        build_cache: bc,
+    }
 }
 
 fn summary_row(kind: &str, s: &Section, percent: bool) -> Value {
     let size = units::human_size(s.size as f64);
     let rec = units::human_size(s.reclaimable as f64);
-    let reclaimable =
-        if percent && s.size > 0 { format!("{rec} ({}%)", s.reclaimable * 100 / s.size) } else { rec };
+    let reclaimable = if percent && s.size > 0 {
+        format!("{rec} ({}%)", s.reclaimable * 100 / s.size)
+    } else {
+        rec
+    };
     json!({"Type": kind, "TotalCount": s.total.to_string(), "Active": s.active.to_string(),
            "Size": size, "Reclaimable": reclaimable})
 }
@@ -166,10 +198,16 @@ pub fn render_verbose(u: &Usage, now: f64) -> Result<String, CliError> {
                 first.repo_tags.truncate(1);
             }
             first.repo_digests.clear();
-            image_list::rows_for(&first, true, false, now).into_iter().next()
+            image_list::rows_for(&first, true, false, now)
+                .into_iter()
+                .next()
         })
         .collect();
-    out.push_str(&format::render_list(IMAGE_VERBOSE, &img_rows, &image_list::headers())?);
+    out.push_str(&format::render_list(
+        IMAGE_VERBOSE,
+        &img_rows,
+        &image_list::headers(),
+    )?);
 
     out.push_str("\nContainers space usage:\n\n");
     let ctr_rows: Vec<Value> = u
@@ -196,7 +234,11 @@ pub fn render_verbose(u: &Usage, now: f64) -> Result<String, CliError> {
         .collect();
     let ctr_headers = json!({"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
         "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES"});
-    out.push_str(&format::render_list(CONTAINER_VERBOSE, &ctr_rows, &ctr_headers)?);
+    out.push_str(&format::render_list(
+        CONTAINER_VERBOSE,
+        &ctr_rows,
+        &ctr_headers,
+    )?);
 
     out.push_str("\nLocal Volumes space usage:\n\n");
     let vol_rows: Vec<Value> = u
@@ -214,9 +256,16 @@ pub fn render_verbose(u: &Usage, now: f64) -> Result<String, CliError> {
         })
         .collect();
     let vol_headers = json!({"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"});
-    out.push_str(&format::render_list(VOLUME_VERBOSE, &vol_rows, &vol_headers)?);
+    out.push_str(&format::render_list(
+        VOLUME_VERBOSE,
+        &vol_rows,
+        &vol_headers,
+    )?);
 
-    out.push_str(&format!("\nBuild cache usage: {}\n\n", units::human_size(u.build_cache.size as f64)));
+    out.push_str(&format!(
+        "\nBuild cache usage: {}\n\n",
+        units::human_size(u.build_cache.size as f64)
+    ));
     let bc_rows: Vec<Value> = u
         .build_cache
         .items
@@ -260,21 +309,29 @@ mod tests {
 
     #[test]
     fn df_legacy_golden() {
-        let v: Value = serde_json::from_str(include_str!("../../../testdata/system-df-legacy.json")).unwrap();
+        let v: Value =
+            serde_json::from_str(include_str!("../../../testdata/system-df-legacy.json")).unwrap();
         check_golden("system-df.golden", &render(&usage(&v), None).unwrap());
-        check_golden("system-df-verbose.golden", &render_verbose(&usage(&v), NOW).unwrap());
+        check_golden(
+            "system-df-verbose.golden",
+            &render_verbose(&usage(&v), NOW).unwrap(),
+        );
     }
 
     #[test]
     fn df_new_shape_matches_legacy() {
-        let legacy: Value = serde_json::from_str(include_str!("../../../testdata/system-df-legacy.json")).unwrap();
+        let legacy: Value =
+            serde_json::from_str(include_str!("../../../testdata/system-df-legacy.json")).unwrap();
         let new = json!({
             "ImagesDiskUsage": {"ActiveCount": 1, "TotalCount": 3, "Reclaimable": 2000000, "TotalSize": 6000000},
             "ContainersDiskUsage": {"ActiveCount": 1, "TotalCount": 2, "Reclaimable": 1000, "TotalSize": 3000},
             "VolumesDiskUsage": {"ActiveCount": 1, "TotalCount": 2, "Reclaimable": 5000000, "TotalSize": 5004096},
             "BuildCacheDiskUsage": {"ActiveCount": 0, "TotalCount": 0, "Reclaimable": 0, "TotalSize": 0},
         });
-        assert_eq!(render(&usage(&new), None).unwrap(), render(&usage(&legacy), None).unwrap());
+        assert_eq!(
+            render(&usage(&new), None).unwrap(),
+            render(&usage(&legacy), None).unwrap()
+        );
     }
 
     #[test]

@@ -12,7 +12,12 @@ pub struct Args {
     /// Format output using a custom template:
     /// 'json':             Print in JSON format
     /// 'TEMPLATE':         Print output using the given Go template.
-    #[arg(short = 'f', long = "format", value_name = "string", verbatim_doc_comment)]
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "string",
+        verbatim_doc_comment
+    )]
     pub format: Option<String>,
 }
 
@@ -29,7 +34,12 @@ pub fn render_server(i: &Value) -> String {
     let mut line = |k: &str, v: String| o.push_str(&format!("{k} {v}\n"));
     let n = |k: &str| int_field(i, k, 0).to_string();
     let s = |k: &str| str_field(i, k).to_string();
-    let b = |k: &str| i.get(k).and_then(Value::as_bool).unwrap_or(false).to_string();
+    let b = |k: &str| {
+        i.get(k)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .to_string()
+    };
     line(" Containers:", n("Containers"));
     line("  Running:", n("ContainersRunning"));
     line("  Paused:", n("ContainersPaused"));
@@ -40,7 +50,10 @@ pub fn render_server(i: &Value) -> String {
     if let Some(st) = i.get("DriverStatus").and_then(Value::as_array) {
         for pair in st {
             if let Some([k, v]) = pair.as_array().map(Vec::as_slice) {
-                line(&format!("  {}:", k.as_str().unwrap_or("")), v.as_str().unwrap_or("").to_string());
+                line(
+                    &format!("  {}:", k.as_str().unwrap_or("")),
+                    v.as_str().unwrap_or("").to_string(),
+                );
             }
         }
     }
@@ -52,7 +65,10 @@ pub fn render_server(i: &Value) -> String {
     line(" OSType:", s("OSType"));
     line(" Architecture:", s("Architecture"));
     line(" CPUs:", n("NCPU"));
-    line(" Total Memory:", units::bytes_size(int_field(i, "MemTotal", 0) as f64));
+    line(
+        " Total Memory:",
+        units::bytes_size(int_field(i, "MemTotal", 0) as f64),
+    );
     line(" Name:", s("Name"));
     line(" ID:", s("ID"));
     line(" Docker Root Dir:", s("DockerRootDir"));
@@ -87,7 +103,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                     json!({"Debug": ctx.debug, "Version": env!("CARGO_PKG_VERSION"), "Context": "default"}),
                 );
             }
-            let out = if f == "json" { format!("{v}\n") } else { format::render_one(f, &v)? };
+            let out = if f == "json" {
+                format!("{v}\n")
+            } else {
+                format::render_one(f, &v)?
+            };
             crate::write_stdout(&out)
         }
     }
@@ -102,7 +122,10 @@ mod tests {
         let i = json!({"Containers":1,"ContainersRunning":1,"Images":3,"ServerVersion":"0.1.0","Driver":"overlay2",
             "DriverStatus":[["Backing Filesystem","extfs"]],"NCPU":2,"MemTotal":25275691008u64,"Debug":false});
         let out = render_server(&i);
-        assert!(out.contains(" Containers: 1\n  Running: 1\n  Paused: 0\n"), "{out}");
+        assert!(
+            out.contains(" Containers: 1\n  Running: 1\n  Paused: 0\n"),
+            "{out}"
+        );
         assert!(out.contains("  Backing Filesystem: extfs\n"), "{out}");
         assert!(out.contains(" Total Memory: 23.54GiB\n"), "{out}");
     }

@@ -13,7 +13,12 @@ pub struct Args {
     /// Format output using a custom template:
     /// 'json':             Print in JSON format
     /// 'TEMPLATE':         Print output using the given Go template.
-    #[arg(short = 'f', long = "format", value_name = "string", verbatim_doc_comment)]
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "string",
+        verbatim_doc_comment
+    )]
     pub format: Option<String>,
 }
 
@@ -48,24 +53,51 @@ pub fn render(client: &Value, server: Option<&Value>) -> String {
     let default_api = str_field(client, "DefaultAPIVersion");
     t.push_str(&format!(" Version:\t{}\n", str_field(client, "Version")));
     if api != default_api {
-        t.push_str(&format!(" API version:\t{api} (downgraded from {default_api})\n"));
+        t.push_str(&format!(
+            " API version:\t{api} (downgraded from {default_api})\n"
+        ));
     } else {
         t.push_str(&format!(" API version:\t{api}\n"));
     }
-    t.push_str(&format!(" Git commit:\t{}\n", str_field(client, "GitCommit")));
-    t.push_str(&format!(" OS/Arch:\t{}/{}\n", str_field(client, "Os"), str_field(client, "Arch")));
+    t.push_str(&format!(
+        " Git commit:\t{}\n",
+        str_field(client, "GitCommit")
+    ));
+    t.push_str(&format!(
+        " OS/Arch:\t{}/{}\n",
+        str_field(client, "Os"),
+        str_field(client, "Arch")
+    ));
     t.push_str(&format!(" Context:\t{}\n", str_field(client, "Context")));
     if let Some(s) = server {
-        let name = s.get("Platform").map(|p| str_field(p, "Name")).unwrap_or("");
-        t.push_str(&format!("\nServer:{}\n", if name.is_empty() { String::new() } else { format!(" {name}") }));
-        let components = s.get("Components").and_then(Value::as_array).cloned().unwrap_or_default();
+        let name = s
+            .get("Platform")
+            .map(|p| str_field(p, "Name"))
+            .unwrap_or("");
+        t.push_str(&format!(
+            "\nServer:{}\n",
+            if name.is_empty() {
+                String::new()
+            } else {
+                format!(" {name}")
+            }
+        ));
+        let components = s
+            .get("Components")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if components.is_empty() {
-            engine_lines(&mut t, s, &json!({
-                "ApiVersion": str_field(s, "ApiVersion"), "MinAPIVersion": str_field(s, "MinAPIVersion"),
-                "GoVersion": str_field(s, "GoVersion"), "GitCommit": str_field(s, "GitCommit"),
-                "BuildTime": str_field(s, "BuildTime"), "Os": str_field(s, "Os"), "Arch": str_field(s, "Arch"),
-                "Experimental": s.get("Experimental").map(format::template::print_value).unwrap_or("false".into()),
-            }));
+            engine_lines(
+                &mut t,
+                s,
+                &json!({
+                    "ApiVersion": str_field(s, "ApiVersion"), "MinAPIVersion": str_field(s, "MinAPIVersion"),
+                    "GoVersion": str_field(s, "GoVersion"), "GitCommit": str_field(s, "GitCommit"),
+                    "BuildTime": str_field(s, "BuildTime"), "Os": str_field(s, "Os"), "Arch": str_field(s, "Arch"),
+                    "Experimental": s.get("Experimental").map(format::template::print_value).unwrap_or("false".into()),
+                }),
+            );
         }
         for c in &components {
             let cname = str_field(c, "Name");
@@ -87,9 +119,17 @@ pub fn render(client: &Value, server: Option<&Value>) -> String {
 }
 
 fn engine_lines(t: &mut String, c: &Value, d: &Value) {
-    let d = |k: &str| d.get(k).map(format::template::print_value).unwrap_or_default();
+    let d = |k: &str| {
+        d.get(k)
+            .map(format::template::print_value)
+            .unwrap_or_default()
+    };
     t.push_str(&format!("  Version:\t{}\n", str_field(c, "Version")));
-    t.push_str(&format!("  API version:\t{} (minimum version {})\n", d("ApiVersion"), d("MinAPIVersion")));
+    t.push_str(&format!(
+        "  API version:\t{} (minimum version {})\n",
+        d("ApiVersion"),
+        d("MinAPIVersion")
+    ));
     t.push_str(&format!("  Go version:\t{}\n", d("GoVersion")));
     t.push_str(&format!("  Git commit:\t{}\n", d("GitCommit")));
     t.push_str(&format!("  Built:\t{}\n", d("BuildTime")));
