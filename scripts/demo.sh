@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine: install what is needed, build wharf, put it on
-# PATH, seed a base image from the host's static busybox with `wharf import`, and list it.
+# PATH, seed a base image from the host's static busybox with `wharf import`, list it, and run
+# a container from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,3 +23,4 @@ chmod 1777 "$rootfs/tmp"
 # The first wharf command starts the daemon in the background.
 tar -C "$rootfs" --numeric-owner -cf - . | wharf import -c 'CMD ["sh"]' - busybox:latest
 wharf images
+wharf run --rm busybox sh -c 'echo "Hello from a Wharf container: $(hostname), pid $$"; id' 
