@@ -372,3 +372,58 @@ fn running_containers_survive_a_daemon_kill_9() {
     );
     d.ok(&["rm", "survivor"]);
 }
+
+#[test]
+fn health_checks_report_healthy_and_unhealthy() {
+    let d = daemon_with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "good",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "200ms",
+        "bb",
+        "sleep",
+        "30",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bad",
+        "--health-cmd",
+        "exit 1",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "bb",
+        "sleep",
+        "30",
+    ]);
+    wait_until("healthy", Duration::from_secs(10), || {
+        d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "good"])
+            .trim()
+            == "healthy"
+    });
+    wait_until("unhealthy", Duration::from_secs(10), || {
+        d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "bad"])
+            .trim()
+            == "unhealthy"
+    });
+    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("good Up") && l.ends_with("(healthy)")),
+        "{ps}"
+    );
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("bad Up") && l.ends_with("(unhealthy)")),
+        "{ps}"
+    );
+    d.ok(&["rm", "-f", "good", "bad"]);
+}

@@ -658,7 +658,15 @@ pub fn status_text(c: &Container) -> String {
     let s = &c.state;
     let since = |t: &str| human_duration(now_unix() - unix_of(t).unwrap_or_else(now_unix));
     match s.status {
-        Status::Running => format!("Up {}", since(&s.started_at)),
+        Status::Running => {
+            let health = match s.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!("Up {}{health}", since(&s.started_at))
+        }
         Status::Paused => format!("Up {} (Paused)", since(&s.started_at)),
         Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at)),
         Status::Removing => "Removal In Progress".into(),
@@ -819,6 +827,7 @@ async fn inspect(
             "Error": s.error,
             "StartedAt": or_zero_time(&s.started_at),
             "FinishedAt": or_zero_time(&s.finished_at),
+            "Health": s.health,
         },
         "Image": c.image_id.to_string(),
         "ResolvConfPath": dir.join("resolv.conf"),
@@ -850,6 +859,11 @@ async fn inspect(
             "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
         },
     });
+    if s.health.is_none() {
+        if let Some(st) = v["State"].as_object_mut() {
+            st.remove("Health");
+        }
+    }
     if p.bool("size") {
         v["SizeRw"] = json!(dir_size(&dir.join("upper")));
         v["SizeRootFs"] = json!(d.images.get(&c.image_id).map(|i| i.size).unwrap_or(0));

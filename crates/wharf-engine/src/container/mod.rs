@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod create;
+pub mod health;
 pub mod names;
 pub mod store;
 
@@ -379,9 +380,11 @@ impl Daemon {
             c.state.started_at = create::now_rfc3339();
             c.state.error.clear();
             c.state.oom_killed = false;
+            c.state.health = None;
             c.manually_stopped = false;
         })?;
         self.monitor(c.id.clone());
+        self.watch_health(c.id.clone());
         Ok(())
     }
 
@@ -623,6 +626,7 @@ impl Daemon {
             {
                 tracing::info!(id = c.short_id(), "reattached to running container");
                 self.monitor(c.id.clone());
+                self.watch_health(c.id.clone());
             } else {
                 let exit = client::recorded_exit(&dir).unwrap_or(Exit {
                     exit_code: 255,

@@ -59,6 +59,9 @@ pub struct State {
     /// RFC 3339; "" before the first start / exit.
     pub started_at: String,
     pub finished_at: String,
+    /// Present when the container has a health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 /// One container as the daemon keeps it.
