@@ -427,3 +427,31 @@ fn health_checks_report_healthy_and_unhealthy() {
     );
     d.ok(&["rm", "-f", "good", "bad"]);
 }
+
+#[test]
+fn run_it_gives_a_real_tty() {
+    let d = daemon_with_busybox();
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: script(1) is not installed");
+        return;
+    }
+    // script(1) gives the CLI a terminal; the container gets a pty of its own.
+    let cmd = format!(
+        "{WHARF} -H {} run -it --rm bb sh -c 'tty; echo term=$TERM; exit 7'",
+        d.host()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-eqc", &cmd, "/dev/null"])
+        .env("WHARF_NO_AUTOSTART", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    let out = stdout(&o);
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("term=xterm"), "{out}");
+    assert_eq!(o.status.code(), Some(7), "{out}");
+}

@@ -66,12 +66,17 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
     let name = p.get("name").map(str::to_string);
     let dd = d.clone();
     let c = blocking(move || {
-        let c = create::build(&dd, name.as_deref(), body)?;
+        let mut c = create::build(&dd, name.as_deref(), body)?;
+        let (mounts, created) = mounts::resolve(&dd, &c.config, &c.host_config)?;
+        c.mounts = mounts;
         let dir = dd.container_dir(&c.id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
-        if let Err(e) = dd.containers.insert(c.clone()) {
+        let made = std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+            .and_then(|()| mounts::copy_up(&dd, &c.image_id, &c.mounts, &dir.join("copyup")))
+            .and_then(|()| dd.containers.insert(c.clone()));
+        if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&dir);
+            mounts::discard(&dd, &created);
             return Err(e);
         }
         Ok(c)
@@ -766,7 +771,7 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
                 "Status": status_text(c),
                 "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "none".into()) },
                 "NetworkSettings": { "Networks": {} },
-                "Mounts": [],
+                "Mounts": c.mounts.iter().map(|m| m.to_json(&d)).collect::<Vec<_>>(),
             });
             if size {
                 v["SizeRw"] = json!(dir_size(&d.container_dir(&c.id).join("upper")));
@@ -852,7 +857,7 @@ async fn inspect(
                 "MergedDir": dir.join("rootfs"),
             }
         },
-        "Mounts": [],
+        "Mounts": c.mounts.iter().map(|m| m.to_json(&d)).collect::<Vec<_>>(),
         "Config": c.config,
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {},
@@ -1012,7 +1017,7 @@ async fn exec_start(
     let spec = ExecSpec {
         exec_id: id.clone(),
         args: cfg.cmd.clone().unwrap_or_default(),
-        env,
+        env: crate::container::with_term(env, tty),
         cwd: cfg
             .working_dir
             .clone()

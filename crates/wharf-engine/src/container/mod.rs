@@ -214,7 +214,10 @@ impl Daemon {
             state_dir: dir.to_path_buf(),
             lower_dirs,
             args,
-            env: c.config.env.clone().unwrap_or_default(),
+            env: with_term(
+                c.config.env.clone().unwrap_or_default(),
+                c.config.tty.unwrap_or(false),
+            ),
             cwd: c
                 .config
                 .working_dir
@@ -640,6 +643,14 @@ impl Daemon {
             }
         }
     }
+}
+
+/// With a tty, Docker sets `TERM=xterm` unless the container sets TERM itself.
+pub fn with_term(mut env: Vec<String>, tty: bool) -> Vec<String> {
+    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    env
 }
 
 /// Exit code docker's CLI shows when a container could not be started: 127 when the command
