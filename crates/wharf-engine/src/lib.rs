@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod exec;
 pub mod shim;
 pub mod state;
+pub mod volume;
 
 pub use daemon::daemon_main;
 pub use shim::shim_main;

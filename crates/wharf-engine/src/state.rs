@@ -16,6 +16,7 @@ pub struct Daemon {
     pub db: Arc<redb::Database>,
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
+    pub volumes: crate::volume::VolumeStore,
     /// Attaches waiting for their container to start.
     pub pending: Pending,
     /// Execs created and not yet removed.
@@ -38,6 +39,8 @@ impl Daemon {
         let images = Arc::new(ImageStore::open(data_root, db.clone())?);
         let containers = ContainerStore::open(db.clone(), data_root.join("containers"))
             .map_err(|e| anyhow::anyhow!("failed to open the container store: {e}"))?;
+        let volumes = crate::volume::VolumeStore::open(db.clone(), data_root.join("volumes"))
+            .map_err(|e| anyhow::anyhow!("failed to open the volume store: {e}"))?;
         let id = daemon_id(data_root)?;
         let runtime_root = std::env::var_os("WHARF_RUNTIME_ROOT")
             .map(PathBuf::from)
@@ -47,6 +50,7 @@ impl Daemon {
             db,
             images,
             containers,
+            volumes,
             pending: Pending::default(),
             execs: Default::default(),
             runtime_root,

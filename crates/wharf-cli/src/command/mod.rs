@@ -5,6 +5,7 @@ pub mod container;
 pub mod image;
 pub mod inspect;
 pub mod system;
+pub mod volume;
 
 use std::collections::BTreeMap;
 
@@ -113,6 +114,9 @@ pub enum Command {
     /// Block until one or more containers stop, then print their exit codes
     #[command(override_usage = "wharf wait CONTAINER [CONTAINER...]")]
     Wait(container::wait::Args),
+    /// Manage volumes
+    #[command(subcommand, override_usage = "wharf volume COMMAND")]
+    Volume(volume::VolumeCommand),
     /// Manage Wharf
     #[command(subcommand, override_usage = "wharf system COMMAND")]
     System(system::SystemCommand),
@@ -198,6 +202,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Unpause(a) => container::unpause::run(ctx, a).await,
         Command::Wait(a) => container::wait::run(ctx, a).await,
         Command::System(c) => system::run(ctx, c).await,
+        Command::Volume(c) => volume::run(ctx, c).await,
         Command::Version(a) => system::version::run(ctx, a).await,
         Command::Info(a) => system::info::run(ctx, a).await,
         Command::Inspect(a) => inspect::run(ctx, a).await,

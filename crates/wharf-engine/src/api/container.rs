@@ -19,7 +19,7 @@ use wharf_types::ErrorKind;
 use super::params::{labels_match, Params};
 use super::{blocking, ApiError, ApiResult, AppState};
 use crate::container::store::{Container, Status};
-use crate::container::{create, not_running, PendingAttach};
+use crate::container::{create, mounts, not_running, PendingAttach};
 use crate::exec::ExecRecord;
 use crate::shim::proto::{ExecSpec, Request as ShimRequest};
 use crate::shim::{client, log};

@@ -10,6 +10,7 @@ pub mod params;
 pub mod stream;
 pub mod system;
 pub mod top;
+pub mod volume;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ pub fn service(
         .merge(system::routes())
         .merge(image::routes())
         .merge(container::routes())
+        .merge(volume::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_api_headers))
         .with_state(d);

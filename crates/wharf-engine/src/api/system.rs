@@ -179,6 +179,10 @@ async fn df(
     let dd = d.clone();
     let images = blocking(move || Ok(store.list()?)).await?;
     let summaries = image::summaries(&dd, &images, true);
+    let (volumes, volumes_usage) = {
+        let dd = d.clone();
+        blocking(move || Ok(super::volume::disk_usage(&dd))).await?
+    };
     let layers_size: u64 = {
         let mut seen = std::collections::HashSet::new();
         images
@@ -198,11 +202,11 @@ async fn df(
         "LayersSize": layers_size,
         "Images": summaries,
         "Containers": [],
-        "Volumes": [],
+        "Volumes": volumes,
         "BuildCache": [],
         "ImagesDiskUsage": { "ActiveCount": active, "TotalCount": images.len(), "Reclaimable": reclaimable, "TotalSize": layers_size },
         "ContainersDiskUsage": { "ActiveCount": 0, "TotalCount": 0, "Reclaimable": 0, "TotalSize": 0 },
-        "VolumesDiskUsage": { "ActiveCount": 0, "TotalCount": 0, "Reclaimable": 0, "TotalSize": 0 },
+        "VolumesDiskUsage": volumes_usage,
         "BuildCacheDiskUsage": { "ActiveCount": 0, "TotalCount": 0, "Reclaimable": 0, "TotalSize": 0 },
     })))
 }

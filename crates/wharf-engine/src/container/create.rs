@@ -163,6 +163,7 @@ pub fn build(
         state: State::default(),
         restart_count: 0,
         manually_stopped: false,
+        mounts: Vec::new(),
     })
 }
 

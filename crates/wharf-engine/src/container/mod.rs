@@ -5,6 +5,7 @@
 pub mod command;
 pub mod create;
 pub mod health;
+pub mod mounts;
 pub mod names;
 pub mod store;
 
@@ -174,6 +175,57 @@ impl Daemon {
         std::fs::write(dir.join("resolv.conf"), resolv)
     }
 
+    /// The container's tmpfs mounts and bind mounts (volumes are binds of their `_data`),
+    /// parents before children. Volumes with driver options are mounted here (first use).
+    #[allow(clippy::type_complexity)]
+    fn runtime_mounts(
+        &self,
+        c: &Container,
+    ) -> Result<(Vec<(String, String)>, Vec<wharf_runtime::Mount>), ApiError> {
+        let mut tmpfs: Vec<(String, String)> = c
+            .host_config
+            .tmpfs
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut binds = Vec::new();
+        let mut ms: Vec<&mounts::MountPoint> = c.mounts.iter().collect();
+        ms.sort_by_key(|m| m.destination.split('/').filter(|s| !s.is_empty()).count());
+        for m in ms {
+            let source = match m.typ.as_str() {
+                "tmpfs" => {
+                    tmpfs.push((m.destination.clone(), m.tmpfs_options.clone()));
+                    continue;
+                }
+                "volume" => {
+                    let v = self
+                        .volumes
+                        .get(&m.name)
+                        .map_err(|_| mounts::missing_volume(&m.name))?;
+                    self.volumes.ensure_mounted(&v)?;
+                    self.volumes.mountpoint(&v.name)
+                }
+                _ => PathBuf::from(&m.source),
+            };
+            let mut options = Vec::new();
+            if !m.rw {
+                options.push("ro".to_string());
+            }
+            options.push(if m.propagation.is_empty() {
+                "rprivate".to_string()
+            } else {
+                m.propagation.clone()
+            });
+            binds.push(wharf_runtime::Mount {
+                source,
+                destination: m.destination.clone(),
+                options,
+            });
+        }
+        Ok((tmpfs, binds))
+    }
+
     fn shim_spec(&self, c: &Container, dir: &Path) -> Result<ShimSpec, ApiError> {
         let h = &c.host_config;
         let lower_dirs = self.images.layer_dirs(&c.image_id)?.into_iter().collect();
@@ -209,6 +261,7 @@ impl Daemon {
             (_, Some(q)) if q > 0 => (Some(q), h.cpu_period.map(|p| p as u64).or(Some(100_000))),
             _ => (None, None),
         };
+        let (tmpfs, binds) = self.runtime_mounts(c)?;
         let run = wharf_runtime::ContainerConfig {
             id: c.id.clone(),
             state_dir: dir.to_path_buf(),
@@ -250,13 +303,8 @@ impl Daemon {
                     )
                 })
                 .collect(),
-            tmpfs: h
-                .tmpfs
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            mounts: Vec::new(),
+            tmpfs,
+            mounts: binds,
             network: match h.network_mode.as_deref() {
                 Some("host") => wharf_runtime::NetworkMode::Host,
                 _ => wharf_runtime::NetworkMode::New,
@@ -554,7 +602,7 @@ impl Daemon {
         self: &Arc<Self>,
         id: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<(), ApiError> {
         let c = self.containers.resolve(id)?;
         if c.state.status.is_live() {
@@ -609,7 +657,19 @@ impl Daemon {
                     ))
                 })?;
             }
-            d.containers.remove(&cid)
+            d.containers.remove(&cid)?;
+            // `rm -v`: the container's anonymous volumes go with it, unless another
+            // container uses them too; named volumes never do.
+            if volumes {
+                for m in c.mounts.iter().filter(|m| m.typ == "volume" && m.anonymous) {
+                    if d.volume_users(&m.name).is_empty() {
+                        if let Err(e) = d.volumes.remove(&m.name) {
+                            tracing::warn!(volume = m.name, error = %e, "failed to remove a volume");
+                        }
+                    }
+                }
+            }
+            Ok(())
         })
         .await
     }

@@ -83,6 +83,9 @@ pub struct Container {
     pub restart_count: i64,
     /// Set by `stop`/`kill` from a user, so `unless-stopped` and `always` stay down.
     pub manually_stopped: bool,
+    /// Volumes, binds and tmpfs mounts, resolved at create.
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountPoint>,
 }
 
 impl Container {

@@ -162,6 +162,9 @@ pub struct ContainerOpts {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
@@ -444,7 +447,7 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "RestartPolicy": restart,
         "AutoRemove": o.rm,
         "VolumeDriver": "",
-        "VolumesFrom": null,
+        "VolumesFrom": if o.volumes_from.is_empty() { Value::Null } else { json!(o.volumes_from) },
         "ConsoleSize": console,
         "CapAdd": caps(&o.cap_add),
         "CapDrop": caps(&o.cap_drop),
