@@ -7,3 +7,4 @@ mod crash;
 mod hostile;
 mod images;
 mod interop;
+mod volumes;

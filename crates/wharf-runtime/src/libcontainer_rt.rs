@@ -112,6 +112,14 @@ impl LibcontainerRuntime {
     fn create_inner(&self, cfg: &ContainerConfig, stdio: Stdio, layout: &Layout) -> Result<Pid> {
         let rootfs = rootfs::mount_overlay(layout, &cfg.lower_dirs)?;
         rootfs::sanitize_mountpoints(&rootfs)?;
+        for m in &cfg.mounts {
+            if m.source.is_dir() {
+                rootfs::prepare_mountpoint(&rootfs, &m.destination)?;
+            }
+        }
+        for (path, _) in &cfg.tmpfs {
+            rootfs::prepare_mountpoint(&rootfs, path)?;
+        }
         let user = user::resolve(&rootfs, &cfg.user)?;
         let spec = spec::build_spec(cfg, &rootfs, &user)?;
         let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;

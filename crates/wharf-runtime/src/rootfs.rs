@@ -174,3 +174,106 @@ pub fn teardown(layout: &Layout) -> Vec<Error> {
     }
     errors
 }
+
+/// CVE-2021-30465: create the directory a bind or tmpfs mount will cover, resolving `dest`
+/// inside `rootfs` as the container would see it — symlinks (absolute ones included) are
+/// followed *within* the root, never out of it — before the runtime mounts there.
+/// Every step is relative to a directory fd opened with `openat2(RESOLVE_IN_ROOT |
+/// RESOLVE_NO_SYMLINKS)` on a path that has no symlinks left, so an image symlink such as
+/// `/data -> /host-dir` becomes `<rootfs>/host-dir`, never `/host-dir` on the host. (The
+/// runtime then resolves the target again with pathrs and mounts onto the resolved fd;
+/// this step only makes sure a dangling image symlink does not fail the container.)
+pub fn prepare_mountpoint(rootfs: &Path, dest: &str) -> Result<()> {
+    use std::collections::VecDeque;
+
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open rootfs", rootfs, e.into()))?;
+    let fail = |what: &'static str, e: rustix::io::Errno| {
+        Error::io(what, rootfs.join(dest.trim_start_matches('/')), e.into())
+    };
+    let mut todo: VecDeque<String> = dest.split('/').map(str::to_string).collect();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let parent_path = format!("/{}", resolved.join("/"));
+        let parent = rustix::fs::openat2(
+            &root,
+            parent_path.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| fail("resolve mount target", e))?;
+        match rustix::fs::statat(&parent, c.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::NOENT) => {
+                match rustix::fs::mkdirat(&parent, c.as_str(), Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(fail("create mount target", e)),
+                }
+                resolved.push(c);
+            }
+            Err(e) => return Err(fail("stat mount target", e)),
+            Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(fail("resolve mount target", rustix::io::Errno::LOOP));
+                    }
+                    let target = rustix::fs::readlinkat(&parent, c.as_str(), Vec::new())
+                        .map_err(|e| fail("read symlink at mount target", e))?;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    for (i, t) in target.split('/').enumerate() {
+                        todo.insert(i, t.to_string());
+                    }
+                }
+                // A file (a file bind mount) or directory: the runtime takes it from here.
+                _ => resolved.push(c),
+            },
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_targets_behind_symlinks_are_created_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // Absolute, relative and `..`-escaping links all stay inside.
+        std::os::unix::fs::symlink(outside.join("victim"), root.join("data")).unwrap();
+        std::os::unix::fs::symlink("../../../../escape", root.join("rel")).unwrap();
+        prepare_mountpoint(&root, "/data/sub").unwrap();
+        prepare_mountpoint(&root, "/rel").unwrap();
+        prepare_mountpoint(&root, "/plain/a/b").unwrap();
+        assert!(root
+            .join(outside.strip_prefix("/").unwrap())
+            .join("victim/sub")
+            .is_dir());
+        assert!(root.join("escape").is_dir());
+        assert!(root.join("plain/a/b").is_dir());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!t.path().join("escape").exists());
+    }
+}

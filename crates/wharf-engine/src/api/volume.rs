@@ -46,7 +46,7 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
         .list()
         .into_iter()
         .filter(|v| {
-            dangling.is_none_or(|want| !refs.contains_key(&v.name) == want)
+            dangling.is_none_or(|want| refs.contains_key(&v.name) != want)
                 && filters
                     .get("name")
                     .iter()

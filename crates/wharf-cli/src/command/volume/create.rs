@@ -46,9 +46,9 @@ fn kv_map(items: &[String]) -> BTreeMap<String, String> {
 pub fn body(args: &Args) -> Result<Value, CliError> {
     let name = match (&args.name, &args.volume) {
         (Some(a), Some(b)) if a != b => {
-            return Err(CliError::msg(format!(
-                "conflicting options: cannot specify a volume-name through both --name and as a positional arg"
-            )))
+            return Err(CliError::msg(
+                "conflicting options: cannot specify a volume-name through both --name and as a positional arg",
+            ))
         }
         (Some(a), _) => a.clone(),
         (None, Some(b)) => b.clone(),
