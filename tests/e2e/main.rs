@@ -1,6 +1,7 @@
 //! Black-box tests of the `wharf` binary, as root: a real daemon per test on a private socket
 //! and data root, driven by `wharf` and by the real `docker` CLI.
 
+mod archive;
 mod common;
 mod containers;
 mod crash;

@@ -33,6 +33,7 @@
 //! following a symlink an earlier entry made.
 
 mod changes;
+mod commit;
 mod compress;
 pub mod config;
 mod db;
@@ -46,6 +47,7 @@ mod save;
 mod store;
 mod unpack;
 
+pub use commit::CommitOptions;
 pub use config::ImageConfigFile;
 pub use error::{Error, Result};
 

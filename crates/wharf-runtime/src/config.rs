@@ -85,7 +85,7 @@ pub struct ContainerConfig {
     pub mounts: Vec<Mount>,
     pub network: NetworkMode,
     pub extra_hosts_files: HostsFiles,
-    /// `--init`: not implemented yet, rejected with InvalidArgument.
+    /// `--init`: run a static init (tini) as pid 1 that reaps zombies and forwards signals.
     pub init: bool,
 }
 

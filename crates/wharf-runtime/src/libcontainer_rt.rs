@@ -380,9 +380,6 @@ fn map_status(s: ContainerStatus) -> Status {
 impl Runtime for LibcontainerRuntime {
     fn create(&self, cfg: &ContainerConfig, stdio: Stdio) -> Result<Pid> {
         validate_id(&cfg.id)?;
-        if cfg.init {
-            return Err(Error::InvalidConfig("--init is not supported yet".into()));
-        }
         if self.root.join(&cfg.id).exists() {
             return Err(Error::AlreadyExists(cfg.id.clone()));
         }

@@ -166,6 +166,27 @@ fn check_dest(d: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where `--init` puts the init in the container (the path docker uses, so tools that look
+/// for it find it).
+pub const INIT_DEST: &str = "/sbin/docker-init";
+
+/// Static init binaries, in order of preference: Wharf's own install location, then Debian's
+/// `tini` package (tini is an independent project; see docs/adr/init.md). It must be static:
+/// it runs inside arbitrary images.
+pub const INIT_CANDIDATES: &[&str] = &["/usr/libexec/wharf/wharf-init", "/usr/bin/tini-static"];
+
+fn init_binary() -> Result<std::path::PathBuf> {
+    for c in INIT_CANDIDATES {
+        let p = Path::new(c);
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    Err(Error::InvalidConfig(format!(
+        "--init needs a static init binary at one of {INIT_CANDIDATES:?} (Debian: apt-get install tini)"
+    )))
+}
+
 /// Build the OCI spec for `cfg`, whose rootfs is mounted at `rootfs` and whose user
 /// resolved to `user`.
 pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> Result<Spec> {
@@ -191,10 +212,17 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         rlimits.push(json!({"type": rlimit_name(name)?, "soft": soft, "hard": hard}));
     }
 
+    // `--init`: a static init (tini) bind-mounted read-only as pid 1, running the command
+    // as its child (docker's `/sbin/docker-init -- CMD…`).
+    let init = if cfg.init { Some(init_binary()?) } else { None };
+    let mut args = cfg.args.clone();
+    if init.is_some() {
+        args.splice(0..0, [INIT_DEST.to_string(), "--".to_string()]);
+    }
     let mut process = json!({
         "terminal": cfg.tty,
         "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
-        "args": cfg.args,
+        "args": args,
         "env": default_env(&cfg.env, &cfg.hostname, &user.home),
         "cwd": cwd,
         "capabilities": capabilities_json(&cap_set, user.uid),
@@ -231,6 +259,9 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         if let Some(src) = src {
             mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
         }
+    }
+    if let Some(init) = &init {
+        mounts.push(json!({"destination": INIT_DEST, "type": "bind", "source": init, "options": ["rbind", "ro", "nosuid", "nodev", "rprivate"]}));
     }
     for (path, opts) in &cfg.tmpfs {
         check_dest(path)?;

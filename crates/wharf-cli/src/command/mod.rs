@@ -75,6 +75,20 @@ pub enum Command {
         override_usage = "wharf create [OPTIONS] IMAGE [COMMAND] [ARG...]"
     )]
     Create(container::create::Args),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(
+        override_usage = "wharf cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\twharf cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+    )]
+    Cp(container::cp::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "wharf diff CONTAINER")]
+    Diff(container::diff::Args),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "wharf commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
+    Commit(container::commit::Args),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "wharf export [OPTIONS] CONTAINER")]
+    Export(container::export::Args),
     /// Kill one or more running containers
     #[command(override_usage = "wharf kill [OPTIONS] CONTAINER [CONTAINER...]")]
     Kill(container::kill::Args),
@@ -191,6 +205,10 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Kill(a) => container::kill::run(ctx, a).await,
         Command::Logs(a) => container::logs::run(ctx, a).await,
         Command::Pause(a) => container::pause::run(ctx, a).await,
+        Command::Cp(a) => container::cp::run(ctx, a).await,
+        Command::Diff(a) => container::diff::run(ctx, a).await,
+        Command::Commit(a) => container::commit::run(ctx, a).await,
+        Command::Export(a) => container::export::run(ctx, a).await,
         Command::Port(a) => container::port::run(ctx, a).await,
         Command::Rename(a) => container::rename::run(ctx, a).await,
         Command::Restart(a) => container::restart::run(ctx, a).await,

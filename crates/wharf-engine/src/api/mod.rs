@@ -4,6 +4,7 @@
 //! Every path may carry a `/v1.NN` prefix (the version the client negotiated through `/_ping`);
 //! [`strip_version`] removes it before routing and records it as an [`ApiVersion`] extension.
 
+pub mod archive;
 pub mod container;
 pub mod image;
 pub mod params;
@@ -41,6 +42,7 @@ pub fn service(
         .merge(system::routes())
         .merge(image::routes())
         .merge(container::routes())
+        .merge(archive::routes())
         .merge(volume::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_api_headers))

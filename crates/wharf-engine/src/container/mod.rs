@@ -2,8 +2,10 @@
 //! through each container's shim (start, stop, kill, wait, remove, restart policies, and
 //! finding running containers again after a daemon restart).
 
+pub mod changes;
 pub mod command;
 pub mod create;
+pub mod fs;
 pub mod health;
 pub mod mounts;
 pub mod names;

@@ -4,8 +4,12 @@
 //! multi-container verbs (stop, kill, rm, …) share.
 
 pub mod attach;
+pub mod commit;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod exec;
+pub mod export;
 pub mod hijack;
 pub mod inspect;
 pub mod kill;
@@ -41,15 +45,29 @@ pub enum ContainerCommand {
     /// Attach local standard input, output, and error streams to a running container
     #[command(override_usage = "wharf container attach [OPTIONS] CONTAINER")]
     Attach(attach::Args),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "wharf container commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
+    Commit(commit::Args),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(
+        override_usage = "wharf container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\twharf cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+    )]
+    Cp(cp::Args),
     /// Create a new container
     #[command(
         disable_help_flag = true,
         override_usage = "wharf container create [OPTIONS] IMAGE [COMMAND] [ARG...]"
     )]
     Create(create::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "wharf container diff CONTAINER")]
+    Diff(diff::Args),
     /// Execute a command in a running container
     #[command(override_usage = "wharf container exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(exec::Args),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "wharf container export [OPTIONS] CONTAINER")]
+    Export(export::Args),
     /// Display detailed information on one or more containers
     #[command(override_usage = "wharf container inspect [OPTIONS] CONTAINER [CONTAINER...]")]
     Inspect(inspect::Args),
@@ -112,7 +130,11 @@ pub enum ContainerCommand {
 pub async fn run(ctx: &Ctx, cmd: ContainerCommand) -> Result<(), CliError> {
     match cmd {
         ContainerCommand::Attach(a) => attach::run(ctx, a).await,
+        ContainerCommand::Commit(a) => commit::run(ctx, a).await,
+        ContainerCommand::Cp(a) => cp::run(ctx, a).await,
         ContainerCommand::Create(a) => create::run(ctx, a).await,
+        ContainerCommand::Diff(a) => diff::run(ctx, a).await,
+        ContainerCommand::Export(a) => export::run(ctx, a).await,
         ContainerCommand::Exec(a) => exec::run(ctx, a).await,
         ContainerCommand::Inspect(a) => inspect::run(ctx, a).await,
         ContainerCommand::Kill(a) => kill::run(ctx, a).await,

@@ -1,0 +1,511 @@
+//! `wharf cp`: copy files between a container and the host, with docker's rules
+//! (docker/cli `cli/command/container/cp.go` and moby's `archive.PrepareArchiveCopy`):
+//! - `CONTAINER:SRC DEST`: `GET /containers/{id}/archive?path=SRC` (entries rooted at SRC's
+//!   base name, `.` for `SRC/.`), extracted here; `DEST` `-` writes the tar to stdout;
+//! - `SRC CONTAINER:DEST`: SRC packed here and `PUT` into the container; `SRC` `-` sends the
+//!   tar read from stdin as is (DEST must then be a directory).
+//!
+//! Where the entries land: into an existing destination directory as they are; otherwise
+//! renamed to the destination's base name and extracted into its parent. A directory cannot
+//! replace a file, and a destination ending in `/` must be a directory.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use http_body_util::BodyExt;
+use hyper::Method;
+use serde::Deserialize;
+
+use super::container_path;
+use crate::client::{query, Body, Client};
+use crate::command::Ctx;
+use crate::error::CliError;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short = 'a', long = "archive")]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    #[arg(value_name = "SRC_PATH")]
+    pub src: String,
+    #[arg(value_name = "DEST_PATH")]
+    pub dest: String,
+}
+
+/// docker's `X-Docker-Container-Path-Stat`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PathStat {
+    pub name: String,
+    #[serde(default)]
+    pub size: i64,
+    pub mode: u32,
+    #[serde(default)]
+    pub mtime: String,
+    #[serde(rename = "linkTarget", default)]
+    pub link_target: String,
+}
+
+impl PathStat {
+    fn is_dir(&self) -> bool {
+        self.mode & (1 << 31) != 0
+    }
+    fn is_symlink(&self) -> bool {
+        self.mode & (1 << 27) != 0
+    }
+}
+
+/// `CONTAINER:PATH` → (container, path); a local path (absolute, `./x`, no colon) → None.
+pub fn split_cp_arg(arg: &str) -> Option<(&str, &str)> {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return None;
+    }
+    let (c, p) = arg.split_once(':')?;
+    if c.is_empty() || c.contains('/') {
+        return None;
+    }
+    Some((c, p))
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn stat_from_header(h: &hyper::HeaderMap) -> Result<PathStat, CliError> {
+    let v = h
+        .get("x-docker-container-path-stat")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| CliError::Protocol("no X-Docker-Container-Path-Stat header".into()))?;
+    let raw = base64_decode(v).ok_or_else(|| CliError::Protocol("bad path stat".into()))?;
+    serde_json::from_slice(&raw).map_err(|e| CliError::Protocol(e.to_string()))
+}
+
+async fn stat_path(client: &Client, container: &str, path: &str) -> Result<PathStat, CliError> {
+    let p = container_path(
+        container,
+        &format!("/archive{}", query(&[("path", path.into())])),
+    );
+    let resp = client.request(Method::HEAD, &p, Body::Empty).await?;
+    stat_from_header(resp.headers())
+}
+
+/// moby's `SplitPathDirEntry`: ("dir", "base"), with `.` kept for a path ending in `/.`.
+pub fn split_dir_entry(path: &str) -> (String, String) {
+    let trimmed = path.trim_end_matches('/');
+    if path.ends_with("/.") || path == "." {
+        let dir = path.trim_end_matches('.').trim_end_matches('/');
+        return (
+            if dir.is_empty() {
+                ".".into()
+            } else {
+                dir.into()
+            },
+            ".".into(),
+        );
+    }
+    if trimmed.is_empty() {
+        return ("/".into(), ".".into());
+    }
+    match trimmed.rsplit_once('/') {
+        Some(("", b)) => ("/".into(), b.into()),
+        Some((d, b)) => (d.into(), b.into()),
+        None => (".".into(), trimmed.into()),
+    }
+}
+
+fn asserts_directory(p: &str) -> bool {
+    p.ends_with('/') || p.ends_with("/.") || p == "."
+}
+
+/// Where an archive goes: the directory to extract into, and a (from, to) rename of its
+/// top-level entry. moby's `PrepareArchiveCopy`.
+pub fn prepare(
+    src_base: &str,
+    src_is_dir: bool,
+    dst_path: &str,
+    dst_exists: bool,
+    dst_is_dir: bool,
+) -> Result<(String, Option<(String, String)>), CliError> {
+    let (dst_dir, dst_base) = split_dir_entry(dst_path);
+    if dst_exists && dst_is_dir {
+        return Ok((dst_path.to_string(), None));
+    }
+    if dst_exists && src_is_dir {
+        return Err(CliError::msg("cannot copy a directory to a file"));
+    }
+    if !dst_exists && !src_is_dir && asserts_directory(dst_path) {
+        return Err(CliError::msg(format!(
+            "destination directory {dst_path} does not exist"
+        )));
+    }
+    Ok((dst_dir, Some((src_base.to_string(), dst_base))))
+}
+
+/// Renames the first path component `from` → `to` (moby's `RebaseArchiveEntries`).
+pub fn rebase(name: &str, from: &str, to: &str) -> String {
+    let n = name.trim_start_matches("./");
+    let from = from.trim_start_matches("./");
+    if from == "." {
+        return if n.is_empty() || n == "." {
+            format!("{to}/")
+        } else {
+            format!("{to}/{n}")
+        };
+    }
+    if n == from || n == format!("{from}/") {
+        return n.replacen(from, to, 1);
+    }
+    match n.strip_prefix(&format!("{from}/")) {
+        Some(rest) => format!("{to}/{rest}"),
+        None => n.to_string(),
+    }
+}
+
+/// Cleans an entry name for local extraction; `..` or an absolute path is refused.
+fn safe_rel(name: &str) -> Result<PathBuf, CliError> {
+    let mut out = PathBuf::new();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(CliError::msg(format!(
+                    "refusing archive entry {name:?}: it would leave the destination"
+                )))
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Extracts a tar into `dir` (rebasing its top entry); ownership only with `-a`.
+pub fn extract_local(
+    src: impl Read,
+    dir: &Path,
+    rename: Option<(String, String)>,
+    keep_owner: bool,
+) -> Result<(), CliError> {
+    let mut ar = tar::Archive::new(src);
+    ar.set_preserve_ownerships(keep_owner);
+    let name_of = |raw: &str| match &rename {
+        Some((f, t)) => rebase(raw, f, t),
+        None => raw.to_string(),
+    };
+    for e in ar.entries()? {
+        let mut e = e?;
+        let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let rel = safe_rel(&name_of(&raw))?;
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let target = dir.join(&rel);
+        if let Some(p) = target.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        if e.header().entry_type() == tar::EntryType::Link {
+            let link = e
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+                .unwrap_or_default();
+            let t = dir.join(safe_rel(&name_of(&link))?);
+            let _ = std::fs::remove_file(&target);
+            std::fs::hard_link(&t, &target)?;
+            continue;
+        }
+        // A file replacing a symlink must not write through it.
+        if let Ok(m) = std::fs::symlink_metadata(&target) {
+            if !m.is_dir() || e.header().entry_type() != tar::EntryType::Directory {
+                if m.is_dir() {
+                    std::fs::remove_dir_all(&target)?;
+                } else {
+                    std::fs::remove_file(&target)?;
+                }
+            }
+        }
+        e.set_preserve_permissions(true);
+        e.set_preserve_mtime(true);
+        e.unpack(&target)?;
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    match (split_cp_arg(&args.src), split_cp_arg(&args.dest)) {
+        (Some(_), Some(_)) => Err(CliError::msg("copying between containers is not supported")),
+        (None, None) => Err(CliError::msg("must specify at least one container source")),
+        (Some((c, p)), None) => from_container(ctx, &args, c, p).await,
+        (None, Some((c, p))) => to_container(ctx, &args, c, p).await,
+    }
+}
+
+async fn from_container(
+    ctx: &Ctx,
+    args: &Args,
+    container: &str,
+    src: &str,
+) -> Result<(), CliError> {
+    if src.is_empty() {
+        return Err(CliError::msg("source can not be empty"));
+    }
+    let client = ctx.client().await?;
+    let mut src_path = src.to_string();
+    let mut rebase_name = None;
+    if args.follow_link {
+        let st = stat_path(client, container, src).await?;
+        if st.is_symlink() && !st.link_target.is_empty() {
+            rebase_name = Some(split_dir_entry(src).1);
+            src_path = st.link_target.clone();
+        }
+    }
+    let p = container_path(
+        container,
+        &format!("/archive{}", query(&[("path", src_path.clone())])),
+    );
+    let resp = client.request(Method::GET, &p, Body::Empty).await?;
+    let stat = stat_from_header(resp.headers())?;
+    let mut body = resp.into_body();
+    if args.dest == "-" {
+        let mut out = std::io::stdout().lock();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| CliError::Protocol(e.to_string()))?;
+            if let Ok(d) = frame.into_data() {
+                out.write_all(&d)?;
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    // Spool to a pipe-fed blocking extractor.
+    let (r, w) = rustix::pipe::pipe().map_err(std::io::Error::from)?;
+    let dest = args.dest.clone();
+    let keep_owner = args.archive;
+    let src_base = stat.name.clone();
+    let src_is_dir = stat.is_dir();
+    let extractor = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
+        let (dst_exists, dst_is_dir) = match std::fs::metadata(&dest) {
+            Ok(m) => (true, m.is_dir()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (parent, _) = split_dir_entry(&dest);
+                std::fs::metadata(&parent)
+                    .map_err(|e| crate::error::go_io_error("lstat", &parent, &e))?;
+                (false, false)
+            }
+            Err(e) => return Err(crate::error::go_io_error("lstat", &dest, &e)),
+        };
+        let (dir, mut rename) = prepare(&src_base, src_is_dir, &dest, dst_exists, dst_is_dir)?;
+        if let Some(rn) = &rebase_name {
+            // -L: the link's target is archived under the link's own name.
+            rename = Some(match rename {
+                Some((_, to)) => (src_base.clone(), to),
+                None => (src_base.clone(), rn.clone()),
+            });
+        }
+        extract_local(File::from(r), Path::new(&dir), rename, keep_owner)
+    });
+    let mut w = File::from(w);
+    let mut write_err = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| CliError::Protocol(e.to_string()))?;
+        if let Ok(d) = frame.into_data() {
+            if let Err(e) = w.write_all(&d) {
+                write_err = Some(e);
+                break;
+            }
+        }
+    }
+    drop(w);
+    extractor
+        .await
+        .map_err(|e| CliError::msg(e.to_string()))??;
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Packs `src` (a local path) with its top entry named `name`.
+fn pack_local(
+    src: &Path,
+    name: &str,
+    follow: bool,
+    keep_owner: bool,
+    out: File,
+) -> std::io::Result<()> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    b.mode(if keep_owner {
+        tar::HeaderMode::Complete
+    } else {
+        tar::HeaderMode::Deterministic
+    });
+    let meta = if follow {
+        std::fs::metadata(src)?
+    } else {
+        std::fs::symlink_metadata(src)?
+    };
+    if meta.is_dir() {
+        b.append_dir_all(name, src)?;
+    } else if follow {
+        let mut f = File::open(src)?;
+        b.append_file(name, &mut f)?;
+    } else {
+        b.append_path_with_name(src, name)?;
+    }
+    b.into_inner()?.flush()
+}
+
+async fn to_container(ctx: &Ctx, args: &Args, container: &str, dst: &str) -> Result<(), CliError> {
+    if dst.is_empty() {
+        return Err(CliError::msg("destination can not be empty"));
+    }
+    let client = ctx.client().await?;
+    let mut dst_path = dst.to_string();
+    let mut st = stat_path(client, container, &dst_path).await;
+    if let Ok(s) = &st {
+        if s.is_symlink() {
+            let t = if s.link_target.starts_with('/') {
+                s.link_target.clone()
+            } else {
+                format!("{}/{}", split_dir_entry(dst).0, s.link_target)
+            };
+            dst_path = t;
+            st = stat_path(client, container, &dst_path).await;
+        }
+    }
+    let (dst_exists, dst_is_dir) = match &st {
+        Ok(s) => (true, s.is_dir()),
+        Err(e) if e.is_not_found() => (false, false),
+        Err(_) => (false, false),
+    };
+    let (put_dir, body) = if args.src == "-" {
+        if !dst_is_dir {
+            return Err(CliError::msg(format!(
+                "destination \"{container}:{dst}\" must be a directory"
+            )));
+        }
+        (
+            dst_path.clone(),
+            Body::Reader(Box::pin(tokio::io::stdin()), "application/x-tar"),
+        )
+    } else {
+        let src = PathBuf::from(&args.src);
+        let meta = if args.follow_link {
+            std::fs::metadata(&src)
+        } else {
+            std::fs::symlink_metadata(&src)
+        }
+        .map_err(|e| crate::error::go_io_error("lstat", &args.src, &e))?;
+        let (_, src_base) = split_dir_entry(&args.src);
+        let (dir, rename) = prepare(&src_base, meta.is_dir(), &dst_path, dst_exists, dst_is_dir)?;
+        let name = match &rename {
+            Some((_, to)) => to.clone(),
+            None => src_base.clone(),
+        };
+        let (r, w) = rustix::pipe::pipe().map_err(std::io::Error::from)?;
+        let (follow, keep) = (args.follow_link, args.archive);
+        let src_dir = src.clone();
+        std::thread::spawn(move || {
+            let name = if name == "." { ".".to_string() } else { name };
+            if let Err(e) = pack_local(&src_dir, &name, follow, keep, File::from(w)) {
+                eprintln!("{e}");
+            }
+        });
+        let f = tokio::fs::File::from_std(File::from(r));
+        (dir, Body::Reader(Box::pin(f), "application/x-tar"))
+    };
+    let mut q = vec![
+        ("path", put_dir),
+        ("noOverwriteDirNonDir", "true".to_string()),
+    ];
+    if args.archive {
+        q.push(("copyUIDGID", "true".to_string()));
+    }
+    let p = container_path(container, &format!("/archive{}", query(&q)));
+    client.call(Method::PUT, &p, body).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_container_args_like_docker() {
+        assert_eq!(split_cp_arg("c1:/etc"), Some(("c1", "/etc")));
+        assert_eq!(split_cp_arg("/tmp/a:b"), None);
+        assert_eq!(split_cp_arg("./c:d"), None);
+        assert_eq!(split_cp_arg("file"), None);
+    }
+
+    #[test]
+    fn splits_dir_entries() {
+        assert_eq!(
+            split_dir_entry("/etc/passwd"),
+            ("/etc".into(), "passwd".into())
+        );
+        assert_eq!(split_dir_entry("/etc/"), ("/".into(), "etc".into()));
+        assert_eq!(split_dir_entry("/etc/."), ("/etc".into(), ".".into()));
+        assert_eq!(split_dir_entry("x"), (".".into(), "x".into()));
+    }
+
+    #[test]
+    fn prepares_like_moby() {
+        // into an existing directory: as is
+        assert_eq!(
+            prepare("a", false, "/d", true, true).unwrap(),
+            ("/d".into(), None)
+        );
+        // to a new name: renamed, into the parent
+        assert_eq!(
+            prepare("a", true, "/d/new", false, false).unwrap(),
+            ("/d".into(), Some(("a".into(), "new".into())))
+        );
+        assert!(prepare("a", true, "/d/file", true, false).is_err());
+        assert!(prepare("a", false, "/d/nodir/", false, false).is_err());
+    }
+
+    #[test]
+    fn rebases_entries() {
+        assert_eq!(rebase("a", "a", "b"), "b");
+        assert_eq!(rebase("a/", "a", "b"), "b/");
+        assert_eq!(rebase("a/x", "a", "b"), "b/x");
+        assert_eq!(rebase("./x", ".", "b"), "b/x");
+        assert_eq!(rebase("./", ".", "b"), "b/");
+        assert_eq!(rebase("ab/x", "a", "b"), "ab/x");
+    }
+
+    #[test]
+    fn decodes_base64() {
+        assert_eq!(
+            base64_decode("eyJuYW1lIjoieCJ9").unwrap(),
+            b"{\"name\":\"x\"}"
+        );
+        assert_eq!(base64_decode("Zg==").unwrap(), b"f");
+    }
+}

@@ -1,0 +1,318 @@
+//! A container's files over the API: `archive` (GET/HEAD/PUT, what `docker cp` uses),
+//! `changes` (`docker diff`), `export`, and `POST /commit`. The filesystem work is in
+//! [`crate::container::fs`] and [`crate::container::changes`]; handlers parse, run it on the
+//! blocking pool and stream the tar.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::TryStreamExt;
+use serde_json::{json, Value};
+use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
+use wharf_image::{CommitOptions, Reference};
+
+use super::params::Params;
+use super::{blocking, ApiError, ApiResult, AppState};
+use crate::container::store::Status;
+use crate::container::{changes, fs};
+use crate::shim::client;
+use crate::shim::proto::Request as ShimRequest;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/containers/{id}/archive",
+            get(get_archive).head(head_archive).put(put_archive),
+        )
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/export", get(export))
+        .route("/commit", post(commit))
+}
+
+/// Standard base64 with padding (Go's `base64.StdEncoding`).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for ch in data.chunks(3) {
+        let b = [ch[0], *ch.get(1).unwrap_or(&0), *ch.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= ch.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn path_param(p: &Params) -> ApiResult<String> {
+    match p.get("path") {
+        Some(s) if !s.is_empty() => Ok(s.to_string()),
+        _ => Err(ApiError::invalid("path is required")),
+    }
+}
+
+fn stat_header(st: &fs::PathStat) -> ApiResult<HeaderValue> {
+    let j = serde_json::to_vec(st).map_err(|e| ApiError::internal(e.to_string()))?;
+    HeaderValue::from_str(&base64(&j)).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+async fn head_archive(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let path = path_param(&p)?;
+    let st = blocking(move || {
+        let c = d.containers.resolve(&id)?;
+        let view = d.open_rootfs(&c)?;
+        Ok(fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)?.1)
+    })
+    .await?;
+    Ok((
+        StatusCode::OK,
+        [("X-Docker-Container-Path-Stat", stat_header(&st)?)],
+    )
+        .into_response())
+}
+
+async fn get_archive(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let path = path_param(&p)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (w, r) = tokio::io::duplex(1 << 20);
+    let mut w = SyncIoBridge::new(w);
+    tokio::task::spawn_blocking(move || {
+        let prepared = (|| {
+            let c = d.containers.resolve(&id)?;
+            let view = d.open_rootfs(&c)?;
+            let (l, st) = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)?;
+            Ok::<_, ApiError>((view, l, st))
+        })();
+        match prepared {
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+            Ok((view, l, st)) => {
+                let rebase = st.name.clone();
+                let rebase = if rebase == "/" { ".".into() } else { rebase };
+                if tx.send(Ok(st)).is_err() {
+                    return;
+                }
+                if let Err(e) = fs::archive(std::os::fd::AsFd::as_fd(&view.fd), &l, &rebase, &mut w)
+                {
+                    tracing::warn!(error = %e, "archive failed mid-stream");
+                }
+                drop(view);
+            }
+        }
+    });
+    let st = rx
+        .await
+        .map_err(|_| ApiError::internal("archive task ended early"))??;
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/x-tar")),
+            (
+                axum::http::HeaderName::from_static("x-docker-container-path-stat"),
+                stat_header(&st)?,
+            ),
+        ],
+        Body::from_stream(ReaderStream::with_capacity(r, 1 << 18)),
+    )
+        .into_response())
+}
+
+async fn put_archive(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let path = path_param(&p)?;
+    let no_overwrite = p.bool("noOverwriteDirNonDir");
+    let c = d.containers.resolve(&id)?;
+    if c.host_config.readonly_rootfs.unwrap_or(false) {
+        return Err(ApiError::new(
+            wharf_types::ErrorKind::PermissionDenied,
+            "container rootfs is marked read-only",
+        ));
+    }
+    let s = body.into_data_stream().map_err(std::io::Error::other);
+    let mut reader = SyncIoBridge::new(StreamReader::new(s));
+    blocking(move || {
+        let view = d.open_rootfs(&c)?;
+        let r = fs::extract(
+            std::os::fd::AsFd::as_fd(&view.fd),
+            &path,
+            &mut reader,
+            no_overwrite,
+        );
+        // Drain what the client still sends so it sees our answer, not a reset.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        r
+    })
+    .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let list = blocking(move || {
+        let c = d.containers.resolve(&id)?;
+        let upper = d.container_dir(&c.id).join("upper");
+        let lowers = d.images.layer_dirs(&c.image_id)?;
+        changes::changes(&upper, &lowers)
+            .map_err(|e| ApiError::internal(format!("failed to list changes: {e}")))
+    })
+    .await?;
+    Ok(Json(json!(list)))
+}
+
+async fn export(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (w, r) = tokio::io::duplex(1 << 20);
+    let mut w = SyncIoBridge::new(w);
+    tokio::task::spawn_blocking(move || {
+        let view = d.containers.resolve(&id).and_then(|c| d.open_rootfs(&c));
+        match view {
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+            Ok(view) => {
+                if tx.send(Ok(())).is_err() {
+                    return;
+                }
+                if let Err(e) = fs::export(std::os::fd::AsFd::as_fd(&view.fd), &mut w) {
+                    tracing::warn!(error = %e, "export failed mid-stream");
+                }
+            }
+        }
+    });
+    rx.await
+        .map_err(|_| ApiError::internal("export task ended early"))??;
+    Ok((
+        [(CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(ReaderStream::with_capacity(r, 1 << 18)),
+    )
+        .into_response())
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=`, body: an optional
+/// container config whose set fields override the container's.
+async fn commit(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<Response> {
+    let name = p.str("container").to_string();
+    if name.is_empty() {
+        return Err(ApiError::invalid("container is required"));
+    }
+    let c = d.containers.resolve(&name)?;
+    let reference = match (p.str("repo"), p.str("tag")) {
+        ("", "") => None,
+        ("", _) => return Err(ApiError::invalid("tag is given without a repository")),
+        (repo, "") => Some(Reference::parse_normalized(repo)?),
+        (repo, tag) => Some(Reference::parse_named(repo)?.with_tag(tag)?),
+    };
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .map_err(|e| ApiError::invalid(format!("failed to read the request body: {e}")))?;
+    let mut config =
+        serde_json::to_value(&c.config).map_err(|e| ApiError::internal(e.to_string()))?;
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        let over: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+        if let (Some(cfg), Some(over)) = (config.as_object_mut(), over.as_object()) {
+            for (k, v) in over {
+                if !v.is_null() {
+                    cfg.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    let mut created_by = vec![c.path.clone()];
+    created_by.extend(c.args.iter().cloned());
+    let opts = CommitOptions {
+        config: Some(config),
+        changes: p.all("changes").into_iter().map(str::to_string).collect(),
+        comment: p.str("comment").to_string(),
+        author: p.str("author").to_string(),
+        created_by: created_by.join(" "),
+        reference,
+    };
+    // docker pauses by default (`pause` absent or true) so the layer is consistent.
+    let pause = p
+        .get("pause")
+        .is_none_or(|v| !matches!(v, "0" | "false" | "False"))
+        && c.state.status == Status::Running;
+    let dir = d.container_dir(&c.id);
+    if pause {
+        client::call(&dir, ShimRequest::Pause)
+            .await
+            .map_err(|e| ApiError::internal(format!("failed to pause for commit: {e}")))?;
+    }
+    let dd = d.clone();
+    let cid = c.id.clone();
+    let image_id = c.image_id.clone();
+    let result = blocking(move || {
+        let upper = dd.container_dir(&cid).join("upper");
+        let tmp = tempfile_in(&dd.container_dir(&cid))?;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&tmp.0)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", tmp.0.display())))?;
+        let mut f = changes::layer_tar(&upper, f)
+            .map_err(|e| ApiError::internal(format!("failed to pack the write layer: {e}")))?;
+        use std::io::Seek;
+        f.rewind().map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(dd.images.commit(&image_id, &mut f, &opts)?)
+    })
+    .await;
+    if pause {
+        if let Err(e) = client::call(&dir, ShimRequest::Resume).await {
+            tracing::error!(id = %c.id, error = %e, "failed to resume after commit");
+        }
+    }
+    let id = result?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id.to_string() }))).into_response())
+}
+
+/// A temp file path that is removed when dropped.
+struct TmpFile(std::path::PathBuf);
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn tempfile_in(dir: &std::path::Path) -> ApiResult<TmpFile> {
+    let p = dir.join(format!("commit-{:016x}.tar", rand::random::<u64>()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", p.display())))?;
+    Ok(TmpFile(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_like_go() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"{\"name\":\"x\"}"), "eyJuYW1lIjoieCJ9");
+    }
+}
