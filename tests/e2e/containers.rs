@@ -455,3 +455,28 @@ fn run_it_gives_a_real_tty() {
     assert!(out.contains("term=xterm"), "{out}");
     assert_eq!(o.status.code(), Some(7), "{out}");
 }
+
+#[test]
+fn concurrent_runs_all_succeed_and_leave_nothing() {
+    let d = daemon_with_busybox();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let cmd = d.wharf_cmd(&["run", "--rm", "bb", "sh", "-c", &format!("echo run-{i}")]);
+            std::thread::spawn(move || {
+                let mut cmd = cmd;
+                cmd.output().expect("wharf")
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let o = h.join().expect("thread");
+        assert!(o.status.success(), "run {i}: {}", stderr(&o));
+        assert_eq!(stdout(&o), format!("run-{i}\n"));
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+    assert_eq!(mounts_under(&d.data_root()), 0, "mounts left behind");
+    let left = std::fs::read_dir(d.data_root().join("containers"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "container directories left behind");
+}
