@@ -90,7 +90,8 @@ fn volume_data_outlives_containers() {
     assert_eq!(std::fs::read_to_string(data.join("f")).unwrap(), "kept\n");
     // Created on first use, and a bad name is refused.
     d.ok(&["run", "--rm", "-v", "auto:/x", "bb", "true"]);
-    d.ok(&["volume", "inspect", "auto"]);
+    let o = d.ok(&["inspect", "--type", "volume", "-f", "{{.Name}}", "auto"]);
+    assert_eq!(o, "auto\n");
     let o = d.wharf(&["run", "--rm", "-v", "a/b:/x", "bb", "true"]);
     assert!(!o.status.success());
     assert!(
@@ -128,7 +129,13 @@ fn two_running_containers_share_one_volume() {
     assert_eq!(d.ok(&["exec", "s2", "cat", "/s/a"]), "from-s1\n");
     d.ok(&["exec", "s2", "sh", "-c", "echo from-s2 > /s/b"]);
     assert_eq!(d.ok(&["exec", "s1", "cat", "/s/b"]), "from-s2\n");
-    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.Mounts}}"]);
+    let ps = d.ok(&[
+        "ps",
+        "--filter",
+        "volume=shared",
+        "--format",
+        "{{.Names}} {{.Mounts}}",
+    ]);
     assert!(ps.contains("s1 shared") && ps.contains("s2 shared"), "{ps}");
     let o = d.wharf(&["volume", "rm", "shared"]);
     assert!(!o.status.success());

@@ -749,6 +749,11 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
             && filters.get("exited").iter().all(|e| {
                 c.state.status == Status::Exited && e.parse::<i64>().ok() == Some(c.state.exit_code)
             })
+            && filters.get("volume").iter().all(|v| {
+                c.mounts
+                    .iter()
+                    .any(|m| &m.name == v || &m.destination == v || &m.source == v)
+            })
             && before.as_ref().is_none_or(|b| &c.created < b)
             && since.as_ref().is_none_or(|s| &c.created > s)
     });
