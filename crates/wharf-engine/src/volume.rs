@@ -332,11 +332,16 @@ impl Daemon {
         out
     }
 
-    /// `volume rm`: refused while a container references the volume, unless `force`.
+    /// `volume rm`: refused while a container references the volume — even with `force`, as
+    /// docker does (force only makes a missing volume not an error).
     pub fn remove_volume(&self, name: &str, force: bool) -> Result<(), ApiError> {
-        let v = self.volumes.get(name)?;
+        let v = match self.volumes.get(name) {
+            Ok(v) => v,
+            Err(e) if force && e.kind == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let users = self.volume_users(&v.name);
-        if !users.is_empty() && !force {
+        if !users.is_empty() {
             return Err(ApiError::new(
                 ErrorKind::Conflict,
                 format!("remove {name}: volume is in use - [{}]", users.join(", ")),
