@@ -225,6 +225,19 @@ fn diff_lists_changes_like_docker() {
     ] {
         assert!(lines.contains(&want), "missing {want:?} in:\n{out}");
     }
+    for hidden in [
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+        "/proc",
+        "/dev",
+        "/sys",
+    ] {
+        assert!(
+            !lines.iter().any(|l| l.ends_with(&format!(" {hidden}"))),
+            "runtime-made {hidden} listed:\n{out}"
+        );
+    }
     if let Some(o) = d.docker(&["diff", "ctr"]) {
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(stdout(&o), out);
@@ -372,6 +385,20 @@ fn docker_cli_cp_diff_commit_export() {
         .docker(&["cp", out.join("up").to_str().unwrap(), "ctr:/tmp/"])
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    // `SRC/.`: the contents of a directory, to a new name (entries `./…`, rebased by docker).
+    let o = d
+        .docker(&["cp", "ctr:/etc/.", out.join("etc-copy").to_str().unwrap()])
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("etc-copy/passwd").exists());
+    let o = d
+        .docker(&["cp", "ctr:/nope", out.to_str().unwrap()])
+        .unwrap();
+    assert!(
+        stderr(&o).contains("Could not find the file /nope in container ctr"),
+        "{}",
+        stderr(&o)
+    );
     let o = d.docker(&["diff", "ctr"]).unwrap();
     assert!(stdout(&o).contains("A /tmp/up"), "{}", stdout(&o));
     let o = d.docker(&["commit", "ctr", "dk:v1"]).unwrap();

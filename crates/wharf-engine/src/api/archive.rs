@@ -58,6 +58,16 @@ fn path_param(p: &Params) -> ApiResult<String> {
     }
 }
 
+/// docker names the container as the client did: "Could not find the file /x in container c1".
+fn in_container(name: &str) -> impl Fn(ApiError) -> ApiError + '_ {
+    move |mut e| {
+        if e.message.ends_with(" in container") {
+            e.message = format!("{} {name}", e.message);
+        }
+        e
+    }
+}
+
 fn stat_header(st: &fs::PathStat) -> ApiResult<HeaderValue> {
     let j = serde_json::to_vec(st).map_err(|e| ApiError::internal(e.to_string()))?;
     HeaderValue::from_str(&base64(&j)).map_err(|e| ApiError::internal(e.to_string()))
@@ -72,7 +82,8 @@ async fn head_archive(
     let st = blocking(move || {
         let c = d.containers.resolve(&id)?;
         let view = d.open_rootfs(&c)?;
-        Ok(fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)?.1)
+        let st = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path);
+        Ok(st.map_err(in_container(&id))?.1)
     })
     .await?;
     Ok((
@@ -95,7 +106,8 @@ async fn get_archive(
         let prepared = (|| {
             let c = d.containers.resolve(&id)?;
             let view = d.open_rootfs(&c)?;
-            let (l, st) = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)?;
+            let (l, st) = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)
+                .map_err(in_container(&id))?;
             Ok::<_, ApiError>((view, l, st))
         })();
         match prepared {
@@ -140,6 +152,7 @@ async fn put_archive(
 ) -> ApiResult<StatusCode> {
     let path = path_param(&p)?;
     let no_overwrite = p.bool("noOverwriteDirNonDir");
+    let name = id.clone();
     let c = d.containers.resolve(&id)?;
     if c.host_config.readonly_rootfs.unwrap_or(false) {
         return Err(ApiError::new(
@@ -159,7 +172,7 @@ async fn put_archive(
         );
         // Drain what the client still sends so it sees our answer, not a reset.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        r
+        r.map_err(in_container(&name))
     })
     .await?;
     Ok(StatusCode::OK)

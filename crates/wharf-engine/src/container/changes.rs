@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Stat};
 use serde::Serialize;
 
 use super::fs::{is_opaque, is_whiteout, TarWriter};
@@ -39,9 +39,22 @@ fn open_dir(p: &Path) -> io::Result<OwnedFd> {
     )?)
 }
 
-/// Whether `rel` exists in the image (lower dirs, top-most first), honouring the whiteouts
-/// and opaque directories of the image's own layers, as overlayfs would.
-fn in_lowers(lowers: &[OwnedFd], rel: &str) -> bool {
+/// What the runtime itself puts in the write layer (mount targets for /etc/hosts & co, the
+/// kernel filesystems, `--init`'s binary): docker keeps these in a separate "init" layer, so
+/// they are neither changes nor committed.
+pub fn is_init_path(rel: &str) -> bool {
+    let rel = rel.trim_start_matches('/').trim_end_matches('/');
+    let top = rel.split('/').next().unwrap_or("");
+    matches!(top, "dev" | "proc" | "sys" | ".dockerenv")
+        || matches!(
+            rel,
+            "etc/hosts" | "etc/hostname" | "etc/resolv.conf" | "sbin/docker-init"
+        )
+}
+
+/// `rel` as the image has it (lower dirs, top-most first), honouring the whiteouts and
+/// opaque directories of the image's own layers, as overlayfs would.
+fn in_lowers(lowers: &[OwnedFd], rel: &str) -> Option<Stat> {
     let parts: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
     for l in lowers {
         let Ok(mut dir) = rfs::openat(
@@ -56,17 +69,17 @@ fn in_lowers(lowers: &[OwnedFd], rel: &str) -> bool {
         for (i, comp) in parts.iter().enumerate() {
             let st = match rfs::statat(&dir, *comp, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => st,
-                Err(_) if opaque => return false,
+                Err(_) if opaque => return None,
                 Err(_) => break, // not in this layer: look lower
             };
             if is_whiteout(&st) {
-                return false;
+                return None;
             }
             if i + 1 == parts.len() {
-                return true;
+                return Some(st);
             }
             if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-                return false; // a non-directory hides everything beneath it
+                return None; // a non-directory hides everything beneath it
             }
             match rfs::openat(
                 &dir,
@@ -78,14 +91,16 @@ fn in_lowers(lowers: &[OwnedFd], rel: &str) -> bool {
                     opaque |= is_opaque(fd.as_fd());
                     dir = fd;
                 }
-                Err(_) => return false,
+                Err(_) => return None,
             }
         }
     }
-    false
+    None
 }
 
-/// docker's `ChangesDirs` for an overlay upper dir: sorted by path.
+/// docker's `ChangesDirs` for an overlay upper dir: sorted by path. A directory the image
+/// has is reported modified only when something beneath it changed or its mode or owner did
+/// (copy-up alone, e.g. for a mount target, is not a change).
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Change>> {
     let mut out = Vec::new();
     let root = match open_dir(upper) {
@@ -118,6 +133,9 @@ fn walk(
     for n in names {
         let name = String::from_utf8_lossy(&n).into_owned();
         let rel = format!("{prefix}/{name}");
+        if is_init_path(&rel) {
+            continue;
+        }
         let st = rfs::statat(dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW)?;
         if is_whiteout(&st) {
             out.push(Change {
@@ -126,23 +144,36 @@ fn walk(
             });
             continue;
         }
-        let kind = if in_lowers(lowers, &rel) {
-            MODIFIED
-        } else {
-            ADDED
+        let lower = in_lowers(lowers, &rel);
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if !is_dir {
+            let kind = if lower.is_some() { MODIFIED } else { ADDED };
+            out.push(Change { path: rel, kind });
+            continue;
+        }
+        let at = out.len();
+        let fd = rfs::openat(
+            dir,
+            OsStr::from_bytes(&n),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        walk(fd.as_fd(), &rel, lowers, out)?;
+        let kind = match &lower {
+            None => Some(ADDED),
+            Some(_) if out.len() > at => Some(MODIFIED),
+            Some(l)
+                if l.st_mode != st.st_mode
+                    || l.st_uid != st.st_uid
+                    || l.st_gid != st.st_gid
+                    || is_opaque(fd.as_fd()) =>
+            {
+                Some(MODIFIED)
+            }
+            Some(_) => None,
         };
-        out.push(Change {
-            path: rel.clone(),
-            kind,
-        });
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            let fd = rfs::openat(
-                dir,
-                OsStr::from_bytes(&n),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
-            walk(fd.as_fd(), &rel, lowers, out)?;
+        if let Some(kind) = kind {
+            out.push(Change { path: rel, kind });
         }
     }
     Ok(())
@@ -158,6 +189,7 @@ pub fn layer_tar(upper: &Path, out: File) -> io::Result<File> {
     };
     let mut w = TarWriter::new(io::BufWriter::new(out));
     w.oci_whiteouts = true;
+    w.exclude = Some(is_init_path);
     if let Some(root) = root {
         w.append(root.as_fd(), ".", "")?;
     }
@@ -182,6 +214,10 @@ mod tests {
         std::fs::create_dir_all(upper.join("tmp")).unwrap();
         std::fs::write(upper.join("tmp/x"), "y").unwrap();
         std::fs::create_dir_all(upper.join("bin")).unwrap();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::create_dir_all(lower.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/hosts"), "").unwrap();
+        std::fs::create_dir_all(upper.join("proc")).unwrap();
         // A whiteout: char device 0:0 (needs root, as the daemon is).
         rfs::mknodat(
             rfs::CWD,
@@ -214,6 +250,9 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
-        assert_eq!(names, vec!["bin/", "bin/.wh.false", "tmp/", "tmp/x"]);
+        assert_eq!(
+            names,
+            vec!["bin/", "bin/.wh.false", "etc/", "tmp/", "tmp/x"]
+        );
     }
 }

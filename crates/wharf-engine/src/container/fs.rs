@@ -57,7 +57,7 @@ fn errno_err(path: &str, e: Errno) -> ApiError {
     match e {
         Errno::NOENT | Errno::NOTDIR => ApiError::new(
             ErrorKind::NotFound,
-            format!("Could not find the file {path} in container"),
+            format!("Could not find the file {path} in container"), // + name, by the handler
         ),
         _ => ApiError::internal(format!("{path}: {e}")),
     }
@@ -254,6 +254,8 @@ pub struct TarWriter<W: Write> {
     dev: Option<u64>,
     /// Overlay whiteouts (0:0 char devices, opaque dirs) become OCI `.wh.` entries.
     pub oci_whiteouts: bool,
+    /// Entry names (and what is below them) left out.
+    pub exclude: Option<fn(&str) -> bool>,
 }
 
 fn header_for(st: &Stat, kind: tar::EntryType) -> tar::Header {
@@ -332,6 +334,7 @@ impl<W: Write> TarWriter<W> {
             links: HashMap::new(),
             dev: None,
             oci_whiteouts: false,
+            exclude: None,
         }
     }
 
@@ -360,9 +363,8 @@ impl<W: Write> TarWriter<W> {
                 )?;
                 let dev = *self.dev.get_or_insert(st.st_dev);
                 if !entry.is_empty() {
-                    let mut h = header_for(st, tar::EntryType::Directory);
-                    self.b
-                        .append_data(&mut h, format!("{entry}/"), io::empty())?;
+                    let h = header_for(st, tar::EntryType::Directory);
+                    self.put(h, &format!("{entry}/"), None, io::empty())?;
                 }
                 if st.st_dev != dev {
                     return Ok(()); // a mount point: keep the directory, not what is on it
@@ -370,8 +372,7 @@ impl<W: Write> TarWriter<W> {
                 if self.oci_whiteouts && is_opaque(fd.as_fd()) {
                     let mut h = header_for(st, tar::EntryType::Regular);
                     h.set_mode(0o644);
-                    self.b
-                        .append_data(&mut h, child(entry, ".wh..wh..opq"), io::empty())?;
+                    self.put(h, &child(entry, ".wh..wh..opq"), None, io::empty())?;
                 }
                 for n in sorted_names(fd.as_fd())? {
                     let cst =
@@ -388,8 +389,8 @@ impl<W: Write> TarWriter<W> {
             FileType::RegularFile => {
                 if st.st_nlink > 1 {
                     if let Some(target) = self.links.get(&(st.st_dev, st.st_ino)).cloned() {
-                        let mut h = header_for(st, tar::EntryType::Link);
-                        return self.b.append_link(&mut h, entry, target);
+                        let h = header_for(st, tar::EntryType::Link);
+                        return self.put(h, entry, Some(target.as_bytes()), io::empty());
                     }
                     self.links.insert((st.st_dev, st.st_ino), entry.to_string());
                 }
@@ -406,13 +407,12 @@ impl<W: Write> TarWriter<W> {
                     left: st.st_size as u64,
                     eof: false,
                 };
-                self.b.append_data(&mut h, entry, r)
+                self.put(h, entry, None, r)
             }
             FileType::Symlink => {
                 let t = rfs::readlinkat(parent, name_os, Vec::new())?;
-                let mut h = header_for(st, tar::EntryType::Symlink);
-                self.b
-                    .append_link(&mut h, entry, OsStr::from_bytes(t.as_bytes()))
+                let h = header_for(st, tar::EntryType::Symlink);
+                self.put(h, entry, Some(t.as_bytes()), io::empty())
             }
             FileType::CharacterDevice if self.oci_whiteouts && st.st_rdev == 0 => {
                 let (dir, base) = match entry.rsplit_once('/') {
@@ -421,8 +421,7 @@ impl<W: Write> TarWriter<W> {
                 };
                 let mut h = header_for(st, tar::EntryType::Regular);
                 h.set_mode(0o644);
-                self.b
-                    .append_data(&mut h, format!("{dir}.wh.{base}"), io::empty())
+                self.put(h, &format!("{dir}.wh.{base}"), None, io::empty())
             }
             t @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
                 let kind = match t {
@@ -434,10 +433,57 @@ impl<W: Write> TarWriter<W> {
                 let rdev = st.st_rdev;
                 h.set_device_major(rfs::major(rdev))?;
                 h.set_device_minor(rfs::minor(rdev))?;
-                self.b.append_data(&mut h, entry, io::empty())
+                self.put(h, entry, None, io::empty())
             }
             _ => Ok(()), // sockets are not archived (as docker)
         }
+    }
+
+    /// Appends one entry with its name exactly as given (the `tar` crate would drop a
+    /// leading `./`, which docker's clients rely on for `cp SRC/.`); names and link targets
+    /// longer than the header's 100 bytes get GNU long-name entries.
+    fn put(
+        &mut self,
+        mut h: tar::Header,
+        name: &str,
+        link: Option<&[u8]>,
+        data: impl Read,
+    ) -> io::Result<()> {
+        if self.exclude.is_some_and(|f| f(name)) {
+            return Ok(());
+        }
+        let long = |b: &mut tar::Builder<W>, kind: tar::EntryType, v: &[u8]| {
+            let mut lh = tar::Header::new_gnu();
+            lh.as_gnu_mut()
+                .map(|g| g.name[..13].copy_from_slice(b"././@LongLink"))
+                .ok_or_else(|| io::Error::other("not a GNU header"))?;
+            lh.set_mode(0o644);
+            lh.set_entry_type(kind);
+            let mut d = v.to_vec();
+            d.push(0);
+            lh.set_size(d.len() as u64);
+            lh.set_cksum();
+            b.append(&lh, &d[..])
+        };
+        let nb = name.as_bytes();
+        if nb.len() > 100 {
+            long(&mut self.b, tar::EntryType::GNULongName, nb)?;
+        }
+        let old = h.as_old_mut();
+        let n = nb.len().min(100);
+        old.name = [0; 100];
+        old.name[..n].copy_from_slice(&nb[..n]);
+        if let Some(l) = link {
+            if l.len() > 100 {
+                long(&mut self.b, tar::EntryType::GNULongLink, l)?;
+            }
+            let old = h.as_old_mut();
+            let n = l.len().min(100);
+            old.linkname = [0; 100];
+            old.linkname[..n].copy_from_slice(&l[..n]);
+        }
+        h.set_cksum();
+        self.b.append(&h, data)
     }
 
     pub fn finish(mut self) -> io::Result<W> {

@@ -10,7 +10,7 @@
 //! replace a file, and a destination ending in `/` must be a directory.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use http_body_util::BodyExt;
@@ -157,12 +157,10 @@ pub fn prepare(
         return Ok((dst_path.to_string(), None));
     }
     if dst_exists && src_is_dir {
-        return Err(CliError::msg("cannot copy a directory to a file"));
+        return Err(CliError::msg("cannot copy directory"));
     }
     if !dst_exists && !src_is_dir && asserts_directory(dst_path) {
-        return Err(CliError::msg(format!(
-            "destination directory {dst_path} does not exist"
-        )));
+        return Err(CliError::msg("no such directory"));
     }
     Ok((dst_dir, Some((src_base.to_string(), dst_base))))
 }
@@ -330,9 +328,11 @@ async fn from_container(
     });
     let mut w = File::from(w);
     let mut write_err = None;
+    let mut copied = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| CliError::Protocol(e.to_string()))?;
         if let Ok(d) = frame.into_data() {
+            copied += d.len() as u64;
             if let Err(e) = w.write_all(&d) {
                 write_err = Some(e);
                 break;
@@ -346,7 +346,36 @@ async fn from_container(
     if let Some(e) = write_err {
         return Err(e.into());
     }
+    report(args, copied, &args.dest);
     Ok(())
+}
+
+/// docker's closing line, on a terminal only (and not with `-q`).
+fn report(args: &Args, bytes: u64, dest: &str) {
+    if !args.quiet && std::io::stderr().is_terminal() {
+        eprintln!(
+            "Successfully copied {} to {dest}",
+            crate::format::units::human_size(bytes as f64)
+        );
+    }
+}
+
+/// Counts what passes through to the request body.
+struct Counting<W> {
+    w: W,
+    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.w.write(buf)?;
+        self.n
+            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
 }
 
 /// Packs `src` (a local path) with its top entry named `name`.
@@ -355,7 +384,7 @@ fn pack_local(
     name: &str,
     follow: bool,
     keep_owner: bool,
-    out: File,
+    out: impl Write,
 ) -> std::io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
@@ -403,6 +432,7 @@ async fn to_container(ctx: &Ctx, args: &Args, container: &str, dst: &str) -> Res
         Err(e) if e.is_not_found() => (false, false),
         Err(_) => (false, false),
     };
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (put_dir, body) = if args.src == "-" {
         if !dst_is_dir {
             return Err(CliError::msg(format!(
@@ -430,9 +460,13 @@ async fn to_container(ctx: &Ctx, args: &Args, container: &str, dst: &str) -> Res
         let (r, w) = rustix::pipe::pipe().map_err(std::io::Error::from)?;
         let (follow, keep) = (args.follow_link, args.archive);
         let src_dir = src.clone();
+        let n = counter.clone();
         std::thread::spawn(move || {
-            let name = if name == "." { ".".to_string() } else { name };
-            if let Err(e) = pack_local(&src_dir, &name, follow, keep, File::from(w)) {
+            let out = Counting {
+                w: File::from(w),
+                n,
+            };
+            if let Err(e) = pack_local(&src_dir, &name, follow, keep, out) {
                 eprintln!("{e}");
             }
         });
@@ -448,6 +482,8 @@ async fn to_container(ctx: &Ctx, args: &Args, container: &str, dst: &str) -> Res
     }
     let p = container_path(container, &format!("/archive{}", query(&q)));
     client.call(Method::PUT, &p, body).await?;
+    let n = counter.load(std::sync::atomic::Ordering::Relaxed);
+    report(args, n, &format!("{container}:{dst}"));
     Ok(())
 }
 
