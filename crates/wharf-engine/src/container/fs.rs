@@ -30,21 +30,53 @@ use super::store::Container;
 use crate::api::ApiError;
 use crate::state::Daemon;
 
-/// The container's root directory, open; unmounts an overlay it mounted itself on drop.
+/// The container's root directory, open. A stopped container's overlay is mounted for the
+/// time of the call; concurrent calls share that mount (counted in [`TEMP_MOUNTS`]) and the
+/// last one unmounts it — unless the container was started meanwhile and now runs on it
+/// (its shim's socket exists), in which case the runtime's teardown will.
 pub struct RootView {
     pub fd: OwnedFd,
-    mounted: Option<PathBuf>,
+    _mount: MountRef,
 }
 
-impl Drop for RootView {
+/// One reference to the rootfs mount (a temporary one when `temp`).
+struct MountRef {
+    container_dir: PathBuf,
+    temp: bool,
+}
+
+/// rootfs path → number of open [`RootView`]s on a mount we made.
+static TEMP_MOUNTS: std::sync::Mutex<Option<HashMap<PathBuf, usize>>> = std::sync::Mutex::new(None);
+
+fn temp_mounts() -> std::sync::MutexGuard<'static, Option<HashMap<PathBuf, usize>>> {
+    TEMP_MOUNTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for MountRef {
     fn drop(&mut self) {
-        if let Some(p) = self.mounted.take() {
-            let flags = rustix::mount::UnmountFlags::DETACH | rustix::mount::UnmountFlags::NOFOLLOW;
-            if let Err(e) = rustix::mount::unmount(&p, flags) {
-                tracing::warn!(path = %p.display(), error = %e, "failed to unmount a container rootfs");
-            } else {
-                let _ = std::fs::remove_dir(&p);
-            }
+        if !self.temp {
+            return;
+        }
+        let rootfs = self.container_dir.join("rootfs");
+        let mut g = temp_mounts();
+        let map = g.get_or_insert_with(HashMap::new);
+        let n = map.get(&rootfs).copied().unwrap_or(1).saturating_sub(1);
+        if n > 0 {
+            map.insert(rootfs, n);
+            return;
+        }
+        map.remove(&rootfs);
+        if crate::shim::socket_dir(&self.container_dir)
+            .join("shim.sock")
+            .exists()
+        {
+            return; // started meanwhile: the container's own mount now
+        }
+        let flags = rustix::mount::UnmountFlags::DETACH | rustix::mount::UnmountFlags::NOFOLLOW;
+        if let Err(e) = rustix::mount::unmount(&rootfs, flags) {
+            tracing::warn!(path = %rootfs.display(), error = %e, "failed to unmount a container rootfs");
+        } else {
+            let _ = std::fs::remove_dir(&rootfs);
         }
     }
 }
@@ -69,18 +101,31 @@ impl Daemon {
         let dir = self.container_dir(&c.id);
         let layout = wharf_runtime::rootfs::Layout::new(&dir);
         let rootfs = layout.rootfs();
-        let mut mounted = None;
-        if !wharf_runtime::rootfs::is_mounted(&rootfs) {
-            let lowers = self.images.layer_dirs(&c.image_id)?;
-            wharf_runtime::rootfs::mount_overlay(&layout, &lowers)
-                .map_err(|e| io_err("failed to mount the container's filesystem", e))?;
-            mounted = Some(rootfs.clone());
+        let mut temp = false;
+        {
+            let mut g = temp_mounts();
+            let map = g.get_or_insert_with(HashMap::new);
+            if let Some(n) = map.get_mut(&rootfs) {
+                *n += 1;
+                temp = true;
+            } else if !wharf_runtime::rootfs::is_mounted(&rootfs) {
+                let lowers = self.images.layer_dirs(&c.image_id)?;
+                wharf_runtime::rootfs::mount_overlay(&layout, &lowers)
+                    .map_err(|e| io_err("failed to mount the container's filesystem", e))?;
+                map.insert(rootfs.clone(), 1);
+                temp = true;
+            }
         }
-        let view = RootView {
-            fd: OwnedFd::from(File::open(&rootfs).map_err(|e| io_err(rootfs.display(), e))?),
-            mounted,
+        // From here the reference's drop releases the count, whatever happens.
+        let mount = MountRef {
+            container_dir: dir,
+            temp,
         };
-        Ok(view)
+        let fd = File::open(&rootfs).map_err(|e| io_err(rootfs.display(), e))?;
+        Ok(RootView {
+            fd: OwnedFd::from(fd),
+            _mount: mount,
+        })
     }
 }
 
