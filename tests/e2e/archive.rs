@@ -100,6 +100,40 @@ fn cp_both_directions_running_and_stopped() {
     d.ok(&["rm", "-f", "c1"]);
 }
 
+/// A running container is seen as its processes see it: volumes and /etc/hosts included.
+#[test]
+fn cp_sees_volumes_of_a_running_container() {
+    let d = daemon_with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "vc",
+        "-v",
+        "cpvol:/data",
+        "bb",
+        "sleep",
+        "1000",
+    ]);
+    let host = scratch(&d, "host");
+    std::fs::write(host.join("v.txt"), "in a volume\n").unwrap();
+    d.ok(&["cp", host.join("v.txt").to_str().unwrap(), "vc:/data/"]);
+    assert_eq!(d.ok(&["exec", "vc", "cat", "/data/v.txt"]), "in a volume\n");
+    let out = scratch(&d, "out");
+    d.ok(&["cp", "vc:/data/v.txt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("v.txt")).unwrap(),
+        "in a volume\n"
+    );
+    d.ok(&["cp", "vc:/etc/hosts", out.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(out.join("hosts"))
+        .unwrap()
+        .contains("localhost"));
+    // The volume's file is not part of the container's changes.
+    assert!(!d.ok(&["diff", "vc"]).contains("v.txt"));
+    d.ok(&["rm", "-f", "vc"]);
+}
+
 /// CVE-2018-15664: a container-made symlink pointing at `/etc` must resolve inside the
 /// container: `cp` copies the container's file, never the host's.
 #[test]

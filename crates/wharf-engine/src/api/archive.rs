@@ -81,7 +81,7 @@ async fn head_archive(
     let path = path_param(&p)?;
     let st = blocking(move || {
         let c = d.containers.resolve(&id)?;
-        let view = d.open_rootfs(&c)?;
+        let view = d.open_container_view(&c)?;
         let st = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path);
         Ok(st.map_err(in_container(&id))?.1)
     })
@@ -105,7 +105,7 @@ async fn get_archive(
     tokio::task::spawn_blocking(move || {
         let prepared = (|| {
             let c = d.containers.resolve(&id)?;
-            let view = d.open_rootfs(&c)?;
+            let view = d.open_container_view(&c)?;
             let (l, st) = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)
                 .map_err(in_container(&id))?;
             Ok::<_, ApiError>((view, l, st))
@@ -163,7 +163,7 @@ async fn put_archive(
     let s = body.into_data_stream().map_err(std::io::Error::other);
     let mut reader = SyncIoBridge::new(StreamReader::new(s));
     blocking(move || {
-        let view = d.open_rootfs(&c)?;
+        let view = d.open_container_view(&c)?;
         let r = fs::extract(
             std::os::fd::AsFd::as_fd(&view.fd),
             &path,

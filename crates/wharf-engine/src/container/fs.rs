@@ -129,6 +129,33 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// The container as its processes see it, for `cp`: a running container's root through
+    /// `/proc/<pid>/root` (its volumes and bind mounts included, as docker's `cp` sees them),
+    /// checked to be the same overlay as its `rootfs/` (a recycled pid is not trusted);
+    /// otherwise [`Daemon::open_rootfs`].
+    pub fn open_container_view(&self, c: &Container) -> Result<RootView, ApiError> {
+        if c.state.status.is_live() && c.state.pid > 0 {
+            let rootfs = self.container_dir(&c.id).join("rootfs");
+            let proc_root = format!("/proc/{}/root", c.state.pid);
+            if let (Ok(f), Ok(want)) = (File::open(&proc_root), rfs::stat(&rootfs)) {
+                if let Ok(got) = rfs::fstat(&f) {
+                    if got.st_dev == want.st_dev && got.st_ino == want.st_ino {
+                        return Ok(RootView {
+                            fd: OwnedFd::from(f),
+                            _mount: MountRef {
+                                container_dir: self.container_dir(&c.id),
+                                temp: false,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        self.open_rootfs(c)
+    }
+}
+
 /// `openat2(root, rel, RESOLVE_IN_ROOT)`: symlinks are followed, but scoped to `root`.
 pub fn open_in_root(root: BorrowedFd<'_>, rel: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
     let rel = rel.trim_start_matches('/');
