@@ -42,6 +42,33 @@ fn cp_both_directions_running_and_stopped() {
     );
     assert_eq!(d.ok(&["exec", "c1", "cat", "/tmp/newdir/sub/f"]), "f\n");
 
+    // Owners: root without -a, kept with -a; mtimes kept either way.
+    let owned = host.join("owned");
+    std::fs::write(&owned, "o\n").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(4321)).unwrap();
+    let t = std::fs::FileTimes::new()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000));
+    std::fs::File::options()
+        .write(true)
+        .open(&owned)
+        .unwrap()
+        .set_times(t)
+        .unwrap();
+    d.ok(&["cp", owned.to_str().unwrap(), "c1:/tmp/plain"]);
+    d.ok(&["cp", "-a", owned.to_str().unwrap(), "c1:/tmp/archived"]);
+    assert_eq!(
+        d.ok(&[
+            "exec",
+            "c1",
+            "stat",
+            "-c",
+            "%u:%g %Y",
+            "/tmp/plain",
+            "/tmp/archived"
+        ]),
+        "0:0 1600000000\n1234:4321 1600000000\n"
+    );
+
     // container → host: a file, a directory, the contents of a directory (`/.`).
     let out = scratch(&d, "out");
     d.ok(&["cp", "c1:/etc/passwd", out.to_str().unwrap()]);

@@ -664,6 +664,8 @@ pub fn extract(
     };
     let base: Vec<String> = clean_entry(dest_abs.as_bytes())?;
     let mut ar = tar::Archive::new(src);
+    // Directory mtimes are set once their children are in place.
+    let mut dir_times: Vec<(String, i64)> = Vec::new();
     let bad = |e: io::Error| ApiError::invalid(format!("failed to read the tar stream: {e}"));
     for entry in ar.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -718,6 +720,7 @@ pub fn extract(
         let name_c = name.as_str();
         match kind {
             tar::EntryType::Directory => {
+                dir_times.push((show.clone(), h.mtime().unwrap_or(0) as i64));
                 if existing.is_none() || !is_dir_entry {
                     rfs::mkdirat(&pfd, name_c, Mode::from_raw_mode(0o700))
                         .or_else(|e| if e == Errno::EXIST { Ok(()) } else { Err(e) })
@@ -813,6 +816,22 @@ pub fn extract(
             },
             AtFlags::SYMLINK_NOFOLLOW,
         );
+    }
+    for (path, mtime) in dir_times.into_iter().rev() {
+        let (parent, Some(name)) = split(&path) else {
+            continue;
+        };
+        if let Ok(pfd) = open_in_root(root, &parent, dir_flags()) {
+            let ts = Timespec {
+                tv_sec: mtime,
+                tv_nsec: 0,
+            };
+            let times = Timestamps {
+                last_access: ts,
+                last_modification: ts,
+            };
+            let _ = rfs::utimensat(&pfd, name.as_str(), &times, AtFlags::SYMLINK_NOFOLLOW);
+        }
     }
     Ok(())
 }

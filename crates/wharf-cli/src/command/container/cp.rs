@@ -378,7 +378,9 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Packs `src` (a local path) with its top entry named `name`.
+/// Packs `src` (a local path) with its top entry named `name`: modes and mtimes kept;
+/// owners only with `-a` (otherwise root, as docker: "files copied to a container will be
+/// created with UID:GID of the root user"). Only the top entry is followed with `-L`.
 fn pack_local(
     src: &Path,
     name: &str,
@@ -388,25 +390,55 @@ fn pack_local(
 ) -> std::io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
-    b.mode(if keep_owner {
-        tar::HeaderMode::Complete
-    } else {
-        tar::HeaderMode::Deterministic
-    });
     let meta = if follow {
         std::fs::metadata(src)?
     } else {
         std::fs::symlink_metadata(src)?
     };
-    if meta.is_dir() {
-        b.append_dir_all(name, src)?;
-    } else if follow {
-        let mut f = File::open(src)?;
-        b.append_file(name, &mut f)?;
-    } else {
-        b.append_path_with_name(src, name)?;
-    }
+    pack_entry(&mut b, src, name, &meta, keep_owner)?;
     b.into_inner()?.flush()
+}
+
+fn pack_entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &Path,
+    name: &str,
+    meta: &std::fs::Metadata,
+    keep_owner: bool,
+) -> std::io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    if !keep_owner {
+        h.set_uid(0);
+        h.set_gid(0);
+    }
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        if name != "." {
+            b.append_data(&mut h, format!("{name}/"), std::io::empty())?;
+        }
+        let mut children: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
+        children.sort_by_key(|e| e.file_name());
+        for c in children {
+            let cm = std::fs::symlink_metadata(c.path())?;
+            let cname = c.file_name().to_string_lossy().into_owned();
+            let cname = if name == "." {
+                cname
+            } else {
+                format!("{name}/{cname}")
+            };
+            pack_entry(b, &c.path(), &cname, &cm, keep_owner)?;
+        }
+        Ok(())
+    } else if ft.is_symlink() {
+        let t = std::fs::read_link(path)?;
+        b.append_link(&mut h, name, t)
+    } else if ft.is_file() {
+        let f = File::open(path)?;
+        b.append_data(&mut h, name, f.take(meta.len()))
+    } else {
+        b.append_data(&mut h, name, std::io::empty())
+    }
 }
 
 async fn to_container(ctx: &Ctx, args: &Args, container: &str, dst: &str) -> Result<(), CliError> {
