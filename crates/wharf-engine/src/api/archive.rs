@@ -317,8 +317,51 @@ fn tempfile_in(dir: &std::path::Path) -> ApiResult<TmpFile> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::Arc;
+
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
     use super::*;
+
+    async fn call(d: &AppState, method: &str, uri: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let resp = super::super::service(d.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn errors_have_dockers_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d: AppState = Arc::new(crate::state::Daemon::open(dir.path()).unwrap());
+        let (s, v) = call(&d, "GET", "/v1.45/containers/nope/archive?path=/etc").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(v["message"], "No such container: nope");
+        let (s, _) = call(&d, "GET", "/containers/nope/archive").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = call(&d, "HEAD", "/containers/nope/archive?path=/").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = call(&d, "GET", "/containers/nope/changes").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = call(&d, "GET", "/containers/nope/export").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, v) = call(&d, "POST", "/commit").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, _) = call(&d, "POST", "/commit?container=nope").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn base64_like_go() {
