@@ -469,14 +469,23 @@ impl<W: Write> TarWriter<W> {
                 let fd = rfs::openat(
                     parent,
                     name_os,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+                    // NONBLOCK: a file swapped for a fifo meanwhile must not hang us.
+                    OFlags::RDONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC
+                        | OFlags::NOCTTY
+                        | OFlags::NONBLOCK,
                     Mode::empty(),
                 )?;
-                let mut h = header_for(st, tar::EntryType::Regular);
-                h.set_size(st.st_size as u64);
+                let fst = rfs::fstat(&fd)?;
+                if FileType::from_raw_mode(fst.st_mode) != FileType::RegularFile {
+                    return Ok(()); // replaced meanwhile: skip it
+                }
+                let mut h = header_for(&fst, tar::EntryType::Regular);
+                h.set_size(fst.st_size as u64);
                 let r = Exactly {
                     r: File::from(fd),
-                    left: st.st_size as u64,
+                    left: fst.st_size as u64,
                     eof: false,
                 };
                 self.put(h, entry, None, r)
@@ -762,17 +771,16 @@ pub fn extract(
                 rfs::linkat(&tdir, tn.as_str(), &pfd, name_c, AtFlags::empty()).map_err(fail)?;
                 continue; // attributes are the target's
             }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let ft = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let dev = rfs::makedev(
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0),
-                );
-                rfs::mknodat(&pfd, name_c, ft, Mode::from_raw_mode(0o600), dev).map_err(fail)?;
+            // Device nodes are not made in a container by `cp` (the container's devices are
+            // its runtime's business); fifos are harmless.
+            tar::EntryType::Char | tar::EntryType::Block => {
+                return Err(ApiError::invalid(format!(
+                    "refusing to create device node {show} in a container"
+                )))
+            }
+            tar::EntryType::Fifo => {
+                rfs::mknodat(&pfd, name_c, FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+                    .map_err(fail)?;
             }
             _ => continue, // PAX/GNU metadata is consumed by the parser; others skipped
         }
@@ -786,8 +794,9 @@ pub fn extract(
         )
         .map_err(fail)?;
         if !is_link {
-            // chmod after chown, so setuid bits survive; through an O_PATH-free fd-relative
-            // call that does not follow (the entry was just created by us, not a symlink).
+            // chmod after chown, so setuid bits survive. Through an O_PATH fd of the entry
+            // itself (never following it): if the container swapped it for a symlink
+            // meanwhile, the fd is the symlink and nothing is changed.
             let fd = rfs::openat(
                 &pfd,
                 name_c,
@@ -795,6 +804,10 @@ pub fn extract(
                 Mode::empty(),
             )
             .map_err(fail)?;
+            if FileType::from_raw_mode(rfs::fstat(&fd).map_err(fail)?.st_mode) == FileType::Symlink
+            {
+                continue;
+            }
             rfs::chmodat(
                 rfs::CWD,
                 format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)),
