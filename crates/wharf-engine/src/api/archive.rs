@@ -269,6 +269,12 @@ async fn commit(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<R
         client::call(&dir, ShimRequest::Pause)
             .await
             .map_err(|e| ApiError::internal(format!("failed to pause for commit: {e}")))?;
+        // As docker, the container shows as paused while its layer is read.
+        d.containers.update(&c.id, |c| {
+            if c.state.status == Status::Running {
+                c.state.status = Status::Paused
+            }
+        })?;
     }
     let dd = d.clone();
     let cid = c.id.clone();
@@ -289,8 +295,15 @@ async fn commit(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<R
     })
     .await;
     if pause {
-        if let Err(e) = client::call(&dir, ShimRequest::Resume).await {
-            tracing::error!(id = %c.id, error = %e, "failed to resume after commit");
+        match client::call(&dir, ShimRequest::Resume).await {
+            Ok(_) => {
+                let _ = d.containers.update(&c.id, |c| {
+                    if c.state.status == Status::Paused {
+                        c.state.status = Status::Running
+                    }
+                });
+            }
+            Err(e) => tracing::error!(id = %c.id, error = %e, "failed to resume after commit"),
         }
     }
     let id = result?;
