@@ -446,6 +446,28 @@ fn docker_cli_cp_diff_commit_export() {
         .docker(&["cp", out.join("up").to_str().unwrap(), "ctr:/tmp/"])
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    // Owners as docker: root unless -a.
+    std::os::unix::fs::chown(out.join("up"), Some(1234), Some(4321)).unwrap();
+    let o = d
+        .docker(&[
+            "cp",
+            "-a",
+            out.join("up").to_str().unwrap(),
+            "ctr:/tmp/up-a",
+        ])
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d
+        .docker(&["cp", out.join("up").to_str().unwrap(), "ctr:/tmp/up-root"])
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (path, want) in [("/tmp/up-a", (1234, 4321)), ("/tmp/up-root", (0, 0))] {
+        let o = d.wharf(&["cp", &format!("ctr:{path}"), "-"]);
+        let mut ar = tar::Archive::new(&o.stdout[..]);
+        let e = ar.entries().unwrap().next().unwrap().unwrap();
+        let h = e.header();
+        assert_eq!((h.uid().unwrap(), h.gid().unwrap()), want, "{path}");
+    }
     // `SRC/.`: the contents of a directory, to a new name (entries `./…`, rebased by docker).
     let o = d
         .docker(&["cp", "ctr:/etc/.", out.join("etc-copy").to_str().unwrap()])

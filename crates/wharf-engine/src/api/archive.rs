@@ -152,6 +152,7 @@ async fn put_archive(
 ) -> ApiResult<StatusCode> {
     let path = path_param(&p)?;
     let no_overwrite = p.bool("noOverwriteDirNonDir");
+    let copy_uid_gid = p.bool("copyUIDGID");
     let name = id.clone();
     let c = d.containers.resolve(&id)?;
     if c.host_config.readonly_rootfs.unwrap_or(false) {
@@ -169,6 +170,7 @@ async fn put_archive(
             &path,
             &mut reader,
             no_overwrite,
+            copy_uid_gid,
         );
         // Drain what the client still sends so it sees our answer, not a reset.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());

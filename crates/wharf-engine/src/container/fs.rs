@@ -657,6 +657,7 @@ pub fn extract(
     dest: &str,
     src: impl Read,
     no_overwrite_dir_non_dir: bool,
+    copy_uid_gid: bool,
 ) -> Result<(), ApiError> {
     let l = locate(root, dest)?;
     let dest_abs = if FileType::from_raw_mode(l.stat.st_mode) == FileType::Symlink {
@@ -723,8 +724,12 @@ pub fn extract(
         }
         let h = entry.header();
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
-        let uid = h.uid().unwrap_or(0);
-        let gid = h.gid().unwrap_or(0);
+        // docker: owners from the archive only with `copyUIDGID` (`cp -a`), else root.
+        let (uid, gid) = if copy_uid_gid {
+            (h.uid().unwrap_or(0), h.gid().unwrap_or(0))
+        } else {
+            (0, 0)
+        };
         let mtime = h.mtime().unwrap_or(0) as i64;
         let name_c = name.as_str();
         match kind {
@@ -918,7 +923,7 @@ mod tests {
         b.append_data(&mut h, "wharf-cve-2018-15664", &b"hi\n"[..])
             .unwrap();
         let tar = b.into_inner().unwrap();
-        extract(fd.as_fd(), "/link", &tar[..], false).unwrap();
+        extract(fd.as_fd(), "/link", &tar[..], false, false).unwrap();
         assert!(root.join("etc/wharf-cve-2018-15664").exists());
         assert!(!Path::new("/etc/wharf-cve-2018-15664").exists());
     }
