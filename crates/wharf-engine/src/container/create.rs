@@ -105,7 +105,7 @@ pub fn build(
     let image = d.images.resolve(&image_name)?;
     let name = match name {
         Some(n) if !n.is_empty() => super::names::validate(n).map_err(ApiError::invalid)?,
-        _ => super::names::generate(),
+        _ => super::names::generate_unique(|n| d.containers.name_taken(n)),
     };
     let host_config = body.host_config.clone().unwrap_or_default();
     validate_host_config(&host_config)?;

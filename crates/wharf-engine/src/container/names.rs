@@ -27,6 +27,23 @@ pub fn generate() -> String {
     format!("{a}_{n}")
 }
 
+/// A generated name no container has: a few fresh draws, then docker's way out of a
+/// collision — a random digit appended.
+pub fn generate_unique(taken: impl Fn(&str) -> bool) -> String {
+    for _ in 0..10 {
+        let n = generate();
+        if !taken(&n) {
+            return n;
+        }
+    }
+    loop {
+        let n = format!("{}{}", generate(), rand::random_range(0..10_000u32));
+        if !taken(&n) {
+            return n;
+        }
+    }
+}
+
 /// Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, with an optional leading `/`.
 pub fn validate(name: &str) -> Result<String, String> {
     let n = name.strip_prefix('/').unwrap_or(name);
@@ -55,5 +72,7 @@ mod tests {
         assert!(validate("a/b").is_err());
         assert!(validate("a b").is_err());
         assert!(validate(&generate()).is_ok());
+        let n = generate_unique(|n| !n.chars().last().is_some_and(|c| c.is_ascii_digit()));
+        assert!(n.chars().last().is_some_and(|c| c.is_ascii_digit()), "{n}");
     }
 }

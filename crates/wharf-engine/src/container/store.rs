@@ -198,6 +198,10 @@ impl ContainerStore {
         }
     }
 
+    pub fn name_taken(&self, name: &str) -> bool {
+        self.lock().values().any(|e| e.c.name == name)
+    }
+
     pub fn list(&self) -> Vec<Container> {
         let mut v: Vec<Container> = self.lock().values().map(|e| e.c.clone()).collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
