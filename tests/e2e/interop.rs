@@ -154,3 +154,30 @@ fn our_save_loads_into_docker_and_docker_save_loads_into_us() {
     e.ok(&["load", "-i", theirs.to_str().expect("p")]);
     assert_eq!(e.image_ids(), vec![id]);
 }
+
+#[test]
+fn python_docker_sdk_runs_containers() {
+    let d = Daemon::start();
+    d.import_busybox("py:1");
+    let script = format!(
+        "import docker\nc = docker.DockerClient(base_url='{}', version='auto')\n\
+         print(c.containers.run('py:1', ['sh', '-c', 'echo from-sdk'], remove=True).decode().strip())\n\
+         k = c.containers.run('py:1', ['sleep', '30'], detach=True)\n\
+         r = k.exec_run('sh -c \"echo exec-sdk; exit 3\"')\n\
+         print(r.exit_code, r.output.decode().strip())\n\
+         k.remove(force=True)\nprint(len(c.containers.list(all=True)))",
+        d.host()
+    );
+    let Ok(o) = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+    else {
+        return;
+    };
+    if stderr(&o).contains("No module named 'docker'") {
+        eprintln!("SKIP: python3 docker SDK is not installed");
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "from-sdk\n3 exec-sdk\n0\n");
+}

@@ -202,25 +202,42 @@ fn wants_upgrade(req: &Request) -> bool {
     req.headers().get(header::UPGRADE).is_some()
 }
 
-/// Answers a hijack: `101 UPGRADED` (or a plain streamed 200 for clients that do not
-/// upgrade) and pumps bytes between the client and `shim` until the container side ends.
-fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Response {
+/// Answers a hijack: `101 UPGRADED` (or, for a client that does not upgrade, a plain streamed
+/// 200 of the output) and pumps bytes between the client and the shim stream `shim` resolves
+/// to — at once, or when a created container starts. `guard` lives until the stream ends.
+fn hijack<G: Send + 'static>(
+    mut req: Request,
+    shim: impl std::future::Future<Output = Option<UnixStream>> + Send + 'static,
+    stdin: bool,
+    tty: bool,
+    guard: G,
+) -> Response {
     let ctype = if tty {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
     if !wants_upgrade(&req) {
-        let (r, _w) = shim.into_split();
-        let s = tokio_util::io::ReaderStream::new(r);
-        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(s)).into_response();
+        use futures_util::StreamExt;
+        let out = futures_util::stream::once(shim)
+            .filter_map(std::future::ready)
+            .flat_map(tokio_util::io::ReaderStream::new)
+            .map(move |chunk| {
+                let _alive = &guard;
+                chunk
+            });
+        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(out)).into_response();
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let client = TokioIo::new(upgraded);
+        let mut client = TokioIo::new(upgraded);
+        let Some(shim) = shim.await else {
+            let _ = client.shutdown().await;
+            return;
+        };
         let (mut cr, mut cw) = tokio::io::split(client);
         let (mut sr, mut sw) = shim.into_split();
         let input = tokio::spawn(async move {
@@ -237,6 +254,7 @@ fn hijack(mut req: Request, shim: UnixStream, stdin: bool, tty: bool) -> Respons
         let _ = tokio::io::copy(&mut sr, &mut cw).await;
         let _ = cw.shutdown().await;
         input.abort();
+        drop(guard);
     });
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -277,75 +295,10 @@ async fn attach(
                 tx,
             },
         );
-        let resp = hijack_later(req, rx, stdin, tty);
-        return Ok(resp);
+        let later = async move { rx.await.ok().and_then(Result::ok) };
+        return Ok(hijack(req, later, stdin, tty, ()));
     };
-    Ok(hijack(req, shim, stdin, tty))
-}
-
-/// Like [`hijack`], for a stream that arrives when the container starts.
-fn hijack_later(
-    mut req: Request,
-    rx: tokio::sync::oneshot::Receiver<Result<UnixStream, String>>,
-    stdin: bool,
-    tty: bool,
-) -> Response {
-    let ctype = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    if !wants_upgrade(&req) {
-        let body = Body::from_stream(futures_util::stream::unfold(Some(rx), |state| async move {
-            let rx = state?;
-            match rx.await {
-                Ok(Ok(s)) => {
-                    let mut buf = Vec::new();
-                    let mut s = s;
-                    let _ = s.read_to_end(&mut buf).await;
-                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), None))
-                }
-                _ => None,
-            }
-        }));
-        return ([(header::CONTENT_TYPE, ctype)], body).into_response();
-    }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let mut client = TokioIo::new(upgraded);
-        match rx.await {
-            Ok(Ok(shim)) => {
-                let (mut cr, mut cw) = tokio::io::split(client);
-                let (mut sr, mut sw) = shim.into_split();
-                let input = tokio::spawn(async move {
-                    if stdin {
-                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
-                        let _ = sw.shutdown().await;
-                    } else {
-                        let mut buf = [0u8; 4096];
-                        while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
-                        std::future::pending::<()>().await;
-                    }
-                });
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                let _ = cw.shutdown().await;
-                input.abort();
-            }
-            _ => {
-                let _ = client.shutdown().await;
-            }
-        }
-    });
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    resp
+    Ok(hijack(req, async move { Some(shim) }, stdin, tty, ()))
 }
 
 fn parse_time_param(s: &str) -> ApiResult<Option<f64>> {
@@ -1085,21 +1038,17 @@ async fn exec_start(
         });
         return Ok(StatusCode::OK.into_response());
     }
-    let (r, w) = stream.into_split();
-    let notify = NotifyOnDrop(Some(tx));
-    let shim = TrackedStream {
-        r,
-        w,
-        _notify: notify,
-    };
-    Ok(hijack_tracked(
+    let stdin = cfg.attach_stdin.unwrap_or(false);
+    Ok(hijack(
         req,
-        shim,
-        cfg.attach_stdin.unwrap_or(false),
+        async move { Some(stream) },
+        stdin,
         tty,
+        NotifyOnDrop(Some(tx)),
     ))
 }
 
+/// Tells the exec's exit-code watcher that its stream has ended.
 struct NotifyOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
 impl Drop for NotifyOnDrop {
     fn drop(&mut self) {
@@ -1107,61 +1056,6 @@ impl Drop for NotifyOnDrop {
             let _ = tx.send(());
         }
     }
-}
-
-struct TrackedStream {
-    r: tokio::net::unix::OwnedReadHalf,
-    w: tokio::net::unix::OwnedWriteHalf,
-    _notify: NotifyOnDrop,
-}
-
-fn hijack_tracked(mut req: Request, shim: TrackedStream, stdin: bool, tty: bool) -> Response {
-    let ctype = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    if !wants_upgrade(&req) {
-        let TrackedStream { r, w, _notify } = shim;
-        let s = futures_util::StreamExt::map(tokio_util::io::ReaderStream::new(r), move |x| {
-            let _keep = (&w, &_notify);
-            x
-        });
-        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(s)).into_response();
-    }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let TrackedStream {
-            mut r,
-            mut w,
-            _notify,
-        } = shim;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
-        let input = tokio::spawn(async move {
-            if stdin {
-                let _ = tokio::io::copy(&mut cr, &mut w).await;
-                let _ = w.shutdown().await;
-            } else {
-                let mut buf = [0u8; 4096];
-                while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
-                std::future::pending::<()>().await;
-            }
-        });
-        let _ = tokio::io::copy(&mut r, &mut cw).await;
-        let _ = cw.shutdown().await;
-        input.abort();
-        drop(_notify);
-    });
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    resp
 }
 
 async fn exec_resize(

@@ -107,7 +107,25 @@ pub fn build(
         Some(n) if !n.is_empty() => super::names::validate(n).map_err(ApiError::invalid)?,
         _ => super::names::generate_unique(|n| d.containers.name_taken(n)),
     };
-    let host_config = body.host_config.clone().unwrap_or_default();
+    let mut host_config = body.host_config.clone().unwrap_or_default();
+    // Docker records the logging driver it used; SDKs read it back (docker-py's `run`).
+    if host_config
+        .log_config
+        .as_ref()
+        .and_then(|l| l.typ.as_deref())
+        .unwrap_or("")
+        .is_empty()
+    {
+        let config = host_config
+            .log_config
+            .as_ref()
+            .and_then(|l| l.config.clone())
+            .unwrap_or_default();
+        host_config.log_config = Some(bollard_stubs::models::HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(config),
+        });
+    }
     validate_host_config(&host_config)?;
 
     let mut config = ContainerConfig {
