@@ -480,3 +480,52 @@ fn concurrent_runs_all_succeed_and_leave_nothing() {
         .unwrap_or(0);
     assert_eq!(left, 0, "container directories left behind");
 }
+
+#[test]
+fn security_opt_seccomp_profiles_and_unconfined() {
+    let d = daemon_with_busybox();
+    let profile = d.dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .expect("profile");
+    let opt = format!("seccomp={}", profile.display());
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "bb",
+        "mkdir",
+        "/tmp/x",
+    ]);
+    assert!(!o.status.success(), "mkdir should be denied by the profile");
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "bb",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "bb",
+        "grep",
+        "NoNewPrivs:",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}

@@ -243,11 +243,12 @@ impl Daemon {
                 "seccomp" if v.trim_start().starts_with('{') => {
                     seccomp = wharf_runtime::Seccomp::Custom(v.as_bytes().to_vec())
                 }
+                // Like dockerd, never read a path an API client names: the CLI sends the
+                // profile itself.
                 "seccomp" => {
-                    let json = std::fs::read(v).map_err(|_| {
-                        ApiError::invalid(format!("opening seccomp profile ({v}) failed"))
-                    })?;
-                    seccomp = wharf_runtime::Seccomp::Custom(json)
+                    return Err(ApiError::invalid(format!(
+                        "decoding seccomp profile failed: expected the profile's JSON, got {v:?}"
+                    )))
                 }
                 "no-new-privileges" => no_new_privileges = v.is_empty() || v == "true",
                 "apparmor" | "label" => {}
