@@ -84,12 +84,15 @@ pub fn socket_dir(container_dir: &Path) -> PathBuf {
     PathBuf::from("/run/wharf/s").join(&h.hex()[..16])
 }
 
-/// Writes `value` to `path` atomically (temp file, fsync, rename).
+/// Writes `value` to `path` atomically for readers (temp file, rename). No fsync, on purpose:
+/// these files (shim.json, exit.json, exec results) must survive a crashed *process*, which
+/// the page cache gives; after a power loss every container is gone anyway. An fsync here
+/// would sit on every container start and exit.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp)?;
     f.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
+    drop(f);
     std::fs::rename(&tmp, path)
 }
 
