@@ -254,6 +254,32 @@ pub fn encode_filters(filters: &[(String, String)]) -> Option<String> {
     serde_json::to_string(&m).ok()
 }
 
+/// The shared tail of every `… prune`: unless `force`, ask `warning` (docker prints nothing
+/// more and exits 0 on "no"); then `POST /{object}/prune?filters=…` and print `render`ed.
+pub async fn prune(
+    ctx: &Ctx,
+    object: &str,
+    filters: &[(String, String)],
+    force: bool,
+    warning: &str,
+    render: fn(&Value) -> String,
+) -> Result<(), crate::error::CliError> {
+    if !force && !confirm(warning) {
+        return Ok(());
+    }
+    let client = ctx.client().await?;
+    let q = encode_filters(filters)
+        .map(|f| vec![("filters", f)])
+        .unwrap_or_default();
+    let path = format!("/{object}/prune{}", crate::client::query(&q));
+    let body = client
+        .call(hyper::Method::POST, &path, crate::client::Body::Empty)
+        .await?;
+    let report: Value = serde_json::from_slice(&body)
+        .map_err(|e| crate::error::CliError::Protocol(e.to_string()))?;
+    crate::write_stdout(&render(&report))
+}
+
 /// Reads "y"/"yes" from stdin after printing `prompt` (docker's `command.PromptForConfirmation`).
 pub fn confirm(prompt: &str) -> bool {
     use std::io::{BufRead, Write};

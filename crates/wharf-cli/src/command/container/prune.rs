@@ -1,10 +1,8 @@
 //! `wharf container prune`: `POST /containers/prune`, after asking.
 
-use hyper::Method;
 use serde_json::Value;
 
-use crate::client::{query, Body};
-use crate::command::{confirm, encode_filters, int_field, parse_filter, Ctx};
+use crate::command::{int_field, parse_filter, Ctx};
 use crate::error::CliError;
 use crate::format::units;
 
@@ -46,23 +44,7 @@ pub fn render(report: &Value) -> String {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    if !args.force && !confirm(WARNING) {
-        return Ok(());
-    }
-    let client = ctx.client().await?;
-    let q = encode_filters(&args.filter)
-        .map(|f| vec![("filters", f)])
-        .unwrap_or_default();
-    let body = client
-        .call(
-            Method::POST,
-            &format!("/containers/prune{}", query(&q)),
-            Body::Empty,
-        )
-        .await?;
-    let report: Value =
-        serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
-    crate::write_stdout(&render(&report))
+    crate::command::prune(ctx, "containers", &args.filter, args.force, WARNING, render).await
 }
 
 #[cfg(test)]

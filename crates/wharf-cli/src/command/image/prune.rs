@@ -1,10 +1,8 @@
 //! `wharf image prune`: `POST /images/prune` with docker's `dangling` filter, after asking.
 
-use hyper::Method;
 use serde_json::Value;
 
-use crate::client::{query, Body};
-use crate::command::{confirm, encode_filters, int_field, parse_filter, str_field, Ctx};
+use crate::command::{int_field, parse_filter, str_field, Ctx};
 use crate::error::CliError;
 use crate::format::units;
 
@@ -62,24 +60,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     } else {
         DANGLING_WARNING
     };
-    if !args.force && !confirm(warning) {
-        // docker prints nothing more and exits 0 when the answer is no.
-        return Ok(());
-    }
-    let client = ctx.client().await?;
-    let q = encode_filters(&filters)
-        .map(|f| vec![("filters", f)])
-        .unwrap_or_default();
-    let body = client
-        .call(
-            Method::POST,
-            &format!("/images/prune{}", query(&q)),
-            Body::Empty,
-        )
-        .await?;
-    let report: Value =
-        serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
-    crate::write_stdout(&render(&report))
+    crate::command::prune(ctx, "images", &filters, args.force, warning, render).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! `wharf volume prune`: `POST /volumes/prune`, anonymous volumes only unless `--all`.
 
-use hyper::Method;
 use serde_json::Value;
 
-use crate::client::{query, Body};
-use crate::command::{confirm, encode_filters, int_field, parse_filter, Ctx};
+use crate::command::{int_field, parse_filter, Ctx};
 use crate::error::CliError;
 use crate::format::units;
 
@@ -53,23 +51,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         filters.push(("all".into(), "true".into()));
     }
     let warning = if args.all { ALL_WARNING } else { WARNING };
-    if !args.force && !confirm(warning) {
-        return Ok(());
-    }
-    let client = ctx.client().await?;
-    let q = encode_filters(&filters)
-        .map(|f| vec![("filters", f)])
-        .unwrap_or_default();
-    let body = client
-        .call(
-            Method::POST,
-            &format!("/volumes/prune{}", query(&q)),
-            Body::Empty,
-        )
-        .await?;
-    let report: Value =
-        serde_json::from_slice(&body).map_err(|e| CliError::Protocol(e.to_string()))?;
-    crate::write_stdout(&render(&report))
+    crate::command::prune(ctx, "volumes", &filters, args.force, warning, render).await
 }
 
 #[cfg(test)]
