@@ -182,25 +182,7 @@ impl Client {
         body: Body,
     ) -> Result<Hijacked, CliError> {
         let full = format!("/v{}{}", self.version, path);
-        let req = self.build_request(method, &full, body, true)?;
-        let connect_err = |_| CliError::Connect {
-            host: self.host.url(),
-        };
-        let resp = match &self.host {
-            Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(connect_err)?;
-                handshake_upgradable(s, req).await
-            }
-            Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a)
-                    .await
-                    .map_err(connect_err)?;
-                handshake_upgradable(s, req).await
-            }
-        }
-        .map_err(|e| CliError::Protocol(format!("{e}")))?;
+        let resp = self.exchange(method, &full, body, true).await?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let up = hyper::upgrade::on(resp)
                 .await
@@ -266,7 +248,18 @@ impl Client {
         path: &str,
         body: Body,
     ) -> Result<Response<Incoming>, CliError> {
-        let req = self.build_request(method, path, body, false)?;
+        self.exchange(method, path, body, false).await
+    }
+
+    /// One request on a fresh connection (upgradable, for attach and exec).
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        upgrade: bool,
+    ) -> Result<Response<Incoming>, CliError> {
+        let req = self.build_request(method, path, body, upgrade)?;
         let connect_err = |_| CliError::Connect {
             host: self.host.url(),
         };
@@ -296,20 +289,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    sender.send_request(req).await
-}
-
-async fn handshake_upgradable<S>(
-    stream: S,
-    req: Request<ReqBody>,
-) -> Result<Response<Incoming>, hyper::Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // With upgrades: the same connection serves attach/exec hijacks.
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
