@@ -1013,12 +1013,7 @@ async fn exec_start(
         tokio::spawn(async move {
             let _ = rx.await;
             for _ in 0..100 {
-                if let Some(exit) = client::exec_exit(&dir, &id) {
-                    d.execs.update(&id, |r| {
-                        r.running = false;
-                        r.exit_code = Some(exit.exit_code);
-                    });
-                    let _ = std::fs::remove_file(dir.join(format!("exec-{id}.json")));
+                if settle_exec(&d, &dir, &id) {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1046,6 +1041,19 @@ async fn exec_start(
         tty,
         NotifyOnDrop(Some(tx)),
     ))
+}
+
+/// Records an exec's exit code once its process has written it; true when recorded.
+fn settle_exec(d: &AppState, dir: &std::path::Path, id: &str) -> bool {
+    let Some(exit) = client::exec_exit(dir, id) else {
+        return false;
+    };
+    d.execs.update(id, |r| {
+        r.running = false;
+        r.exit_code = Some(exit.exit_code);
+    });
+    let _ = std::fs::remove_file(dir.join(format!("exec-{id}.json")));
+    true
 }
 
 /// Tells the exec's exit-code watcher that its stream has ended.
@@ -1080,9 +1088,15 @@ async fn exec_resize(
 }
 
 async fn exec_inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let r = d.execs.get(&id).ok_or_else(|| {
+    let mut r = d.execs.get(&id).ok_or_else(|| {
         ApiError::new(ErrorKind::NotFound, format!("No such exec instance: {id}"))
     })?;
+    // The client asks as soon as its stream ends, which can be before the watcher has run:
+    // the exit code is already on disk then (the exec process writes it before it exits).
+    if r.running {
+        settle_exec(&d, &d.container_dir(&r.container_id), &id);
+        r = d.execs.get(&id).unwrap_or(r);
+    }
     let args = r.config.cmd.clone().unwrap_or_default();
     Ok(Json(json!({
         "ID": r.id,
