@@ -98,6 +98,9 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     let daemon = Arc::new(Daemon::open(&args.data_root).context("failed to open the stores")?);
     let listener = bind(&sock)?;
     crate::shim::client::prepare();
+    if let Err(e) = daemon.init_networks() {
+        tracing::error!(error = %e, "networking is not available");
+    }
     daemon.recover();
     tracing::info!(socket = %sock.display(), data_root = %args.data_root.display(), "wharf daemon listening");
 

@@ -11,6 +11,7 @@ pub mod api;
 pub mod container;
 pub mod daemon;
 pub mod exec;
+pub mod network;
 pub mod shim;
 pub mod state;
 pub mod volume;

@@ -17,6 +17,7 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
     pub volumes: crate::volume::VolumeStore,
+    pub networks: crate::network::NetworkStore,
     /// Attaches waiting for their container to start.
     pub pending: Pending,
     /// Execs created and not yet removed.
@@ -41,6 +42,13 @@ impl Daemon {
             .map_err(|e| anyhow::anyhow!("failed to open the container store: {e}"))?;
         let volumes = crate::volume::VolumeStore::open(db.clone(), data_root.join("volumes"))
             .map_err(|e| anyhow::anyhow!("failed to open the volume store: {e}"))?;
+        let tag = if data_root == Path::new("/var/lib/wharf") {
+            String::new()
+        } else {
+            short_hash(data_root)
+        };
+        let networks = crate::network::NetworkStore::open(db.clone(), &tag)
+            .map_err(|e| anyhow::anyhow!("failed to open the network store: {e}"))?;
         let id = daemon_id(data_root)?;
         let runtime_root = std::env::var_os("WHARF_RUNTIME_ROOT")
             .map(PathBuf::from)
@@ -51,6 +59,7 @@ impl Daemon {
             images,
             containers,
             volumes,
+            networks,
             pending: Pending::default(),
             execs: Default::default(),
             runtime_root,

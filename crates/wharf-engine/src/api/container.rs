@@ -51,7 +51,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Body as JSON, with docker's 400 for a malformed one (an empty body is the default value).
-async fn json_body<T: serde::de::DeserializeOwned + Default>(body: Body) -> ApiResult<T> {
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned + Default>(
+    body: Body,
+) -> ApiResult<T> {
     let bytes = axum::body::to_bytes(body, 16 << 20)
         .await
         .map_err(|e| ApiError::invalid(format!("failed to read the request body: {e}")))?;
@@ -723,12 +725,12 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
                 "ImageID": c.image_id.to_string(),
                 "Command": command_of(c),
                 "Created": unix_of(&c.created).unwrap_or(0),
-                "Ports": [],
+                "Ports": d.list_ports(c),
                 "Labels": c.config.labels.clone().unwrap_or_default(),
                 "State": c.state.status.as_str(),
                 "Status": status_text(c),
-                "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "none".into()) },
-                "NetworkSettings": { "Networks": {} },
+                "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "bridge".into()) },
+                "NetworkSettings": { "Networks": d.network_settings(c)["Networks"].clone() },
                 "Mounts": c.mounts.iter().map(|m| m.to_json(&d)).collect::<Vec<_>>(),
             });
             if size {
@@ -817,10 +819,7 @@ async fn inspect(
         },
         "Mounts": c.mounts.iter().map(|m| m.to_json(&d)).collect::<Vec<_>>(),
         "Config": c.config,
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {},
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-        },
+        "NetworkSettings": d.network_settings(&c),
     });
     if s.health.is_none() {
         if let Some(st) = v["State"].as_object_mut() {

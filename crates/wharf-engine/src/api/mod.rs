@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod params;
 pub mod stream;
 pub mod system;
@@ -44,6 +45,7 @@ pub fn service(
         .merge(container::routes())
         .merge(archive::routes())
         .merge(volume::routes())
+        .merge(network::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_api_headers))
         .with_state(d);

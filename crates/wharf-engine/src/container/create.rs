@@ -2,7 +2,6 @@
 //! into a [`Container`] record with its own directory.
 
 use bollard_stubs::models::{ContainerConfig, ContainerCreateBody, HostConfig};
-use wharf_types::ErrorKind;
 
 use super::store::{Container, State};
 use crate::api::ApiError;
@@ -127,6 +126,7 @@ pub fn build(
         });
     }
     validate_host_config(&host_config)?;
+    let endpoints = d.endpoints_for_create(&host_config, body.networking_config.as_ref())?;
 
     let mut config = ContainerConfig {
         hostname: body.hostname,
@@ -182,18 +182,15 @@ pub fn build(
         restart_count: 0,
         manually_stopped: false,
         mounts: Vec::new(),
+        endpoints,
+        ports: Vec::new(),
     })
 }
 
 fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
     if let Some(mode) = h.network_mode.as_deref() {
-        let ok = matches!(mode, "" | "default" | "none" | "host" | "bridge")
-            || mode.starts_with("container:");
-        if !ok {
-            return Err(ApiError::new(
-                ErrorKind::NotFound,
-                format!("network {mode} not found"),
-            ));
+        if mode.starts_with("container:") && mode.len() == "container:".len() {
+            return Err(ApiError::invalid("invalid network mode: container:"));
         }
     }
     if let Some(rp) = &h.restart_policy {

@@ -142,7 +142,17 @@ impl Daemon {
         let mut hosts = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
         );
-        if c.host_config.network_mode.as_deref() != Some("host") {
+        let ips: Vec<String> = c
+            .endpoints
+            .values()
+            .filter_map(|e| e.ip)
+            .map(|ip| ip.to_string())
+            .collect();
+        if !ips.is_empty() {
+            for ip in &ips {
+                hosts.push_str(&format!("{ip}\t{hostname}\n"));
+            }
+        } else if c.host_config.network_mode.as_deref() != Some("host") {
             hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
         }
         for h in c.host_config.extra_hosts.iter().flatten() {
@@ -156,7 +166,23 @@ impl Daemon {
             }
         }
         std::fs::write(dir.join("hosts"), hosts)?;
-        let resolv = if c.host_config.network_mode.as_deref() == Some("host") {
+        // On a user-defined network: the embedded resolver at the network's gateway.
+        let dns_gw = self
+            .primary_network(c)
+            .and_then(|n| self.networks.resolve(&n).ok())
+            .filter(|n| n.has_dns())
+            .and_then(|n| n.gateway());
+        let resolv = if let Some(gw) = dns_gw {
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let mut out = format!("nameserver {gw}\n");
+            for l in host
+                .lines()
+                .filter(|l| l.starts_with("search") || l.starts_with("options"))
+            {
+                out.push_str(&format!("{l}\n"));
+            }
+            out
+        } else if c.host_config.network_mode.as_deref() == Some("host") {
             std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
         } else {
             // A private network namespace with loopback only (bridge networks come later):
@@ -308,8 +334,23 @@ impl Daemon {
                 .collect(),
             tmpfs,
             mounts: binds,
-            network: match h.network_mode.as_deref() {
-                Some("host") => wharf_runtime::NetworkMode::Host,
+            network: match crate::network::mode_of(h) {
+                crate::network::Mode::Host => wharf_runtime::NetworkMode::Host,
+                crate::network::Mode::Container(other) => {
+                    let o = self.containers.resolve(&other)?;
+                    if o.state.status != Status::Running {
+                        return Err(ApiError::new(
+                            ErrorKind::Conflict,
+                            format!(
+                                "cannot join network namespace of a non running container: {other}"
+                            ),
+                        ));
+                    }
+                    wharf_runtime::NetworkMode::Path(PathBuf::from(format!(
+                        "/proc/{}/ns/net",
+                        o.state.pid
+                    )))
+                }
                 _ => wharf_runtime::NetworkMode::New,
             },
             extra_hosts_files: wharf_runtime::HostsFiles {
@@ -347,6 +388,7 @@ impl Daemon {
             log_max_size: max_size,
             log_max_files: max_files,
             runtime_root: self.runtime_root.display().to_string(),
+            ports: self.port_requests(c)?,
         })
     }
 
@@ -361,6 +403,14 @@ impl Daemon {
             ));
         }
         let dir = self.container_dir(&c.id);
+        let c = match self.allocate_addresses(&c) {
+            Ok(c) => c,
+            Err(e) => {
+                self.containers
+                    .update(&c.id, |c| c.state.error = e.message.clone())?;
+                return Err(e);
+            }
+        };
         let prepared = {
             let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
             crate::api::blocking(move || {
@@ -401,6 +451,7 @@ impl Daemon {
                     c.state.error = msg.clone();
                     c.state.exit_code = exit_code_for(&msg);
                 })?;
+                self.release_network(&c.id);
                 for p in self.pending.take(&c.id) {
                     let _ = p.tx.send(Err(msg.clone()));
                 }
@@ -410,6 +461,26 @@ impl Daemon {
                 return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
             }
         };
+        if let Err(e) = self.plug_network(&c, pid, &dir).await {
+            let _ = client::call(
+                &dir,
+                Request::Kill {
+                    signal: libc_sig::SIGKILL,
+                    all: true,
+                },
+            )
+            .await;
+            let msg = e.message;
+            self.containers.update(&c.id, |c| {
+                c.state.error = msg.clone();
+                c.state.exit_code = 128;
+            })?;
+            self.release_network(&c.id);
+            for p in self.pending.take(&c.id) {
+                let _ = p.tx.send(Err(msg.clone()));
+            }
+            return Err(ApiError::new(ErrorKind::Internal, msg));
+        }
         for p in self.pending.take(&c.id) {
             let s = client::attach(&dir, p.stdin, p.stdout, p.stderr).await;
             let _ = p.tx.send(s);
@@ -461,7 +532,39 @@ impl Daemon {
         });
     }
 
+    /// Between create and start: record the host ports the shim bound, plug the container's
+    /// namespace into its networks, and publish its ports.
+    async fn plug_network(
+        self: &Arc<Self>,
+        c: &Container,
+        pid: i64,
+        dir: &Path,
+    ) -> Result<(), ApiError> {
+        if c.endpoints.is_empty() && c.host_config.port_bindings.is_none() {
+            return Ok(());
+        }
+        let (d, c, dir) = (self.clone(), c.clone(), dir.to_path_buf());
+        crate::api::blocking(move || {
+            let ports: Vec<crate::network::PublishedPort> = std::fs::read(dir.join("ports.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let c = d.containers.update(&c.id, |r| {
+                r.ports = ports.clone();
+                r.clone()
+            })?;
+            d.attach_endpoints(&c, pid)?;
+            if !ports.is_empty() {
+                d.sync_nft()
+                    .map_err(|e| ApiError::internal(format!("failed to publish ports: {e}")))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn on_exit(self: &Arc<Self>, id: &str, exit: Exit) {
+        self.release_network(id);
         let Ok(c) = self.containers.update(id, |c| {
             c.state.status = Status::Exited;
             c.state.pid = 0;

@@ -86,6 +86,12 @@ pub struct Container {
     /// Volumes, binds and tmpfs mounts, resolved at create.
     #[serde(default)]
     pub mounts: Vec<super::mounts::MountPoint>,
+    /// Networks the container is on, by network name (addresses while it runs).
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, crate::network::Endpoint>,
+    /// Host ports bound for it while it runs.
+    #[serde(default)]
+    pub ports: Vec<crate::network::PublishedPort>,
 }
 
 impl Container {

@@ -218,6 +218,9 @@ fn run(dir: &Path) -> Result<(), String> {
             .create(&sockets)
             .map_err(|e| format!("failed to create {}: {e}", sockets.display()))?;
     }
+    let (_held_ports, bound) = bind_ports(&spec.ports)?;
+    write_json_atomic(&dir.join("ports.json"), &bound)
+        .map_err(|e| format!("failed to record the published ports: {e}"))?;
     let mut stdio = make_stdio(spec.tty, spec.open_stdin, &sockets.join("console.sock"))
         .map_err(|e| format!("failed to set up stdio: {e}"))?;
     let backend = backend::open(&spec)?;
@@ -328,6 +331,53 @@ fn run(dir: &Path) -> Result<(), String> {
     // Give waiters a moment to read their answer, then go.
     std::thread::sleep(Duration::from_millis(50));
     Ok(())
+}
+
+/// Binds (without listening) every published host port; the sockets are held until the shim
+/// exits. Returns them and the ports as bound.
+fn bind_ports(
+    ports: &[crate::network::PublishedPort],
+) -> Result<(Vec<rustix::fd::OwnedFd>, Vec<crate::network::PublishedPort>), String> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let mut held = Vec::new();
+    let mut out = Vec::new();
+    for p in ports {
+        let ip: std::net::Ipv4Addr = p.host_ip.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let typ = if p.proto == "udp" {
+            SocketType::DGRAM
+        } else {
+            SocketType::STREAM
+        };
+        let fd = rustix::net::socket_with(AddressFamily::INET, typ, SocketFlags::CLOEXEC, None)
+            .map_err(|e| format!("socket: {e}"))?;
+        // A specific address may not be up (yet); docker binds it anyway.
+        let _ = rustix::net::sockopt::set_ip_freebind(&fd, true);
+        let want = std::net::SocketAddrV4::new(ip, p.host_port);
+        if let Err(e) = rustix::net::bind(&fd, &want) {
+            return Err(if e == rustix::io::Errno::ADDRINUSE {
+                format!(
+                    "Bind for {ip}:{} failed: port is already allocated",
+                    p.host_port
+                )
+            } else {
+                format!(
+                    "failed to bind host port {ip}:{}/{}: {e}",
+                    p.host_port, p.proto
+                )
+            });
+        }
+        let got = match rustix::net::getsockname(&fd) {
+            Ok(a) => std::net::SocketAddrV4::try_from(a)
+                .map(|a| a.port())
+                .unwrap_or(p.host_port),
+            Err(_) => p.host_port,
+        };
+        let mut q = p.clone();
+        q.host_port = got;
+        out.push(q);
+        held.push(fd);
+    }
+    Ok((held, out))
 }
 
 /// Docker's exit code of a wait status: the code, or 128 + the signal.

@@ -28,6 +28,12 @@ pub struct ShimSpec {
     pub log_max_files: u32,
     /// The runtime's state root (e.g. /run/wharf/runtime).
     pub runtime_root: String,
+    /// Host ports to hold for the container's published ports (`host_port` 0: any free one).
+    /// The shim binds them before the container exists and keeps them while it runs, so no
+    /// one else takes them; the kernel's DNAT does the forwarding. The ports it got are in
+    /// `DIR/ports.json` (same order) when it says `ready`.
+    #[serde(default)]
+    pub ports: Vec<crate::network::PublishedPort>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
