@@ -4,6 +4,7 @@
 pub mod container;
 pub mod image;
 pub mod inspect;
+pub mod network;
 pub mod system;
 pub mod volume;
 
@@ -131,6 +132,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand, override_usage = "wharf volume COMMAND")]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand, override_usage = "wharf network COMMAND")]
+    Network(network::NetworkCommand),
     /// Manage Wharf
     #[command(subcommand, override_usage = "wharf system COMMAND")]
     System(system::SystemCommand),
@@ -221,6 +225,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Wait(a) => container::wait::run(ctx, a).await,
         Command::System(c) => system::run(ctx, c).await,
         Command::Volume(c) => volume::run(ctx, c).await,
+        Command::Network(c) => network::run(ctx, c).await,
         Command::Version(a) => system::version::run(ctx, a).await,
         Command::Info(a) => system::info::run(ctx, a).await,
         Command::Inspect(a) => inspect::run(ctx, a).await,
@@ -362,5 +367,42 @@ mod tests {
             cli.command,
             Some(Command::Image(image::ImageCommand::Ls(_)))
         ));
+        for (args, ok) in [
+            (&["network", "list", "-q", "-f", "driver=bridge"][..], true),
+            (&["network", "remove", "n1", "n2"][..], true),
+            (&["network", "rm", "-f", "n1"][..], true),
+            (
+                &[
+                    "network",
+                    "create",
+                    "-d",
+                    "bridge",
+                    "--subnet",
+                    "10.5.0.0/16",
+                    "n",
+                ][..],
+                true,
+            ),
+            (
+                &[
+                    "network", "connect", "--alias", "a", "--ip", "10.5.0.9", "n", "c",
+                ][..],
+                true,
+            ),
+            (&["network", "disconnect", "-f", "n", "c"][..], true),
+            (&["network", "inspect", "-f", "{{.Id}}", "n"][..], true),
+            (
+                &["network", "prune", "-f", "--filter", "until=1h"][..],
+                true,
+            ),
+            (&["network", "create"][..], false),
+            (&["network", "create", "a", "b"][..], false),
+            (&["network", "connect", "n"][..], false),
+            (&["network", "rm"][..], false),
+        ] {
+            let mut v = vec!["wharf"];
+            v.extend_from_slice(args);
+            assert_eq!(Cli::try_parse_from(&v).is_ok(), ok, "{args:?}");
+        }
     }
 }

@@ -78,6 +78,60 @@ pub fn truncate_id(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// `sortorder.NaturalLess` (fvbommel/sortorder), which docker uses to order `network ls`,
+/// `volume ls` and `port` output: runs of digits compare as numbers ("net2" < "net10"),
+/// digits sort before other bytes, and otherwise bytes compare as they are.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return if da {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // Leading zeros are skipped; a shorter number is smaller; equal lengths compare as
+        // text; with equal values, fewer leading zeros sorts first.
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let (nz_a, nz_b) = (i, j);
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let (na, nb) = (&a[nz_a..i], &b[nz_b..j]);
+        if na.len() != nb.len() {
+            return na.len().cmp(&nb.len());
+        }
+        if na != nb {
+            return na.cmp(nb);
+        }
+        if nz_a != nz_b {
+            return nz_a.cmp(&nz_b);
+        }
+    }
+    // Equal so far and at least one ended: the longer string sorts last.
+    a.len().cmp(&b.len())
+}
+
 /// docker's `formatter.Ellipsis`: cut to `max` display characters, ending with "…".
 pub fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -179,6 +233,22 @@ mod tests {
             render_list("json", &rows[..1], &headers).unwrap(),
             "{\"ID\":\"a\",\"Tag\":\"\\u003cnone\\u003e\"}\n"
         );
+    }
+
+    #[test]
+    fn natural_order_like_sortorder() {
+        let mut v = vec![
+            "net10", "net2", "bridge", "net02", "a", "host", "_x", "10", "9", "",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["", "9", "10", "_x", "a", "bridge", "host", "net2", "net02", "net10"]
+        );
+        // Digits sort before other bytes ("0.0.0.0:80" before "[::]:80").
+        assert!(natural_cmp("0.0.0.0:80", "[::]:80").is_lt());
+        assert!(natural_cmp("80/tcp -> x", "443/tcp -> x").is_lt());
+        assert!(natural_cmp("abc", "abc").is_eq());
     }
 
     #[test]

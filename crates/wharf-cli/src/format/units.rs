@@ -141,6 +141,44 @@ pub fn go_time_string(t: i64) -> String {
     }
 }
 
+/// Go's `time.Time.String()` of an RFC 3339 time as the daemon sends it
+/// ("2024-01-02T15:04:05.1234Z" → "2024-01-02 15:04:05.1234 +0000 UTC"): fractional seconds
+/// without trailing zeros, the offset, then the zone name. Go names a "Z" (or zero-offset) time
+/// "UTC" and any other offset only by its number ("+0200 +0200"), as for a client running in
+/// UTC. An empty or unparsable value is Go's zero time.
+pub fn go_time_string_rfc3339(s: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(dt) = time::OffsetDateTime::parse(s, &Rfc3339) else {
+        return "0001-01-01 00:00:00 +0000 UTC".to_string();
+    };
+    let mut out = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month() as u8,
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    let nanos = dt.nanosecond();
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    let off = dt.offset();
+    if off.is_utc() {
+        out.push_str(" +0000 UTC");
+    } else {
+        let secs = off.whole_seconds();
+        let sign = if secs < 0 { '-' } else { '+' };
+        let abs = secs.unsigned_abs();
+        let num = format!("{sign}{:02}{:02}", abs / 3600, (abs % 3600) / 60);
+        out.push_str(&format!(" {num} {num}"));
+    }
+    out
+}
+
 /// RFC 3339 in UTC, as Go's `time.Unix(t, 0).Format(time.RFC3339)` with TZ=UTC.
 pub fn rfc3339(t: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(t) {
@@ -204,5 +242,14 @@ mod tests {
     fn go_times() {
         assert_eq!(go_time_string(0), "1970-01-01 00:00:00 +0000 UTC");
         assert_eq!(rfc3339(86400 + 61), "1970-01-02T00:01:01Z");
+        assert_eq!(
+            go_time_string_rfc3339("2024-05-01T10:20:30.123456780Z"),
+            "2024-05-01 10:20:30.12345678 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_string_rfc3339("2024-05-01T10:20:30+02:00"),
+            "2024-05-01 10:20:30 +0200 +0200"
+        );
+        assert_eq!(go_time_string_rfc3339(""), "0001-01-01 00:00:00 +0000 UTC");
     }
 }

@@ -110,7 +110,7 @@ pub fn headers() -> Value {
 
 /// docker's `.Label "key"` is a method; our templates run over JSON, so it becomes
 /// `(or (index .LabelMap "key") "")` (a missing label prints as "").
-fn rewrite_label_calls(format: &str) -> String {
+pub(crate) fn rewrite_label_calls(format: &str) -> String {
     let mut out = String::new();
     let mut rest = format;
     while let Some(i) = rest.find(".Label \"") {
