@@ -162,14 +162,48 @@ impl Drop for Daemon {
                 rustix::process::Signal::TERM,
             );
             let deadline = Instant::now() + Duration::from_secs(5);
+            let mut exited = false;
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
-                    return;
+                    exited = true;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = c.kill();
-            let _ = c.wait();
+            if !exited {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.remove_kernel_objects();
+    }
+}
+
+impl Daemon {
+    /// The test daemon's nftables table and default bridge (a real daemon keeps them, as
+    /// dockerd keeps docker0; a test must not leave them on the machine).
+    pub fn nft_table(&self) -> Option<String> {
+        std::fs::read_to_string(self.data_root().join("nft-table"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+    pub fn default_bridge(&self) -> Option<String> {
+        let t = self.nft_table()?;
+        let tag = t.strip_prefix("wharf_")?;
+        Some(format!("wh{}", &tag[..8.min(tag.len())]))
+    }
+    fn remove_kernel_objects(&self) {
+        if let Some(t) = self.nft_table() {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &t])
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(b) = self.default_bridge() {
+            let _ = Command::new("ip")
+                .args(["link", "del", &b])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }

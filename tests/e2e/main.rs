@@ -8,4 +8,5 @@ mod crash;
 mod hostile;
 mod images;
 mod interop;
+mod networks;
 mod volumes;

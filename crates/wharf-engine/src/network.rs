@@ -482,7 +482,12 @@ impl Daemon {
         } else {
             mode
         };
-        let net = self.networks.resolve(primary)?;
+        // As dockerd: a missing network fails the start, not the create (a 404 on create
+        // would make clients think the image is missing and pull it).
+        let Ok(net) = self.networks.resolve(primary) else {
+            out.insert(primary.to_string(), Endpoint::default());
+            return Ok(out);
+        };
         if net.driver != "bridge" {
             return Err(ApiError::invalid(format!(
                 "container cannot be connected to network {}",
@@ -552,7 +557,13 @@ impl Daemon {
             let net = self
                 .networks
                 .resolve(&ep.network_id)
-                .or_else(|_| self.networks.resolve(name))?;
+                .or_else(|_| self.networks.resolve(name))
+                .map_err(|_| {
+                    ApiError::new(
+                        ErrorKind::NotFound,
+                        format!("failed to set up container networking: network {name} not found"),
+                    )
+                })?;
             let (Some(sn), Some(gw)) = (net.subnet(), net.gateway()) else {
                 return Err(ApiError::internal(format!("network {name} has no subnet")));
             };

@@ -110,7 +110,11 @@ pub async fn create_container(
     let body = || Body::Bytes(bytes::Bytes::from(req.body.to_string()), "application/json");
     let answer = match client.call(Method::POST, &req.path(), body()).await {
         Ok(b) => b,
-        Err(e) if e.is_not_found() && pull == "missing" => {
+        // Only a missing image is pulled (a missing network is a 404 too).
+        Err(CliError::Daemon {
+            status: 404,
+            message,
+        }) if pull == "missing" && message.starts_with("No such image") => {
             if !quiet {
                 eprintln!(
                     "Unable to find image '{}' locally",

@@ -1,0 +1,496 @@
+//! Networks for real, as root: the default bridge, published ports answering on loopback and
+//! on the host's own addresses (and while the daemon is down), user-defined networks with
+//! names and aliases resolved by the embedded DNS (round-robin), none/host/container modes,
+//! docker's errors for bad input, and nothing left behind (veth, bridge, nft elements).
+//! Traffic stays on this machine: loopback, this host's own address, and test networks.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// busybox plus a web root with an index page.
+fn daemon_with_web_image() -> Daemon {
+    let d = Daemon::start();
+    let tar = busybox_rootfs_tar(&[("www/index.html", b"hello from wharf\n")]);
+    let o = d.wharf_stdin(
+        &[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            "-c",
+            "EXPOSE 80",
+            "-",
+            "web",
+        ],
+        &tar,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    d
+}
+
+/// One HTTP/1.0 GET; the body, or None if nothing answered.
+fn http_get(ip: Ipv4Addr, port: u16) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+fn get_eventually(ip: Ipv4Addr, port: u16) -> String {
+    let mut body = None;
+    wait_until(
+        &format!("http://{ip}:{port}/"),
+        Duration::from_secs(10),
+        || {
+            body = http_get(ip, port);
+            body.is_some()
+        },
+    );
+    body.unwrap_or_default()
+}
+
+/// A global IPv4 address of this host (not loopback), if it has one.
+fn host_address() -> Option<Ipv4Addr> {
+    let o = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.contains(" wh") && !l.contains(" br-") && !l.contains("docker"))
+        .find_map(|l| l.split_whitespace().nth(3)?.split('/').next()?.parse().ok())
+}
+
+fn link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+fn nft_map(d: &Daemon, map: &str) -> String {
+    let t = d.nft_table().expect("table name");
+    let o = std::process::Command::new("nft")
+        .args(["list", "map", "ip", &t, map])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn inspect(d: &Daemon, what: &[&str]) -> serde_json::Value {
+    let mut args = vec!["inspect"];
+    args.extend(what);
+    serde_json::from_str(&d.ok(&args)).expect("inspect json")
+}
+
+#[test]
+fn published_ports_answer_on_loopback_and_host_addresses_and_survive_a_daemon_restart() {
+    let mut d = daemon_with_web_image();
+    let id = d
+        .ok(&[
+            "run", "-d", "--name", "site", "-p", "80", "web", "httpd", "-f", "-p", "80", "-h",
+            "/www",
+        ])
+        .trim()
+        .to_string();
+    let port_line = d.ok(&["port", "site", "80"]);
+    let port: u16 = port_line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port: {port_line}"));
+    assert!(port >= 1024, "{port_line}");
+    assert_eq!(
+        get_eventually(Ipv4Addr::LOCALHOST, port),
+        "hello from wharf\n"
+    );
+    if let Some(addr) = host_address() {
+        assert_eq!(
+            get_eventually(addr, port),
+            "hello from wharf\n",
+            "via {addr}"
+        );
+    }
+    let ps = d.ok(&["ps"]);
+    assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+
+    // Docker's shapes: NetworkSettings and the network's view of the container.
+    let v = inspect(&d, &["site"]);
+    let ns = &v[0]["NetworkSettings"];
+    let ip: Ipv4Addr = ns["Networks"]["bridge"]["IPAddress"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an address on bridge");
+    assert_eq!(ns["IPAddress"], ip.to_string());
+    assert_eq!(ns["Ports"]["80/tcp"][0]["HostPort"], port.to_string());
+    assert!(
+        ns["MacAddress"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("02:42:"),
+        "{ns}"
+    );
+    let net = serde_json::from_str::<serde_json::Value>(&d.ok(&["network", "inspect", "bridge"]))
+        .expect("json");
+    assert_eq!(net[0]["Containers"][&id]["Name"], "site", "{net}");
+    // The container answers on its own address from the host, too.
+    assert_eq!(get_eventually(ip, 80), "hello from wharf\n");
+
+    // The kernel forwards: the port answers while the daemon is dead and after it is back.
+    d.kill9();
+    assert_eq!(
+        http_get(Ipv4Addr::LOCALHOST, port).as_deref(),
+        Some("hello from wharf\n")
+    );
+    d.spawn();
+    assert_eq!(
+        get_eventually(Ipv4Addr::LOCALHOST, port),
+        "hello from wharf\n"
+    );
+    assert!(d.ok(&["ps"]).contains(&format!("0.0.0.0:{port}->80/tcp")));
+
+    // Gone with the container: the forwarding, the veth, the address.
+    let veth_count = || {
+        std::fs::read_dir("/sys/class/net")
+            .map(|r| r.count())
+            .unwrap_or(0)
+    };
+    let before = veth_count();
+    d.ok(&["rm", "-f", "site"]);
+    assert!(
+        !nft_map(&d, "bind_any").contains(&format!(". {port} :")),
+        "{}",
+        nft_map(&d, "bind_any")
+    );
+    wait_until("the veth to go", Duration::from_secs(5), || {
+        veth_count() < before
+    });
+    assert!(
+        http_get(Ipv4Addr::LOCALHOST, port).is_none(),
+        "still answering after rm"
+    );
+}
+
+#[test]
+fn user_networks_resolve_names_and_aliases_round_robin() {
+    let d = daemon_with_web_image();
+    let nid = d
+        .ok(&["network", "create", "--label", "purpose=test", "appnet"])
+        .trim()
+        .to_string();
+    assert_eq!(nid.len(), 64, "{nid}");
+    let net = serde_json::from_str::<serde_json::Value>(&d.ok(&["network", "inspect", "appnet"]))
+        .expect("json");
+    let subnet = net[0]["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!subnet.is_empty(), "{net}");
+    let bridge = format!("br-{}", &nid[..12]);
+    assert!(link_exists(&bridge), "no bridge {bridge}");
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "front",
+        "--network",
+        "appnet",
+        "web",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    for n in ["r1", "r2"] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--network",
+            "appnet",
+            "--network-alias",
+            "svc",
+            "web",
+            "sleep",
+            "60",
+        ]);
+    }
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "web",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; nslookup r1; nslookup svc; nslookup svc; wget -qO- http://front/",
+    ]);
+    let ip_of = |n: &str| {
+        inspect(&d, &[n])[0]["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let (r1, r2) = (ip_of("r1"), ip_of("r2"));
+    assert!(out.contains(&format!("Address: {r1}")), "{out}");
+    assert!(out.contains(&format!("Address: {r2}")), "{out}");
+    assert!(out.contains("hello from wharf"), "{out}");
+    // Round-robin: the two answers for svc list the replicas in different orders. The
+    // output has one "Server:" block per nslookup: r1, svc, svc.
+    let first_answer = |block: &str| {
+        block
+            .split("Name:")
+            .nth(1)
+            .and_then(|a| a.lines().find_map(|l| l.strip_prefix("Address: ")))
+            .map(str::to_string)
+    };
+    let firsts: Vec<Option<String>> = out.split("Server:").skip(2).map(first_answer).collect();
+    assert_eq!(firsts.len(), 2, "{out}");
+    assert!(firsts.iter().all(Option::is_some), "{out}");
+    assert_ne!(firsts[0], firsts[1], "no rotation: {out}");
+    assert!(out.contains("nameserver "), "{out}");
+
+    // A network with containers on it stays.
+    let o = d.wharf(&["network", "rm", "appnet"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("has active endpoints"),
+        "{}",
+        stderr(&o)
+    );
+    // Connect and disconnect a running container from the default bridge.
+    d.ok(&["run", "-d", "--name", "outsider", "web", "sleep", "60"]);
+    d.ok(&[
+        "network", "connect", "--alias", "late", "appnet", "outsider",
+    ]);
+    let o = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "web",
+        "nslookup",
+        "late",
+    ]);
+    assert!(o.contains(&ip_of("outsider")), "{o}");
+    assert!(d
+        .ok(&["exec", "outsider", "ip", "-o", "addr"])
+        .contains("eth1"));
+    d.ok(&["network", "disconnect", "appnet", "outsider"]);
+    assert!(!d
+        .ok(&["exec", "outsider", "ip", "-o", "addr"])
+        .contains("eth1"));
+
+    d.ok(&["rm", "-f", "front", "r1", "r2", "outsider"]);
+    d.ok(&["network", "rm", "appnet"]);
+    assert!(!link_exists(&bridge), "bridge {bridge} left behind");
+    let ls = d.ok(&["network", "ls"]);
+    assert!(
+        !ls.contains("appnet")
+            && ls.contains("bridge")
+            && ls.contains("host")
+            && ls.contains("none"),
+        "{ls}"
+    );
+}
+
+#[test]
+fn none_host_and_container_network_modes() {
+    let d = daemon_with_web_image();
+    let none = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "web",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert!(none.contains("lo") && !none.contains("eth0"), "{none}");
+    let host_links = std::fs::read_dir("/sys/class/net").expect("sysfs").count();
+    let host = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "web",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(host.split_whitespace().count(), host_links, "{host}");
+    d.ok(&["run", "-d", "--name", "owner", "web", "sleep", "60"]);
+    let mine = d.ok(&["exec", "owner", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    let shared = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "web",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    let addr = |s: &str| s.split_whitespace().nth(3).unwrap_or("").to_string();
+    assert_eq!(addr(&mine), addr(&shared), "{mine} / {shared}");
+    assert!(!addr(&mine).is_empty(), "{mine}");
+    d.ok(&["rm", "-f", "owner"]);
+}
+
+#[test]
+fn bad_network_input_gets_dockers_errors_and_leaves_nothing() {
+    let d = daemon_with_web_image();
+    let e = |args: &[&str]| {
+        let o = d.wharf(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        stderr(&o)
+    };
+    assert!(e(&["network", "create", "--subnet", "10.300.0.0/16", "x"])
+        .contains("invalid CIDR address: 10.300.0.0/16"));
+    assert!(e(&["network", "rm", "bridge"]).contains("pre-defined network and cannot be removed"));
+    assert!(e(&["network", "inspect", "nope"]).contains("network nope not found"));
+    assert!(
+        e(&["run", "--rm", "--network", "nope", "web", "true"]).contains("network nope not found")
+    );
+
+    d.ok(&["network", "create", "--subnet", "10.237.0.0/24", "one"]);
+    assert!(e(&["network", "create", "one"]).contains("already exists"));
+    assert!(e(&["network", "create", "--subnet", "10.237.0.0/16", "two"]).contains("overlaps"));
+    assert!(e(&[
+        "run",
+        "--rm",
+        "--network",
+        "one",
+        "--ip",
+        "10.99.0.5",
+        "web",
+        "true"
+    ])
+    .contains("10.99.0.5"));
+    let fixed = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "one",
+        "--ip",
+        "10.237.0.77",
+        "web",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(fixed.contains("10.237.0.77/24"), "{fixed}");
+
+    // A host port already taken: docker's message, and no veth or rule left for it.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let p = taken.local_addr().expect("addr").port().to_string();
+    let links_before = std::fs::read_dir("/sys/class/net").expect("sysfs").count();
+    let msg = e(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &format!("{p}:80"),
+        "web",
+        "sleep",
+        "60",
+    ]);
+    assert!(
+        msg.contains(&format!(
+            "Bind for 0.0.0.0:{p} failed: port is already allocated"
+        )),
+        "{msg}"
+    );
+    assert!(!nft_map(&d, "bind_any").contains(&format!(". {p} :")));
+    wait_until("no new links", Duration::from_secs(5), || {
+        std::fs::read_dir("/sys/class/net")
+            .map(|r| r.count())
+            .unwrap_or(0)
+            <= links_before
+    });
+    d.ok(&["rm", "-f", "clash"]);
+    d.ok(&["network", "rm", "one"]);
+}
+
+#[test]
+fn docker_cli_drives_networks_and_ports() {
+    let Some(()) = docker_cli() else { return };
+    let d = daemon_with_web_image();
+    let run = |args: &[&str]| {
+        let o = d.docker(args).expect("docker");
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let id = run(&["network", "create", "dnet"]).trim().to_string();
+    assert!(run(&["network", "ls"]).contains(&id[..12]));
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&["network", "inspect", "dnet"])).expect("json");
+    assert_eq!(v[0]["Driver"], "bridge");
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        "dweb",
+        "--network",
+        "dnet",
+        "-p",
+        "127.0.0.1::80",
+        "web",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let port_out = run(&["port", "dweb"]);
+    assert!(port_out.starts_with("80/tcp -> 127.0.0.1:"), "{port_out}");
+    let port: u16 = port_out
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    assert_eq!(
+        get_eventually(Ipv4Addr::LOCALHOST, port),
+        "hello from wharf\n"
+    );
+    let names = run(&[
+        "run",
+        "--rm",
+        "--network",
+        "dnet",
+        "web",
+        "wget",
+        "-qO-",
+        "http://dweb/",
+    ]);
+    assert_eq!(names, "hello from wharf\n");
+    run(&["rm", "-f", "dweb"]);
+    run(&["network", "rm", "dnet"]);
+    assert!(!link_exists(&format!("br-{}", &id[..12])));
+}
