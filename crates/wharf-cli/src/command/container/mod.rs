@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod kill;
 pub mod list;
 pub mod logs;
+pub mod network_opts;
 pub mod opts;
 pub mod pause;
 pub mod port;

@@ -39,6 +39,12 @@ pub struct ContainerOpts {
     /// Set custom DNS servers
     #[arg(long = "dns", value_name = "list")]
     pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "list")]
+    pub dns_search: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long = "entrypoint", value_name = "string")]
     pub entrypoint: Option<String>,
@@ -78,18 +84,33 @@ pub struct ContainerOpts {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6", value_name = "string")]
+    pub ip6: Option<String>,
     /// Set meta data on a container
     #[arg(short = 'l', long = "label", value_name = "list")]
     pub label: Vec<String>,
     /// Read in a line delimited file of labels
     #[arg(long = "label-file", value_name = "list")]
     pub label_file: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link", value_name = "list")]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_name = "list")]
+    pub link_local_ip: Vec<String>,
     /// Logging driver for the container
     #[arg(long = "log-driver", value_name = "string")]
     pub log_driver: Option<String>,
     /// Log driver options
     #[arg(long = "log-opt", value_name = "list")]
     pub log_opt: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub mac_address: Option<String>,
     /// Memory limit
     #[arg(short = 'm', long = "memory", value_name = "bytes")]
     pub memory: Option<String>,
@@ -104,7 +125,10 @@ pub struct ContainerOpts {
     pub name: Option<String>,
     /// Connect a container to a network
     #[arg(long = "network", alias = "net", value_name = "network")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -291,7 +315,8 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     let mut exposed: BTreeMap<String, Value> = BTreeMap::new();
     let mut bindings: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for p in &o.publish {
-        for (port, ip, host_port) in parse_port_spec(p)? {
+        let p = publish_standard_notation(p)?;
+        for (port, ip, host_port) in parse_port_spec(&p)? {
             exposed.insert(port.clone(), json!({}));
             bindings
                 .entry(port)
@@ -386,17 +411,17 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         json!(v.iter().map(|c| normalize_cap(c)).collect::<Vec<_>>())
     };
 
-    let network = o.network.clone().unwrap_or_else(|| "default".to_string());
-    let endpoints = if o.network.is_none() {
-        json!({"default": {
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": null
-        }})
-    } else {
-        json!({})
-    };
+    let dns = o
+        .dns
+        .iter()
+        .map(|d| validate_ip(d).map_err(|why| flag_err(d, "--dns", &why)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dns_search = o
+        .dns_search
+        .iter()
+        .map(|d| validate_dns_search(d).map_err(|why| flag_err(d, "--dns-search", &why)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (network, endpoints) = super::network_opts::parse(o)?;
     let console = if o.tty {
         host.console_size().map(|(h, w)| [h, w]).unwrap_or([0, 0])
     } else {
@@ -452,14 +477,14 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "CapAdd": caps(&o.cap_add),
         "CapDrop": caps(&o.cap_drop),
         "CgroupnsMode": "",
-        "Dns": o.dns,
-        "DnsOptions": [],
-        "DnsSearch": [],
+        "Dns": dns,
+        "DnsOptions": o.dns_option,
+        "DnsSearch": dns_search,
         "ExtraHosts": strs_or_null(&o.add_host),
         "GroupAdd": null,
         "IpcMode": "",
         "Cgroup": "",
-        "Links": null,
+        "Links": strs_or_null(&o.link),
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": o.privileged,
@@ -711,6 +736,73 @@ fn parse_range(s: &str) -> Result<(u32, u32), ()> {
         return Err(());
     }
     Ok((a, b))
+}
+
+/// docker's `convertToStandardNotation`: `-p published=8080,target=80[,protocol=udp]` is
+/// `8080:80/udp`; anything without `=` is already the standard notation.
+pub fn publish_standard_notation(p: &str) -> Result<String, CliError> {
+    if !p.contains('=') {
+        return Ok(p.to_string());
+    }
+    let mut params: BTreeMap<&str, &str> = BTreeMap::from([("protocol", "tcp")]);
+    for param in p.split(',') {
+        match param.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                params.insert(k, v);
+            }
+            _ => {
+                return Err(err(format!(
+                    "invalid publish opts format (should be name=value but got '{param}')"
+                )))
+            }
+        }
+    }
+    let get = |k: &str| params.get(k).copied().unwrap_or("");
+    Ok(format!(
+        "{}:{}/{}",
+        get("published"),
+        get("target"),
+        get("protocol")
+    ))
+}
+
+/// docker's `opts.ValidateIPAddress` for `--dns`: the address in Go's canonical text
+/// (IPv4-mapped IPv6 addresses print as IPv4).
+pub fn validate_ip(val: &str) -> Result<String, String> {
+    match val.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => Ok(match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        }),
+        Ok(ip) => Ok(ip.to_string()),
+        Err(_) => Err(format!("IP address is not correctly formatted: {val}")),
+    }
+}
+
+/// docker's `opts.ValidateDNSSearch`: "." or a domain name (labels of letters, digits and
+/// inner hyphens, at least one letter somewhere, an optional trailing dot dropped).
+pub fn validate_dns_search(val: &str) -> Result<String, String> {
+    let val = val.trim_matches(' ');
+    if val == "." {
+        return Ok(val.to_string());
+    }
+    let bad = || format!("{val} is not a valid domain");
+    if !val.chars().any(|c| c.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let name = val.trim_end_matches(char::is_whitespace);
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.split('.').all(label_ok) && name.len() < 255 {
+        Ok(name.to_string())
+    } else {
+        Err(bad())
+    }
 }
 
 /// `--expose 80`, `--expose 80-81/udp`.
@@ -1210,6 +1302,187 @@ mod tests {
             json!(["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[]}"])
         );
         golden("create-privileged.golden", &r);
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let mut v = vec!["create"];
+        v.extend_from_slice(args);
+        let t = T::try_parse_from(v).unwrap();
+        parse(&t.o, &FakeHost).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn create_body_network_flags_golden() {
+        let r = parse_args(&[
+            "--network",
+            "mynet",
+            "--network-alias",
+            "web",
+            "--net-alias",
+            "www",
+            "--ip",
+            "172.20.0.5",
+            "--ip6",
+            "fd00::5",
+            "--mac-address",
+            "92:d0:c6:0a:29:33",
+            "--link",
+            "db:database",
+            "--link-local-ip",
+            "169.254.1.1",
+            "--dns",
+            "1.1.1.1",
+            "--dns-search",
+            "example.com.",
+            "--dns-option",
+            "ndots:2",
+            "-p",
+            "published=8080,target=80",
+            "-p",
+            "127.0.0.1:5353:53/udp",
+            "--expose",
+            "9000-9001",
+            "-P",
+            "bb",
+        ]);
+        let b = &r.body;
+        assert_eq!(b["HostConfig"]["NetworkMode"], "mynet");
+        assert_eq!(b["HostConfig"]["Links"], json!(["db:database"]));
+        assert_eq!(
+            b["NetworkingConfig"]["EndpointsConfig"]["mynet"]["Aliases"],
+            json!(["web", "www"])
+        );
+        assert_eq!(
+            b["NetworkingConfig"]["EndpointsConfig"]["mynet"]["IPAMConfig"],
+            json!({"IPv4Address": "172.20.0.5", "IPv6Address": "fd00::5", "LinkLocalIPs": ["169.254.1.1"]})
+        );
+        assert_eq!(
+            b["HostConfig"]["PortBindings"],
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                   "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]})
+        );
+        assert_eq!(
+            b["ExposedPorts"],
+            json!({"80/tcp": {}, "53/udp": {}, "9000/tcp": {}, "9001/tcp": {}})
+        );
+        assert_eq!(b["HostConfig"]["PublishAllPorts"], json!(true));
+        assert_eq!(b["HostConfig"]["Dns"], json!(["1.1.1.1"]));
+        assert_eq!(b["HostConfig"]["DnsSearch"], json!(["example.com"]));
+        assert_eq!(b["HostConfig"]["DnsOptions"], json!(["ndots:2"]));
+        // The container-wide MacAddress is not sent to API >= 1.44 daemons.
+        assert!(b.get("MacAddress").is_none());
+        golden("create-network-flags.golden", &r);
+    }
+
+    #[test]
+    fn network_endpoints_like_docker_cli() {
+        let eps = |args: &[&str]| {
+            let r = parse_args(args);
+            (
+                r.body["HostConfig"]["NetworkMode"].clone(),
+                r.body["NetworkingConfig"]["EndpointsConfig"].clone(),
+            )
+        };
+        // One --network without endpoint options: no endpoint is sent.
+        assert_eq!(
+            eps(&["--network", "mynet", "bb"]),
+            (json!("mynet"), json!({}))
+        );
+        // No --network: the "default" endpoint, carrying --ip.
+        let (mode, e) = eps(&["--ip", "10.0.0.9", "bb"]);
+        assert_eq!(mode, json!("default"));
+        assert_eq!(
+            e["default"]["IPAMConfig"],
+            json!({"IPv4Address": "10.0.0.9"})
+        );
+        assert_eq!(e["default"]["Aliases"], Value::Null);
+        // On the default bridge --link is a legacy link: HostConfig only.
+        let r = parse_args(&["--network", "bridge", "--link", "db", "bb"]);
+        assert_eq!(r.body["HostConfig"]["Links"], json!(["db"]));
+        assert_eq!(r.body["NetworkingConfig"]["EndpointsConfig"], json!({}));
+        // Several networks: the options go to the first; every one gets an endpoint.
+        let (mode, e) = eps(&[
+            "--network",
+            "a",
+            "--network",
+            "b",
+            "--network-alias",
+            "x",
+            "bb",
+        ]);
+        assert_eq!(mode, json!("a"));
+        assert_eq!(e["a"]["Aliases"], json!(["x"]));
+        assert_eq!(
+            e["b"],
+            crate::command::network::Endpoint::default().to_json()
+        );
+        // The long syntax.
+        let (mode, e) = eps(&["--network", "name=front,alias=web,ip=10.1.0.5", "bb"]);
+        assert_eq!(mode, json!("front"));
+        assert_eq!(e["front"]["Aliases"], json!(["web"]));
+        assert_eq!(e["front"]["IPAMConfig"], json!({"IPv4Address": "10.1.0.5"}));
+        assert_eq!(
+            eps(&[
+                "--network",
+                "host",
+                "--mac-address",
+                "92:d0:c6:0a:29:33",
+                "bb"
+            ])
+            .1["host"]["MacAddress"],
+            json!("92:d0:c6:0a:29:33")
+        );
+    }
+
+    #[test]
+    fn network_flag_errors_like_docker_cli() {
+        assert_eq!(
+            parse_err(&["--network-alias", "x", "bb"]),
+            "network-scoped aliases are only supported for user-defined networks"
+        );
+        assert_eq!(
+            parse_err(&["--network", "host", "--network", "mynet", "bb"]),
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+        );
+        assert_eq!(
+            parse_err(&["--network", "a", "--network", "a", "bb"]),
+            "network \"a\" is specified multiple times"
+        );
+        assert_eq!(
+            parse_err(&["--network", "name=a,alias=w", "--network-alias", "x", "bb"]),
+            "conflicting options: cannot specify both --network-alias and per-network alias"
+        );
+        assert_eq!(
+            parse_err(&["--network", "name=a,ip=10.0.0.1", "--ip", "10.0.0.2", "bb"]),
+            "conflicting options: cannot specify both --ip and per-network IPv4 address"
+        );
+        assert_eq!(
+            parse_err(&["--mac-address", "zz", "bb"]),
+            "zz is not a valid mac address"
+        );
+        assert_eq!(
+            parse_err(&["--link", "a:b:c", "bb"]),
+            "invalid argument \"a:b:c\" for \"--link\" flag: bad format for links: a:b:c"
+        );
+        assert_eq!(
+            parse_err(&["--network", "name=a,bogus=1", "bb"]),
+            "invalid argument \"name=a,bogus=1\" for \"--network\" flag: invalid field key bogus"
+        );
+        assert_eq!(
+            parse_err(&["--dns", "8.8.8", "bb"]),
+            "invalid argument \"8.8.8\" for \"--dns\" flag: IP address is not correctly formatted: 8.8.8"
+        );
+        assert_eq!(
+            parse_err(&["--dns-search", "-bad-", "bb"]),
+            "invalid argument \"-bad-\" for \"--dns-search\" flag: -bad- is not a valid domain"
+        );
+        assert_eq!(
+            parse_err(&["-p", "published=80,target", "bb"]),
+            "invalid publish opts format (should be name=value but got 'target')"
+        );
+        assert_eq!(validate_ip(" ::ffff:1.2.3.4").unwrap(), "1.2.3.4");
+        assert_eq!(validate_ip("2001:DB8:0:0:0:0:0:1").unwrap(), "2001:db8::1");
+        assert_eq!(validate_dns_search(".").unwrap(), ".");
     }
 
     #[test]
