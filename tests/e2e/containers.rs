@@ -219,8 +219,14 @@ fn isolation_defaults_match_docker() {
             "/dev/{dev} missing: {out}"
         );
     }
-    // Only loopback in the default (private) network namespace for now.
+    // Its own network namespace: loopback and its end of the default bridge, nothing else;
+    // with --network none, loopback only.
     let net = d.ok(&["run", "--rm", "bb", "cat", "/proc/net/dev"]);
+    assert!(
+        net.contains("lo:") && net.contains("eth0:") && net.lines().count() == 4,
+        "{net}"
+    );
+    let net = d.ok(&["run", "--rm", "--network", "none", "bb", "cat", "/proc/net/dev"]);
     assert!(net.contains("lo:") && net.lines().count() == 3, "{net}");
     // --privileged gets every capability back.
     // (every one this host lets us have: a sandbox may withhold some from root)
