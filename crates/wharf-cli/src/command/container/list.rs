@@ -333,7 +333,13 @@ pub fn displayable_ports(ports: &[Value]) -> String {
             g = format!("{g}-{last}");
         }
         if !ip.is_empty() {
-            g = format!("{ip}:{g}->{g}");
+            // Go's net.JoinHostPort: an IPv6 host is bracketed ("[::]:80->80/tcp").
+            let host = if ip.contains(':') {
+                format!("[{ip}]:{g}")
+            } else {
+                format!("{ip}:{g}")
+            };
+            g = format!("{host}->{g}");
         }
         format!("{g}/{kind}")
     };
@@ -473,6 +479,38 @@ mod tests {
             "80-82/tcp, 90/tcp, 0.0.0.0:8080->8080/tcp, 0.0.0.0:5353->53/udp, [::]:5353->53/udp"
         );
         assert_eq!(displayable_ports(&[]), "");
+        // docker 28 with `-p 8080:80` (IPv4 and IPv6 bindings), and `-p 8080:8080`.
+        let ports: Vec<Value> = serde_json::from_str(
+            r#"[{"IP":"::","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},
+                {"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            displayable_ports(&ports),
+            "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
+        );
+        let ports: Vec<Value> = serde_json::from_str(
+            r#"[{"IP":"::","PrivatePort":8080,"PublicPort":8080,"Type":"tcp"},
+                {"IP":"0.0.0.0","PrivatePort":8080,"PublicPort":8080,"Type":"tcp"},
+                {"IP":"0.0.0.0","PrivatePort":8081,"PublicPort":8081,"Type":"tcp"},
+                {"IP":"::","PrivatePort":8081,"PublicPort":8081,"Type":"tcp"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            displayable_ports(&ports),
+            "0.0.0.0:8080-8081->8080-8081/tcp, [::]:8080-8081->8080-8081/tcp"
+        );
+        // -P: random host ports; exposed-only ports have no IP.
+        let ports: Vec<Value> = serde_json::from_str(
+            r#"[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":32768,"Type":"tcp"},
+                {"IP":"::","PrivatePort":80,"PublicPort":32768,"Type":"tcp"},
+                {"PrivatePort":443,"Type":"tcp"},{"PrivatePort":53,"Type":"udp"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            displayable_ports(&ports),
+            "53/udp, 443/tcp, 0.0.0.0:32768->80/tcp, [::]:32768->80/tcp"
+        );
     }
 
     #[test]

@@ -30,11 +30,10 @@ pub fn render(ports: &Value, want: Option<&str>, name: &str) -> Result<String, C
     let map = ports.as_object().unwrap_or(&empty);
     let mut out = Vec::new();
     if let Some(p) = want {
-        let key = if p.contains('/') {
-            p.to_string()
-        } else {
-            format!("{p}/tcp")
-        };
+        let (port, proto) = p.split_once('/').unwrap_or((p, ""));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        check_port(port)?;
+        let key = format!("{port}/{proto}");
         let bindings = map
             .get(&key)
             .and_then(Value::as_array)
@@ -61,8 +60,22 @@ pub fn render(ports: &Value, want: Option<&str>, name: &str) -> Result<String, C
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| crate::format::natural_cmp(a, b));
     Ok(out.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// docker checks the port with `strconv.ParseUint(port, 10, 16)` before looking it up.
+fn check_port(port: &str) -> Result<(), CliError> {
+    let why = if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        "invalid syntax"
+    } else if port.parse::<u16>().is_err() {
+        "value out of range"
+    } else {
+        return Ok(());
+    };
+    Err(CliError::msg(format!(
+        "Error: invalid port ({port}): strconv.ParseUint: parsing \"{port}\": {why}"
+    )))
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -96,5 +109,33 @@ mod tests {
             "Error: No public port '53/udp' published for c"
         );
         assert_eq!(render(&Value::Null, None, "c").unwrap(), "");
+        assert_eq!(
+            render(&ports, Some("80/"), "c").unwrap(),
+            "0.0.0.0:8080\n[::]:8080\n"
+        );
+        assert_eq!(
+            render(&ports, Some("http"), "c").unwrap_err().to_string(),
+            "Error: invalid port (http): strconv.ParseUint: parsing \"http\": invalid syntax"
+        );
+        assert_eq!(
+            render(&ports, Some("70000/tcp"), "c")
+                .unwrap_err()
+                .to_string(),
+            "Error: invalid port (70000): strconv.ParseUint: parsing \"70000\": value out of range"
+        );
+    }
+
+    #[test]
+    fn natural_order_like_docker() {
+        // docker sorts with sortorder.NaturalLess: 9000 before 10000.
+        let ports = serde_json::json!({
+            "10000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "10000"}],
+            "9000/tcp": [{"HostIp": "::", "HostPort": "9000"}, {"HostIp": "0.0.0.0", "HostPort": "9000"}],
+            "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]
+        });
+        assert_eq!(
+            render(&ports, None, "c").unwrap(),
+            "53/udp -> 127.0.0.1:5353\n9000/tcp -> 0.0.0.0:9000\n9000/tcp -> [::]:9000\n10000/tcp -> 0.0.0.0:10000\n"
+        );
     }
 }
