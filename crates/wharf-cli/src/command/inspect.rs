@@ -1,5 +1,5 @@
 //! `wharf inspect`: docker's generic inspect. Each name is looked up as a container, then as
-//! an image, then as a volume (docker's order for the kinds we have); `--type` restricts the kind. A name that is
+//! an image, then as a network, then as a volume (docker's order for the kinds we have); `--type` restricts the kind. A name that is
 //! neither is "Error: No such object: NAME".
 
 use crate::command::container::inspect as container_inspect;
@@ -31,7 +31,7 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let kind = args.kind.as_deref().unwrap_or("");
-    if !matches!(kind, "" | "container" | "image" | "volume") {
+    if !matches!(kind, "" | "container" | "image" | "network" | "volume") {
         return Err(CliError::msg(format!(
             "\"{kind}\" is not a valid value for --type"
         )));
@@ -53,6 +53,21 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         }
         if found.is_none() && other_err.is_none() && (kind.is_empty() || kind == "image") {
             match image_inspect::fetch(client, name).await {
+                Ok(b) => found = Some(b),
+                Err(e) if e.is_not_found() && !typed => {}
+                Err(e) => other_err = Some(e.to_string()),
+            }
+        }
+        if found.is_none() && other_err.is_none() && (kind.is_empty() || kind == "network") {
+            let got = match crate::command::network::trim_id("network", name) {
+                Ok(id) => {
+                    client
+                        .get_bytes(&crate::command::network::network_path(&id, ""))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match got {
                 Ok(b) => found = Some(b),
                 Err(e) if e.is_not_found() && !typed => {}
                 Err(e) => other_err = Some(e.to_string()),

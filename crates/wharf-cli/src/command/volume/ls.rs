@@ -64,7 +64,7 @@ pub fn render(resp: &Value, args: &Args) -> Result<String, CliError> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    vols.sort_by(|a, b| str_field(a, "Name").cmp(str_field(b, "Name")));
+    vols.sort_by(|a, b| format::natural_cmp(str_field(a, "Name"), str_field(b, "Name")));
     let rows: Vec<Value> = vols.iter().map(row).collect();
     Ok(format::render_list(format, &rows, &headers())?)
 }
