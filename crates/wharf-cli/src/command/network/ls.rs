@@ -123,8 +123,10 @@ pub fn render(list: &[Value], args: &Args) -> Result<String, CliError> {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let list: Vec<Value> = client.get_json(&args.path()).await?;
-    crate::write_stdout(&render(&list, &args)?)
+    // Go decodes a `null` answer as an empty list.
+    let list: Value = client.get_json(&args.path()).await?;
+    let list = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
+    crate::write_stdout(&render(list, &args)?)
 }
 
 #[cfg(test)]
