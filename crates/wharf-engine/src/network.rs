@@ -494,12 +494,21 @@ impl Daemon {
                 net.name
             )));
         }
-        let ec = cfg.and_then(|c| c.endpoints_config.as_ref()).and_then(|m| {
-            m.get(primary)
-                .or_else(|| m.get(&net.name))
-                .or_else(|| m.get(&net.id))
-        });
+        let all = cfg.and_then(|c| c.endpoints_config.as_ref());
+        let is_primary = |k: &str| k == mode || k == primary || k == net.name || k == net.id;
+        let ec = all.and_then(|m| m.iter().find(|(k, _)| is_primary(k)).map(|(_, v)| v));
         out.insert(net.name.clone(), self.endpoint_from(&net, ec)?);
+        // More networks at create (API ≥ 1.44, `--network a --network b`).
+        for (k, v) in all.into_iter().flatten().filter(|(k, _)| !is_primary(k)) {
+            let other = self.networks.resolve(k)?;
+            if other.driver != "bridge" {
+                return Err(ApiError::invalid(format!(
+                    "container cannot be connected to network {}",
+                    other.name
+                )));
+            }
+            out.insert(other.name.clone(), self.endpoint_from(&other, Some(v))?);
+        }
         Ok(out)
     }
 
