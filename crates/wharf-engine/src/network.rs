@@ -625,29 +625,20 @@ impl Daemon {
 
     /// Forgets a stopped container's addresses and host ports (in its record).
     pub fn clear_addresses(&self, id: &str) -> bool {
-        self.containers
-            .update(id, |c| {
-                let had_ports = !c.ports.is_empty();
-                c.ports.clear();
-                for e in c.endpoints.values_mut() {
-                    e.ip = None;
-                    e.gateway = None;
-                    e.prefix = 0;
-                    e.mac.clear();
-                    e.endpoint_id.clear();
-                    e.ifname.clear();
-                }
-                had_ports
-            })
-            .unwrap_or(false)
+        self.containers.update(id, clear_endpoints).unwrap_or(false)
     }
 
     /// After the container stopped: release and, if it published ports, update nftables.
     pub fn release_network(&self, id: &str) {
         if self.clear_addresses(id) {
-            if let Err(e) = self.sync_nft() {
-                tracing::warn!(error = %e, "nftables update failed");
-            }
+            self.nft_changed();
+        }
+    }
+
+    /// Rewrites the nftables table, logging a failure (nothing to undo).
+    pub fn nft_changed(&self) {
+        if let Err(e) = self.sync_nft() {
+            tracing::warn!(error = %e, "nftables update failed");
         }
     }
 
@@ -725,11 +716,16 @@ impl Daemon {
         Ok(out)
     }
 
-    /// Plugs a created container (its init is `pid`) into its networks.
-    pub fn attach_endpoints(&self, c: &Container, pid: i64) -> Result<(), ApiError> {
+    /// Plugs a created container (its init is `pid`) into its networks; returns the
+    /// interface each network got (to record with the running state).
+    pub fn attach_endpoints(
+        &self,
+        c: &Container,
+        pid: i64,
+    ) -> Result<Vec<(String, String)>, ApiError> {
         let mut ifnames = Vec::new();
         if c.endpoints.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| ApiError::internal(format!("the container's network namespace: {e}")))?;
@@ -762,14 +758,7 @@ impl Daemon {
             })?;
             ifnames.push((name.clone(), ep.ifname));
         }
-        self.containers.update(&c.id, |r| {
-            for (n, i) in ifnames {
-                if let Some(e) = r.endpoints.get_mut(&n) {
-                    e.ifname = i;
-                }
-            }
-        })?;
-        Ok(())
+        Ok(ifnames)
     }
 
     /// The network named by `NetworkMode` (or `bridge`), if the container is on it.
@@ -1222,6 +1211,22 @@ impl Daemon {
         }
         Value::Array(out)
     }
+}
+
+/// Clears the addresses, interfaces and host ports of a stopped container's record; true if
+/// it had published ports (so nftables must change).
+pub fn clear_endpoints(c: &mut Container) -> bool {
+    let had_ports = !c.ports.is_empty();
+    c.ports.clear();
+    for e in c.endpoints.values_mut() {
+        e.ip = None;
+        e.gateway = None;
+        e.prefix = 0;
+        e.mac.clear();
+        e.endpoint_id.clear();
+        e.ifname.clear();
+    }
+    had_ports
 }
 
 /// A UDP socket on `gw:53` that may be bound before the address is up (IP_FREEBIND).

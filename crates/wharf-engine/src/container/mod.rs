@@ -461,26 +461,29 @@ impl Daemon {
                 return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
             }
         };
-        if let Err(e) = self.plug_network(&c, pid, &dir).await {
-            let _ = client::call(
-                &dir,
-                Request::Kill {
-                    signal: libc_sig::SIGKILL,
-                    all: true,
-                },
-            )
-            .await;
-            let msg = e.message;
-            self.containers.update(&c.id, |c| {
-                c.state.error = msg.clone();
-                c.state.exit_code = 128;
-            })?;
-            self.release_network(&c.id);
-            for p in self.pending.take(&c.id) {
-                let _ = p.tx.send(Err(msg.clone()));
+        let ifnames = match self.plug_network(&c, pid, &dir).await {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = client::call(
+                    &dir,
+                    Request::Kill {
+                        signal: libc_sig::SIGKILL,
+                        all: true,
+                    },
+                )
+                .await;
+                let msg = e.message;
+                self.containers.update(&c.id, |c| {
+                    c.state.error = msg.clone();
+                    c.state.exit_code = 128;
+                })?;
+                self.release_network(&c.id);
+                for p in self.pending.take(&c.id) {
+                    let _ = p.tx.send(Err(msg.clone()));
+                }
+                return Err(ApiError::new(ErrorKind::Internal, msg));
             }
-            return Err(ApiError::new(ErrorKind::Internal, msg));
-        }
+        };
         for p in self.pending.take(&c.id) {
             let s = client::attach(&dir, p.stdin, p.stdout, p.stderr).await;
             let _ = p.tx.send(s);
@@ -507,6 +510,11 @@ impl Daemon {
             c.state.oom_killed = false;
             c.state.health = None;
             c.manually_stopped = false;
+            for (n, i) in &ifnames {
+                if let Some(e) = c.endpoints.get_mut(n) {
+                    e.ifname = i.clone();
+                }
+            }
         })?;
         self.monitor(c.id.clone());
         self.watch_health(c.id.clone());
@@ -539,33 +547,32 @@ impl Daemon {
         c: &Container,
         pid: i64,
         dir: &Path,
-    ) -> Result<(), ApiError> {
-        if c.endpoints.is_empty() && c.host_config.port_bindings.is_none() {
-            return Ok(());
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        if c.endpoints.is_empty() {
+            return Ok(Vec::new());
         }
         let (d, c, dir) = (self.clone(), c.clone(), dir.to_path_buf());
         crate::api::blocking(move || {
+            let ifnames = d.attach_endpoints(&c, pid)?;
             let ports: Vec<crate::network::PublishedPort> = std::fs::read(dir.join("ports.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
-            let c = d.containers.update(&c.id, |r| {
-                r.ports = ports.clone();
-                r.clone()
-            })?;
-            d.attach_endpoints(&c, pid)?;
             if !ports.is_empty() {
+                // Recorded before the rules that point at the container are made.
+                d.containers.update(&c.id, |r| r.ports = ports.clone())?;
                 d.sync_nft()
                     .map_err(|e| ApiError::internal(format!("failed to publish ports: {e}")))?;
             }
-            Ok(())
+            Ok(ifnames)
         })
         .await
     }
 
     async fn on_exit(self: &Arc<Self>, id: &str, exit: Exit) {
-        self.release_network(id);
+        let mut had_ports = false;
         let Ok(c) = self.containers.update(id, |c| {
+            had_ports = crate::network::clear_endpoints(c);
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.exit_code = exit.exit_code;
@@ -578,6 +585,10 @@ impl Daemon {
         }) else {
             return;
         };
+        if had_ports {
+            let d = self.clone();
+            let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
+        }
         if c.host_config.auto_remove == Some(true) {
             if let Err(e) = self.remove_container(id, true, true).await {
                 tracing::warn!(id, error = %e, "auto-remove failed");

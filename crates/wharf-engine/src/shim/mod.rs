@@ -198,6 +198,8 @@ struct Shared {
     exit: Mutex<Option<Exit>>,
     exited: Condvar,
     execs: Mutex<Vec<(String, Option<File>)>>,
+    /// Held by a `start` request while it runs and answers.
+    starting: Mutex<()>,
 }
 
 fn run(dir: &Path) -> Result<(), String> {
@@ -219,8 +221,12 @@ fn run(dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("failed to create {}: {e}", sockets.display()))?;
     }
     let (_held_ports, bound) = bind_ports(&spec.ports)?;
-    write_json_atomic(&dir.join("ports.json"), &bound)
-        .map_err(|e| format!("failed to record the published ports: {e}"))?;
+    if !bound.is_empty() {
+        write_json_atomic(&dir.join("ports.json"), &bound)
+            .map_err(|e| format!("failed to record the published ports: {e}"))?;
+    } else {
+        let _ = std::fs::remove_file(dir.join("ports.json"));
+    }
     let mut stdio = make_stdio(spec.tty, spec.open_stdin, &sockets.join("console.sock"))
         .map_err(|e| format!("failed to set up stdio: {e}"))?;
     let backend = backend::open(&spec)?;
@@ -256,6 +262,7 @@ fn run(dir: &Path) -> Result<(), String> {
         exit: Mutex::new(None),
         exited: Condvar::new(),
         execs: Mutex::new(Vec::new()),
+        starting: Mutex::new(()),
     });
 
     // Tell the daemon, then let go of its pipe: from here on we log to DIR/shim.log.
@@ -295,6 +302,7 @@ fn run(dir: &Path) -> Result<(), String> {
     // Wait for the container's init; as a subreaper we are its parent once the runtime's
     // intermediate processes are gone.
     let code = wait_exit(pid);
+    drop(shared.starting.lock().unwrap_or_else(|p| p.into_inner()));
     // Output first (the pipes close once every process in the container is gone).
     for p in pumps {
         let _ = p.join();
@@ -457,6 +465,10 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
     };
     match req {
         Request::Start => {
+            // Held until the answer is out: a process that exits at once must not let the
+            // main thread delete the container (racing the runtime's state file) or end the
+            // shim before the daemon hears that it started.
+            let _starting = shared.starting.lock().unwrap_or_else(|p| p.into_inner());
             let r = shared
                 .backend
                 .start()
