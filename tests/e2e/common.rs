@@ -155,6 +155,21 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            // What a failed test left running goes through the API: containers (and with
+            // them their veths and host ports), then user networks (their bridges).
+            let ids = self.wharf(&["ps", "-aq"]);
+            let ids: Vec<String> = stdout(&ids)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids.iter().map(String::as_str));
+                let _ = self.wharf(&args);
+            }
+            let _ = self.wharf(&["network", "prune", "-f"]);
+        }
         if let Some(mut c) = self.child.take() {
             // SIGTERM first: the daemon removes its socket on a clean stop.
             let _ = rustix::process::kill_process(

@@ -226,7 +226,15 @@ fn isolation_defaults_match_docker() {
         net.contains("lo:") && net.contains("eth0:") && net.lines().count() == 4,
         "{net}"
     );
-    let net = d.ok(&["run", "--rm", "--network", "none", "bb", "cat", "/proc/net/dev"]);
+    let net = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "cat",
+        "/proc/net/dev",
+    ]);
     assert!(net.contains("lo:") && net.lines().count() == 3, "{net}");
     // --privileged gets every capability back.
     // (every one this host lets us have: a sandbox may withhold some from root)

@@ -494,3 +494,78 @@ fn docker_cli_drives_networks_and_ports() {
     run(&["network", "rm", "dnet"]);
     assert!(!link_exists(&format!("br-{}", &id[..12])));
 }
+
+#[test]
+fn addresses_are_never_handed_out_twice_across_a_daemon_crash_and_internal_networks_stay_inside() {
+    let mut d = daemon_with_web_image();
+    d.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.238.0.0/24",
+        "inner",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ca",
+        "--network",
+        "inner",
+        "web",
+        "sleep",
+        "60",
+    ]);
+    let ip = |d: &Daemon, n: &str| {
+        inspect(d, &[n])[0]["NetworkSettings"]["Networks"]["inner"]["IPAddress"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let a = ip(&d, "ca");
+    assert_eq!(a, "10.238.0.2");
+    // An internal network has no default route out.
+    let routes = d.ok(&["exec", "ca", "ip", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    d.kill9();
+    d.spawn();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cb",
+        "--network",
+        "inner",
+        "web",
+        "sleep",
+        "60",
+    ]);
+    let b = ip(&d, "cb");
+    assert!(!b.is_empty() && b != a, "{a} handed out twice");
+    // The stopped container's address is free again, the running one's is not.
+    d.ok(&["rm", "-f", "ca"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cc",
+        "--network",
+        "inner",
+        "web",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(ip(&d, "cc"), a);
+    d.ok(&["rm", "-f", "cb", "cc"]);
+    // prune takes unused user networks only.
+    d.ok(&["network", "create", "spare"]);
+    let out = d.ok(&["network", "prune", "-f"]);
+    assert!(out.contains("inner") && out.contains("spare"), "{out}");
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        ls.split_whitespace().collect::<Vec<_>>(),
+        ["bridge", "host", "none"],
+        "{ls}"
+    );
+}

@@ -403,6 +403,7 @@ impl Daemon {
             ));
         }
         let dir = self.container_dir(&c.id);
+        let t0 = std::time::Instant::now();
         let c = match self.allocate_addresses(&c) {
             Ok(c) => c,
             Err(e) => {
@@ -411,6 +412,7 @@ impl Daemon {
                 return Err(e);
             }
         };
+        let ta = t0.elapsed().as_micros() as u64;
         let prepared = {
             let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
             crate::api::blocking(move || {
@@ -461,6 +463,7 @@ impl Daemon {
                 return Err(ApiError::new(ErrorKind::InvalidArgument, msg));
             }
         };
+        let t1 = std::time::Instant::now();
         let ifnames = match self.plug_network(&c, pid, &dir).await {
             Ok(i) => i,
             Err(e) => {
@@ -484,6 +487,13 @@ impl Daemon {
                 return Err(ApiError::new(ErrorKind::Internal, msg));
             }
         };
+        tracing::debug!(
+            id = c.short_id(),
+            alloc_us = ta,
+            to_spawned_us = t1.duration_since(t0).as_micros() as u64,
+            network_us = t1.elapsed().as_micros() as u64,
+            "container prepared"
+        );
         for p in self.pending.take(&c.id) {
             let s = client::attach(&dir, p.stdin, p.stdout, p.stderr).await;
             let _ = p.tx.send(s);
