@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Networking, Wharf beside Docker in the same run (issue: networks).
 #   bench/net.sh [SECONDS=10] [CONNECTIONS=50] [RUNS=20]
-# Prints, for each engine:
+# Prints the same server with no container first (the ceiling on this machine), then for each
+# engine:
 #   wrk through a published port (busybox httpd, a small page): req/s, p50, p99
 #   bulk: a 100 MiB file through the published port (curl), MB/s (median of 5)
 #   start: `run --rm IMAGE true` on the default bridge and with --network none (medians), and
@@ -72,6 +73,17 @@ measure() { # NAME CLI PORT
   echo "$name start: bridge ${br} ms, none ${none} ms, bridge adds $(python3 -c "print(round($br-$none,1))") ms"
   eval "${name}_rps=$rps ${name}_mbs=$mbs"
 }
+
+# The ceiling: the same server and load with no container and no engine (host loopback).
+(cd "$work/rootfs" && busybox httpd -f -p 127.0.0.1:18479 -h "$work/rootfs/www") &
+hpid=$!
+sleep 0.3
+wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:18479/" > "$work/host-wrk.txt" 2>&1 || true
+hs=()
+for _ in 1 2 3 4 5; do hs+=("$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:18479/big")"); done
+kill $hpid 2>/dev/null || true
+echo "host (no container) wrk ${SECS}s c=$CONNS: $(awk '/^Requests\/sec/ {print $2}' "$work/host-wrk.txt") req/s  p50 $(awk '$1=="50%" {print $2}' "$work/host-wrk.txt")  p99 $(awk '$1=="99%" {print $2}' "$work/host-wrk.txt")"
+echo "host (no container) bulk 100 MiB: $(python3 -c "import statistics,sys; print(round(statistics.median(map(float,sys.argv[1:]))/1e6))" "${hs[@]}") MB/s"
 
 mkdir -p "$work/wroot"
 $WHARF daemon --host "unix://$work/w.sock" --data-root "$work/wroot" > "$work/wharf.log" 2>&1 &
