@@ -569,3 +569,72 @@ fn addresses_are_never_handed_out_twice_across_a_daemon_crash_and_internal_netwo
         "{ls}"
     );
 }
+
+#[test]
+fn containers_reach_published_ports_through_the_host_and_links_and_filters_work() {
+    let d = daemon_with_web_image();
+    d.ok(&[
+        "run", "-d", "--name", "srv", "-p", "80", "web", "httpd", "-f", "-p", "80", "-h", "/www",
+    ]);
+    let port_line = d.ok(&["port", "srv", "80"]);
+    let port = port_line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    get_eventually(Ipv4Addr::LOCALHOST, port.parse().expect("port"));
+    // Hairpin: another container on the same bridge, through the gateway's host address.
+    let gw = inspect(&d, &["srv"])[0]["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "web",
+        "wget",
+        "-qO-",
+        &format!("http://{gw}:{port}/"),
+    ]);
+    assert_eq!(out, "hello from wharf\n");
+    // --link puts the source in /etc/hosts under both names.
+    let hosts = d.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        "srv:www",
+        "web",
+        "cat",
+        "/etc/hosts",
+    ]);
+    let ip = inspect(&d, &["srv"])[0]["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(hosts.contains(&format!("{ip}\twww srv")), "{hosts}");
+    // ps filters by network and published/exposed port.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--network",
+        "none",
+        "web",
+        "sleep",
+        "60",
+    ]);
+    let by = |f: &str| d.ok(&["ps", "--format", "{{.Names}}", "--filter", f]);
+    assert_eq!(by("network=bridge").trim(), "srv");
+    assert_eq!(by("network=none").trim(), "quiet");
+    assert_eq!(by(&format!("publish={port}")).trim(), "srv");
+    // Both expose 80 (the image's EXPOSE); only one publishes it.
+    let exposed = by("expose=80");
+    assert!(
+        exposed.contains("srv") && exposed.contains("quiet"),
+        "{exposed}"
+    );
+    assert_eq!(by("expose=81").trim(), "");
+    d.ok(&["rm", "-f", "srv", "quiet"]);
+}

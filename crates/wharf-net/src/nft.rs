@@ -7,7 +7,9 @@
 //! - `bind_any` / `bind_ip`: published ports, `proto . port` (or `host ip . proto . port`) →
 //!   `container ip . port`, DNAT'd for traffic to any local address, from outside
 //!   (prerouting) and from the host itself (output; loopback needs `route_localnet` on the
-//!   bridge and a masquerade of 127/8 sources, both done).
+//!   bridge and a masquerade of 127/8 sources, both done). A container reaching a published
+//!   port through a host address (hairpin) is masqueraded too, so the answer comes back the
+//!   way the question went.
 //!
 //! Every change is one `nft -f -` transaction that declares the table (idempotent), flushes the
 //! sets and maps and refills them from the daemon's state: atomic, so a published port never
@@ -87,6 +89,7 @@ add rule ip {t} ports dnat ip to ip daddr . meta l4proto . th dport map @bind_ip
 add rule ip {t} ports dnat ip to meta l4proto . th dport map @bind_any
 add rule ip {t} postrouting ip saddr @masq oifname != @bridges masquerade
 add rule ip {t} postrouting ct status dnat ip saddr 127.0.0.0/8 oifname @bridges masquerade
+add rule ip {t} postrouting ct status dnat ip saddr @masq oifname @bridges masquerade
 add rule ip {t} forward iifname @internal oifname != @internal drop
 add rule ip {t} forward oifname @internal iifname != @internal drop
 "#

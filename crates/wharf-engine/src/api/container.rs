@@ -704,6 +704,24 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
             && filters.get("exited").iter().all(|e| {
                 c.state.status == Status::Exited && e.parse::<i64>().ok() == Some(c.state.exit_code)
             })
+            && filters.get("network").iter().all(|n| {
+                c.endpoints.iter().any(|(name, e)| {
+                    name == n || (!n.is_empty() && e.network_id.starts_with(n.as_str()))
+                }) || c.host_config.network_mode.as_deref() == Some(n.as_str())
+            })
+            && filters
+                .get("publish")
+                .iter()
+                .all(|p| port_filter(p, c.ports.iter().map(|x| (x.host_port, x.proto.as_str()))))
+            && filters.get("expose").iter().all(|p| {
+                port_filter(
+                    p,
+                    c.config.exposed_ports.iter().flatten().filter_map(|k| {
+                        let (n, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+                        Some((n.parse::<u16>().ok()?, proto))
+                    }),
+                )
+            })
             && filters.get("volume").iter().all(|v| {
                 c.mounts
                     .iter()
@@ -741,6 +759,16 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<Value>
         })
         .collect();
     Ok(Json(out))
+}
+
+/// docker's `publish=`/`expose=` filters: `PORT[-PORT][/PROTO]` against a container's ports.
+fn port_filter<'a>(spec: &str, mut ports: impl Iterator<Item = (u16, &'a str)>) -> bool {
+    let (range, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+    let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
+        return false;
+    };
+    ports.any(|(p, pr)| pr == proto && (lo..=hi).contains(&p))
 }
 
 fn or_zero_time(s: &str) -> String {

@@ -155,6 +155,27 @@ impl Daemon {
         } else if c.host_config.network_mode.as_deref() != Some("host") {
             hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
         }
+        // Legacy links (`--link src[:alias]`): the source's address under both names.
+        for l in c.host_config.links.iter().flatten() {
+            let (src, alias) = l.split_once(':').unwrap_or((l, l));
+            let src = src.trim_start_matches('/');
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            let Ok(o) = self.containers.resolve(src) else {
+                continue;
+            };
+            let shared = c
+                .endpoints
+                .values()
+                .find_map(|mine| {
+                    o.endpoints
+                        .values()
+                        .find(|e| e.network_id == mine.network_id)
+                })
+                .and_then(|e| e.ip);
+            if let Some(ip) = shared {
+                hosts.push_str(&format!("{ip}\t{alias} {}\n", o.name));
+            }
+        }
         for h in c.host_config.extra_hosts.iter().flatten() {
             if let Some((name, ip)) = h.split_once(':').or_else(|| h.split_once('=')) {
                 let ip = if ip == "host-gateway" {
