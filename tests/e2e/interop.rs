@@ -181,3 +181,41 @@ fn python_docker_sdk_runs_containers() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "from-sdk\n3 exec-sdk\n0\n");
 }
+
+#[test]
+fn python_docker_sdk_drives_networks_and_ports() {
+    let d = Daemon::start();
+    d.import_busybox("py:1");
+    let script = format!(
+        "import docker, socket, time\nc = docker.DockerClient(base_url='{}', version='auto')\n\
+         n = c.networks.create('pynet', driver='bridge', labels={{'a': 'b'}})\n\
+         print(n.name, n.attrs['Labels']['a'], bool(n.attrs['IPAM']['Config'][0]['Subnet']))\n\
+         k = c.containers.run('py:1', ['httpd', '-f', '-p', '80', '-h', '/'], detach=True, ports={{'80/tcp': None}}, network='pynet', name='pyweb')\n\
+         k.reload()\nport = int(k.ports['80/tcp'][0]['HostPort'])\n\
+         out = b''\n\
+         for _ in range(50):\n\
+         \x20   try:\n\
+         \x20       s = socket.create_connection(('127.0.0.1', port), timeout=2); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); out = s.recv(5); s.close(); break\n\
+         \x20   except OSError:\n\
+         \x20       time.sleep(0.1)\n\
+         print(out.decode().strip())\n\
+         n.reload(); print([x.name for x in n.containers])\n\
+         k.remove(force=True); n.remove(); print(sorted(x.name for x in c.networks.list()))",
+        d.host()
+    );
+    let Ok(o) = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+    else {
+        return;
+    };
+    if stderr(&o).contains("No module named 'docker'") {
+        eprintln!("SKIP: python3 docker SDK is not installed");
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "pynet b True\nHTTP/\n['pyweb']\n['bridge', 'host', 'none']\n"
+    );
+}
