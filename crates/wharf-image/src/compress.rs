@@ -11,14 +11,14 @@ pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// How a layer stream is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Compression {
+pub enum Compression {
     None,
     Gzip,
     Zstd,
 }
 
 /// Detects the compression of `src` without consuming it.
-pub(crate) fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
+pub fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
     let head = src
         .fill_buf()
         .map_err(|e| Error::io("failed to read layer", e))?;
@@ -37,7 +37,7 @@ pub(crate) fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
 
 /// A reader yielding the uncompressed bytes of `src`.
 /// `src` should be buffered with [`BUF_SIZE`] (the decoders read from its buffer directly).
-pub(crate) fn decompressed<'a, R: BufRead + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
+pub fn decompressed<'a, R: BufRead + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
     let mut buf = src;
     Ok(match detect(&mut buf)? {
         Compression::None => Box::new(buf),

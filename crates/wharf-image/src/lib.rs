@@ -32,6 +32,7 @@
 //! operation is fd-relative (openat2 `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never
 //! following a symlink an earlier entry made.
 
+mod build;
 mod changes;
 mod commit;
 mod compress;
@@ -47,7 +48,10 @@ mod save;
 mod store;
 mod unpack;
 
+pub use build::StepOptions;
 pub use commit::CommitOptions;
+/// Plain, gzip or zstd streams (what layers, build contexts and `ADD` archives may be).
+pub use compress::{decompressed, detect, Compression};
 pub use config::ImageConfigFile;
 pub use error::{Error, Result};
 

@@ -105,6 +105,7 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<ImageS
     let filters = p.filters()?;
     filters.only(&["reference", "dangling", "label", "before", "since", "until"])?;
     let shared = p.bool("shared-size");
+    let p_all = p.bool("all");
     let dd = d.clone();
     let images = blocking(move || {
         let mut images = dd.images.list()?;
@@ -120,9 +121,16 @@ async fn list(State(d): State<AppState>, p: Params) -> ApiResult<Json<Vec<ImageS
             None => None,
             Some(u) => Some(parse_until(u)?),
         };
+        // Intermediate images (untagged parents of other images, as builds leave) show only
+        // with `all`, and are not dangling, as in docker.
+        let parents: std::collections::HashSet<wharf_types::Digest> =
+            images.iter().filter_map(|i| i.parent.clone()).collect();
+        let all = p_all;
         images.retain(|img| {
             let created = created_unix(img);
-            dangling.is_none_or(|want| img.repo_tags.is_empty() == want)
+            let intermediate = img.repo_tags.is_empty() && parents.contains(&img.id);
+            (all || !intermediate)
+                && dangling.is_none_or(|want| (img.repo_tags.is_empty() && !intermediate) == want)
                 && labels_match(filters.get("label"), &labels_of(img))
                 && before.is_none_or(|b| created < b)
                 && since.is_none_or(|s| created > s)

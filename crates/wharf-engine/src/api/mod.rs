@@ -5,6 +5,7 @@
 //! [`strip_version`] removes it before routing and records it as an [`ApiVersion`] extension.
 
 pub mod archive;
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod network;
@@ -46,6 +47,7 @@ pub fn service(
         .merge(archive::routes())
         .merge(volume::routes())
         .merge(network::routes())
+        .merge(build::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_api_headers))
         .with_state(d);

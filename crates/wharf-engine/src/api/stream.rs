@@ -25,11 +25,18 @@ impl Progress {
     pub fn send(&self, v: serde_json::Value) {
         let _ = self.0.blocking_send(Msg::Json(v));
     }
+    /// Sends from async code.
+    pub async fn send_async(&self, v: serde_json::Value) {
+        let _ = self.0.send(Msg::Json(v)).await;
+    }
     pub fn stream_line(&self, line: &str) {
         self.send(serde_json::json!({ "stream": format!("{line}\n") }));
     }
     pub fn status(&self, s: &str) {
         self.send(serde_json::json!({ "status": s }));
+    }
+    pub async fn fail_async(&self, e: ApiError) {
+        let _ = self.0.send(Msg::Fail(e)).await;
     }
     pub fn fail(&self, e: ApiError) {
         let _ = self.0.blocking_send(Msg::Fail(e));

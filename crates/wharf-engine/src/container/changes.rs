@@ -182,6 +182,11 @@ fn walk(
 /// The write layer as an OCI layer tar written to `out`: entries sorted, deterministic
 /// headers, overlay whiteouts as `.wh.NAME`, opaque directories with `.wh..wh..opq`.
 pub fn layer_tar(upper: &Path, out: File) -> io::Result<File> {
+    layer_tar_clamped(upper, out, None)
+}
+
+/// [`layer_tar`] with modification times clamped to `clamp` seconds (builds).
+pub fn layer_tar_clamped(upper: &Path, out: File, clamp: Option<u64>) -> io::Result<File> {
     let root = match open_dir(upper) {
         Ok(fd) => Some(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -190,6 +195,7 @@ pub fn layer_tar(upper: &Path, out: File) -> io::Result<File> {
     let mut w = TarWriter::new(io::BufWriter::new(out));
     w.oci_whiteouts = true;
     w.exclude = Some(is_init_path);
+    w.clamp_mtime = clamp;
     if let Some(root) = root {
         w.append(root.as_fd(), ".", "")?;
     }

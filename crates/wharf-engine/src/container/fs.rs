@@ -328,6 +328,9 @@ pub struct TarWriter<W: Write> {
     pub oci_whiteouts: bool,
     /// Entry names (and what is below them) left out.
     pub exclude: Option<fn(&str) -> bool>,
+    /// Modification times later than this (seconds) are written as this (reproducible builds:
+    /// SOURCE_DATE_EPOCH).
+    pub clamp_mtime: Option<u64>,
 }
 
 fn header_for(st: &Stat, kind: tar::EntryType) -> tar::Header {
@@ -407,7 +410,16 @@ impl<W: Write> TarWriter<W> {
             dev: None,
             oci_whiteouts: false,
             exclude: None,
+            clamp_mtime: None,
         }
+    }
+
+    fn header(&self, st: &Stat, kind: tar::EntryType) -> tar::Header {
+        let mut h = header_for(st, kind);
+        if let (Some(max), Ok(m)) = (self.clamp_mtime, h.mtime()) {
+            h.set_mtime(m.min(max));
+        }
+        h
     }
 
     /// Appends `name` (in directory `parent`) as `entry`, recursing into directories.
@@ -435,14 +447,14 @@ impl<W: Write> TarWriter<W> {
                 )?;
                 let dev = *self.dev.get_or_insert(st.st_dev);
                 if !entry.is_empty() {
-                    let h = header_for(st, tar::EntryType::Directory);
+                    let h = self.header(st, tar::EntryType::Directory);
                     self.put(h, &format!("{entry}/"), None, io::empty())?;
                 }
                 if st.st_dev != dev {
                     return Ok(()); // a mount point: keep the directory, not what is on it
                 }
                 if self.oci_whiteouts && is_opaque(fd.as_fd()) {
-                    let mut h = header_for(st, tar::EntryType::Regular);
+                    let mut h = self.header(st, tar::EntryType::Regular);
                     h.set_mode(0o644);
                     self.put(h, &child(entry, ".wh..wh..opq"), None, io::empty())?;
                 }
@@ -461,7 +473,7 @@ impl<W: Write> TarWriter<W> {
             FileType::RegularFile => {
                 if st.st_nlink > 1 {
                     if let Some(target) = self.links.get(&(st.st_dev, st.st_ino)).cloned() {
-                        let h = header_for(st, tar::EntryType::Link);
+                        let h = self.header(st, tar::EntryType::Link);
                         return self.put(h, entry, Some(target.as_bytes()), io::empty());
                     }
                     self.links.insert((st.st_dev, st.st_ino), entry.to_string());
@@ -481,7 +493,7 @@ impl<W: Write> TarWriter<W> {
                 if FileType::from_raw_mode(fst.st_mode) != FileType::RegularFile {
                     return Ok(()); // replaced meanwhile: skip it
                 }
-                let mut h = header_for(&fst, tar::EntryType::Regular);
+                let mut h = self.header(&fst, tar::EntryType::Regular);
                 h.set_size(fst.st_size as u64);
                 let r = Exactly {
                     r: File::from(fd),
@@ -492,7 +504,7 @@ impl<W: Write> TarWriter<W> {
             }
             FileType::Symlink => {
                 let t = rfs::readlinkat(parent, name_os, Vec::new())?;
-                let h = header_for(st, tar::EntryType::Symlink);
+                let h = self.header(st, tar::EntryType::Symlink);
                 self.put(h, entry, Some(t.as_bytes()), io::empty())
             }
             FileType::CharacterDevice if self.oci_whiteouts && st.st_rdev == 0 => {
@@ -500,7 +512,7 @@ impl<W: Write> TarWriter<W> {
                     Some((d, b)) => (format!("{d}/"), b),
                     None => (String::new(), entry),
                 };
-                let mut h = header_for(st, tar::EntryType::Regular);
+                let mut h = self.header(st, tar::EntryType::Regular);
                 h.set_mode(0o644);
                 self.put(h, &format!("{dir}.wh.{base}"), None, io::empty())
             }
@@ -510,7 +522,7 @@ impl<W: Write> TarWriter<W> {
                     FileType::BlockDevice => tar::EntryType::Block,
                     _ => tar::EntryType::Fifo,
                 };
-                let mut h = header_for(st, kind);
+                let mut h = self.header(st, kind);
                 let rdev = st.st_rdev;
                 h.set_device_major(rfs::major(rdev))?;
                 h.set_device_minor(rfs::minor(rdev))?;
