@@ -168,6 +168,9 @@ pub enum Command {
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(image::import::Args),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "wharf build [OPTIONS] PATH | URL | -")]
+    Build(image::build::Args),
 }
 
 /// What every command gets: the chosen host and a lazily connected client.
@@ -236,6 +239,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Save(a) => image::save::run(ctx, a).await,
         Command::Load(a) => image::load::run(ctx, a).await,
         Command::Import(a) => image::import::run(ctx, a).await,
+        Command::Build(a) => image::build::run(ctx, a).await,
     }
 }
 

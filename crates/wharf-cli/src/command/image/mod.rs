@@ -1,5 +1,7 @@
 //! `wharf image …`: one file per verb, as docker/cli's `cli/command/image/`.
 
+pub mod build;
+pub mod build_context;
 pub mod history;
 pub mod import;
 pub mod inspect;
@@ -50,6 +52,9 @@ pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(import::Args),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "wharf image build [OPTIONS] PATH | URL | -")]
+    Build(Box<build::Args>),
 }
 
 pub async fn run(ctx: &Ctx, cmd: ImageCommand) -> Result<(), CliError> {
@@ -63,5 +68,6 @@ pub async fn run(ctx: &Ctx, cmd: ImageCommand) -> Result<(), CliError> {
         ImageCommand::Save(a) => save::run(ctx, a).await,
         ImageCommand::Load(a) => load::run(ctx, a).await,
         ImageCommand::Import(a) => import::run(ctx, a).await,
+        ImageCommand::Build(a) => build::run(ctx, *a).await,
     }
 }
