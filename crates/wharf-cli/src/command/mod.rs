@@ -1,6 +1,7 @@
 //! The command tree: `wharf <object> <verb>` plus docker's top-level short forms
 //! (`wharf images` = `wharf image ls`, …). Each verb lives in `command/<object>/<verb>.rs`.
 
+pub mod builder;
 pub mod container;
 pub mod image;
 pub mod inspect;
@@ -171,6 +172,9 @@ pub enum Command {
     /// Build an image from a Dockerfile
     #[command(override_usage = "wharf build [OPTIONS] PATH | URL | -")]
     Build(image::build::Args),
+    /// Manage builds
+    #[command(subcommand, override_usage = "wharf builder COMMAND")]
+    Builder(builder::BuilderCommand),
 }
 
 /// What every command gets: the chosen host and a lazily connected client.
@@ -240,6 +244,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Load(a) => image::load::run(ctx, a).await,
         Command::Import(a) => image::import::run(ctx, a).await,
         Command::Build(a) => image::build::run(ctx, a).await,
+        Command::Builder(c) => builder::run(ctx, c).await,
     }
 }
 

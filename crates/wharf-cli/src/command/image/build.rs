@@ -654,6 +654,8 @@ mod tests {
         // the other spellings of the command
         for v in [
             &["wharf", "image", "build", "-q", "."][..],
+            &["wharf", "builder", "build", "."][..],
+            &["wharf", "builder", "prune", "-af"][..],
         ] {
             assert!(Cli::try_parse_from(v).is_ok(), "{v:?}");
         }
