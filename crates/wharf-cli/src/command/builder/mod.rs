@@ -15,7 +15,7 @@ pub enum BuilderCommand {
     #[command(override_usage = "wharf builder build [OPTIONS] PATH | URL | -")]
     Build(Box<build::Args>),
     /// Remove build cache
-    #[command(override_usage = "wharf builder prune")]
+    #[command(override_usage = "wharf builder prune [OPTIONS]")]
     Prune(prune::Args),
 }
 

@@ -38,16 +38,31 @@ pub struct Args {
     #[arg(long = "cache-from", value_name = "strings", value_delimiter = ',')]
     pub cache_from: Vec<String>,
     /// Set the parent cgroup for the "RUN" instructions during build
-    #[arg(long = "cgroup-parent", value_name = "string", default_value = "")]
+    #[arg(
+        long = "cgroup-parent",
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub cgroup_parent: String,
     /// Compress the build context using gzip
     #[arg(long = "compress")]
     pub compress: bool,
     /// Limit the CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period", value_name = "int", default_value_t = 0)]
+    #[arg(
+        long = "cpu-period",
+        value_name = "int",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub cpu_period: i64,
     /// Limit the CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", value_name = "int", default_value_t = 0)]
+    #[arg(
+        long = "cpu-quota",
+        value_name = "int",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub cpu_quota: i64,
     /// CPU shares (relative weight)
     #[arg(
@@ -58,10 +73,20 @@ pub struct Args {
     )]
     pub cpu_shares: i64,
     /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus", value_name = "string", default_value = "")]
+    #[arg(
+        long = "cpuset-cpus",
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub cpuset_cpus: String,
     /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems", value_name = "string", default_value = "")]
+    #[arg(
+        long = "cpuset-mems",
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub cpuset_mems: String,
     /// Skip image verification
     #[arg(long = "disable-content-trust", value_name = "bool", num_args = 0..=1,
@@ -78,7 +103,12 @@ pub struct Args {
     #[arg(long = "iidfile", value_name = "string")]
     pub iidfile: Option<String>,
     /// Container isolation technology
-    #[arg(long = "isolation", value_name = "string", default_value = "")]
+    #[arg(
+        long = "isolation",
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub isolation: String,
     /// Set metadata for an image
     #[arg(long = "label", value_name = "list", value_parser = validate_label)]
@@ -100,6 +130,7 @@ pub struct Args {
     pub platform: Option<String>,
     /// Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")
     #[arg(long = "progress", value_name = "string", default_value = "auto",
+          hide_possible_values = true,
           value_parser = ["auto", "plain", "tty", "quiet", "rawjson"])]
     pub progress: String,
     /// Always attempt to pull a newer version of the image
@@ -125,7 +156,12 @@ pub struct Args {
     #[arg(short = 't', long = "tag", value_name = "list", value_parser = validate_tag)]
     pub tag: Vec<String>,
     /// Set the target build stage to build.
-    #[arg(long = "target", value_name = "string", default_value = "")]
+    #[arg(
+        long = "target",
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub target: String,
     /// Ulimit options
     #[arg(long = "ulimit", value_name = "ulimit")]
