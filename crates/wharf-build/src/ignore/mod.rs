@@ -126,7 +126,11 @@ impl Ignore {
             if p.exclusion != matched {
                 continue;
             }
-            let hit = p.matches(&file) || parents.iter().any(|&end| p.matches(&file[..end]));
+            let hit = p.matches_at_depth(&file, parents.len())
+                || parents
+                    .iter()
+                    .enumerate()
+                    .any(|(depth, &end)| p.matches_at_depth(&file[..end], depth));
             if hit {
                 matched = !p.exclusion;
             }

@@ -34,7 +34,9 @@ enum Kind {
     Exact,
     Prefix(String),
     Suffix(String),
-    Regex(Vec<Tok>),
+    /// The tokens, and the literal text every match starts and ends with (a cheap
+    /// first test before running the NFA).
+    Regex(Vec<Tok>, String, String),
 }
 
 #[derive(Clone)]
@@ -43,6 +45,9 @@ pub(super) struct Pattern {
     /// The pattern after cleaning, without its `!`.
     pub text: String,
     kind: Kind,
+    /// For a regexp that cannot match a `/` except with a literal one: how many `/` a
+    /// matching path has. Lets [`Pattern::matches_at_depth`] skip most parent paths.
+    slashes: Option<usize>,
 }
 
 impl fmt::Debug for Pattern {
@@ -161,7 +166,7 @@ impl Pattern {
         let mut toks = Vec::new();
         let mut i = 0;
         let mut n = 0;
-        let regex = |kind: &mut Kind| *kind = Kind::Regex(Vec::new());
+        let regex = |kind: &mut Kind| *kind = Kind::Regex(Vec::new(), String::new(), String::new());
         while i < chars.len() {
             let ch = chars[i];
             i += 1;
@@ -216,18 +221,45 @@ impl Pattern {
             }
             n += 1;
         }
+        let crosses = |t: &Tok| match t {
+            Tok::DoubleStar | Tok::Rest => true,
+            Tok::Class { negated, ranges } => {
+                *negated || ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&'/'))
+            }
+            _ => false,
+        };
+        let slashes = (!toks.iter().any(crosses))
+            .then(|| toks.iter().filter(|t| matches!(t, Tok::Lit('/'))).count());
         let kind = match kind {
             Kind::Exact => Kind::Exact,
             // Strip the trailing `**` / leading `**`.
             Kind::Prefix(_) => Kind::Prefix(text[..text.len() - 2].to_string()),
             Kind::Suffix(_) => Kind::Suffix(text[2..].to_string()),
-            Kind::Regex(_) => Kind::Regex(toks),
+            Kind::Regex(..) => {
+                let lit = |t: &Tok| match t {
+                    Tok::Lit(c) => Some(*c),
+                    _ => None,
+                };
+                let head: String = toks.iter().map_while(lit).collect();
+                let mut tail: Vec<char> = toks.iter().rev().map_while(lit).collect();
+                tail.reverse();
+                Kind::Regex(toks, head, tail.into_iter().collect())
+            }
         };
         Some(Pattern {
             exclusion,
             text: text.to_string(),
             kind,
+            slashes,
         })
+    }
+
+    /// [`Pattern::matches`] for a path known to contain `slashes` slashes.
+    pub fn matches_at_depth(&self, path: &str, slashes: usize) -> bool {
+        if matches!(self.kind, Kind::Regex(..)) && self.slashes.is_some_and(|n| n != slashes) {
+            return false;
+        }
+        self.matches(path)
     }
 
     /// Whether the pattern matches this cleaned, `/`-separated path.
@@ -239,9 +271,10 @@ impl Pattern {
             Kind::Suffix(s) => {
                 path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|s| path == s)
             }
-            Kind::Regex(toks) => {
-                let states = run(toks, path);
-                states[2 * toks.len()]
+            Kind::Regex(toks, head, tail) => {
+                path.starts_with(head.as_str())
+                    && path.ends_with(tail.as_str())
+                    && run(toks, path)[2 * toks.len()]
             }
         }
     }
@@ -253,57 +286,67 @@ impl Pattern {
             Kind::Exact => self.text.starts_with(&prefix),
             Kind::Prefix(p) => p.starts_with(&prefix) || prefix.starts_with(p.as_str()),
             Kind::Suffix(_) => true,
-            Kind::Regex(toks) => run(toks, &prefix).iter().any(|s| *s),
+            Kind::Regex(toks, ..) => run(toks, &prefix).iter().any(|s| *s),
         }
     }
 }
 
 /// NFA states: `2t` is "before token t", `2t+1` is "inside the `(.*/)?` of token t".
-/// Returns the live states after reading `input` from the start of the path.
+/// Returns the live states after reading `input` from the start of the path (all dead
+/// as soon as nothing can match any more).
 fn run(toks: &[Tok], input: &str) -> Vec<bool> {
     let size = 2 * toks.len() + 1;
     let mut cur = vec![false; size];
+    let mut next = vec![false; size];
     cur[0] = true;
     closure(toks, &mut cur, true);
     for ch in input.chars() {
-        let mut next = vec![false; size];
+        next.fill(false);
+        let mut alive = false;
         for (s, live) in cur.iter().enumerate() {
             if !live {
                 continue;
             }
             let t = s / 2;
+            let mut step = |to: usize| {
+                next[to] = true;
+                alive = true;
+            };
             if s % 2 == 1 {
                 // Inside `(.*/)?`: `.` takes anything but a newline; a `/` may end the group.
                 if ch != '\n' {
-                    next[s] = true;
+                    step(s);
                     if ch == '/' {
-                        next[2 * (t + 1)] = true;
+                        step(2 * (t + 1));
                     }
                 }
                 continue;
             }
             let Some(tok) = toks.get(t) else { continue };
             match tok {
-                Tok::Lit(c) if *c == ch => next[2 * (t + 1)] = true,
-                Tok::Quest if ch != '/' => next[2 * (t + 1)] = true,
-                Tok::Star if ch != '/' => next[s] = true,
-                Tok::Rest if ch != '\n' => next[s] = true,
+                Tok::Lit(c) if *c == ch => step(2 * (t + 1)),
+                Tok::Quest if ch != '/' => step(2 * (t + 1)),
+                Tok::Star if ch != '/' => step(s),
+                Tok::Rest if ch != '\n' => step(s),
                 Tok::DoubleStar if ch != '\n' => {
-                    next[s + 1] = true;
+                    step(s + 1);
                     if ch == '/' {
-                        next[2 * (t + 1)] = true;
+                        step(2 * (t + 1));
                     }
                 }
                 Tok::Class { negated, ranges } => {
                     let inside = ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&ch));
                     if inside != *negated {
-                        next[2 * (t + 1)] = true;
+                        step(2 * (t + 1));
                     }
                 }
                 _ => {}
             }
         }
-        cur = next;
+        std::mem::swap(&mut cur, &mut next);
+        if !alive {
+            break;
+        }
         closure(toks, &mut cur, false);
     }
     cur
@@ -366,6 +409,13 @@ mod tests {
         assert!(m("a.b", "a.b") && !m("a.b", "axb"));
         assert!(m("a+(b)|{c}$", "a+(b)|{c}$"));
         assert!(m("a^b", "a^b") && !m("a^b*", "a^bc") && m("^a*", "ab"));
+        // The shortcuts (slash count, literal ends) agree with the NFA.
+        let p = Pattern::new("a/*/c", false).expect("valid pattern");
+        assert!(p.matches_at_depth("a/b/c", 2) && !p.matches_at_depth("a/b/c", 1));
+        assert!(!m("a/*/c", "a/b/d/c") && !m("a/*/c", "a/b/cd"));
+        let p = Pattern::new("a[/]b", false).expect("valid pattern");
+        assert!(p.matches_at_depth("a/b", 1) && p.matches("a/b"));
+        assert!(m("[^x]y", "/y") && m("x*x", "xx") && !m("x*x", "x"));
     }
 
     #[test]
