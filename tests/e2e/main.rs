@@ -2,6 +2,7 @@
 //! and data root, driven by `wharf` and by the real `docker` CLI.
 
 mod archive;
+mod build;
 mod common;
 mod containers;
 mod crash;

@@ -1177,8 +1177,12 @@ fn extract_archive(src: &Path, dest: &Path) -> Result<(), ApiError> {
     for e in a.entries().map_err(internal)? {
         let mut e = e.map_err(internal)?;
         // `unpack_in` refuses entries that would land outside `dest` (`..`, absolute).
-        e.unpack_in(dest)
-            .map_err(|err| invalid(format!("failed to extract {}: {err}", src.display())))?;
+        e.unpack_in(dest).map_err(|err| {
+            let cause = std::error::Error::source(&err)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            invalid(format!("failed to extract {}: {err}{cause}", src.display()))
+        })?;
     }
     Ok(())
 }

@@ -1,0 +1,228 @@
+//! `wharf build` and `docker build` (classic API) for real: the example web app built from a
+//! Dockerfile and served on a published port, the cache (nothing re-runs when nothing
+//! changed; a changed file re-runs only what depends on it), reproducible digests, multi-stage
+//! builds with --target, ARG/ENV substitution, ADD of a local archive, .dockerignore, and
+//! docker's errors.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(p, text).expect("write");
+}
+
+fn context() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("build-ctx-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir")
+}
+
+fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["build"];
+    args.extend(extra);
+    let p = dir.display().to_string();
+    args.push(&p);
+    d.wharf(&args)
+}
+
+fn image_id(d: &Daemon, name: &str) -> String {
+    d.ok(&["image", "inspect", "-f", "{{.Id}}", name]).trim().to_string()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+const WEB_DOCKERFILE: &str = r#"# The example web app
+FROM bb
+ARG GREETING=hello
+ENV GREETING=${GREETING} \
+    APP_HOME=/www
+WORKDIR $APP_HOME
+COPY index.html ./
+RUN echo "built with $GREETING" > built.txt
+EXPOSE 80
+CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
+"#;
+
+#[test]
+fn build_the_example_web_app_and_serve_it_on_a_published_port() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(ctx.path(), "Dockerfile", WEB_DOCKERFILE);
+    write(ctx.path(), "index.html", "<h1>built by wharf</h1>\n");
+    let o = build(&d, ctx.path(), &["-t", "webapp:1", "--build-arg", "GREETING=hi"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
+    let out = stdout(&o);
+    assert!(out.contains("Step 1/8 : FROM bb"), "{out}");
+    assert!(out.contains("Successfully built "), "{out}");
+    assert!(out.contains("Successfully tagged webapp:1"), "{out}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", "webapp:1"])).expect("json");
+    let cfg = &v[0]["Config"];
+    assert_eq!(cfg["WorkingDir"], "/www");
+    assert_eq!(cfg["Cmd"], serde_json::json!(["httpd", "-f", "-p", "80", "-h", "/www"]));
+    assert!(cfg["ExposedPorts"]["80/tcp"].is_object(), "{cfg}");
+    assert!(cfg["Env"].as_array().expect("env").iter().any(|e| e == "GREETING=hi"), "{cfg}");
+
+    d.ok(&["run", "-d", "--name", "app", "-p", "80", "webapp:1"]);
+    let port: u16 = d
+        .ok(&["port", "app", "80"])
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = None;
+    while Instant::now() < deadline && body.is_none() {
+        body = http_get(port, "/");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(body.as_deref(), Some("<h1>built by wharf</h1>\n"));
+    assert_eq!(http_get(port, "/built.txt").as_deref(), Some("built with hi\n"));
+    d.ok(&["rm", "-f", "app"]);
+}
+
+#[test]
+fn the_cache_reruns_only_what_changed_and_builds_are_reproducible() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy-of-a\nCOPY b.txt /b.txt\nRUN cat /b.txt > /copy-of-b\n",
+    );
+    write(ctx.path(), "a.txt", "a1\n");
+    write(ctx.path(), "b.txt", "b1\n");
+    let o = build(&d, ctx.path(), &["-t", "c:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("Using cache"), "{}", stdout(&o));
+    let first = image_id(&d, "c:1");
+
+    // Nothing changed: nothing runs.
+    let o = build(&d, ctx.path(), &["-t", "c:2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(image_id(&d, "c:2"), first);
+
+    // b.txt changed (content, not mtime): the first two steps stay cached.
+    write(ctx.path(), "b.txt", "b2\n");
+    let o = build(&d, ctx.path(), &["-t", "c:3"]);
+    let out = stdout(&o);
+    assert_eq!(out.matches("Using cache").count(), 2, "{out}");
+    assert_eq!(out.matches("Running in").count(), 1, "{out}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "c:3", "cat", "/copy-of-a", "/copy-of-b"]),
+        "a1\nb2\n"
+    );
+
+    // Touching a file without changing it re-runs nothing.
+    write(ctx.path(), "a.txt", "a1\n");
+    let o = build(&d, ctx.path(), &["-t", "c:4"]);
+    assert_eq!(stdout(&o).matches("Using cache").count(), 4, "{}", stdout(&o));
+
+    // Reproducible: --no-cache from scratch gives the same digest again.
+    let o = build(&d, ctx.path(), &["--no-cache", "-t", "c:5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("Using cache"));
+    assert_eq!(image_id(&d, "c:5"), image_id(&d, "c:4"));
+}
+
+#[test]
+fn multi_stage_targets_args_archives_and_ignore_files() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    // A tar for ADD to unpack.
+    let mut tb = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    tb.append_data(&mut h, "inner/file.txt", &b"inner\n"[..]).expect("tar");
+    std::fs::write(ctx.path().join("bundle.tar"), tb.into_inner().expect("tar")).expect("write");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "ARG BASE=bb\nFROM ${BASE} AS builder\nARG VERSION=0.1\nRUN echo \"v$VERSION\" > /version\n\n\
+         FROM bb AS unused\nRUN exit 1\n\n\
+         FROM ${BASE}\nCOPY --from=builder /version /app/version\nADD bundle.tar /app/\nCOPY . /ctx/\n\
+         LABEL stage=final\nCMD [\"cat\", \"/app/version\"]\n",
+    );
+    write(ctx.path(), ".dockerignore", "*.log\n!keep.log\nsecret/\n");
+    write(ctx.path(), "drop.log", "no");
+    write(ctx.path(), "keep.log", "yes");
+    write(ctx.path(), "secret/key", "hidden");
+    let o = build(&d, ctx.path(), &["-t", "ms:1", "--build-arg", "VERSION=2.0"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert_eq!(d.ok(&["run", "--rm", "ms:1"]), "v2.0\n");
+    assert_eq!(d.ok(&["run", "--rm", "ms:1", "cat", "/app/inner/file.txt"]), "inner\n");
+    let listing = d.ok(&["run", "--rm", "ms:1", "ls", "/ctx"]);
+    assert!(listing.contains("keep.log") && !listing.contains("drop.log"), "{listing}");
+    assert!(!listing.contains("secret"), "{listing}");
+    // --target builds only what the target needs.
+    let o = build(&d, ctx.path(), &["--target", "builder", "-t", "ms:builder"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("exit 1"), "{}", stdout(&o));
+    assert_eq!(d.ok(&["run", "--rm", "ms:builder", "cat", "/version"]), "v0.1\n");
+}
+
+#[test]
+fn build_errors_are_dockers() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    let fails = |df: &str| {
+        write(ctx.path(), "Dockerfile", df);
+        let o = build(&d, ctx.path(), &["-t", "bad:1"]);
+        assert!(!o.status.success(), "{df} built");
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    assert!(fails("FROM bb\nRUN exit 3\n").contains("returned a non-zero code: 3"));
+    assert!(fails("FROM bb\nFORM x\n").contains("unknown instruction"));
+    assert!(fails("FROM nosuchimage:1\n").contains("nosuchimage"));
+    assert!(fails("FROM bb\nCOPY missing.txt /x\n").contains("missing.txt"));
+    assert!(fails("FROM bb\nCOPY ../../etc/passwd /x\n").contains("outside the build context"));
+    assert!(fails("").contains("cannot be empty"));
+    // Nothing half-made: the failed builds tagged nothing and left no container.
+    assert!(d.wharf(&["image", "inspect", "bad:1"]).status.code() != Some(0));
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn docker_cli_builds_with_the_classic_builder() {
+    let Some(()) = docker_cli() else { return };
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(ctx.path(), "Dockerfile", "FROM bb\nCOPY hello.txt /\nRUN cat /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n");
+    write(ctx.path(), "hello.txt", "hello from docker build\n");
+    let mut cmd = d.docker_cmd(&["build", "-t", "dk:1", &ctx.path().display().to_string()]).expect("docker");
+    cmd.env("DOCKER_BUILDKIT", "0");
+    let o = cmd.output().expect("docker build");
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert!(stdout(&o).contains("Successfully tagged dk:1"), "{}", stdout(&o));
+    assert_eq!(d.ok(&["run", "--rm", "dk:1"]), "hello from docker build\n");
+}
