@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine: install what is needed, build wharf, put it on
 # PATH, seed a base image from the host's static busybox with `wharf import`, list it, and run
-# a container from it; then the seed's first example, a web page served from a container on a
-# published port (`-p 4000:80`), fetched from the host.
+# a container from it; then the main job: build the example web app (examples/webapp, a
+# Dockerfile) and serve it on a published port (`-p 4000:80`), fetched from the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -26,11 +26,8 @@ tar -C "$rootfs" --numeric-owner -cf - . | wharf import -c 'CMD ["sh"]' - busybo
 wharf images
 wharf run --rm busybox sh -c 'echo "Hello from a Wharf container: $(hostname), pid $$"; id' 
 
-# A web app image: the same root filesystem with a page, serving it on port 80.
-mkdir -p "$rootfs/www"
-echo '<h1>Hello from a Wharf container</h1>' > "$rootfs/www/index.html"
-tar -C "$rootfs" --numeric-owner -cf - . |
-  wharf import -c 'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]' -c 'EXPOSE 80' - webapp:latest >/dev/null
+# The main job: build the example web app from its Dockerfile and serve it on a published port.
+wharf build -t webapp examples/webapp
 wharf rm -f demo-web >/dev/null 2>&1 || true
 wharf run -d --name demo-web -p 4000:80 webapp >/dev/null
 wharf ps --filter name=demo-web
