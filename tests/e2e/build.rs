@@ -206,6 +206,25 @@ fn build_errors_are_dockers() {
     assert!(fails("FROM bb\nCOPY missing.txt /x\n").contains("missing.txt"));
     assert!(fails("FROM bb\nCOPY ../../etc/passwd /x\n").contains("outside the build context"));
     assert!(fails("").contains("cannot be empty"));
+    assert!(fails("FROM bb\nCOPY --from=nostage /x /x\n").contains("nostage"));
+    assert!(fails("FROM bb\nRUN --bogus=1 true\n").contains("unknown flag"));
+    // CVE-2024-21626 (Leaky Vessels) through a build: a WORKDIR of /proc/self/fd/N never
+    // reaches a host directory.
+    write(ctx.path(), "Dockerfile", "FROM bb\nWORKDIR /proc/self/fd/7\nRUN ls -a . .. 2>&1; true\n");
+    let o = build(&d, ctx.path(), &["--no-cache"]);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    for host_only in ["wharf.redb", "shim.json", "containers", "engine-id"] {
+        assert!(!out.contains(host_only), "host directory reached: {out}");
+    }
+    // A symlink in the context that points out of it is copied as a symlink, never followed.
+    std::os::unix::fs::symlink("/etc/shadow", ctx.path().join("escape")).expect("symlink");
+    write(ctx.path(), "Dockerfile", "FROM bb\nCOPY escape /escape\nRUN readlink /escape; cat /escape 2>&1; true\n");
+    let o = build(&d, ctx.path(), &["-t", "esc:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/etc/shadow"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("root:"), "host file read: {}", stdout(&o));
+    std::fs::remove_file(ctx.path().join("escape")).expect("rm");
+    d.ok(&["rmi", "esc:1"]);
     // Nothing half-made: the failed builds tagged nothing and left no container.
     assert!(d.wharf(&["image", "inspect", "bad:1"]).status.code() != Some(0));
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
