@@ -35,13 +35,18 @@ fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 fn image_id(d: &Daemon, name: &str) -> String {
-    d.ok(&["image", "inspect", "-f", "{{.Id}}", name]).trim().to_string()
+    d.ok(&["image", "inspect", "-f", "{{.Id}}", name])
+        .trim()
+        .to_string()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
+    let mut s =
+        TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2))
+            .ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
@@ -66,7 +71,11 @@ fn build_the_example_web_app_and_serve_it_on_a_published_port() {
     let ctx = context();
     write(ctx.path(), "Dockerfile", WEB_DOCKERFILE);
     write(ctx.path(), "index.html", "<h1>built by wharf</h1>\n");
-    let o = build(&d, ctx.path(), &["-t", "webapp:1", "--build-arg", "GREETING=hi"]);
+    let o = build(
+        &d,
+        ctx.path(),
+        &["-t", "webapp:1", "--build-arg", "GREETING=hi"],
+    );
     assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
     let out = stdout(&o);
     assert!(out.contains("Step 1/8 : FROM bb"), "{out}");
@@ -77,9 +86,19 @@ fn build_the_example_web_app_and_serve_it_on_a_published_port() {
         serde_json::from_str(&d.ok(&["image", "inspect", "webapp:1"])).expect("json");
     let cfg = &v[0]["Config"];
     assert_eq!(cfg["WorkingDir"], "/www");
-    assert_eq!(cfg["Cmd"], serde_json::json!(["httpd", "-f", "-p", "80", "-h", "/www"]));
+    assert_eq!(
+        cfg["Cmd"],
+        serde_json::json!(["httpd", "-f", "-p", "80", "-h", "/www"])
+    );
     assert!(cfg["ExposedPorts"]["80/tcp"].is_object(), "{cfg}");
-    assert!(cfg["Env"].as_array().expect("env").iter().any(|e| e == "GREETING=hi"), "{cfg}");
+    assert!(
+        cfg["Env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .any(|e| e == "GREETING=hi"),
+        "{cfg}"
+    );
 
     d.ok(&["run", "-d", "--name", "app", "-p", "80", "webapp:1"]);
     let port: u16 = d
@@ -96,7 +115,10 @@ fn build_the_example_web_app_and_serve_it_on_a_published_port() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(body.as_deref(), Some("<h1>built by wharf</h1>\n"));
-    assert_eq!(http_get(port, "/built.txt").as_deref(), Some("built with hi\n"));
+    assert_eq!(
+        http_get(port, "/built.txt").as_deref(),
+        Some("built with hi\n")
+    );
     d.ok(&["rm", "-f", "app"]);
 }
 
@@ -139,7 +161,12 @@ fn the_cache_reruns_only_what_changed_and_builds_are_reproducible() {
     // Touching a file without changing it re-runs nothing.
     write(ctx.path(), "a.txt", "a1\n");
     let o = build(&d, ctx.path(), &["-t", "c:4"]);
-    assert_eq!(stdout(&o).matches("Using cache").count(), 4, "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o).matches("Using cache").count(),
+        4,
+        "{}",
+        stdout(&o)
+    );
 
     // Reproducible: --no-cache from scratch gives the same digest again.
     let o = build(&d, ctx.path(), &["--no-cache", "-t", "c:5"]);
@@ -161,7 +188,8 @@ fn multi_stage_targets_args_archives_and_ignore_files() {
     h.set_mtime(0);
     h.set_uid(0);
     h.set_gid(0);
-    tb.append_data(&mut h, "inner/file.txt", &b"inner\n"[..]).expect("tar");
+    tb.append_data(&mut h, "inner/file.txt", &b"inner\n"[..])
+        .expect("tar");
     std::fs::write(ctx.path().join("bundle.tar"), tb.into_inner().expect("tar")).expect("write");
     write(
         ctx.path(),
@@ -175,18 +203,31 @@ fn multi_stage_targets_args_archives_and_ignore_files() {
     write(ctx.path(), "drop.log", "no");
     write(ctx.path(), "keep.log", "yes");
     write(ctx.path(), "secret/key", "hidden");
-    let o = build(&d, ctx.path(), &["-t", "ms:1", "--build-arg", "VERSION=2.0"]);
+    let o = build(
+        &d,
+        ctx.path(),
+        &["-t", "ms:1", "--build-arg", "VERSION=2.0"],
+    );
     assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
     assert_eq!(d.ok(&["run", "--rm", "ms:1"]), "v2.0\n");
-    assert_eq!(d.ok(&["run", "--rm", "ms:1", "cat", "/app/inner/file.txt"]), "inner\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "ms:1", "cat", "/app/inner/file.txt"]),
+        "inner\n"
+    );
     let listing = d.ok(&["run", "--rm", "ms:1", "ls", "/ctx"]);
-    assert!(listing.contains("keep.log") && !listing.contains("drop.log"), "{listing}");
+    assert!(
+        listing.contains("keep.log") && !listing.contains("drop.log"),
+        "{listing}"
+    );
     assert!(!listing.contains("secret"), "{listing}");
     // --target builds only what the target needs.
     let o = build(&d, ctx.path(), &["--target", "builder", "-t", "ms:builder"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("exit 1"), "{}", stdout(&o));
-    assert_eq!(d.ok(&["run", "--rm", "ms:builder", "cat", "/version"]), "v0.1\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "ms:builder", "cat", "/version"]),
+        "v0.1\n"
+    );
 }
 
 #[test]
@@ -210,7 +251,11 @@ fn build_errors_are_dockers() {
     assert!(fails("FROM bb\nRUN --bogus=1 true\n").contains("unknown flag"));
     // CVE-2024-21626 (Leaky Vessels) through a build: a WORKDIR of /proc/self/fd/N never
     // reaches a host directory.
-    write(ctx.path(), "Dockerfile", "FROM bb\nWORKDIR /proc/self/fd/7\nRUN ls -a . .. 2>&1; true\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nWORKDIR /proc/self/fd/7\nRUN ls -a . .. 2>&1; true\n",
+    );
     let o = build(&d, ctx.path(), &["--no-cache"]);
     let out = format!("{}{}", stdout(&o), stderr(&o));
     for host_only in ["wharf.redb", "shim.json", "containers", "engine-id"] {
@@ -218,11 +263,19 @@ fn build_errors_are_dockers() {
     }
     // A symlink in the context that points out of it is copied as a symlink, never followed.
     std::os::unix::fs::symlink("/etc/shadow", ctx.path().join("escape")).expect("symlink");
-    write(ctx.path(), "Dockerfile", "FROM bb\nCOPY escape /escape\nRUN readlink /escape; cat /escape 2>&1; true\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nCOPY escape /escape\nRUN readlink /escape; cat /escape 2>&1; true\n",
+    );
     let o = build(&d, ctx.path(), &["-t", "esc:1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("/etc/shadow"), "{}", stdout(&o));
-    assert!(!stdout(&o).contains("root:"), "host file read: {}", stdout(&o));
+    assert!(
+        !stdout(&o).contains("root:"),
+        "host file read: {}",
+        stdout(&o)
+    );
     std::fs::remove_file(ctx.path().join("escape")).expect("rm");
     d.ok(&["rmi", "esc:1"]);
     // Nothing half-made: the failed builds tagged nothing and left no container.
@@ -236,12 +289,22 @@ fn docker_cli_builds_with_the_classic_builder() {
     let d = Daemon::start();
     d.import_busybox("bb:latest");
     let ctx = context();
-    write(ctx.path(), "Dockerfile", "FROM bb\nCOPY hello.txt /\nRUN cat /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nCOPY hello.txt /\nRUN cat /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
+    );
     write(ctx.path(), "hello.txt", "hello from docker build\n");
-    let mut cmd = d.docker_cmd(&["build", "-t", "dk:1", &ctx.path().display().to_string()]).expect("docker");
+    let mut cmd = d
+        .docker_cmd(&["build", "-t", "dk:1", &ctx.path().display().to_string()])
+        .expect("docker");
     cmd.env("DOCKER_BUILDKIT", "0");
     let o = cmd.output().expect("docker build");
     assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
-    assert!(stdout(&o).contains("Successfully tagged dk:1"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Successfully tagged dk:1"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(d.ok(&["run", "--rm", "dk:1"]), "hello from docker build\n");
 }
