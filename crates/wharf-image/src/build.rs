@@ -104,6 +104,11 @@ impl ImageStore {
         }
         let bytes = serde_json::to_vec(&config).map_err(|e| Error::Corrupt(e.to_string()))?;
         let id = Digest::of(&bytes);
+        // Steps are deterministic: the same parent, config and layer give the same id. An
+        // image that exists already is the answer (a rebuild writes and syncs nothing).
+        if self.catalog()?.images.contains_key(&id) {
+            return Ok(id);
+        }
         let mut pins = vec![blob_key(&id)];
         if let Some((blob, snap, diff_id, chain, size)) = new_layer {
             pins.push(blob_key(&diff_id));
