@@ -308,3 +308,47 @@ fn docker_cli_builds_with_the_classic_builder() {
     );
     assert_eq!(d.ok(&["run", "--rm", "dk:1"]), "hello from docker build\n");
 }
+
+#[test]
+fn run_mounts_cache_bind_and_tmpfs() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(ctx.path(), "conf/app.conf", "setting=1\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\n\
+         RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /runs'\n\
+         RUN --mount=type=bind,source=conf,target=/conf cat /conf/app.conf > /copied\n\
+         RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -q tmpfs /proc/mounts'\n\
+         RUN ls /cache /conf /scratch 2>&1 | grep -v '^/' > /listing; true\n",
+    );
+    let o = build(&d, ctx.path(), &["-t", "m:1"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert_eq!(
+        d.ok(&["run", "--rm", "m:1", "cat", "/copied"]),
+        "setting=1\n"
+    );
+    assert_eq!(d.ok(&["run", "--rm", "m:1", "cat", "/runs"]), "1\n");
+    // What was written into the mounts is not in the image.
+    let listing = d.ok(&["run", "--rm", "m:1", "cat", "/listing"]);
+    assert!(
+        !listing.contains("log") && !listing.contains("app.conf"),
+        "{listing}"
+    );
+    // The cache mount persists across builds (the step re-runs with --no-cache).
+    let o = build(&d, ctx.path(), &["--no-cache", "-t", "m:2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(d.ok(&["run", "--rm", "m:2", "cat", "/runs"]), "2\n");
+    // A context symlink is never bind-mounted (the host would follow it).
+    std::os::unix::fs::symlink("/etc", ctx.path().join("hostetc")).expect("symlink");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN --mount=type=bind,source=hostetc,target=/h cat /h/shadow\n",
+    );
+    let o = build(&d, ctx.path(), &["-t", "m:3"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
+}

@@ -447,6 +447,7 @@ pub fn prune_cache(d: &Daemon) -> Result<usize, ApiError> {
         }
     }
     tx.commit().map_err(internal)?;
+    let _ = crate::container::remove_dir_all_no_follow(&d.data_root.join("build-cache-mounts"));
     Ok(n)
 }
 
@@ -627,6 +628,7 @@ async fn run_step(
             cmd,
             network,
             heredocs,
+            mounts,
             ..
         } => {
             let mut argv = match cmd {
@@ -666,12 +668,14 @@ async fn run_step(
                 invalid("failed to run: a scratch stage has no shell; COPY a root filesystem first")
             })?;
             let created_by = argv.join(" ");
+            let (extra, views, mount_key) = run_mounts(d, ctx, work, st, &mounts, df, si, results)?;
             let key = key_of(&[
                 "run",
                 parent.as_str(),
                 &serde_json::to_string(&argv).unwrap_or_default(),
                 &env.join("\n"),
                 network.as_deref().unwrap_or(""),
+                &mount_key,
             ]);
             if !opts.no_cache {
                 if let Some(id) = cache_get(d, &key) {
@@ -687,14 +691,19 @@ async fn run_step(
                 &parent,
                 std::mem::take(&mut argv),
                 env,
-                net,
+                HostConfig {
+                    network_mode: net,
+                    ..extra
+                },
                 epoch,
                 out,
                 opts.quiet,
                 created,
                 &created_by,
             )
-            .await?;
+            .await;
+            drop(views);
+            let id = id?;
             cache_put(d, &key, &id);
             Ok((false, Some(id)))
         }
@@ -733,6 +742,132 @@ async fn run_step(
             .await
         }
     }
+}
+
+/// `--from=NAME`: an earlier stage (by name or index) or an image.
+fn stage_or_image(
+    d: &Daemon,
+    f: &str,
+    df: &dockerfile::Dockerfile,
+    si: usize,
+    results: &[Option<Option<Digest>>],
+) -> Result<Option<Digest>, ApiError> {
+    let lf = f.to_ascii_lowercase();
+    let idx = df.stages[..si]
+        .iter()
+        .position(|s| s.name.as_deref() == Some(lf.as_str()))
+        .or_else(|| f.parse::<usize>().ok().filter(|i| *i < si));
+    Ok(match idx {
+        Some(i) => results[i].clone().flatten(),
+        None => Some(
+            d.images
+                .resolve(f)
+                .map_err(|_| {
+                    invalid(format!(
+                        "invalid from flag value {f}: no stage or image of that name"
+                    ))
+                })?
+                .id,
+        ),
+    })
+}
+
+/// `RUN --mount`: cache dirs that persist across builds (by id, default the target), binds of
+/// the context or of another stage (read-only unless `rw`; their content is part of the cache
+/// key), tmpfs. None of it lands in the step's layer. Returns the container's extra host
+/// config, the stage views to keep mounted while the step runs, and the cache-key part.
+#[allow(clippy::too_many_arguments)]
+fn run_mounts(
+    d: &Daemon,
+    ctx: &Path,
+    work: &Path,
+    st: &Stage,
+    mounts: &[dockerfile::RunMount],
+    df: &dockerfile::Dockerfile,
+    si: usize,
+    results: &[Option<Option<Digest>>],
+) -> Result<(HostConfig, Vec<View>, String), ApiError> {
+    let mut views = Vec::new();
+    let mut binds = Vec::new();
+    let mut tmpfs = HashMap::new();
+    let mut key = String::new();
+    for m in mounts {
+        let target = if m.target.starts_with('/') {
+            m.target.clone()
+        } else {
+            format!("{}/{}", st.workdir().trim_end_matches('/'), m.target)
+        };
+        if copy::clean_rel(&target).is_none_or(|r| r.as_os_str().is_empty()) {
+            return Err(invalid(format!("invalid mount target {:?}", m.target)));
+        }
+        match m.kind.as_str() {
+            "cache" => {
+                let id = m.id.clone().unwrap_or_else(|| target.clone());
+                let dir = d.data_root.join("build-cache-mounts").join(key_of(&[&id]));
+                std::fs::create_dir_all(&dir).map_err(internal)?;
+                binds.push(format!("{}:{}", dir.display(), target));
+                key.push_str(&format!("cache:{id}:{target};"));
+            }
+            "tmpfs" => {
+                let size = m.option("size").map(|s| format!("size={s}")).unwrap_or_default();
+                tmpfs.insert(target.clone(), size);
+                key.push_str(&format!("tmpfs:{target};"));
+            }
+            "bind" => {
+                let root = match &m.from {
+                    None => ctx.to_path_buf(),
+                    Some(f) => {
+                        let img = stage_or_image(d, f, df, si, results)?;
+                        let v = view(
+                            d,
+                            img.as_ref(),
+                            work.join(format!("bind-{}", &wharf_types::id::random_id()[..8])),
+                        )?;
+                        let p = v.path.clone();
+                        views.push(v);
+                        p
+                    }
+                };
+                let src = m.source.clone().unwrap_or_default();
+                let rel = copy::clean_rel(&src)
+                    .ok_or_else(|| invalid(format!("forbidden path outside the build context: {src}")))?;
+                // Never a symlink anywhere on the way: the host would follow it out of the root.
+                let mut walk = root.clone();
+                for c in rel.components() {
+                    walk.push(c);
+                    match std::fs::symlink_metadata(&walk) {
+                        Err(_) => return Err(invalid(format!("failed to mount {src}: not found"))),
+                        Ok(m) if m.file_type().is_symlink() => {
+                            return Err(invalid(format!(
+                                "failed to mount {src}: a symlink cannot be bind-mounted from the build context"
+                            )))
+                        }
+                        Ok(_) => {}
+                    }
+                }
+                let host = root.join(&rel);
+                let content = copy::hash_sources(&root, &[rel]).map_err(internal)?;
+                binds.push(format!(
+                    "{}:{}:{}",
+                    host.display(),
+                    target,
+                    if m.readonly { "ro" } else { "rw" }
+                ));
+                key.push_str(&format!("bind:{src}:{target}:{}:{content};", m.readonly));
+            }
+            other => {
+                return Err(invalid(format!(
+                    "RUN --mount=type={other} is not supported by the classic build API (no secret or ssh agent can be passed to it)"
+                )))
+            }
+        }
+    }
+    let hc = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        ..Default::default()
+    };
+    Ok((hc, views, key))
 }
 
 fn argv_of(st: &Stage, c: ShellOrExec) -> Vec<String> {
@@ -786,7 +921,7 @@ async fn run_container(
     parent: &Digest,
     argv: Vec<String>,
     env: Vec<String>,
-    network: Option<String>,
+    host_config: HostConfig,
     epoch: i64,
     out: &Progress,
     quiet: bool,
@@ -800,15 +935,16 @@ async fn run_container(
         env: Some(env),
         working_dir: Some(st.workdir()),
         user: st.config.user.clone(),
-        host_config: Some(HostConfig {
-            network_mode: network,
-            ..Default::default()
-        }),
+        host_config: Some(host_config),
         ..Default::default()
     };
     let dd = d.clone();
     let c = crate::api::blocking(move || {
-        let c = crate::container::create::build(&dd, None, body)?;
+        let mut c = crate::container::create::build(&dd, None, body)?;
+        // The image's VOLUMEs are not volumes during a build; RUN --mount binds and tmpfs are.
+        c.config.volumes = None;
+        let (mounts, _) = crate::container::mounts::resolve(&dd, &c.config, &c.host_config)?;
+        c.mounts = mounts;
         let dir = dd.container_dir(&c.id);
         std::fs::create_dir_all(&dir).map_err(internal)?;
         dd.containers.insert(c.clone())?;
@@ -948,26 +1084,7 @@ async fn copy_step(
     // Where the sources are.
     let from_image: Option<Option<Digest>> = match &from {
         None => None,
-        Some(f) => {
-            let lf = f.to_ascii_lowercase();
-            let idx = df.stages[..si]
-                .iter()
-                .position(|s| s.name.as_deref() == Some(lf.as_str()))
-                .or_else(|| f.parse::<usize>().ok().filter(|i| *i < si));
-            Some(match idx {
-                Some(i) => results[i].clone().flatten(),
-                None => Some(
-                    d.images
-                        .resolve(f)
-                        .map_err(|_| {
-                            invalid(format!(
-                                "invalid from flag value {f}: no stage or image of that name"
-                            ))
-                        })?
-                        .id,
-                ),
-            })
-        }
+        Some(f) => Some(stage_or_image(d, f, df, si, results)?),
     };
     let src_view = match &from_image {
         Some(img) => Some(view(
