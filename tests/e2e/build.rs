@@ -352,3 +352,37 @@ fn run_mounts_cache_bind_and_tmpfs() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
 }
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    // Each stage waits for the other's marker in a shared cache mount: built one after the
+    // other, the first would give up after 10 s and fail the build.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/sync,id=sync sh -c 'touch /sync/{me}; i=0; while [ ! -f /sync/{other} ]; do i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.05; done; echo {me} > /{me}'\n"
+        )
+    };
+    let df = format!(
+        "FROM bb AS a\n{}FROM bb AS b\n{}FROM bb\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD [\"cat\", \"/a\", \"/b\"]\n",
+        wait_for("a", "b"),
+        wait_for("b", "a")
+    );
+    write(ctx.path(), "Dockerfile", &df);
+    let o = build(&d, ctx.path(), &["-t", "par:1"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert_eq!(d.ok(&["run", "--rm", "par:1"]), "a\nb\n");
+    // The log still reads in order.
+    let out = stdout(&o);
+    let pos = |s: &str| out.find(s).unwrap_or(usize::MAX);
+    assert!(
+        pos("Step 1/8 : FROM bb AS a") < pos("Step 3/8 : FROM bb AS b"),
+        "{out}"
+    );
+    assert!(
+        pos("Step 3/8 : FROM bb AS b") < pos("Step 5/8 : FROM bb\n"),
+        "{out}"
+    );
+}

@@ -24,7 +24,7 @@ use wharf_image::config::{ContainerConfig, Empty, Healthcheck};
 use wharf_image::StepOptions;
 use wharf_types::{Digest, ErrorKind, Reference};
 
-use crate::api::stream::Progress;
+use crate::api::stream::{self, Progress};
 use crate::api::ApiError;
 use crate::state::Daemon;
 
@@ -269,143 +269,265 @@ pub async fn build(
             }
         }
     }
-    let total: usize = (0..=target)
-        .filter(|i| needed.contains(i))
-        .map(|i| df.stages[i].instructions.len() + 1)
+    // Stages run in waves: every needed stage whose dependencies are built runs now, at the
+    // same time as the others of its wave. The first of a wave streams its output; the others'
+    // is held and printed after it, so the log reads as if they ran in order.
+    let order: Vec<usize> = (0..=target).filter(|i| needed.contains(i)).collect();
+    let total: usize = order
+        .iter()
+        .map(|i| df.stages[*i].instructions.len() + 1)
         .sum();
-    let mut step = 0;
-    let mut results: Vec<Option<Option<Digest>>> = vec![None; df.stages.len()];
-    let mut used_args: HashSet<String> = HashSet::new();
-
-    for si in 0..=target {
-        if !needed.contains(&si) {
-            continue;
-        }
-        let s = &df.stages[si];
-        step += 1;
-        let base = &bases[si];
-        let mut line = format!("Step {step}/{total} : FROM {base}");
-        if let Some(n) = &s.name {
-            line.push_str(&format!(" AS {n}"));
-        }
-        say(format!("{line}\n")).await;
-        let image = if let Some(j) = stage_index(base, si) {
-            results[j].clone().flatten()
-        } else if base == "scratch" {
-            None
-        } else {
-            Some(
-                d.images
-                    .resolve(base)
-                    .map_err(|_| {
-                        ApiError::new(
-                            ErrorKind::NotFound,
-                            format!("pull access denied for {base}, repository does not exist or may require 'docker login': this daemon cannot pull from registries yet; use `wharf load` or `wharf import`"),
-                        )
-                    })?
-                    .id,
-            )
-        };
-        let config = match &image {
-            Some(id) => {
-                let bytes = d.images.config_bytes(id)?;
-                let f: wharf_image::ImageConfigFile =
-                    serde_json::from_slice(&bytes).map_err(internal)?;
-                f.config.unwrap_or_default()
-            }
-            None => ContainerConfig {
-                env: Some(vec![
-                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                ]),
-                ..Default::default()
-            },
-        };
-        if let Some(id) = &image {
-            say(format!(" ---> {}\n", &id.hex()[..12])).await;
-        }
-        let mut st = Stage {
-            image,
-            config,
-            args: Vec::new(),
-            cmd_set: false,
-        };
-        for ins in &s.instructions {
-            step += 1;
-            say(format!("Step {step}/{total} : {}\n", ins.original)).await;
-            let (cached, new) = run_step(
-                &d,
-                &ctx,
-                &work,
-                &opts,
-                &lex,
-                &mut st,
-                ins,
-                &results,
-                &df,
-                si,
-                &created,
-                epoch,
-                &out,
-                &mut used_args,
-                &meta,
-            )
-            .await?;
-            if cached {
-                say(" ---> Using cache\n".into()).await;
-            }
-            st.image = new;
-            if let Some(id) = &st.image {
-                say(format!(" ---> {}\n", &id.hex()[..12])).await;
-            }
-        }
-        results[si] = Some(st.image.clone());
-        if si == target {
-            if !opts.labels.is_empty() {
-                let mut cfg = st.config.clone();
-                let labels = cfg.labels.get_or_insert_with(BTreeMap::new);
-                for (k, v) in &opts.labels {
-                    labels.insert(k.clone(), v.clone());
+    let mut first_step = HashMap::new();
+    let mut n = 0;
+    for &i in &order {
+        first_step.insert(i, n + 1);
+        n += df.stages[i].instructions.len() + 1;
+    }
+    let deps: HashMap<usize, Vec<usize>> = order
+        .iter()
+        .map(|&i| {
+            let mut v: Vec<usize> = stage_index(&bases[i], i).into_iter().collect();
+            for ins in &df.stages[i].instructions {
+                if let Kind::Copy { from: Some(f), .. } = &ins.kind {
+                    v.extend(stage_index(f, i));
                 }
-                let id = d.images.build_step(
-                    st.image.as_ref(),
-                    None,
-                    &StepOptions {
-                        config: cfg,
-                        created_by: "LABEL".into(),
-                        created: created.clone(),
-                        comment: String::new(),
-                    },
-                )?;
-                st.image = Some(id);
+                if let Kind::Run { mounts, .. } = &ins.kind {
+                    v.extend(
+                        mounts
+                            .iter()
+                            .filter_map(|m| m.from.as_deref())
+                            .filter_map(|f| stage_index(f, i)),
+                    );
+                }
             }
-            let Some(id) = st.image.clone() else {
-                return Err(invalid("No image was generated. Is your Dockerfile empty?"));
+            (i, v)
+        })
+        .collect();
+    let shared = Shared {
+        d: &d,
+        ctx: &ctx,
+        work: &work,
+        opts: &opts,
+        lex: &lex,
+        df: &df,
+        bases: &bases,
+        created: &created,
+        epoch,
+        meta: &meta,
+        total,
+    };
+    let mut results: Vec<Option<Option<Digest>>> = vec![None; df.stages.len()];
+    let mut configs: HashMap<usize, ContainerConfig> = HashMap::new();
+    let mut used_args: HashSet<String> = HashSet::new();
+    let mut done: HashSet<usize> = HashSet::new();
+    while done.len() < order.len() {
+        let wave: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|i| !done.contains(i) && deps[i].iter().all(|j| done.contains(j)))
+            .collect();
+        if wave.is_empty() {
+            return Err(invalid("circular dependency between build stages"));
+        }
+        let mut held = Vec::new();
+        let mut futs = Vec::new();
+        for (k, &si) in wave.iter().enumerate() {
+            let p = if k == 0 {
+                out.clone()
+            } else {
+                let (p, mut rx) = stream::channel();
+                held.push(tokio::spawn(async move {
+                    let mut v = Vec::new();
+                    while let Some(m) = rx.recv().await {
+                        if let stream::Msg::Json(j) = m {
+                            v.push(j);
+                        }
+                    }
+                    v
+                }));
+                p
             };
-            let unused: Vec<&String> = opts
-                .build_args
-                .keys()
-                .filter(|k| !used_args.contains(*k) && k.as_str() != "SOURCE_DATE_EPOCH")
-                .filter(|k| !meta.iter().any(|(m, _)| m == *k))
-                .collect();
-            if !unused.is_empty() {
-                let mut u: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-                u.sort();
-                say(format!(
-                    "[Warning] One or more build-args [{}] were not consumed\n",
-                    u.join(" ")
-                ))
-                .await;
+            let (sh, res) = (&shared, &results);
+            let first = first_step[&si];
+            futs.push(async move {
+                let r = run_stage(sh, si, first, res, &p).await;
+                drop(p);
+                (si, r)
+            });
+        }
+        let outcomes = futures_util::future::join_all(futs).await;
+        for h in held {
+            for v in h.await.unwrap_or_default() {
+                out.send_async(v).await;
             }
-            out.send_async(json!({"aux": {"ID": id.to_string()}})).await;
-            say(format!("Successfully built {}\n", &id.hex()[..12])).await;
-            for t in &opts.tags {
-                d.images.tag(id.as_str(), t)?;
-                say(format!("Successfully tagged {}\n", t.familiar_string())).await;
-            }
-            return Ok(id);
+        }
+        for (si, r) in outcomes {
+            let (image, config, used) = r?;
+            results[si] = Some(image);
+            configs.insert(si, config);
+            used_args.extend(used);
+            done.insert(si);
         }
     }
-    Err(invalid("No image was generated. Is your Dockerfile empty?"))
+    let mut image = results[target].clone().flatten();
+    if !opts.labels.is_empty() {
+        let mut cfg = configs.remove(&target).unwrap_or_default();
+        let labels = cfg.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in &opts.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        image = Some(d.images.build_step(
+            image.as_ref(),
+            None,
+            &StepOptions {
+                config: cfg,
+                created_by: "LABEL".into(),
+                created: created.clone(),
+                comment: String::new(),
+            },
+        )?);
+    }
+    let Some(id) = image else {
+        return Err(invalid("No image was generated. Is your Dockerfile empty?"));
+    };
+    let mut unused: Vec<&str> = opts
+        .build_args
+        .keys()
+        .filter(|k| !used_args.contains(*k) && k.as_str() != "SOURCE_DATE_EPOCH")
+        .filter(|k| !meta.iter().any(|(m, _)| m == *k))
+        .map(String::as_str)
+        .collect();
+    if !unused.is_empty() {
+        unused.sort();
+        say(format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            unused.join(" ")
+        ))
+        .await;
+    }
+    out.send_async(json!({"aux": {"ID": id.to_string()}})).await;
+    say(format!("Successfully built {}\n", &id.hex()[..12])).await;
+    for t in &opts.tags {
+        d.images.tag(id.as_str(), t)?;
+        say(format!("Successfully tagged {}\n", t.familiar_string())).await;
+    }
+    Ok(id)
+}
+
+/// What every stage of one build shares.
+struct Shared<'a> {
+    d: &'a Arc<Daemon>,
+    ctx: &'a Path,
+    work: &'a Path,
+    opts: &'a BuildOptions,
+    lex: &'a Lex,
+    df: &'a dockerfile::Dockerfile,
+    bases: &'a [String],
+    created: &'a str,
+    epoch: i64,
+    meta: &'a [(String, Option<String>)],
+    total: usize,
+}
+
+/// Builds stage `si` (its steps numbered from `first`); returns its image, its final config
+/// and the build args it used.
+async fn run_stage(
+    sh: &Shared<'_>,
+    si: usize,
+    first: usize,
+    results: &[Option<Option<Digest>>],
+    out: &Progress,
+) -> Result<(Option<Digest>, ContainerConfig, HashSet<String>), ApiError> {
+    let (d, df, total) = (sh.d, sh.df, sh.total);
+    let say = |s: String| async move {
+        if !sh.opts.quiet {
+            out.send_async(json!({ "stream": s })).await;
+        }
+    };
+    let s = &df.stages[si];
+    let mut step = first;
+    let base = &sh.bases[si];
+    let mut line = format!("Step {step}/{total} : FROM {base}");
+    if let Some(n) = &s.name {
+        line.push_str(&format!(" AS {n}"));
+    }
+    say(format!("{line}\n")).await;
+    let lname = base.to_ascii_lowercase();
+    let from_stage = df.stages[..si]
+        .iter()
+        .position(|x| x.name.as_deref() == Some(lname.as_str()))
+        .or_else(|| base.parse::<usize>().ok().filter(|i| *i < si));
+    let image = if let Some(j) = from_stage {
+        results[j].clone().flatten()
+    } else if base == "scratch" {
+        None
+    } else {
+        Some(
+            d.images
+                .resolve(base)
+                .map_err(|_| {
+                    ApiError::new(
+                        ErrorKind::NotFound,
+                        format!("pull access denied for {base}, repository does not exist or may require 'docker login': this daemon cannot pull from registries yet; use `wharf load` or `wharf import`"),
+                    )
+                })?
+                .id,
+        )
+    };
+    let config = match &image {
+        Some(id) => {
+            let bytes = d.images.config_bytes(id)?;
+            let f: wharf_image::ImageConfigFile =
+                serde_json::from_slice(&bytes).map_err(internal)?;
+            f.config.unwrap_or_default()
+        }
+        None => ContainerConfig {
+            env: Some(vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ]),
+            ..Default::default()
+        },
+    };
+    if let Some(id) = &image {
+        say(format!(" ---> {}\n", &id.hex()[..12])).await;
+    }
+    let mut st = Stage {
+        image,
+        config,
+        args: Vec::new(),
+        cmd_set: false,
+    };
+    let mut used_args = HashSet::new();
+    for ins in &s.instructions {
+        step += 1;
+        say(format!("Step {step}/{total} : {}\n", ins.original)).await;
+        let (cached, new) = run_step(
+            d,
+            sh.ctx,
+            sh.work,
+            sh.opts,
+            sh.lex,
+            &mut st,
+            ins,
+            results,
+            df,
+            si,
+            sh.created,
+            sh.epoch,
+            out,
+            &mut used_args,
+            sh.meta,
+        )
+        .await?;
+        if cached {
+            say(" ---> Using cache\n".into()).await;
+        }
+        st.image = new;
+        if let Some(id) = &st.image {
+            say(format!(" ---> {}\n", &id.hex()[..12])).await;
+        }
+    }
+    Ok((st.image, st.config, used_args))
 }
 
 fn cache_get(d: &Daemon, key: &str) -> Option<Digest> {
