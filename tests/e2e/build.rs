@@ -386,3 +386,44 @@ fn independent_stages_run_at_the_same_time() {
         "{out}"
     );
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nONBUILD COPY hello.txt /hello\nONBUILD RUN echo trig > /trig\n",
+    );
+    write(ctx.path(), "hello.txt", "from the child's context\n");
+    let o = build(&d, ctx.path(), &["-t", "base:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let onbuild = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.OnBuild}}",
+        "base:1",
+    ]);
+    assert!(onbuild.contains("COPY hello.txt /hello"), "{onbuild}");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM base:1\nCMD [\"cat\", \"/hello\", \"/trig\"]\n",
+    );
+    let o = build(&d, ctx.path(), &["-t", "child:1"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert!(
+        stdout(&o).contains("# Executing 2 build triggers"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "child:1"]),
+        "from the child's context\ntrig\n"
+    );
+    let onbuild = d.ok(&["image", "inspect", "-f", "{{json .Config}}", "child:1"]);
+    assert!(!onbuild.contains("COPY"), "triggers carried on: {onbuild}");
+}

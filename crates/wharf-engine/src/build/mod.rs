@@ -267,6 +267,14 @@ pub async fn build(
                     todo.push(j);
                 }
             }
+            if let Kind::Run { mounts, .. } = &ins.kind {
+                todo.extend(
+                    mounts
+                        .iter()
+                        .filter_map(|m| m.from.as_deref())
+                        .filter_map(|f| stage_index(f, i)),
+                );
+            }
         }
     }
     // Stages run in waves: every needed stage whose dependencies are built runs now, at the
@@ -491,6 +499,8 @@ async fn run_stage(
     if let Some(id) = &image {
         say(format!(" ---> {}\n", &id.hex()[..12])).await;
     }
+    let mut config = config;
+    let triggers = config.on_build.take().unwrap_or_default();
     let mut st = Stage {
         image,
         config,
@@ -498,6 +508,42 @@ async fn run_stage(
         cmd_set: false,
     };
     let mut used_args = HashSet::new();
+    // ONBUILD triggers of the base image run first, in this build's context (the image made
+    // here does not carry them on).
+    if !triggers.is_empty() {
+        say(format!(
+            "# Executing {} build trigger{}\n",
+            triggers.len(),
+            if triggers.len() == 1 { "" } else { "s" }
+        ))
+        .await;
+    }
+    for t in &triggers {
+        let parsed = dockerfile::parse(&format!("FROM scratch\n{t}\n"))
+            .map_err(|e| invalid(format!("invalid ONBUILD trigger {t:?}: {e}")))?;
+        let Some(ins) = parsed.stages.first().and_then(|s| s.instructions.first()) else {
+            continue;
+        };
+        let (_, new) = run_step(
+            d,
+            sh.ctx,
+            sh.work,
+            sh.opts,
+            sh.lex,
+            &mut st,
+            ins,
+            results,
+            df,
+            si,
+            sh.created,
+            sh.epoch,
+            out,
+            &mut used_args,
+            sh.meta,
+        )
+        .await?;
+        st.image = new;
+    }
     for ins in &s.instructions {
         step += 1;
         say(format!("Step {step}/{total} : {}\n", ins.original)).await;
