@@ -427,3 +427,69 @@ fn onbuild_triggers_run_in_the_child_build() {
     let onbuild = d.ok(&["image", "inspect", "-f", "{{json .Config}}", "child:1"]);
     assert!(!onbuild.contains("COPY"), "triggers carried on: {onbuild}");
 }
+
+/// A one-file HTTP server on 127.0.0.1 (the test's own): `/file.txt` → `body`, `/moved` →
+/// a redirect to it, anything else 404. Serves until the test ends.
+fn http_server(body: &'static str) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+            let resp = match path.as_str() {
+                "/file.txt" => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+                "/moved" => "HTTP/1.1 302 Found\r\nLocation: /file.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            };
+            let _ = c.write_all(resp.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn add_downloads_urls_from_a_local_server() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let port = http_server("downloaded by ADD\n");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!(
+            "FROM bb\nADD http://127.0.0.1:{port}/file.txt /dl/\nADD http://127.0.0.1:{port}/moved /dl/renamed.txt\n"
+        ),
+    );
+    let o = build(&d, ctx.path(), &["-t", "dl:1"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "dl:1",
+            "cat",
+            "/dl/file.txt",
+            "/dl/renamed.txt"
+        ]),
+        "downloaded by ADD\ndownloaded by ADD\n"
+    );
+    // Unchanged content: cached.
+    let o = build(&d, ctx.path(), &["-t", "dl:2"]);
+    assert_eq!(
+        stdout(&o).matches("Using cache").count(),
+        2,
+        "{}",
+        stdout(&o)
+    );
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!("FROM bb\nADD http://127.0.0.1:{port}/nope /x\n"),
+    );
+    let o = build(&d, ctx.path(), &["-t", "dl:3"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("404"), "{}", stderr(&o));
+}

@@ -10,6 +10,7 @@
 //! environment), 0 when unset, so the same Dockerfile and context give the same digest.
 
 pub mod copy;
+mod fetch;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -898,10 +899,11 @@ async fn run_step(
             heredocs,
             ..
         } => {
-            if srcs.iter().any(|s| {
-                s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
-            }) {
-                return Err(invalid("ADD from a URL is not supported yet; download it in a RUN step or COPY it from the context"));
+            if srcs
+                .iter()
+                .any(|s| s.starts_with("git@") || s.ends_with(".git"))
+            {
+                return Err(invalid("ADD of a git repository is not supported yet"));
             }
             copy_step(
                 d, ctx, work, st, ins, srcs, dest, None, chown, chmod, heredocs, true, results, df,
@@ -1279,18 +1281,45 @@ async fn copy_step(
         std::fs::write(&p, data).map_err(internal)?;
         hd_rels.push(PathBuf::from(&h.name));
     }
+    // ADD <url>: downloaded into the work dir, never unpacked (as docker).
+    let mut url_rels = Vec::new();
+    for u in srcs.iter().filter(|s| is_url(s)) {
+        if !add {
+            return Err(invalid(format!(
+                "COPY cannot copy from a URL ({u}); use ADD"
+            )));
+        }
+        let name = fetch::file_name(u);
+        let dl = fresh(work, "download")?;
+        fetch::download(u, &dl.join(&name)).await.map_err(invalid)?;
+        url_rels.push((dl, PathBuf::from(name), u.clone()));
+    }
     let heredoc_names: HashSet<String> = heredocs.iter().map(|h| format!("<<{}", h.name)).collect();
     for s in &srcs {
-        if heredoc_names.contains(s) || s.starts_with("<<") {
+        if heredoc_names.contains(s) || s.starts_with("<<") || is_url(s) {
             continue;
         }
         rels.extend(copy::expand_source(&root, s).map_err(invalid)?);
     }
     let content = format!(
-        "{}{}",
+        "{}{}{}",
         copy::hash_sources(&root, &rels).map_err(internal)?,
-        copy::hash_sources(&hd_dir, &hd_rels).map_err(internal)?
+        copy::hash_sources(&hd_dir, &hd_rels).map_err(internal)?,
+        url_rels
+            .iter()
+            .map(|(dir, name, u)| Ok(format!(
+                "{u}={}",
+                copy::hash_sources(dir, std::slice::from_ref(name))?
+            )))
+            .collect::<std::io::Result<Vec<String>>>()
+            .map_err(internal)?
+            .join(",")
     );
+    let cleanup_downloads = || {
+        for (dir, _, _) in &url_rels {
+            let _ = crate::container::remove_dir_all_no_follow(dir);
+        }
+    };
     let parent = st.image.as_ref().map(Digest::as_str).unwrap_or("scratch");
     let from_id = from_image
         .as_ref()
@@ -1310,6 +1339,7 @@ async fn copy_step(
     if !opts.no_cache {
         if let Some(id) = cache_get(d, &key) {
             let _ = crate::container::remove_dir_all_no_follow(&hd_dir);
+            cleanup_downloads();
             return Ok((true, Some(id)));
         }
     }
@@ -1343,7 +1373,7 @@ async fn copy_step(
         format!("{}/{}", st.workdir().trim_end_matches('/'), dest)
     };
     let dest_rel = copy::clean_rel(&abs).unwrap_or_default();
-    let all_count = rels.len() + hd_rels.len();
+    let all_count = rels.len() + hd_rels.len() + url_rels.len();
     let dest_is_dir =
         abs.ends_with('/') || dest == "." || all_count > 1 || pview.path.join(&dest_rel).is_dir();
     if all_count > 1 && !abs.ends_with('/') && !pview.path.join(&dest_rel).is_dir() {
@@ -1353,7 +1383,7 @@ async fn copy_step(
         )));
     }
     let stage_dir = fresh(work, "copy")?;
-    let place = |src_root: &Path, rel: &Path| -> Result<(), ApiError> {
+    let place = |src_root: &Path, rel: &Path, unpack: bool| -> Result<(), ApiError> {
         let src = src_root.join(rel);
         let md = std::fs::symlink_metadata(&src).map_err(internal)?;
         if md.is_dir() {
@@ -1369,7 +1399,7 @@ async fn copy_step(
             }
             return Ok(());
         }
-        if add && md.is_file() && is_archive(&src) {
+        if unpack && add && md.is_file() && is_archive(&src) {
             copy::make_parents(&stage_dir, &pview.path, &dest_rel).map_err(internal)?;
             return extract_archive(&src, &stage_dir.join(&dest_rel));
         }
@@ -1387,16 +1417,20 @@ async fn copy_step(
     };
     let run = (|| -> Result<(), ApiError> {
         for r in &rels {
-            place(&root, r)?;
+            place(&root, r, true)?;
         }
         for r in &hd_rels {
-            place(&hd_dir, r)?;
+            place(&hd_dir, r, false)?;
+        }
+        for (dir, name, _) in &url_rels {
+            place(dir, name, false)?;
         }
         Ok(())
     })();
     drop(pview);
     drop(src_view);
     let _ = crate::container::remove_dir_all_no_follow(&hd_dir);
+    cleanup_downloads();
     if let Err(e) = run {
         let _ = crate::container::remove_dir_all_no_follow(&stage_dir);
         return Err(e);
@@ -1432,6 +1466,10 @@ async fn copy_step(
     .await?;
     cache_put(d, &key, &id);
     Ok((false, Some(id)))
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
 }
 
 fn is_archive(p: &Path) -> bool {
