@@ -1,0 +1,146 @@
+//! The registry server: an OCI distribution-spec server
+//! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>) on the `wharf`
+//! binary, `wharf registry serve`, and its garbage collector, `wharf registry gc`.
+//!
+//! [`storage::Store`] is the crash-safe content-addressed layout, [`server::router`] the HTTP
+//! API, [`manifest`] what the server reads of manifests, [`auth`] htpasswd basic auth and
+//! [`gc`] the mark-and-sweep. Not implemented: TLS (serve behind a TLS proxy) and token auth.
+
+pub mod auth;
+pub mod error;
+pub mod gc;
+pub mod manifest;
+pub mod names;
+pub mod server;
+pub mod storage;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+pub use server::{router, AppState};
+pub use storage::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "wharf registry",
+    about = "An OCI distribution (registry v2) server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the registry API over plain HTTP. TLS and token auth are not supported: put a
+    /// TLS proxy in front; --htpasswd enables basic auth.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5000")]
+        addr: SocketAddr,
+        /// Storage root.
+        #[arg(long, default_value = "/var/lib/wharf-registry")]
+        root: PathBuf,
+        /// An htpasswd file of bcrypt entries (`htpasswd -B`); requires basic auth.
+        #[arg(long)]
+        htpasswd: Option<PathBuf>,
+    },
+    /// Delete blobs no manifest references (untagged manifests are kept). Do not run it
+    /// while pushes are in progress.
+    Gc {
+        /// Storage root.
+        #[arg(long, default_value = "/var/lib/wharf-registry")]
+        root: PathBuf,
+    },
+}
+
+/// Opens the store and loads the htpasswd file: the server's shared state.
+pub fn state(
+    root: &std::path::Path,
+    htpasswd: Option<&std::path::Path>,
+) -> std::io::Result<Arc<AppState>> {
+    let store = Store::open(root)?;
+    let htpasswd = match htpasswd {
+        Some(p) => Some(auth::Htpasswd::load(p)?),
+        None => None,
+    };
+    Ok(Arc::new(AppState { store, htpasswd }))
+}
+
+/// Serves the registry on `listener` until the future is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, st: Arc<AppState>) -> std::io::Result<()> {
+    axum::serve(listener, router(st)).await
+}
+
+/// `wharf registry …`; `args` starts with `registry`. Returns the exit code.
+pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.cmd {
+        Cmd::Serve {
+            addr,
+            root,
+            htpasswd,
+        } => {
+            let st = match state(&root, htpasswd.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("wharf registry: opening {}: {e}", root.display());
+                    return 1;
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("wharf registry: {e}");
+                    return 1;
+                }
+            };
+            let r = rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind(addr).await?;
+                eprintln!("wharf registry listening on {}", l.local_addr()?);
+                tokio::select! {
+                    r = serve(l, st) => r,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            });
+            match r {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("wharf registry: {e}");
+                    1
+                }
+            }
+        }
+        Cmd::Gc { root } => {
+            let report = Store::open(&root).and_then(|s| gc::collect(&s));
+            match report {
+                Ok(r) => {
+                    for d in &r.removed {
+                        println!("deleted blob {d}");
+                    }
+                    for e in &r.errors {
+                        eprintln!("wharf registry gc: {e}");
+                    }
+                    i32::from(!r.errors.is_empty())
+                }
+                Err(e) => {
+                    eprintln!("wharf registry gc: {e}");
+                    1
+                }
+            }
+        }
+    }
+}
