@@ -10,4 +10,5 @@ mod hostile;
 mod images;
 mod interop;
 mod networks;
+mod pull;
 mod volumes;

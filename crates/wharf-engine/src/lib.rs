@@ -13,6 +13,7 @@ pub mod container;
 pub mod daemon;
 pub mod exec;
 pub mod network;
+pub mod pull;
 pub mod shim;
 pub mod state;
 pub mod volume;

@@ -43,6 +43,7 @@ mod fsutil;
 mod import;
 mod layer;
 mod load;
+mod pull;
 mod remove;
 mod save;
 mod store;
@@ -54,6 +55,7 @@ pub use commit::CommitOptions;
 pub use compress::{decompressed, detect, Compression};
 pub use config::ImageConfigFile;
 pub use error::{Error, Result};
+pub use pull::{PullOutcome, PulledLayer};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -473,7 +473,7 @@ impl ImageStore {
 
     /// Runs layer jobs on a few threads (layers are independent). The first error wins;
     /// the other workers stop taking jobs.
-    fn run_jobs(&self, jobs: &[LayerJob]) -> Result<Vec<Option<u64>>> {
+    pub(crate) fn run_jobs(&self, jobs: &[LayerJob]) -> Result<Vec<Option<u64>>> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let results: Mutex<Vec<Option<Result<Option<u64>>>>> =

@@ -166,6 +166,9 @@ pub enum Command {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "wharf load [OPTIONS]")]
     Load(image::load::Args),
+    /// Download an image from a registry
+    #[command(override_usage = "wharf pull [OPTIONS] NAME[:TAG|@DIGEST]")]
+    Pull(image::pull::Args),
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(image::import::Args),
@@ -242,6 +245,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::History(a) => image::history::run(ctx, a).await,
         Command::Save(a) => image::save::run(ctx, a).await,
         Command::Load(a) => image::load::run(ctx, a).await,
+        Command::Pull(a) => image::pull::run(ctx, a).await,
         Command::Import(a) => image::import::run(ctx, a).await,
         Command::Build(a) => image::build::run(ctx, a).await,
         Command::Builder(c) => builder::run(ctx, c).await,

@@ -329,14 +329,24 @@ fn delete_item(i: DeleteItem) -> ImageDeleteResponseItem {
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body as a root filesystem (`docker import`);
-/// `fromImage=` pulls, which arrives with the registry client.
+/// `fromImage=` pulls from a registry (see `crate::pull`).
 async fn create(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<Response> {
     if !p.str("fromImage").is_empty() {
-        let name = p.str("fromImage");
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            format!("pull access denied for {name}: this daemon cannot pull from registries yet; use `wharf load` or `wharf import`"),
-        ));
+        let r = crate::pull::pull_reference(p.str("fromImage"), p.str("tag"))?;
+        let platform = match p.str("platform") {
+            "" => None,
+            pl => Some(
+                crate::pull::Platform::parse(pl)
+                    .ok_or_else(|| ApiError::invalid(format!("invalid platform {pl:?}")))?,
+            ),
+        };
+        let (tx, rx) = stream::channel();
+        tokio::spawn(async move {
+            if let Err(e) = crate::pull::pull(d, r, platform, tx.clone()).await {
+                tx.fail_async(e).await;
+            }
+        });
+        return Ok(stream::respond(rx).await);
     }
     let src = p.str("fromSrc");
     if src != "-" {

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod list;
 pub mod load;
 pub mod prune;
+pub mod pull;
 pub mod remove;
 pub mod save;
 pub mod tag;
@@ -49,6 +50,9 @@ pub enum ImageCommand {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "wharf image load [OPTIONS]")]
     Load(load::Args),
+    /// Download an image from a registry
+    #[command(override_usage = "wharf image pull [OPTIONS] NAME[:TAG|@DIGEST]")]
+    Pull(pull::Args),
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(import::Args),
@@ -67,6 +71,7 @@ pub async fn run(ctx: &Ctx, cmd: ImageCommand) -> Result<(), CliError> {
         ImageCommand::Tag(a) => tag::run(ctx, a).await,
         ImageCommand::Save(a) => save::run(ctx, a).await,
         ImageCommand::Load(a) => load::run(ctx, a).await,
+        ImageCommand::Pull(a) => pull::run(ctx, a).await,
         ImageCommand::Import(a) => import::run(ctx, a).await,
         ImageCommand::Build(a) => build::run(ctx, *a).await,
     }

@@ -1,0 +1,538 @@
+//! The HTTP side: endpoints, auth challenges, tokens, GETs over hyper (plain HTTP only).
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{header, Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use wharf_types::{Digest, ErrorKind, Reference};
+
+use crate::api::ApiError;
+
+/// Where a registry is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// `host[:port]` as used in the URL.
+    pub host: String,
+}
+
+impl Endpoint {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme, self.host, path)
+    }
+}
+
+fn host_only(hostport: &str) -> &str {
+    if let Some(rest) = hostport.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    hostport.rsplit_once(':').map_or(hostport, |(h, _)| h)
+}
+
+/// The registry endpoint of a reference: docker.io is registry-1.docker.io; localhost,
+/// loopback addresses and `WHARF_INSECURE_REGISTRIES` entries are plain HTTP.
+pub fn registry_endpoint(r: &Reference) -> Result<Endpoint, ApiError> {
+    let insecure = std::env::var("WHARF_INSECURE_REGISTRIES").unwrap_or_default();
+    Ok(endpoint_for(&r.domain, &insecure))
+}
+
+pub(crate) fn endpoint_for(domain: &str, insecure: &str) -> Endpoint {
+    let host = if domain == "docker.io" || domain == "index.docker.io" {
+        "registry-1.docker.io".to_string()
+    } else {
+        domain.to_string()
+    };
+    let h = host_only(&host);
+    let plain = matches!(h, "localhost" | "127.0.0.1" | "::1")
+        || h.starts_with("127.")
+        || insecure
+            .split(',')
+            .map(str::trim)
+            .any(|e| !e.is_empty() && (e == host || e == h));
+    Endpoint {
+        scheme: if plain { "http" } else { "https" },
+        host,
+    }
+}
+
+/// A `WWW-Authenticate` challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Challenge {
+    /// Lower-cased: `bearer`, `basic`.
+    pub scheme: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    pub fn param(&self, k: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses `Bearer realm="…",service="…",scope="…"` (quoted or token values).
+pub fn parse_challenge(h: &str) -> Option<Challenge> {
+    let h = h.trim();
+    let (scheme, rest) = match h.find(' ') {
+        Some(i) => (&h[..i], &h[i + 1..]),
+        None => (h, ""),
+    };
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = Vec::new();
+    let mut s = rest.trim_start();
+    while !s.is_empty() {
+        let eq = s.find('=')?;
+        let key = s[..eq].trim().to_string();
+        s = &s[eq + 1..];
+        let value;
+        if let Some(q) = s.strip_prefix('"') {
+            let mut v = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            v.push(n);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => v.push(c),
+                }
+            }
+            value = v;
+            s = &q[end?..];
+        } else {
+            let e = s.find(',').unwrap_or(s.len());
+            value = s[..e].trim().to_string();
+            s = &s[e..];
+        }
+        params.push((key, value));
+        s = s.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+/// Splits `http://host:port/path?q` into (scheme, host:port, path?q).
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let i = rest.find('/').unwrap_or(rest.len());
+    let path = if i == rest.len() { "/" } else { &rest[i..] };
+    Some((scheme, &rest[..i], path))
+}
+
+fn unavailable(msg: String) -> ApiError {
+    ApiError::new(ErrorKind::Unavailable, msg)
+}
+
+/// One GET (no redirects followed here).
+async fn get_once(
+    url: &str,
+    accept: Option<&str>,
+    auth: Option<&str>,
+) -> Result<hyper::Response<Incoming>, ApiError> {
+    let (scheme, host, path) =
+        split_url(url).ok_or_else(|| ApiError::invalid(format!("invalid URL {url}")))?;
+    if scheme == "https" {
+        return Err(unavailable(format!(
+            "pulling over HTTPS is not supported yet ({url}); for a plain-HTTP registry add {host} to WHARF_INSECURE_REGISTRIES"
+        )));
+    }
+    if scheme != "http" {
+        return Err(ApiError::invalid(format!(
+            "unsupported URL scheme in {url}"
+        )));
+    }
+    let addr = if host.contains(':') && !host.ends_with(']') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| unavailable(format!("failed to connect to registry {host}: {e}")))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unavailable(format!("failed to talk to registry {host}: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::get(path).header(header::HOST, host).header(
+        header::USER_AGENT,
+        concat!("wharf/", env!("CARGO_PKG_VERSION")),
+    );
+    if let Some(a) = accept {
+        req = req.header(header::ACCEPT, a);
+    }
+    if let Some(a) = auth {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ApiError::internal(format!("failed to build request: {e}")))?;
+    sender
+        .send_request(req)
+        .await
+        .map_err(|e| unavailable(format!("request to registry {host} failed: {e}")))
+}
+
+/// GET following up to 5 redirects (blob stores redirect to storage).
+async fn get(
+    url: &str,
+    accept: Option<&str>,
+    auth: Option<&str>,
+) -> Result<hyper::Response<Incoming>, ApiError> {
+    let mut url = url.to_string();
+    let mut auth = auth.map(str::to_string);
+    for _ in 0..6 {
+        let resp = get_once(&url, accept, auth.as_deref()).await?;
+        if resp.status().is_redirection() {
+            if let Some(loc) = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            {
+                let next = if loc.starts_with('/') {
+                    let (scheme, host, _) = split_url(&url).unwrap_or(("http", "", ""));
+                    format!("{scheme}://{host}{loc}")
+                } else {
+                    loc.to_string()
+                };
+                // credentials stay with the registry's own host
+                if split_url(&next).map(|p| p.1) != split_url(&url).map(|p| p.1) {
+                    auth = None;
+                }
+                url = next;
+                continue;
+            }
+        }
+        return Ok(resp);
+    }
+    Err(unavailable(format!("too many redirects fetching {url}")))
+}
+
+async fn read_all(resp: hyper::Response<Incoming>, max: usize) -> Result<Bytes, ApiError> {
+    let body = http_body_util::Limited::new(resp.into_body(), max);
+    body.collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| unavailable(format!("failed to read registry response: {e}")))
+}
+
+/// Basic credentials for `host` from `~/.docker/config.json` (`auths.<host>.auth`, already
+/// base64 `user:pass`).
+fn basic_auth(host: &str) -> Option<String> {
+    let home = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker"))
+        })?;
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("config.json")).ok()?).ok()?;
+    let auths = cfg.get("auths")?.as_object()?;
+    let keys = if host == "registry-1.docker.io" {
+        vec![
+            "https://index.docker.io/v1/".to_string(),
+            "index.docker.io".into(),
+            "docker.io".into(),
+        ]
+    } else {
+        vec![
+            host.to_string(),
+            format!("http://{host}"),
+            format!("https://{host}"),
+        ]
+    };
+    keys.iter().find_map(|k| {
+        auths
+            .get(k)
+            .and_then(|a| a.get("auth"))
+            .and_then(|a| a.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    })
+}
+
+struct Inner {
+    ep: Endpoint,
+    basic: Option<String>,
+    token: Mutex<Option<String>>,
+    repo: String,
+}
+
+/// A registry client for one repository; cheap to clone.
+#[derive(Clone)]
+pub struct Client(Arc<Inner>);
+
+impl Client {
+    pub fn new(ep: Endpoint, r: &Reference) -> Client {
+        let basic = basic_auth(&ep.host);
+        Client(Arc::new(Inner {
+            ep,
+            basic,
+            token: Mutex::new(None),
+            repo: r.path.clone(),
+        }))
+    }
+
+    fn auth_header(&self) -> Option<String> {
+        let t = self
+            .0
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match t {
+            Some(t) => Some(format!("Bearer {t}")),
+            None => self.0.basic.as_ref().map(|b| format!("Basic {b}")),
+        }
+    }
+
+    /// GET with auth: anonymous (or Basic) first; on 401 with a Bearer challenge, a token
+    /// from the realm, then once more.
+    async fn authed_get(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<hyper::Response<Incoming>, ApiError> {
+        let url = self.0.ep.url(path);
+        let resp = get(&url, accept, self.auth_header().as_deref()).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let ch = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge);
+        let Some(ch) = ch.filter(|c| c.scheme == "bearer") else {
+            return Ok(resp);
+        };
+        let token = self.fetch_token(&ch).await?;
+        *self.0.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token);
+        get(&url, accept, self.auth_header().as_deref()).await
+    }
+
+    async fn fetch_token(&self, ch: &Challenge) -> Result<String, ApiError> {
+        let realm = ch
+            .param("realm")
+            .ok_or_else(|| unavailable("registry's auth challenge has no realm".into()))?;
+        let query = {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            if let Some(s) = ch.param("service") {
+                q.append_pair("service", s);
+            }
+            let scope = ch
+                .param("scope")
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("repository:{}:pull", self.0.repo));
+            q.append_pair("scope", &scope);
+            q.finish()
+        };
+        let sep = if realm.contains('?') { '&' } else { '?' };
+        let url = format!("{realm}{sep}{query}");
+        let basic = self.0.basic.as_ref().map(|b| format!("Basic {b}"));
+        let resp = get(&url, None, basic.as_deref()).await?;
+        let status = resp.status();
+        let body = read_all(resp, 1 << 20).await?;
+        if !status.is_success() {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "failed to get an auth token from {realm}: {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| unavailable(format!("invalid token response from {realm}: {e}")))?;
+        v.get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
+    }
+
+    fn status_error(&self, r: &Reference, what: &str, status: StatusCode, body: &[u8]) -> ApiError {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let code = v
+            .pointer("/errors/0/code")
+            .and_then(|c| c.as_str())
+            .unwrap_or("");
+        let msg = v
+            .pointer("/errors/0/message")
+            .and_then(|c| c.as_str())
+            .unwrap_or("");
+        let name = r.familiar_name();
+        match (status, code) {
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _)
+            | (StatusCode::NOT_FOUND, "NAME_UNKNOWN") => ApiError::new(
+                ErrorKind::NotFound,
+                format!("pull access denied for {name}, repository does not exist or may require 'docker login'"),
+            ),
+            (StatusCode::NOT_FOUND, _) => ApiError::new(
+                ErrorKind::NotFound,
+                format!("manifest for {what} not found: manifest unknown: {}", if msg.is_empty() { "manifest unknown" } else { msg }),
+            ),
+            _ => unavailable(format!(
+                "registry {} answered {status} for {what}: {}",
+                self.0.ep.host,
+                String::from_utf8_lossy(body).trim()
+            )),
+        }
+    }
+
+    /// Fetches a manifest by tag or digest; verifies it against the digest asked for (or
+    /// the registry's `Docker-Content-Digest`). Returns (bytes, media type, digest).
+    pub async fn manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+    ) -> Result<(Bytes, String, Digest), ApiError> {
+        let path = format!("/v2/{}/manifests/{reference}", r.path);
+        let resp = self.authed_get(&path, Some(super::ACCEPT)).await?;
+        let status = resp.status();
+        let mt = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = read_all(resp, 4 << 20).await?;
+        let what = if reference.contains(':') {
+            format!("{}@{reference}", r.familiar_name())
+        } else {
+            format!("{}:{reference}", r.familiar_name())
+        };
+        if !status.is_success() {
+            return Err(self.status_error(r, &what, status, &body));
+        }
+        let got = Digest::of(&body);
+        let expected = if reference.contains(':') {
+            Some(reference.to_string())
+        } else {
+            header_digest
+        };
+        if let Some(e) = expected {
+            if e != got.as_str() {
+                return Err(ApiError::invalid(format!(
+                    "manifest verification failed for {what}: expected digest {e}, got {got}"
+                )));
+            }
+        }
+        Ok((body, mt, got))
+    }
+
+    async fn blob_response(
+        &self,
+        r: &Reference,
+        d: &Digest,
+    ) -> Result<hyper::Response<Incoming>, ApiError> {
+        let path = format!("/v2/{}/blobs/{d}", r.path);
+        let resp = self.authed_get(&path, None).await?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = read_all(resp, 1 << 20).await.unwrap_or_default();
+            return Err(match status {
+                StatusCode::NOT_FOUND => ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("blob {d} not found in {}", r.familiar_name()),
+                ),
+                _ => self.status_error(r, &d.to_string(), status, &body),
+            });
+        }
+        Ok(resp)
+    }
+
+    /// The body of a blob, for streaming.
+    pub async fn blob(&self, r: &Reference, d: &Digest) -> Result<Incoming, ApiError> {
+        Ok(self.blob_response(r, d).await?.into_body())
+    }
+
+    /// A small blob (a config), verified.
+    pub async fn blob_bytes(&self, r: &Reference, d: &Digest) -> Result<Vec<u8>, ApiError> {
+        let resp = self.blob_response(r, d).await?;
+        let body = read_all(resp, 16 << 20).await?;
+        let got = Digest::of(&body);
+        if &got != d {
+            return Err(ApiError::invalid(format!(
+                "digest mismatch for blob {d}: the registry sent content with digest {got}"
+            )));
+        }
+        Ok(body.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.param("realm"), Some("https://auth.docker.io/token"));
+        assert_eq!(c.param("service"), Some("registry.docker.io"));
+        assert_eq!(c.param("scope"), Some("repository:library/busybox:pull"));
+        let b = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(b.scheme, "basic");
+        assert_eq!(b.param("realm"), Some("Registry Realm"));
+        let t = parse_challenge("Bearer realm=http://127.0.0.1:1/t, service=x").unwrap();
+        assert_eq!(t.param("realm"), Some("http://127.0.0.1:1/t"));
+        assert_eq!(t.param("service"), Some("x"));
+        let e = parse_challenge(r#"Bearer realm="a\"b""#).unwrap();
+        assert_eq!(e.param("realm"), Some("a\"b"));
+    }
+
+    #[test]
+    fn endpoints() {
+        let ep = |s: &str, ins: &str| {
+            let r = Reference::parse_normalized(s).unwrap();
+            endpoint_for(&r.domain, ins)
+        };
+        let hub = ep("busybox", "");
+        assert_eq!(hub.scheme, "https");
+        assert_eq!(hub.url("/v2/"), "https://registry-1.docker.io/v2/");
+        assert_eq!(ep("localhost:5000/a/b", "").scheme, "http");
+        assert_eq!(
+            ep("127.0.0.1:5000/lib/bb:1", "").url("/v2/"),
+            "http://127.0.0.1:5000/v2/"
+        );
+        assert_eq!(ep("[::1]:5000/a", "").scheme, "http");
+        assert_eq!(ep("reg.example:5000/a", "").scheme, "https");
+        assert_eq!(
+            ep("reg.example:5000/a", "x:1, reg.example:5000").scheme,
+            "http"
+        );
+        let r = Reference::parse_normalized("busybox").unwrap();
+        assert_eq!(r.path, "library/busybox");
+        assert_eq!(
+            split_url("http://h:1/token?x=1"),
+            Some(("http", "h:1", "/token?x=1"))
+        );
+        assert_eq!(split_url("http://h"), Some(("http", "h", "/")));
+    }
+}

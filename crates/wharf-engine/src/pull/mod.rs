@@ -1,0 +1,311 @@
+//! `docker pull`: a registry client (distribution API v2) over plain HTTP for local and
+//! insecure registries. Manifests and blobs are verified against their sha256 digests
+//! before anything is stored; layers are downloaded a few at a time into a temporary
+//! directory and handed to the image store, which ingests them like `load` does (a failure
+//! leaves no half image).
+
+mod http;
+mod platform;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use wharf_image::PulledLayer;
+use wharf_types::{Digest, Digester, ErrorKind, Reference};
+
+use crate::api::stream::Progress;
+use crate::api::ApiError;
+use crate::state::Daemon;
+pub use http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
+pub use platform::{host_platform, select_manifest, Platform};
+
+/// Media types asked for, preferred first.
+const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
+
+/// Layers downloaded at the same time.
+const PARALLEL: usize = 3;
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(default, rename = "mediaType")]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: u64,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    #[serde(default, rename = "mediaType")]
+    media_type: String,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    manifests: Option<Vec<serde_json::Value>>,
+}
+
+fn is_index(mt: &str, m: &Manifest) -> bool {
+    mt.ends_with("manifest.list.v2+json")
+        || mt.ends_with("image.index.v1+json")
+        || (m.config.is_none() && m.manifests.is_some())
+}
+
+fn parse_digest(s: &str) -> Result<Digest, ApiError> {
+    s.parse::<Digest>()
+        .map_err(|_| ApiError::invalid(format!("unsupported digest {s:?} (only sha256 is)")))
+}
+
+/// Removes the download directory on every exit.
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Parses docker's `fromImage` + `tag` (the tag may be a digest) into a reference.
+pub fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, ApiError> {
+    let named = Reference::parse_named(from_image)?;
+    if tag.is_empty() {
+        if named.tag.is_none() && named.digest.is_none() {
+            return Ok(named.with_tag(wharf_types::reference::DEFAULT_TAG)?);
+        }
+        return Ok(named);
+    }
+    if tag.contains(':') {
+        let d = parse_digest(tag)?;
+        let mut r = named.name_only();
+        r.digest = Some(d);
+        return Ok(r);
+    }
+    Ok(named.name_only().with_tag(tag)?)
+}
+
+/// Pulls `r` into the daemon's image store, reporting docker's JSON progress on `tx`.
+/// Errors before the first progress message become the HTTP status (see api::stream).
+pub async fn pull(
+    d: Arc<Daemon>,
+    r: Reference,
+    platform: Option<Platform>,
+    tx: Progress,
+) -> Result<(), ApiError> {
+    let ep = registry_endpoint(&r)?;
+    let client = http::Client::new(ep, &r);
+    let want = platform.unwrap_or_else(host_platform);
+    let reference_str = match (&r.digest, &r.tag) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => wharf_types::reference::DEFAULT_TAG.to_string(),
+    };
+    let (bytes, mt, manifest_digest) = client.manifest(&r, &reference_str).await?;
+    let mut m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::invalid(format!("invalid manifest for {}: {e}", r.familiar_name()))
+    })?;
+    let mut mt = if m.media_type.is_empty() {
+        mt
+    } else {
+        m.media_type.clone()
+    };
+    let repo_digest_of = manifest_digest.clone();
+    if is_index(&mt, &m) {
+        let list = m.manifests.clone().unwrap_or_default();
+        let child = select_manifest(&list, &want).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no matching manifest for {} in the manifest list entries",
+                    want
+                ),
+            )
+        })?;
+        let (b, cmt, _) = client.manifest(&r, &child).await?;
+        m = serde_json::from_slice(&b)
+            .map_err(|e| ApiError::invalid(format!("invalid manifest {child}: {e}")))?;
+        mt = if m.media_type.is_empty() {
+            cmt
+        } else {
+            m.media_type.clone()
+        };
+        if is_index(&mt, &m) {
+            return Err(ApiError::invalid("nested manifest lists are not supported"));
+        }
+    }
+    if mt.contains("manifest.v1") || mt.contains("signed+json") {
+        return Err(ApiError::invalid(
+            "docker image manifest schema 1 is not supported",
+        ));
+    }
+    let config_desc = m
+        .config
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("manifest has no config"))?;
+    let config_digest = parse_digest(&config_desc.digest)?;
+    let tag_ref = r.tag.as_ref().map(|_| r.clone());
+    let repo_digest = format!("{}@{}", r.name_only(), repo_digest_of);
+    let status_name = match &r.tag {
+        Some(_) => r.familiar_string(),
+        None => format!("{}@{}", r.familiar_name(), repo_digest_of),
+    };
+
+    tx.send_async(json!({"status": format!("Pulling from {}", r.path), "id": reference_str}))
+        .await;
+
+    let mut layers = Vec::new();
+    for l in &m.layers {
+        let mt = &l.media_type;
+        if !(mt.is_empty() || mt.contains("layer") || mt.contains("rootfs")) {
+            return Err(ApiError::invalid(format!(
+                "unsupported layer media type {}",
+                l.media_type
+            )));
+        }
+        layers.push((parse_digest(&l.digest)?, l.size));
+    }
+
+    let images = d.images.clone();
+    let cd = config_digest.clone();
+    let exists = tokio::task::spawn_blocking(move || images.has_image(&cd)).await?;
+    let tmp = TempDir(
+        d.data_root
+            .join("tmp")
+            .join(format!("pull-{}", wharf_types::id::random_id())),
+    );
+    tokio::fs::create_dir_all(&tmp.0)
+        .await
+        .map_err(|e| ApiError::internal(format!("failed to create {}: {e}", tmp.0.display())))?;
+
+    let config = if exists {
+        for (dg, _) in &layers {
+            tx.send_async(json!({"status": "Already exists", "id": dg.short()}))
+                .await;
+        }
+        tokio::task::spawn_blocking({
+            let images = d.images.clone();
+            let cd = config_digest.clone();
+            move || images.config_bytes(&cd)
+        })
+        .await??
+    } else {
+        for (dg, _) in &layers {
+            tx.send_async(json!({"status": "Pulling fs layer", "id": dg.short()}))
+                .await;
+        }
+        let config = client.blob_bytes(&r, &config_digest).await?;
+        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (dg, size)) in layers.iter().cloned().enumerate() {
+            let (client, r, tx, sem) = (client.clone(), r.clone(), tx.clone(), sem.clone());
+            let path = tmp.0.join(format!("layer-{i}"));
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                download(&client, &r, &dg, size, &path, &tx).await?;
+                tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
+                    .await;
+                Ok::<_, ApiError>(())
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            if let Err(e) = res? {
+                set.abort_all();
+                return Err(e);
+            }
+        }
+        config
+    };
+
+    let pulled: Vec<PulledLayer> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, (dg, _))| PulledLayer {
+            path: tmp.0.join(format!("layer-{i}")),
+            digest: dg.clone(),
+        })
+        .collect();
+    let images = d.images.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        images.store_pulled(&config, &pulled, tag_ref.as_ref(), &repo_digest)
+    })
+    .await??;
+    drop(tmp);
+    if !exists {
+        for (dg, _) in &layers {
+            tx.send_async(json!({"status": "Pull complete", "id": dg.short()}))
+                .await;
+        }
+    }
+    tx.send_async(json!({"status": format!("Digest: {repo_digest_of}")}))
+        .await;
+    let status = if outcome.updated || !exists {
+        format!("Status: Downloaded newer image for {status_name}")
+    } else {
+        format!("Status: Image is up to date for {status_name}")
+    };
+    tx.send_async(json!({ "status": status })).await;
+    Ok(())
+}
+
+/// Streams one blob to `path`, hashing it; the digest (and size, when the manifest gives
+/// one) must match.
+async fn download(
+    client: &http::Client,
+    r: &Reference,
+    digest: &Digest,
+    size: u64,
+    path: &std::path::Path,
+    tx: &Progress,
+) -> Result<(), ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = client.blob(r, digest).await?;
+    let mut f = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ApiError::internal(format!("failed to create {}: {e}", path.display())))?;
+    let mut hasher = Digester::new();
+    let mut n: u64 = 0;
+    let mut reported: u64 = 0;
+    let id = digest.short().to_string();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                ErrorKind::Unavailable,
+                format!("failed to download {digest}: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        hasher.update(&data);
+        n += data.len() as u64;
+        f.write_all(&data)
+            .await
+            .map_err(|e| ApiError::internal(format!("failed to write {}: {e}", path.display())))?;
+        if n - reported >= 512 * 1024 || (size > 0 && n == size) {
+            reported = n;
+            tx.send_async(json!({
+                "status": "Downloading",
+                "progressDetail": {"current": n, "total": size},
+                "id": id,
+            }))
+            .await;
+        }
+    }
+    f.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("failed to write {}: {e}", path.display())))?;
+    let got = hasher.finish();
+    if &got != digest {
+        return Err(ApiError::invalid(format!(
+            "digest mismatch for blob {digest}: the registry sent content with digest {got}"
+        )));
+    }
+    if size > 0 && n != size {
+        return Err(ApiError::invalid(format!(
+            "size mismatch for blob {digest}: expected {size} bytes, got {n}"
+        )));
+    }
+    Ok(())
+}

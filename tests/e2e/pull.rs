@@ -1,0 +1,320 @@
+//! `wharf pull` / `docker pull` against a local registry: Debian's `docker-registry`
+//! (distribution 2.8) on 127.0.0.1, filled with `skopeo copy` from a `wharf save` archive.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::common::*;
+
+/// A registry child process on a free port, storage in a temp dir; killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Option<Registry> {
+        for tool in ["/usr/bin/docker-registry", "/usr/bin/skopeo"] {
+            if !Path::new(tool).exists() {
+                eprintln!("SKIP: {tool} is not installed (scripts/install-deps.sh installs it)");
+                return None;
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-registry-")
+            .tempdir_in(test_tmp())
+            .expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("config");
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Registry { child, port, dir })
+    }
+
+    fn name(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.port)
+    }
+
+    /// Pushes `image` from daemon `d` (via `wharf save` + skopeo) as `repo`; returns the
+    /// manifest digest.
+    fn push(&self, d: &Daemon, image: &str, repo: &str) -> String {
+        let tar = self.dir.path().join("push.tar");
+        d.ok(&["save", "-o", tar.to_str().expect("utf8"), image]);
+        let digest_file = self.dir.path().join("digest");
+        let o = Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", "--digestfile"])
+            .arg(&digest_file)
+            .arg(format!("docker-archive:{}", tar.display()))
+            .arg(format!("docker://{}", self.name(repo)))
+            .output()
+            .expect("skopeo");
+        assert!(o.status.success(), "skopeo copy failed: {}", stderr(&o));
+        std::fs::read_to_string(&digest_file)
+            .expect("digest file")
+            .trim()
+            .to_string()
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("sha256");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// A minimal HTTP/1.1 request; returns (status, body).
+    fn http(&self, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: {ctype}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
+        )
+        .expect("write");
+        s.write_all(body).expect("write");
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).expect("read");
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = match text.find("\r\n\r\n") {
+            Some(i) => resp[i + 4..].to_vec(),
+            None => Vec::new(),
+        };
+        (status, body)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn no_pull_leftovers(d: &Daemon) {
+    let tmp = d.data_root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in tmp/: {left:?}");
+}
+
+#[test]
+fn pull_from_a_local_registry() {
+    let Some(reg) = Registry::start() else { return };
+    let src = Daemon::start();
+    let id = src.import_busybox("bb:1");
+    let manifest = reg.push(&src, "bb:1", "lib/bb:1");
+    let name = reg.name("lib/bb:1");
+
+    let d = Daemon::start();
+    let t0 = Instant::now();
+    let out = d.ok(&["pull", &name]);
+    eprintln!(
+        "pull of busybox from the local registry took {:?}",
+        t0.elapsed()
+    );
+    assert!(out.contains("1: Pulling from lib/bb"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {manifest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    assert_eq!(d.image_ids(), vec![id.clone()]);
+    let digests = d.ok(&["inspect", "-f", "{{json .RepoDigests}}", &name]);
+    assert!(
+        digests.contains(&format!("{}@{manifest}", reg.name("lib/bb"))),
+        "{digests}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", &name, "echo", "ok"]).trim(), "ok");
+    no_pull_leftovers(&d);
+
+    // again: up to date
+    let out = d.ok(&["pull", &name]);
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {name}")),
+        "{out}"
+    );
+
+    // by digest, and `wharf run` pulling a missing image
+    let fresh = Daemon::start();
+    let by_digest = format!("{}@{manifest}", reg.name("lib/bb"));
+    fresh.ok(&["pull", &by_digest]);
+    assert_eq!(fresh.image_ids(), vec![id.clone()]);
+    let run = Daemon::start();
+    let o = run.wharf(&["run", "--rm", &name, "echo", "ok"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "ok");
+    assert!(
+        stderr(&o).contains("Unable to find image"),
+        "{}",
+        stderr(&o)
+    );
+
+    // errors
+    let o = d.wharf(&["pull", &reg.name("lib/bb:nope")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("manifest unknown"), "{}", stderr(&o));
+
+    // the real docker CLI
+    let other = Daemon::start();
+    if let Some(o) = other.docker(&["pull", &name]) {
+        assert!(o.status.success(), "docker pull: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("Pulling from lib/bb"), "{out}");
+        assert!(out.contains(&format!("Digest: {manifest}")), "{out}");
+        assert_eq!(other.image_ids(), vec![id]);
+    }
+}
+
+#[test]
+fn pull_picks_the_hosts_platform_from_an_index() {
+    let Some(reg) = Registry::start() else { return };
+    let src = Daemon::start();
+    let tar = busybox_rootfs_tar(&[]);
+    let mine = src.import_busybox("mine:1");
+    let o = src.wharf_stdin(&["import", "-c", "ENV OTHER=1", "-", "other:1"], &tar);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = stdout(&o).trim().to_string();
+    assert_ne!(mine, other);
+    let m1 = reg.push(&src, "mine:1", "lib/multi:mine");
+    let m2 = reg.push(&src, "other:1", "lib/multi:other");
+    let size = |tag: &str| {
+        let (st, body) = reg.http(
+            "GET",
+            &format!("/v2/lib/multi/manifests/{tag}"),
+            "application/vnd.docker.distribution.manifest.v2+json",
+            b"",
+        );
+        assert_eq!(st, 200);
+        assert_eq!(
+            format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+            if tag == "mine" {
+                m1.clone()
+            } else {
+                m2.clone()
+            }
+        );
+        body.len()
+    };
+    let foreign = if host_arch() == "s390x" {
+        "ppc64le"
+    } else {
+        "s390x"
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": m2, "size": size("other"),
+             "platform": {"os": "linux", "architecture": foreign}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": m1, "size": size("mine"),
+             "platform": {"os": "linux", "architecture": host_arch()}},
+        ]
+    });
+    let (st, body) = reg.http(
+        "PUT",
+        "/v2/lib/multi/manifests/multi",
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).expect("json"),
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+
+    let d = Daemon::start();
+    let name = reg.name("lib/multi:multi");
+    d.ok(&["pull", &name]);
+    assert_eq!(d.image_ids(), vec![mine]);
+    let d2 = Daemon::start();
+    d2.ok(&["pull", "--platform", &format!("linux/{foreign}"), &name]);
+    assert_eq!(d2.image_ids(), vec![other]);
+    let o = d2.wharf(&["pull", "--platform", "linux/mips64", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no matching manifest"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pull_of_a_tampered_blob_stores_nothing() {
+    let Some(reg) = Registry::start() else { return };
+    let src = Daemon::start();
+    src.import_busybox("bb:1");
+    reg.push(&src, "bb:1", "lib/bad:1");
+    // corrupt the layer (the biggest blob) in the registry's storage
+    let blobs = reg.dir.path().join("data/docker/registry/v2/blobs/sha256");
+    let mut biggest: Option<(u64, PathBuf)> = None;
+    for a in std::fs::read_dir(&blobs).expect("blobs") {
+        for b in std::fs::read_dir(a.expect("dir").path()).expect("blobs") {
+            let p = b.expect("dir").path().join("data");
+            let n = std::fs::metadata(&p).expect("blob").len();
+            if biggest.as_ref().is_none_or(|(m, _)| n > *m) {
+                biggest = Some((n, p));
+            }
+        }
+    }
+    let (_, layer) = biggest.expect("a layer blob");
+    let hexname = layer.parent().and_then(|p| p.file_name()).expect("hex");
+    assert_eq!(
+        reg.blob_path(&format!("sha256:{}", hexname.to_string_lossy())),
+        layer
+    );
+    let mut bytes = std::fs::read(&layer).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&layer, &bytes).expect("write");
+
+    let d = Daemon::start();
+    let o = d.wharf(&["pull", &reg.name("lib/bad:1")]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("digest mismatch"), "{all}");
+    assert!(d.image_ids().is_empty());
+    no_pull_leftovers(&d);
+}
