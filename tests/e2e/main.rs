@@ -11,4 +11,5 @@ mod images;
 mod interop;
 mod networks;
 mod pull;
+mod registry;
 mod volumes;
