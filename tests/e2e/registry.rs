@@ -71,7 +71,7 @@ fn skopeo_pushes_inspects_and_pulls_back_through_wharf_registry() {
         return;
     }
     let d = Daemon::start();
-    d.import_busybox("bb:1");
+    let id = d.import_busybox("bb:1");
     let tar = d.dir.path().join("bb.tar");
     d.ok(&["save", "-o", tar.to_str().expect("p"), "bb:1"]);
 
@@ -140,4 +140,18 @@ fn skopeo_pushes_inspects_and_pulls_back_through_wharf_registry() {
     assert!(o.status.success(), "skopeo list-tags: {}", stderr(&o));
     let tags: serde_json::Value = serde_json::from_slice(&o.stdout).expect("tags json");
     assert_eq!(tags["Tags"], serde_json::json!(["1"]));
+
+    // wharf's own client pulls it from wharf's own server into a fresh daemon: same image id.
+    let d2 = Daemon::start();
+    d2.ok(&["pull", &format!("127.0.0.1:{}/test/bb:1", reg.port)]);
+    assert_eq!(d2.image_ids(), vec![id]);
+
+    // Everything stored is referenced: gc removes nothing.
+    let o = Command::new(WHARF)
+        .args(["registry", "gc", "--root"])
+        .arg(d.dir.path().join("registry"))
+        .output()
+        .expect("run gc");
+    assert!(o.status.success(), "gc: {}", stderr(&o));
+    assert_eq!(stdout(&o), "", "gc removed referenced blobs");
 }

@@ -27,6 +27,7 @@ pub use storage::Store;
 #[derive(Parser)]
 #[command(
     name = "wharf registry",
+    bin_name = "wharf registry",
     about = "An OCI distribution (registry v2) server"
 )]
 struct Cli {
