@@ -272,6 +272,11 @@ fn pull_picks_the_hosts_platform_from_an_index() {
     let d2 = Daemon::start();
     d2.ok(&["pull", "--platform", &format!("linux/{foreign}"), &name]);
     assert_eq!(d2.image_ids(), vec![other]);
+    // the layer the two images share is not downloaded again
+    let out = d2.ok(&["pull", &reg.name("lib/multi:mine")]);
+    assert!(out.contains("Already exists"), "{out}");
+    assert!(!out.contains("Pull complete"), "{out}");
+    d2.ok(&["run", "--rm", &reg.name("lib/multi:mine"), "true"]);
     let o = d2.wharf(&["pull", "--platform", "linux/mips64", &name]);
     assert!(!o.status.success());
     assert!(

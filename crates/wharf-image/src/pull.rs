@@ -39,6 +39,22 @@ impl ImageStore {
         self.get(id).is_ok()
     }
 
+    /// For each layer of a stack (diff_ids bottom first): whether it is stored already
+    /// (blob and snapshot at that position), so a pull need not download it.
+    pub fn layers_present(&self, diff_ids: &[Digest]) -> Result<Vec<bool>> {
+        let chains = chain_ids(diff_ids);
+        let cat = self.catalog()?;
+        Ok(diff_ids
+            .iter()
+            .zip(&chains)
+            .map(|(d, ch)| {
+                self.paths().blob(d).is_file()
+                    && self.paths().snapshot(ch).is_dir()
+                    && cat.layer_size(ch).is_some()
+            })
+            .collect())
+    }
+
     /// Stores a pulled image: `config` (its sha256 is the image id), its layers bottom first,
     /// tagged `reference` (if any) and recording `repo_digest` (`name@sha256:…`).
     pub fn store_pulled(

@@ -179,44 +179,66 @@ pub async fn pull(
         .await
         .map_err(|e| ApiError::internal(format!("failed to create {}: {e}", tmp.0.display())))?;
 
-    let config = if exists {
-        for (dg, _) in &layers {
-            tx.send_async(json!({"status": "Already exists", "id": dg.short()}))
-                .await;
-        }
-        tokio::task::spawn_blocking({
+    // Which layers to download: none when the image is here; else those not stored yet.
+    let (config, fetch) = if exists {
+        let config = tokio::task::spawn_blocking({
             let images = d.images.clone();
             let cd = config_digest.clone();
             move || images.config_bytes(&cd)
         })
-        .await??
+        .await??;
+        (config, vec![false; layers.len()])
     } else {
-        for (dg, _) in &layers {
-            tx.send_async(json!({"status": "Pulling fs layer", "id": dg.short()}))
-                .await;
-        }
         let config = client.blob_bytes(&r, &config_digest).await?;
-        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (dg, size)) in layers.iter().cloned().enumerate() {
-            let (client, r, tx, sem) = (client.clone(), r.clone(), tx.clone(), sem.clone());
-            let path = tmp.0.join(format!("layer-{i}"));
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                download(&client, &r, &dg, size, &path, &tx).await?;
-                tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
-                    .await;
-                Ok::<_, ApiError>(())
-            });
-        }
-        while let Some(res) = set.join_next().await {
-            if let Err(e) = res? {
-                set.abort_all();
-                return Err(e);
-            }
-        }
-        config
+        let diff_ids: Vec<Digest> = serde_json::from_slice::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/rootfs/diff_ids")?
+                    .as_array()?
+                    .iter()
+                    .map(|d| d.as_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let present = if diff_ids.len() == layers.len() {
+            let images = d.images.clone();
+            tokio::task::spawn_blocking(move || images.layers_present(&diff_ids)).await??
+        } else {
+            vec![false; layers.len()] // store_pulled reports the mismatch
+        };
+        (config, present.into_iter().map(|p| !p).collect())
     };
+    for ((dg, _), f) in layers.iter().zip(&fetch) {
+        let status = if *f {
+            "Pulling fs layer"
+        } else {
+            "Already exists"
+        };
+        tx.send_async(json!({"status": status, "id": dg.short()}))
+            .await;
+    }
+    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (dg, size)) in layers.iter().cloned().enumerate() {
+        if !fetch[i] {
+            continue;
+        }
+        let (client, r, tx, sem) = (client.clone(), r.clone(), tx.clone(), sem.clone());
+        let path = tmp.0.join(format!("layer-{i}"));
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            download(&client, &r, &dg, size, &path, &tx).await?;
+            tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
+                .await;
+            Ok::<_, ApiError>(())
+        });
+    }
+    while let Some(res) = set.join_next().await {
+        if let Err(e) = res? {
+            set.abort_all();
+            return Err(e);
+        }
+    }
 
     let pulled: Vec<PulledLayer> = layers
         .iter()
@@ -232,11 +254,9 @@ pub async fn pull(
     })
     .await??;
     drop(tmp);
-    if !exists {
-        for (dg, _) in &layers {
-            tx.send_async(json!({"status": "Pull complete", "id": dg.short()}))
-                .await;
-        }
+    for ((dg, _), _) in layers.iter().zip(&fetch).filter(|(_, f)| **f) {
+        tx.send_async(json!({"status": "Pull complete", "id": dg.short()}))
+            .await;
     }
     tx.send_async(json!({"status": format!("Digest: {repo_digest_of}")}))
         .await;
