@@ -2,8 +2,9 @@
 //! `htpasswd -B` writes and distribution's `htpasswd` auth reads). Other hash schemes are
 //! refused when the file is loaded. Token auth is not implemented.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Mutex;
 
 use axum::http::{header, HeaderMap};
 
@@ -12,6 +13,9 @@ use crate::error::{Code, RegistryError, Result};
 /// Users and their bcrypt hashes.
 pub struct Htpasswd {
     users: HashMap<String, String>,
+    /// sha256(user, password, hash) of credentials already verified: bcrypt is slow by design
+    /// and a push makes dozens of requests, so each pair is checked against bcrypt once.
+    verified: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl Htpasswd {
@@ -42,7 +46,10 @@ impl Htpasswd {
             }
             users.insert(u.to_string(), h.to_string());
         }
-        Ok(Htpasswd { users })
+        Ok(Htpasswd {
+            users,
+            verified: Mutex::new(HashSet::new()),
+        })
     }
 
     /// Accepts the request's `Authorization: Basic …` or fails with 401 UNAUTHORIZED.
@@ -60,7 +67,24 @@ impl Htpasswd {
         let raw = String::from_utf8(raw).map_err(|_| denied())?;
         let (u, p) = raw.split_once(':').ok_or_else(denied)?;
         let hash = self.users.get(u).ok_or_else(denied)?;
+        let key: [u8; 32] = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for part in [u, p, hash.as_str()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            h.finalize().into()
+        };
+        if let Ok(v) = self.verified.lock() {
+            if v.contains(&key) {
+                return Ok(());
+            }
+        }
         if bcrypt::verify(p, hash).unwrap_or(false) {
+            if let Ok(mut v) = self.verified.lock() {
+                v.insert(key);
+            }
             Ok(())
         } else {
             Err(denied())
