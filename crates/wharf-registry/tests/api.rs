@@ -622,6 +622,16 @@ async fn htpasswd_requires_basic_auth() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    // A remembered good password does not let a wrong one in.
+    let r = reg
+        .req(
+            "GET",
+            "/v2/",
+            &[("authorization", "Basic YWxpY2U6d3Jvbmc=")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
