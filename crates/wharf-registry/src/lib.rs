@@ -50,8 +50,8 @@ enum Cmd {
         #[arg(long)]
         htpasswd: Option<PathBuf>,
     },
-    /// Delete blobs no manifest references (untagged manifests are kept). Do not run it
-    /// while pushes are in progress.
+    /// Delete blobs no manifest references (untagged manifests are kept) and upload sessions
+    /// idle for a week. Do not run it while pushes are in progress.
     Gc {
         /// Storage root.
         #[arg(long, default_value = "/var/lib/wharf-registry")]
@@ -131,6 +131,9 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
                 Ok(r) => {
                     for d in &r.removed {
                         println!("deleted blob {d}");
+                    }
+                    for u in &r.uploads_removed {
+                        println!("deleted upload {u}");
                     }
                     for e in &r.errors {
                         eprintln!("wharf registry gc: {e}");
