@@ -275,6 +275,15 @@ fn blob_created(name: &str, d: &Digest) -> Response {
     r
 }
 
+/// Verifies and commits an upload off the async workers: hashing a large layer and the
+/// fsyncs take long enough to stall other requests.
+async fn finish_upload(store: &Store, uuid: &str, d: &Digest) -> Result<u64> {
+    let (store, uuid, d) = (store.clone(), uuid.to_string(), d.clone());
+    tokio::task::spawn_blocking(move || store.finish_upload(&uuid, &d))
+        .await
+        .map_err(RegistryError::internal)?
+}
+
 /// Streams a request body to the end of `path`; returns the bytes written.
 async fn append_body(path: &std::path::Path, body: Body) -> Result<u64> {
     let mut f = tokio::fs::OpenOptions::new()
@@ -330,7 +339,7 @@ async fn uploads(
                 let _ = st.store.remove_upload(&uuid);
                 return Err(e);
             }
-            st.store.finish_upload(&uuid, &d)?;
+            finish_upload(&st.store, &uuid, &d).await?;
             st.store.link(name, Link::Layer, &d, d.as_str())?;
             return Ok(blob_created(name, &d));
         }
@@ -375,7 +384,7 @@ async fn uploads(
             };
             let d = parse_digest(dg)?;
             append_body(&data, req.into_body()).await?;
-            st.store.finish_upload(uuid, &d)?;
+            finish_upload(&st.store, uuid, &d).await?;
             st.store.link(name, Link::Layer, &d, d.as_str())?;
             Ok(blob_created(name, &d))
         }
