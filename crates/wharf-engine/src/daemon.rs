@@ -102,6 +102,12 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         tracing::error!(error = %e, "networking is not available");
     }
     daemon.recover();
+    // Builds that a crash interrupted: their read-only views and scratch directories.
+    let builds = args.data_root.join("build");
+    if builds.exists() {
+        crate::container::unmount_under(&builds);
+        let _ = crate::container::remove_dir_all_no_follow(&builds);
+    }
     tracing::info!(socket = %sock.display(), data_root = %args.data_root.display(), "wharf daemon listening");
 
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(crate::api::service(

@@ -87,9 +87,9 @@ async fn build_image(State(d): State<AppState>, p: Params, body: Body) -> Respon
     let s = body.into_data_stream().map_err(std::io::Error::other);
     let mut reader = SyncIoBridge::new(StreamReader::new(s));
     let dfname = opts.dockerfile.clone();
-    let (c2, w2) = (ctx.clone(), work.clone());
+    let c2 = ctx.clone();
     let unpacked = blocking(move || {
-        use std::io::{BufRead, Read};
+        use std::io::Read;
         std::fs::create_dir_all(&c2).map_err(|e| ApiError::internal(e.to_string()))?;
         let mut buf = std::io::BufReader::with_capacity(256 * 1024, &mut reader);
         let mut r = wharf_image::decompressed(&mut buf)?;
@@ -120,8 +120,6 @@ async fn build_image(State(d): State<AppState>, p: Params, body: Body) -> Respon
         )
         .map_err(|e| ApiError::internal(e.to_string()))?;
         crate::container::fs::extract(root.as_fd(), "/", chained, false, true)?;
-        let _ = buf.fill_buf();
-        let _ = w2;
         Ok(())
     })
     .await;
