@@ -330,8 +330,17 @@ fn delete_item(i: DeleteItem) -> ImageDeleteResponseItem {
 
 /// `POST /images/create`: `fromSrc=-` imports the body as a root filesystem (`docker import`);
 /// `fromImage=` pulls from a registry (see `crate::pull`).
-async fn create(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<Response> {
+async fn create(
+    State(d): State<AppState>,
+    headers: axum::http::HeaderMap,
+    p: Params,
+    body: Body,
+) -> ApiResult<Response> {
     if !p.str("fromImage").is_empty() {
+        let basic = headers
+            .get("x-registry-auth")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::pull::registry_auth_basic);
         let r = crate::pull::pull_reference(p.str("fromImage"), p.str("tag"))?;
         let platform = match p.str("platform") {
             "" => None,
@@ -342,7 +351,7 @@ async fn create(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<R
         };
         let (tx, rx) = stream::channel();
         tokio::spawn(async move {
-            if let Err(e) = crate::pull::pull(d, r, platform, tx.clone()).await {
+            if let Err(e) = crate::pull::pull(d, r, platform, basic, tx.clone()).await {
                 tx.fail_async(e).await;
             }
         });

@@ -279,8 +279,9 @@ struct Inner {
 pub struct Client(Arc<Inner>);
 
 impl Client {
-    pub fn new(ep: Endpoint, r: &Reference) -> Client {
-        let basic = basic_auth(&ep.host);
+    /// `basic`: credentials the client sent (`X-Registry-Auth`); else `~/.docker/config.json`'s.
+    pub fn new(ep: Endpoint, r: &Reference, basic: Option<String>) -> Client {
+        let basic = basic.or_else(|| basic_auth(&ep.host));
         Client(Arc::new(Inner {
             ep,
             basic,

@@ -4,6 +4,7 @@
 //! directory and handed to the image store, which ingests them like `load` does (a failure
 //! leaves no half image).
 
+mod auth;
 mod http;
 mod platform;
 
@@ -19,6 +20,7 @@ use wharf_types::{Digest, Digester, ErrorKind, Reference};
 use crate::api::stream::Progress;
 use crate::api::ApiError;
 use crate::state::Daemon;
+pub use auth::registry_auth_basic;
 pub use http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
 pub use platform::{host_platform, select_manifest, Platform};
 
@@ -86,16 +88,18 @@ pub fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, ApiError
     Ok(named.name_only().with_tag(tag)?)
 }
 
-/// Pulls `r` into the daemon's image store, reporting docker's JSON progress on `tx`.
+/// Pulls `r` into the daemon's image store, reporting docker's JSON progress on `tx`;
+/// `basic` is the client's credentials (base64 `user:pass`, from `X-Registry-Auth`).
 /// Errors before the first progress message become the HTTP status (see api::stream).
 pub async fn pull(
     d: Arc<Daemon>,
     r: Reference,
     platform: Option<Platform>,
+    basic: Option<String>,
     tx: Progress,
 ) -> Result<(), ApiError> {
     let ep = registry_endpoint(&r)?;
-    let client = http::Client::new(ep, &r);
+    let client = http::Client::new(ep, &r, basic);
     let want = platform.unwrap_or_else(host_platform);
     let reference_str = match (&r.digest, &r.tag) {
         (Some(d), _) => d.to_string(),
