@@ -20,6 +20,11 @@ struct Registry {
 
 impl Registry {
     fn start() -> Option<Registry> {
+        Registry::start_with(|_| String::new())
+    }
+
+    /// `extra(dir)`: more top-level config YAML (e.g. `auth:`), given the registry's dir.
+    fn start_with(extra: impl Fn(&Path) -> String) -> Option<Registry> {
         for tool in ["/usr/bin/docker-registry", "/usr/bin/skopeo"] {
             if !Path::new(tool).exists() {
                 eprintln!("SKIP: {tool} is not installed (scripts/install-deps.sh installs it)");
@@ -38,8 +43,9 @@ impl Registry {
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{}",
+                dir.path().join("data").display(),
+                extra(dir.path())
             ),
         )
         .expect("config");
@@ -70,7 +76,12 @@ impl Registry {
         d.ok(&["save", "-o", tar.to_str().expect("utf8"), image]);
         let digest_file = self.dir.path().join("digest");
         let o = Command::new("skopeo")
-            .args(["copy", "--dest-tls-verify=false", "--digestfile"])
+            .args([
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds=user:pass",
+                "--digestfile",
+            ])
             .arg(&digest_file)
             .arg(format!("docker-archive:{}", tar.display()))
             .arg(format!("docker://{}", self.name(repo)))
@@ -322,4 +333,60 @@ fn pull_of_a_tampered_blob_stores_nothing() {
     assert!(all.contains("digest mismatch"), "{all}");
     assert!(d.image_ids().is_empty());
     no_pull_leftovers(&d);
+}
+
+/// A bcrypt htpasswd line for user:pass (python3's crypt through libxcrypt), if available.
+fn htpasswd_line() -> Option<String> {
+    let o = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt; print('user:' + crypt.crypt('pass', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        ])
+        .output()
+        .ok()?;
+    let line = stdout(&o).trim().to_string();
+    (o.status.success() && line.starts_with("user:$2")).then_some(line)
+}
+
+#[test]
+fn pull_with_basic_auth_from_the_docker_cli() {
+    let Some(line) = htpasswd_line() else {
+        eprintln!("SKIP: no bcrypt from python3's crypt module");
+        return;
+    };
+    let Some(reg) = Registry::start_with(|dir| {
+        let p = dir.join("htpasswd");
+        std::fs::write(&p, format!("{line}\n")).expect("htpasswd");
+        format!(
+            "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+            p.display()
+        )
+    }) else {
+        return;
+    };
+    let src = Daemon::start();
+    let id = src.import_busybox("bb:1");
+    reg.push(&src, "bb:1", "lib/secret:1");
+    let name = reg.name("lib/secret:1");
+    let d = Daemon::start();
+    let o = d.wharf(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("pull access denied"), "{}", stderr(&o));
+    // the docker CLI sends its stored credentials in X-Registry-Auth
+    let cfg = d.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg).expect("config dir");
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(
+            r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"dXNlcjpwYXNz"}}}}}}"#,
+            reg.port
+        ),
+    )
+    .expect("config");
+    if let Some(o) = d.docker(&["pull", &name]) {
+        assert!(o.status.success(), "docker pull: {}", stderr(&o));
+        assert_eq!(d.image_ids(), vec![id]);
+    }
 }
