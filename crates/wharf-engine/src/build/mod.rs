@@ -471,17 +471,15 @@ async fn run_stage(
     } else if base == "scratch" {
         None
     } else {
-        Some(
-            d.images
-                .resolve(base)
-                .map_err(|_| {
-                    ApiError::new(
-                        ErrorKind::NotFound,
-                        format!("pull access denied for {base}, repository does not exist or may require 'docker login': this daemon cannot pull from registries yet; use `wharf load` or `wharf import`"),
-                    )
-                })?
-                .id,
-        )
+        match d.images.resolve(base) {
+            Ok(img) => Some(img.id),
+            Err(_) => {
+                // A missing base image is pulled, as docker's builder does.
+                let r = wharf_types::Reference::parse_normalized(base)?;
+                crate::pull::pull(d.clone(), r, None, None, out.clone()).await?;
+                Some(d.images.resolve(base)?.id)
+            }
+        }
     };
     let config = match &image {
         Some(id) => {
