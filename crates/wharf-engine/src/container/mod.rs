@@ -601,9 +601,19 @@ impl Daemon {
     }
 
     async fn on_exit(self: &Arc<Self>, id: &str, exit: Exit) {
-        let mut had_ports = false;
+        // Published ports stop forwarding before anyone hears of the exit (a `rm` that returns
+        // leaves no rule behind).
+        if self
+            .containers
+            .resolve(id)
+            .is_ok_and(|c| !c.ports.is_empty())
+        {
+            let _ = self.containers.update(id, |c| c.ports.clear());
+            let d = self.clone();
+            let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
+        }
         let Ok(c) = self.containers.update(id, |c| {
-            had_ports = crate::network::clear_endpoints(c);
+            crate::network::clear_endpoints(c);
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.exit_code = exit.exit_code;
@@ -616,10 +626,6 @@ impl Daemon {
         }) else {
             return;
         };
-        if had_ports {
-            let d = self.clone();
-            let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
-        }
         if c.host_config.auto_remove == Some(true) {
             if let Err(e) = self.remove_container(id, true, true).await {
                 tracing::warn!(id, error = %e, "auto-remove failed");
@@ -795,6 +801,7 @@ impl Daemon {
         let d = self.clone();
         let cid = c.id.clone();
         crate::api::blocking(move || {
+            remove_cgroups(&cid);
             let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
             if dir.exists() {
                 unmount_under(&dir);
@@ -850,6 +857,42 @@ impl Daemon {
                 tokio::spawn(async move { d.on_exit(&id, exit).await });
             }
         }
+    }
+}
+
+/// The container's cgroups, if the runtime's clean-up at exit could not remove them (a
+/// hierarchy still busy with processes being torn down): retried for up to two seconds.
+fn remove_cgroups(id: &str) {
+    let path = wharf_runtime::spec::cgroups_path(id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = wharf_runtime::cgroup::existing_dirs(&path);
+        if left.is_empty() {
+            return;
+        }
+        for dir in &left {
+            // Children first (rmdir of a cgroup needs it empty of cgroups and processes).
+            let mut stack = vec![dir.clone()];
+            let mut order = Vec::new();
+            while let Some(d) = stack.pop() {
+                if let Ok(rd) = std::fs::read_dir(&d) {
+                    stack.extend(
+                        rd.flatten()
+                            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(|e| e.path()),
+                    );
+                }
+                order.push(d);
+            }
+            for d in order.into_iter().rev() {
+                let _ = std::fs::remove_dir(&d);
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(id, "cgroups still busy after removal: {left:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

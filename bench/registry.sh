@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Registries, in one run (issue: registries):
+#   bench/registry.sh [MB=500] [LAYERS=8] [RUNS=3]
+#   push (skopeo copy of a docker-archive) into Wharf's registry and into Debian's docker-registry
+#     (distribution 2.8): server throughput, MB/s
+#   pull-to-runnable from distribution: `wharf pull` vs `docker pull` (a private dockerd; localhost
+#     registries are insecure for both), MB/s of the compressed image, medians of RUNS
+#   pull from Wharf's own registry with `wharf pull`
+# Everything on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB=${1:-500}; LAYERS=${2:-8}; RUNS=${3:-3}
+for t in skopeo docker-registry; do
+  command -v $t >/dev/null || { echo "$t is needed (scripts/install-deps.sh installs it)" >&2; exit 1; }
+done
+cargo build --release -q -p wharf
+WHARF=$PWD/target/release/wharf
+work=$(mktemp -d /var/tmp/wharf-bench-registry.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for r in "$work"/w*root; do
+    [ -f "$r/nft-table" ] || continue
+    t=$(cat "$r/nft-table"); nft delete table ip "$t" 2>/dev/null || true
+    ip link del "wh$(echo "${t#wharf_}" | cut -c1-8)" 2>/dev/null || true
+  done
+  ip link del wbdocker2 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+mbs() { python3 -c "print(round($1/1e6/($3-$2)))"; }
+median() { python3 -c "import statistics,sys; print(round(statistics.median(map(float,sys.argv[1:]))))" "$@"; }
+
+echo "generating a ${MB} MB image of ${LAYERS} layers…"
+python3 bench/gen-image.py "$work/img.tar" "$MB" "$LAYERS" 2000 >/dev/null
+bytes=$(stat -c %s "$work/img.tar")
+
+# The two registries.
+dport=$(free_port)
+cat > "$work/dist.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/dist
+http:
+  addr: 127.0.0.1:$dport
+log:
+  level: error
+EOF
+docker-registry serve "$work/dist.yml" > "$work/dist.log" 2>&1 & pids+=($!)
+wport=$(free_port)
+$WHARF registry serve --addr "127.0.0.1:$wport" --root "$work/wreg" > "$work/wreg.log" 2>&1 & pids+=($!)
+sleep 1
+
+push() { # PORT NAME
+  local t0 t1; t0=$(now)
+  skopeo copy -q --dest-tls-verify=false "docker-archive:$work/img.tar" "docker://127.0.0.1:$1/bench/$2:1" >/dev/null
+  t1=$(now); mbs "$bytes" "$t0" "$t1"
+}
+wpush=(); dpush=()
+for i in $(seq "$RUNS"); do
+  wpush+=("$(push "$wport" "w$i")"); dpush+=("$(push "$dport" "d$i")")
+done
+echo "push (skopeo) into wharf registry: $(median "${wpush[@]}") MB/s; into distribution 2.8: $(median "${dpush[@]}") MB/s"
+
+pull_wharf() { # PORT NAME
+  local root="$work/w$RANDOM""root"; mkdir -p "$root"
+  $WHARF daemon --host "unix://$root.sock" --data-root "$root" > "$root.log" 2>&1 & local p=$!
+  for _ in $(seq 100); do [ -S "$root.sock" ] && break; sleep 0.05; done
+  local t0 t1; t0=$(now)
+  $WHARF -H "unix://$root.sock" pull -q "127.0.0.1:$1/bench/$2:1" >/dev/null
+  t1=$(now)
+  kill $p; wait $p 2>/dev/null || true
+  mbs "$bytes" "$t0" "$t1"
+}
+wp=(); wpw=()
+for i in $(seq "$RUNS"); do wp+=("$(pull_wharf "$dport" d1)"); wpw+=("$(pull_wharf "$wport" w1)"); done
+echo "pull (wharf client) from distribution: $(median "${wp[@]}") MB/s; from wharf registry: $(median "${wpw[@]}") MB/s"
+
+if command -v dockerd >/dev/null; then
+  ip link add wbdocker2 type bridge 2>/dev/null || true
+  ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
+  ip link set wbdocker2 up
+  dp=()
+  for i in $(seq "$RUNS"); do
+    droot="$work/droot$i"
+    dockerd --data-root "$droot" --exec-root "$work/dexec$i" --pidfile "$work/d$i.pid" \
+      -H "unix://$work/d$i.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd$i.log" 2>&1 &
+    p=$!
+    for _ in $(seq 200); do docker -H "unix://$work/d$i.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+    t0=$(now)
+    docker -H "unix://$work/d$i.sock" pull -q "127.0.0.1:$dport/bench/d1:1" >/dev/null
+    t1=$(now)
+    kill $p; wait $p 2>/dev/null || true
+    dp+=("$(mbs "$bytes" "$t0" "$t1")")
+  done
+  echo "pull (docker) from distribution: $(median "${dp[@]}") MB/s"
+  echo "ratio pull wharf/docker: $(python3 -c "print(round($(median "${wp[@]}")/max($(median "${dp[@]}"),1),2))")"
+else
+  echo "docker: dockerd not installed; no comparison"
+fi
