@@ -78,6 +78,26 @@ pub fn clean_rel(path: &str) -> Option<PathBuf> {
     Some(out)
 }
 
+/// `rel` (already cleaned) inside `root`, refusing a symlink anywhere on the way: the host
+/// would follow it out of the root. None if some component is missing.
+pub fn resolve_no_symlinks(root: &Path, rel: &Path) -> Result<Option<PathBuf>, String> {
+    let mut walk = root.to_path_buf();
+    for c in rel.components() {
+        walk.push(c);
+        match fs::symlink_metadata(&walk) {
+            Err(_) => return Ok(None),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{}: a symlink in the build context cannot be used here",
+                    rel.display()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(Some(walk))
+}
+
 /// Expands one source pattern in `root` to the relative paths it names (sorted). Parent
 /// components are never symlinks followed out of the root.
 pub fn expand_source(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {

@@ -170,15 +170,20 @@ pub async fn build(
             opts.dockerfile
         ))
     })?;
-    let df_path = ctx.join(&df_rel);
+    let not_found = || {
+        invalid(format!(
+            "Cannot locate specified Dockerfile: {}",
+            opts.dockerfile
+        ))
+    };
+    // Never read through a context symlink: a host file's text would come back in the parse
+    // error.
+    let df_path = copy::resolve_no_symlinks(&ctx, &df_rel)
+        .map_err(|_| not_found())?
+        .ok_or_else(not_found)?;
     let text = match std::fs::symlink_metadata(&df_path) {
         Ok(m) if m.is_file() => std::fs::read_to_string(&df_path).map_err(internal)?,
-        _ => {
-            return Err(invalid(format!(
-                "Cannot locate specified Dockerfile: {}",
-                opts.dockerfile
-            )))
-        }
+        _ => return Err(not_found()),
     };
     let df = dockerfile::parse(&text).map_err(|e| match e {
         dockerfile::ParseError::Empty => invalid(format!(
@@ -517,35 +522,21 @@ async fn run_stage(
         ))
         .await;
     }
+    let mut trigger_steps = Vec::new();
     for t in &triggers {
         let parsed = dockerfile::parse(&format!("FROM scratch\n{t}\n"))
             .map_err(|e| invalid(format!("invalid ONBUILD trigger {t:?}: {e}")))?;
-        let Some(ins) = parsed.stages.first().and_then(|s| s.instructions.first()) else {
-            continue;
-        };
-        let (_, new) = run_step(
-            d,
-            sh.ctx,
-            sh.work,
-            sh.opts,
-            sh.lex,
-            &mut st,
-            ins,
-            results,
-            df,
-            si,
-            sh.created,
-            sh.epoch,
-            out,
-            &mut used_args,
-            sh.meta,
-        )
-        .await?;
-        st.image = new;
+        trigger_steps.extend(parsed.stages.into_iter().flat_map(|s| s.instructions));
     }
-    for ins in &s.instructions {
-        step += 1;
-        say(format!("Step {step}/{total} : {}\n", ins.original)).await;
+    let steps = trigger_steps
+        .iter()
+        .map(|i| (i, true))
+        .chain(s.instructions.iter().map(|i| (i, false)));
+    for (ins, trigger) in steps {
+        if !trigger {
+            step += 1;
+            say(format!("Step {step}/{total} : {}\n", ins.original)).await;
+        }
         let (cached, new) = run_step(
             d,
             sh.ctx,
@@ -564,6 +555,10 @@ async fn run_stage(
             sh.meta,
         )
         .await?;
+        if trigger {
+            st.image = new;
+            continue;
+        }
         if cached {
             say(" ---> Using cache\n".into()).await;
         }
@@ -999,21 +994,11 @@ fn run_mounts(
                 let src = m.source.clone().unwrap_or_default();
                 let rel = copy::clean_rel(&src)
                     .ok_or_else(|| invalid(format!("forbidden path outside the build context: {src}")))?;
-                // Never a symlink anywhere on the way: the host would follow it out of the root.
-                let mut walk = root.clone();
-                for c in rel.components() {
-                    walk.push(c);
-                    match std::fs::symlink_metadata(&walk) {
-                        Err(_) => return Err(invalid(format!("failed to mount {src}: not found"))),
-                        Ok(m) if m.file_type().is_symlink() => {
-                            return Err(invalid(format!(
-                                "failed to mount {src}: a symlink cannot be bind-mounted from the build context"
-                            )))
-                        }
-                        Ok(_) => {}
-                    }
-                }
-                let host = root.join(&rel);
+                let host = match copy::resolve_no_symlinks(&root, &rel) {
+                    Ok(Some(h)) => h,
+                    Ok(None) => return Err(invalid(format!("failed to mount {src}: not found"))),
+                    Err(e) => return Err(invalid(format!("failed to mount {src}: {e}"))),
+                };
                 let content = copy::hash_sources(&root, &[rel]).map_err(internal)?;
                 binds.push(format!(
                     "{}:{}:{}",
@@ -1056,7 +1041,32 @@ fn fresh(work: &Path, what: &str) -> Result<PathBuf, ApiError> {
     Ok(p)
 }
 
-/// `dir`'s tree as a layer on the stage's image.
+/// `dir`'s tree (a fresh layer dir or a container's overlay upper) as a layer on `parent`,
+/// mtimes clamped to `epoch`.
+fn pack_layer(
+    d: &Daemon,
+    parent: Option<&Digest>,
+    dir: &Path,
+    scratch: &Path,
+    epoch: i64,
+    o: &StepOptions,
+) -> Result<Digest, ApiError> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(scratch)
+        .map_err(internal)?;
+    let _ = std::fs::remove_file(scratch);
+    let mut f = crate::container::changes::layer_tar_clamped(dir, f, Some(epoch.max(0) as u64))
+        .map_err(|e| internal(format!("failed to pack the layer: {e}")))?;
+    use std::io::Seek;
+    f.rewind().map_err(internal)?;
+    Ok(d.images.build_step(parent, Some(&mut f), o)?)
+}
+
+/// `dir`'s tree as a layer on the stage's image; `dir` is removed.
 fn layer_step(
     d: &Daemon,
     st: &Stage,
@@ -1064,21 +1074,16 @@ fn layer_step(
     epoch: i64,
     o: StepOptions,
 ) -> Result<Digest, ApiError> {
-    let tmp = dir.with_extension("tar");
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(internal)?;
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = crate::container::changes::layer_tar_clamped(dir, f, Some(epoch.max(0) as u64))
-        .map_err(|e| internal(format!("failed to pack the layer: {e}")))?;
-    use std::io::Seek;
-    f.rewind().map_err(internal)?;
-    let id = d.images.build_step(st.image.as_ref(), Some(&mut f), &o)?;
+    let id = pack_layer(
+        d,
+        st.image.as_ref(),
+        dir,
+        &dir.with_extension("tar"),
+        epoch,
+        &o,
+    );
     let _ = crate::container::remove_dir_all_no_follow(dir);
-    Ok(id)
+    id
 }
 
 /// RUN: a container from the parent image runs `argv`; its write layer is the step's layer.
@@ -1208,21 +1213,14 @@ async fn run_and_commit(
     let parent = parent.clone();
     let dir = d.container_dir(id);
     crate::api::blocking(move || {
-        let tmp = dir.join("layer.tar");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(internal)?;
-        let _ = std::fs::remove_file(&tmp);
-        let mut f =
-            crate::container::changes::layer_tar_clamped(&upper, f, Some(epoch.max(0) as u64))
-                .map_err(|e| internal(format!("failed to pack the layer: {e}")))?;
-        use std::io::Seek;
-        f.rewind().map_err(internal)?;
-        Ok(dd.images.build_step(Some(&parent), Some(&mut f), &o)?)
+        pack_layer(
+            &dd,
+            Some(&parent),
+            &upper,
+            &dir.join("layer.tar"),
+            epoch,
+            &o,
+        )
     })
     .await
 }
