@@ -91,6 +91,25 @@ pub struct PublishedPort {
     pub port: u16,
     pub host_ip: String,
     pub host_port: u16,
+    /// Shared with the other replicas of the container's service (see [`lb_group`]): bound
+    /// with SO_REUSEPORT and forwarded round-robin to every healthy replica.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+/// The load-balancing group of a container: replicas of one compose service
+/// (`com.docker.compose.project` + `.service` labels) may publish the same fixed host port,
+/// which then spreads new connections over those of them that are running and healthy.
+pub fn lb_group(c: &Container) -> Option<String> {
+    let l = c.config.labels.as_ref()?;
+    let project = l.get("com.docker.compose.project")?;
+    let service = l.get("com.docker.compose.service")?;
+    if l.get("com.docker.compose.oneoff")
+        .is_some_and(|v| v == "True")
+    {
+        return None; // `compose run` containers never join the service's port
+    }
+    Some(format!("{project}/{service}"))
 }
 
 /// How a container is networked.
@@ -124,6 +143,9 @@ pub struct NetworkStore {
     /// nftables updates, one at a time.
     nft: Mutex<()>,
     dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Containers being stopped: out of their load-balancing groups before the stop signal,
+    /// so no new connection goes to a replica on its way out.
+    draining: Mutex<HashSet<String>>,
 }
 
 fn db_err(e: impl std::fmt::Display) -> ApiError {
@@ -167,6 +189,7 @@ impl NetworkStore {
             ipam: Mutex::new(()),
             nft: Mutex::new(()),
             dns: Mutex::new(HashMap::new()),
+            draining: Mutex::new(Default::default()),
         })
     }
 
@@ -645,6 +668,7 @@ impl Daemon {
     /// The host ports a container asks for, as its shim must bind them.
     pub fn port_requests(&self, c: &Container) -> Result<Vec<PublishedPort>, ApiError> {
         let mut out = Vec::new();
+        let group = lb_group(c);
         if !matches!(mode_of(&c.host_config), Mode::Bridged) {
             return Ok(out);
         }
@@ -710,10 +734,76 @@ impl Daemon {
                         hip
                     },
                     host_port,
+                    shared: group.is_some() && host_port != 0,
                 });
             }
         }
+        if group.is_some() {
+            self.check_shared_ports(c, &group, &out)?;
+        }
         Ok(out)
+    }
+
+    /// Shared ports are bound with SO_REUSEPORT, which the kernel grants any other root socket
+    /// asking the same: so the daemon itself refuses a port a container outside the group holds.
+    fn check_shared_ports(
+        &self,
+        c: &Container,
+        group: &Option<String>,
+        want: &[PublishedPort],
+    ) -> Result<(), ApiError> {
+        let overlaps = |a: &str, b: &str| a == b || a == "0.0.0.0" || b == "0.0.0.0";
+        for other in self.containers.list() {
+            if other.id == c.id || other.ports.is_empty() || lb_group(&other) == *group {
+                continue;
+            }
+            for p in want.iter().filter(|p| p.shared) {
+                if other.ports.iter().any(|q| {
+                    q.proto == p.proto
+                        && q.host_port == p.host_port
+                        && overlaps(&q.host_ip, &p.host_ip)
+                }) {
+                    return Err(ApiError::invalid(format!(
+                        "Bind for {}:{} failed: port is already allocated",
+                        p.host_ip, p.host_port
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a change of state that decides whether `c` serves its shared ports (pause).
+    pub async fn shared_ports_changed(self: &Arc<Self>, c: &Container) {
+        if c.ports.iter().any(|p| p.shared) {
+            let d = self.clone();
+            let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
+        }
+    }
+
+    /// Takes a container out of (or back into) its load-balancing groups; true if that
+    /// changed the forwarding (the caller then waits for it: nftables is rewritten here).
+    pub fn set_draining(&self, id: &str, on: bool) -> bool {
+        let changed = {
+            let mut d = self
+                .networks
+                .draining
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if on {
+                d.insert(id.to_string())
+            } else {
+                d.remove(id)
+            }
+        };
+        let shared = self
+            .containers
+            .resolve(id)
+            .is_ok_and(|c| c.ports.iter().any(|p| p.shared));
+        if changed && shared {
+            self.nft_changed();
+        }
+        changed && shared
     }
 
     /// Plugs a created container (its init is `pid`) into its networks; returns the
@@ -792,7 +882,15 @@ impl Daemon {
                 })
             })
             .collect();
+        let draining = self
+            .networks
+            .draining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut ports = Vec::new();
+        let mut groups: BTreeMap<(String, Option<Ipv4Addr>, u16), Vec<(Ipv4Addr, u16)>> =
+            BTreeMap::new();
         for c in self.containers.list() {
             if !c.state.status.is_live() && c.ports.is_empty() {
                 continue;
@@ -803,24 +901,56 @@ impl Daemon {
             let Some(ip) = c.endpoints.get(&primary).and_then(|e| e.ip) else {
                 continue;
             };
+            // A replica takes new connections while running, not on its way out, and (if it
+            // has a health check) once healthy.
+            let serving = c.state.status != crate::container::store::Status::Paused
+                && !draining.contains(&c.id)
+                && (!crate::container::health::has_probe(&c)
+                    || c.state
+                        .health
+                        .as_ref()
+                        .is_some_and(|h| h.status == "healthy"));
             for p in &c.ports {
+                let host_ip = p
+                    .host_ip
+                    .parse()
+                    .ok()
+                    .filter(|a: &Ipv4Addr| !a.is_unspecified());
+                if p.shared {
+                    let g = groups
+                        .entry((p.proto.clone(), host_ip, p.host_port))
+                        .or_default();
+                    if serving {
+                        g.push((ip, p.port));
+                    }
+                    continue;
+                }
                 ports.push(nft::PortMap {
                     proto: p.proto.clone(),
-                    host_ip: p
-                        .host_ip
-                        .parse()
-                        .ok()
-                        .filter(|a: &Ipv4Addr| !a.is_unspecified()),
+                    host_ip,
                     host_port: p.host_port,
                     ip,
                     port: p.port,
                 });
             }
         }
+        let groups = groups
+            .into_iter()
+            .map(|((proto, host_ip, host_port), mut backends)| {
+                backends.sort();
+                nft::PortGroup {
+                    proto,
+                    host_ip,
+                    host_port,
+                    backends,
+                }
+            })
+            .collect();
         nft::apply(&nft::Ruleset {
             table: self.networks.table.clone(),
             bridges,
             ports,
+            groups,
         })
     }
 

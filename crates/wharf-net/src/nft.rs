@@ -11,6 +11,11 @@
 //!   port through a host address (hairpin) is masqueraded too, so the answer comes back the
 //!   way the question went.
 //!
+//! A host port shared by several containers (compose replicas behind one published port) is
+//! one rule instead of a map entry: `dnat to numgen inc mod N map { 0 : ip . port, … }`, new
+//! connections taken in turn by each backend; conntrack keeps established ones where they are
+//! when the set changes.
+//!
 //! Every change is one `nft -f -` transaction that declares the table (idempotent), flushes the
 //! sets and maps and refills them from the daemon's state: atomic, so a published port never
 //! stops answering during an update, and the same call reconciles whatever a crash left.
@@ -43,12 +48,23 @@ pub struct PortMap {
     pub port: u16,
 }
 
+/// A host port spread over several backends, round-robin per new connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortGroup {
+    pub proto: String,
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    /// Container address and port; empty = nothing answers (the port refuses).
+    pub backends: Vec<(Ipv4Addr, u16)>,
+}
+
 /// The whole desired state of a daemon's table.
 #[derive(Clone, Debug, Default)]
 pub struct Ruleset {
     pub table: String,
     pub bridges: Vec<Bridge>,
     pub ports: Vec<PortMap>,
+    pub groups: Vec<PortGroup>,
 }
 
 fn quote(s: &str) -> String {
@@ -58,6 +74,28 @@ fn quote(s: &str) -> String {
 /// The `nft -f` script that makes the table exactly `rs`.
 pub fn script(rs: &Ruleset) -> String {
     let t = &rs.table;
+    let proto = |p: &str| if p == "udp" { "udp" } else { "tcp" };
+    let mut groups = String::new();
+    for g in rs.groups.iter().filter(|g| !g.backends.is_empty()) {
+        let daddr = g
+            .host_ip
+            .map(|ip| format!("ip daddr {ip} "))
+            .unwrap_or_default();
+        let targets: Vec<String> = g
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, (ip, port))| format!("{i} : {ip} . {port}"))
+            .collect();
+        let _ = writeln!(
+            groups,
+            "add rule ip {t} ports {daddr}meta l4proto {p} th dport {hp} dnat ip to numgen inc mod {n} map {{ {m} }}",
+            p = proto(&g.proto),
+            hp = g.host_port,
+            n = targets.len(),
+            m = targets.join(", ")
+        );
+    }
     let mut s = String::new();
     let _ = write!(
         s,
@@ -85,7 +123,7 @@ flush map ip {t} bind_any
 flush map ip {t} bind_ip
 add rule ip {t} prerouting fib daddr type local jump ports
 add rule ip {t} output fib daddr type local jump ports
-add rule ip {t} ports dnat ip to ip daddr . meta l4proto . th dport map @bind_ip
+{groups}add rule ip {t} ports dnat ip to ip daddr . meta l4proto . th dport map @bind_ip
 add rule ip {t} ports dnat ip to meta l4proto . th dport map @bind_any
 add rule ip {t} postrouting ip saddr @masq oifname != @bridges masquerade
 add rule ip {t} postrouting ct status dnat ip saddr 127.0.0.0/8 oifname @bridges masquerade
@@ -120,7 +158,6 @@ add rule ip {t} forward oifname @internal iifname != @internal drop
             internal.join(", ")
         );
     }
-    let proto = |p: &str| if p == "udp" { "udp" } else { "tcp" };
     let any: Vec<String> = rs
         .ports
         .iter()
@@ -232,6 +269,15 @@ mod tests {
                     port: 53,
                 },
             ],
+            groups: vec![PortGroup {
+                proto: "tcp".into(),
+                host_ip: None,
+                host_port: 8088,
+                backends: vec![
+                    (Ipv4Addr::new(10, 214, 0, 4), 80),
+                    (Ipv4Addr::new(10, 214, 0, 5), 80),
+                ],
+            }],
         }
     }
 
@@ -254,6 +300,12 @@ mod tests {
             s.contains("bind_ip { 127.0.0.1 . udp . 5353 : 10.214.0.3 . 53 }"),
             "{s}"
         );
+        assert!(
+            s.contains("th dport 8088 dnat ip to numgen inc mod 2 map { 0 : 10.214.0.4 . 80, 1 : 10.214.0.5 . 80 }"),
+            "{s}"
+        );
+        // Groups come before the maps (a map entry would otherwise win).
+        assert!(s.find("numgen").unwrap() < s.find("map @bind_ip").unwrap());
     }
 
     /// The script is accepted by the real nft, twice (idempotent), and the table goes away.
@@ -276,6 +328,7 @@ mod tests {
         let listed = String::from_utf8_lossy(&out.stdout);
         assert!(listed.contains("tcp . 8080 : 10.214.0.2 . 80"), "{listed}");
         assert!(!listed.contains("5353"), "{listed}");
+        assert!(listed.contains("numgen inc mod 2"), "{listed}");
         delete_table(&table).unwrap();
         delete_table(&table).unwrap();
     }

@@ -484,6 +484,7 @@ async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<S
         .map_err(ApiError::internal)?;
     d.containers
         .update(&c.id, |c| c.state.status = Status::Paused)?;
+    d.shared_ports_changed(&c).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -500,6 +501,7 @@ async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult
         .map_err(ApiError::internal)?;
     d.containers
         .update(&c.id, |c| c.state.status = Status::Running)?;
+    d.shared_ports_changed(&c).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -53,6 +53,15 @@ fn dur(ns: Option<i64>, default: Duration) -> Duration {
     }
 }
 
+/// Whether the container's config has a health check that runs (not `NONE`).
+pub fn has_probe(c: &super::store::Container) -> bool {
+    c.config
+        .healthcheck
+        .as_ref()
+        .and_then(|h| probe_args(h.test.as_deref().unwrap_or(&[])))
+        .is_some()
+}
+
 impl Daemon {
     /// Starts probing a just-started container, if its config has a health check.
     pub fn watch_health(self: &Arc<Self>, id: String) {
@@ -71,12 +80,18 @@ impl Daemon {
         let start_interval = dur(hc.start_interval, Duration::from_secs(5)).min(interval);
         let retries = hc.retries.filter(|r| *r > 0).unwrap_or(3);
         let started_at = c.state.started_at.clone();
-        let _ = self.containers.update(&id, |c| {
+        let shared = self.containers.update(&id, |c| {
             c.state.health = Some(Health {
                 status: "starting".into(),
                 ..Default::default()
-            })
+            });
+            c.ports.iter().any(|p| p.shared)
         });
+        if shared.unwrap_or(false) {
+            // Not serving its service's port until healthy.
+            let d = self.clone();
+            tokio::task::spawn_blocking(move || d.nft_changed());
+        }
         let d = self.clone();
         tokio::spawn(async move {
             let began = tokio::time::Instant::now();
@@ -95,7 +110,8 @@ impl Daemon {
                 let env = c.config.env.clone().unwrap_or_default();
                 let probe = run_probe(&d, &id, args.clone(), env, timeout).await;
                 let in_start = began.elapsed() < start_period;
-                let _ = d.containers.update(&id, |c| {
+                let before = c.state.health.as_ref().map(|h| h.status.clone());
+                let after = d.containers.update(&id, |c| {
                     let h = c.state.health.get_or_insert_with(Default::default);
                     if probe.exit_code == 0 {
                         h.status = "healthy".into();
@@ -109,7 +125,15 @@ impl Daemon {
                     h.log.push(probe);
                     let excess = h.log.len().saturating_sub(MAX_LOG);
                     h.log.drain(..excess);
+                    (h.status.clone(), c.ports.iter().any(|p| p.shared))
                 });
+                // A replica behind a shared port serves only while healthy.
+                if let Ok((status, true)) = after {
+                    if before.as_deref() != Some(status.as_str()) {
+                        let d = d.clone();
+                        let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
+                    }
+                }
             }
         });
     }

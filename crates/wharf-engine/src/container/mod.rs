@@ -612,6 +612,7 @@ impl Daemon {
             let d = self.clone();
             let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
         }
+        self.set_draining(id, false);
         let Ok(c) = self.containers.update(id, |c| {
             crate::network::clear_endpoints(c);
             c.state.status = Status::Exited;
@@ -690,6 +691,11 @@ impl Daemon {
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let dir = self.container_dir(&c.id);
         let mut rx = self.containers.subscribe(&c.id)?;
+        if c.ports.iter().any(|p| p.shared) {
+            // Out of its service's published ports first: new connections go to the others.
+            let (d, id) = (self.clone(), c.id.clone());
+            let _ = tokio::task::spawn_blocking(move || d.set_draining(&id, true)).await;
+        }
         if c.state.status == Status::Paused {
             let _ = client::call(&dir, Request::Resume).await;
         }

@@ -360,6 +360,12 @@ fn bind_ports(
             .map_err(|e| format!("socket: {e}"))?;
         // A specific address may not be up (yet); docker binds it anyway.
         let _ = rustix::net::sockopt::set_ip_freebind(&fd, true);
+        if p.shared {
+            // The replicas of one service hold the port together (the daemon checked that no
+            // one else holds it); it stays held while any of them runs.
+            rustix::net::sockopt::set_socket_reuseport(&fd, true)
+                .map_err(|e| format!("SO_REUSEPORT: {e}"))?;
+        }
         let want = std::net::SocketAddrV4::new(ip, p.host_port);
         if let Err(e) = rustix::net::bind(&fd, &want) {
             return Err(if e == rustix::io::Errno::ADDRINUSE {
