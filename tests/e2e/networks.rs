@@ -636,5 +636,40 @@ fn containers_reach_published_ports_through_the_host_and_links_and_filters_work(
         "{exposed}"
     );
     assert_eq!(by("expose=81").trim(), "");
+    // Networks are isolated from each other (docker's isolation chains): a container on
+    // another network cannot reach srv's address, but it reaches srv's published port.
+    d.ok(&["network", "create", "--subnet", "10.239.0.0/24", "other"]);
+    // (busybox 1.35's `wget -T` crashes: `timeout` bounds the wait instead)
+    let direct = d.wharf(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        "web",
+        "timeout",
+        "2",
+        "wget",
+        "-qO-",
+        &format!("http://{ip}/"),
+    ]);
+    assert!(
+        !direct.status.success(),
+        "reached {ip} from another network"
+    );
+    let other_gw = "10.239.0.1";
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        "web",
+        "timeout",
+        "5",
+        "wget",
+        "-qO-",
+        &format!("http://{other_gw}:{port}/"),
+    ]);
+    assert_eq!(out, "hello from wharf\n");
     d.ok(&["rm", "-f", "srv", "quiet"]);
+    d.ok(&["network", "rm", "other"]);
 }

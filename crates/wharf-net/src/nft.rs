@@ -3,7 +3,8 @@
 //! The table holds no per-object rules, only sets and maps the rules look things up in:
 //! - `masq`: subnets of non-internal networks, masqueraded when they leave by a non-bridge link;
 //! - `bridges` / `internal`: our bridge links, and those of `--internal` networks (which may
-//!   not forward off their bridge);
+//!   not forward off their bridge); one rule per bridge keeps networks from forwarding to each
+//!   other, except for published ports (DNAT'd traffic is accepted first);
 //! - `bind_any` / `bind_ip`: published ports, `proto . port` (or `host ip . proto . port`) →
 //!   `container ip . port`, DNAT'd for traffic to any local address, from outside
 //!   (prerouting) and from the host itself (output; loopback needs `route_localnet` on the
@@ -96,6 +97,17 @@ pub fn script(rs: &Ruleset) -> String {
             m = targets.join(", ")
         );
     }
+    // Bridges do not forward to each other (docker's isolation chains); published ports
+    // (DNAT'd above) stay reachable from every network.
+    let mut isolation = String::new();
+    for b in &rs.bridges {
+        let _ = writeln!(
+            isolation,
+            "add rule ip {t} forward iifname {} oifname @bridges oifname != {} drop",
+            quote(&b.name),
+            quote(&b.name)
+        );
+    }
     let mut s = String::new();
     let _ = write!(
         s,
@@ -130,7 +142,8 @@ add rule ip {t} postrouting ct status dnat ip saddr 127.0.0.0/8 oifname @bridges
 add rule ip {t} postrouting ct status dnat ip saddr @masq oifname @bridges masquerade
 add rule ip {t} forward iifname @internal oifname != @internal drop
 add rule ip {t} forward oifname @internal iifname != @internal drop
-"#
+add rule ip {t} forward ct status dnat accept
+{isolation}"#
     );
     let masq: Vec<String> = rs
         .bridges
@@ -302,6 +315,10 @@ mod tests {
         );
         assert!(
             s.contains("th dport 8088 dnat ip to numgen inc mod 2 map { 0 : 10.214.0.4 . 80, 1 : 10.214.0.5 . 80 }"),
+            "{s}"
+        );
+        assert!(
+            s.contains("forward iifname \"wt0\" oifname @bridges oifname != \"wt0\" drop"),
             "{s}"
         );
         // Groups come before the maps (a map entry would otherwise win).
