@@ -34,6 +34,16 @@ pub struct DaemonArgs {
     /// Accepted for docker compatibility; ignored
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
+    /// A registry (host[:port]) that may be reached over plain HTTP (repeatable)
+    #[arg(long = "insecure-registry", value_name = "host[:port]")]
+    pub insecure_registries: Vec<String>,
+    /// Directory of per-registry CAs (`<host[:port]>/ca.crt`), besides /etc/docker/certs.d
+    #[arg(
+        long = "registry-certs-dir",
+        env = "WHARF_REGISTRY_CERTS_DIR",
+        value_name = "dir"
+    )]
+    pub registry_certs_dir: Option<PathBuf>,
 }
 
 /// Entry point of `wharf daemon …`; `args` starts at "daemon". Returns the process exit code.
@@ -94,6 +104,8 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     fs::create_dir_all(&args.data_root)
         .with_context(|| format!("failed to create data root {}", args.data_root.display()))?;
     let _lock = lock_data_root(&args.data_root)?;
+    crate::pull::http::set_insecure_registries(args.insecure_registries.clone());
+    crate::pull::set_certs_dir(args.registry_certs_dir.clone());
 
     let daemon = Arc::new(Daemon::open(&args.data_root).context("failed to open the stores")?);
     let listener = bind(&sock)?;

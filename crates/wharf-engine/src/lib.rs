@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod exec;
 pub mod network;
 pub mod pull;
+pub mod push;
 pub mod shim;
 pub mod state;
 pub mod volume;

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/get", get(save_many))
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
+        .route("/auth", post(auth))
         .route(
             "/images/{*rest}",
             get(get_one).post(post_one).delete(remove),
@@ -182,6 +183,28 @@ async fn search() -> ApiError {
     )
 }
 
+/// `POST /auth` (`docker login`): checks the credentials against the registry
+/// (see `crate::pull::login`).
+async fn auth(Json(body): Json<Value>) -> Response {
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (user, password, server) = (field("username"), field("password"), field("serveraddress"));
+    let insecure = crate::pull::http::insecure_registries();
+    match crate::pull::login::login(&server, &user, &password, &insecure).await {
+        Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),
+        Err(e) if e.unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "message": e.error.message })),
+        )
+            .into_response(),
+        Err(e) => e.error.into_response(),
+    }
+}
+
 async fn get_one(State(d): State<AppState>, Path(rest): Path<String>) -> Response {
     let r = if let Some(name) = rest.strip_suffix("/json") {
         inspect(d, name.to_string())
@@ -202,14 +225,16 @@ async fn get_one(State(d): State<AppState>, Path(rest): Path<String>) -> Respons
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn post_one(State(d): State<AppState>, Path(rest): Path<String>, p: Params) -> Response {
+async fn post_one(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+    p: Params,
+) -> Response {
     let r = if let Some(name) = rest.strip_suffix("/tag") {
         tag(d, name.to_string(), p).await
-    } else if rest.ends_with("/push") {
-        Err(ApiError::new(
-            ErrorKind::Unavailable,
-            "push is not supported yet: this daemon has no registry client",
-        ))
+    } else if let Some(name) = rest.strip_suffix("/push") {
+        push(d, name, &headers, p).await
     } else {
         Err(ApiError::new(
             ErrorKind::NotFound,
@@ -217,6 +242,33 @@ async fn post_one(State(d): State<AppState>, Path(rest): Path<String>, p: Params
         ))
     };
     r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The Basic credentials in a request's `X-Registry-Auth` header, if any.
+fn registry_auth(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-registry-auth")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::pull::registry_auth_basic)
+}
+
+/// `POST /images/{name}/push?tag=`: docker's progress stream (see `crate::push`); no tag
+/// pushes every tag of the repository.
+async fn push(
+    d: AppState,
+    name: &str,
+    headers: &axum::http::HeaderMap,
+    p: Params,
+) -> ApiResult<Response> {
+    let r = crate::push::push_reference(name, p.str("tag"))?;
+    let basic = registry_auth(headers);
+    let (tx, rx) = stream::channel();
+    tokio::spawn(async move {
+        if let Err(e) = crate::push::push(d, r, basic, tx.clone()).await {
+            tx.fail_async(e).await;
+        }
+    });
+    Ok(stream::respond(rx).await)
 }
 
 async fn inspect(d: AppState, name: String) -> ApiResult<Json<Value>> {
@@ -337,10 +389,7 @@ async fn create(
     body: Body,
 ) -> ApiResult<Response> {
     if !p.str("fromImage").is_empty() {
-        let basic = headers
-            .get("x-registry-auth")
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::pull::registry_auth_basic);
+        let basic = registry_auth(&headers);
         let r = crate::pull::pull_reference(p.str("fromImage"), p.str("tag"))?;
         let platform = match p.str("platform") {
             "" => None,

@@ -149,7 +149,7 @@ async fn info(State(d): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": { "IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": [] },
+        "RegistryConfig": crate::pull::registry_config(),
         "NCPU": h.ncpu,
         "MemTotal": h.mem_total,
         "DockerRootDir": d.data_root.display().to_string(),

@@ -2,9 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use wharf_types::{Digest, ErrorKind, Reference};
@@ -36,8 +37,29 @@ fn host_only(hostport: &str) -> &str {
 /// The registry endpoint of a reference: docker.io is registry-1.docker.io; localhost,
 /// loopback addresses and `WHARF_INSECURE_REGISTRIES` entries are plain HTTP.
 pub fn registry_endpoint(r: &Reference) -> Result<Endpoint, ApiError> {
-    let insecure = std::env::var("WHARF_INSECURE_REGISTRIES").unwrap_or_default();
-    Ok(endpoint_for(&r.domain, &insecure))
+    Ok(endpoint_for(&r.domain, &insecure_registries()))
+}
+
+static INSECURE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Sets the daemon's `--insecure-registry` list (once, at start).
+pub fn set_insecure_registries(list: Vec<String>) {
+    let _ = INSECURE.set(list);
+}
+
+/// The registries that may be spoken to in plain HTTP besides loopback ones: the daemon's
+/// `--insecure-registry` flags and `WHARF_INSECURE_REGISTRIES` (comma-separated), joined by
+/// commas.
+pub fn insecure_registries() -> String {
+    let mut v: Vec<String> = INSECURE.get().cloned().unwrap_or_default();
+    if let Ok(e) = std::env::var("WHARF_INSECURE_REGISTRIES") {
+        v.extend(
+            e.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        );
+    }
+    v.join(",")
 }
 
 pub(crate) fn endpoint_for(domain: &str, insecure: &str) -> Endpoint {
@@ -128,61 +150,59 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
 }
 
 /// Splits `http://host:port/path?q` into (scheme, host:port, path?q).
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let i = rest.find('/').unwrap_or(rest.len());
     let path = if i == rest.len() { "/" } else { &rest[i..] };
     Some((scheme, &rest[..i], path))
 }
 
-fn unavailable(msg: String) -> ApiError {
+pub(crate) fn unavailable(msg: String) -> ApiError {
     ApiError::new(ErrorKind::Unavailable, msg)
 }
 
-/// One GET (no redirects followed here).
-async fn get_once(
+/// A request body: in memory or streamed.
+pub type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+pub fn empty_body() -> ReqBody {
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub fn full_body(b: Bytes) -> ReqBody {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
+
+/// One request on a fresh connection (no redirects followed here).
+pub(crate) async fn send_once(
+    method: Method,
     url: &str,
-    accept: Option<&str>,
-    auth: Option<&str>,
+    headers: &[(header::HeaderName, String)],
+    body: ReqBody,
 ) -> Result<hyper::Response<Incoming>, ApiError> {
     let (scheme, host, path) =
         split_url(url).ok_or_else(|| ApiError::invalid(format!("invalid URL {url}")))?;
-    if scheme == "https" {
-        return Err(unavailable(format!(
-            "pulling over HTTPS is not supported yet ({url}); for a plain-HTTP registry add {host} to WHARF_INSECURE_REGISTRIES"
-        )));
-    }
-    if scheme != "http" {
-        return Err(ApiError::invalid(format!(
-            "unsupported URL scheme in {url}"
-        )));
-    }
-    let addr = if host.contains(':') && !host.ends_with(']') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| unavailable(format!("failed to connect to registry {host}: {e}")))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let io = super::tls::connect(scheme, host).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| unavailable(format!("failed to talk to registry {host}: {e}")))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut req = Request::get(path).header(header::HOST, host).header(
-        header::USER_AGENT,
-        concat!("wharf/", env!("CARGO_PKG_VERSION")),
-    );
-    if let Some(a) = accept {
-        req = req.header(header::ACCEPT, a);
-    }
-    if let Some(a) = auth {
-        req = req.header(header::AUTHORIZATION, a);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host)
+        .header(
+            header::USER_AGENT,
+            concat!("wharf/", env!("CARGO_PKG_VERSION")),
+        );
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
     let req = req
-        .body(Empty::<Bytes>::new())
+        .body(body)
         .map_err(|e| ApiError::internal(format!("failed to build request: {e}")))?;
     sender
         .send_request(req)
@@ -190,8 +210,23 @@ async fn get_once(
         .map_err(|e| unavailable(format!("request to registry {host} failed: {e}")))
 }
 
+async fn get_once(
+    url: &str,
+    accept: Option<&str>,
+    auth: Option<&str>,
+) -> Result<hyper::Response<Incoming>, ApiError> {
+    let mut h = Vec::new();
+    if let Some(a) = accept {
+        h.push((header::ACCEPT, a.to_string()));
+    }
+    if let Some(a) = auth {
+        h.push((header::AUTHORIZATION, a.to_string()));
+    }
+    send_once(Method::GET, url, &h, empty_body()).await
+}
+
 /// GET following up to 5 redirects (blob stores redirect to storage).
-async fn get(
+pub(crate) async fn get(
     url: &str,
     accept: Option<&str>,
     auth: Option<&str>,
@@ -225,7 +260,10 @@ async fn get(
     Err(unavailable(format!("too many redirects fetching {url}")))
 }
 
-async fn read_all(resp: hyper::Response<Incoming>, max: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_all(
+    resp: hyper::Response<Incoming>,
+    max: usize,
+) -> Result<Bytes, ApiError> {
     let body = http_body_util::Limited::new(resp.into_body(), max);
     body.collect()
         .await
@@ -272,6 +310,10 @@ struct Inner {
     basic: Option<String>,
     token: Mutex<Option<String>>,
     repo: String,
+    /// `pull` or `pull,push`: the actions a token is asked for on `repo`.
+    actions: &'static str,
+    /// More scopes a token must cover (`repository:<other>:pull` for cross-repo mounts).
+    extra_scopes: Vec<String>,
 }
 
 /// A registry client for one repository; cheap to clone.
@@ -281,16 +323,33 @@ pub struct Client(Arc<Inner>);
 impl Client {
     /// `basic`: credentials the client sent (`X-Registry-Auth`); else `~/.docker/config.json`'s.
     pub fn new(ep: Endpoint, r: &Reference, basic: Option<String>) -> Client {
+        Client::with_scope(ep, r, basic, "pull", Vec::new())
+    }
+
+    /// A client whose tokens cover `actions` on `r`'s repository and `extra_scopes`.
+    pub fn with_scope(
+        ep: Endpoint,
+        r: &Reference,
+        basic: Option<String>,
+        actions: &'static str,
+        extra_scopes: Vec<String>,
+    ) -> Client {
         let basic = basic.or_else(|| basic_auth(&ep.host));
         Client(Arc::new(Inner {
             ep,
             basic,
             token: Mutex::new(None),
             repo: r.path.clone(),
+            actions,
+            extra_scopes,
         }))
     }
 
-    fn auth_header(&self) -> Option<String> {
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.0.ep
+    }
+
+    pub(crate) fn auth_header(&self) -> Option<String> {
         let t = self
             .0
             .token
@@ -312,8 +371,17 @@ impl Client {
     ) -> Result<hyper::Response<Incoming>, ApiError> {
         let url = self.0.ep.url(path);
         let resp = get(&url, accept, self.auth_header().as_deref()).await?;
-        if resp.status() != StatusCode::UNAUTHORIZED {
+        if !self.take_challenge(&resp).await? {
             return Ok(resp);
+        }
+        get(&url, accept, self.auth_header().as_deref()).await
+    }
+
+    /// On a 401 with a Bearer challenge: fetches a token; true when the request should be
+    /// sent again.
+    async fn take_challenge(&self, resp: &hyper::Response<Incoming>) -> Result<bool, ApiError> {
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(false);
         }
         let ch = resp
             .headers()
@@ -321,11 +389,64 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_challenge);
         let Some(ch) = ch.filter(|c| c.scheme == "bearer") else {
-            return Ok(resp);
+            return Ok(false);
         };
         let token = self.fetch_token(&ch).await?;
         *self.0.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token);
-        get(&url, accept, self.auth_header().as_deref()).await
+        Ok(true)
+    }
+
+    /// Any request with a body held in memory (so it can be sent again after a challenge).
+    /// `target` is a path on the registry or an absolute URL (an upload `Location`).
+    pub(crate) async fn authed(
+        &self,
+        method: Method,
+        target: &str,
+        headers: &[(header::HeaderName, String)],
+        body: Bytes,
+    ) -> Result<hyper::Response<Incoming>, ApiError> {
+        let url = self.resolve(target);
+        for attempt in 0..2 {
+            let mut h = headers.to_vec();
+            if let Some(a) = self.auth_header() {
+                h.push((header::AUTHORIZATION, a));
+            }
+            let resp = send_once(method.clone(), &url, &h, full_body(body.clone())).await?;
+            if attempt == 0 && self.take_challenge(&resp).await? {
+                continue;
+            }
+            return Ok(resp);
+        }
+        Err(unavailable(format!(
+            "registry kept asking for credentials for {url}"
+        )))
+    }
+
+    /// A request with a streamed body, sent with the credentials already obtained.
+    pub(crate) async fn send_stream(
+        &self,
+        method: Method,
+        target: &str,
+        headers: &[(header::HeaderName, String)],
+        body: ReqBody,
+    ) -> Result<hyper::Response<Incoming>, ApiError> {
+        let url = self.resolve(target);
+        let mut h = headers.to_vec();
+        if let Some(a) = self.auth_header() {
+            h.push((header::AUTHORIZATION, a));
+        }
+        send_once(method, &url, &h, body).await
+    }
+
+    /// An absolute URL for a path, or for a `Location` (absolute, or relative to the registry).
+    pub(crate) fn resolve(&self, target: &str) -> String {
+        if target.contains("://") {
+            target.to_string()
+        } else if target.starts_with('/') {
+            self.0.ep.url(target)
+        } else {
+            self.0.ep.url(&format!("/{target}"))
+        }
     }
 
     async fn fetch_token(&self, ch: &Challenge) -> Result<String, ApiError> {
@@ -337,11 +458,19 @@ impl Client {
             if let Some(s) = ch.param("service") {
                 q.append_pair("service", s);
             }
-            let scope = ch
-                .param("scope")
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("repository:{}:pull", self.0.repo));
-            q.append_pair("scope", &scope);
+            let own = format!("repository:{}:{}", self.0.repo, self.0.actions);
+            let mut scopes: Vec<String> = Vec::new();
+            if let Some(s) = ch.param("scope") {
+                scopes.extend(s.split(' ').map(str::to_string));
+            }
+            for s in std::iter::once(own).chain(self.0.extra_scopes.iter().cloned()) {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            for s in &scopes {
+                q.append_pair("scope", s);
+            }
             q.finish()
         };
         let sep = if realm.contains('?') { '&' } else { '?' };

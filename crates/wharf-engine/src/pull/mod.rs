@@ -4,9 +4,11 @@
 //! directory and handed to the image store, which ingests them like `load` does (a failure
 //! leaves no half image).
 
-mod auth;
-mod http;
+pub(crate) mod auth;
+pub(crate) mod http;
+pub mod login;
 mod platform;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +25,44 @@ use crate::state::Daemon;
 pub use auth::registry_auth_basic;
 pub use http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
 pub use platform::{host_platform, select_manifest, Platform};
+
+static CERTS_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Sets the daemon's extra per-registry CA directory (`--registry-certs-dir`), once, at start.
+pub fn set_certs_dir(dir: Option<PathBuf>) {
+    let _ = CERTS_DIR.set(dir);
+}
+
+/// Directories searched for `<host[:port]>/ca.crt`, first match wins.
+pub fn certs_dirs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = CERTS_DIR.get().cloned().flatten().into_iter().collect();
+    v.push(PathBuf::from("/etc/wharf/certs.d"));
+    v.push(PathBuf::from("/etc/docker/certs.d"));
+    v
+}
+
+/// `/info`'s `RegistryConfig`, as docker shows it.
+pub fn registry_config() -> serde_json::Value {
+    let mut index = serde_json::Map::new();
+    index.insert(
+        "docker.io".into(),
+        json!({"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}),
+    );
+    let insecure = http::insecure_registries();
+    for h in insecure.split(',').filter(|h| !h.is_empty()) {
+        index.insert(
+            h.to_string(),
+            json!({"Name": h, "Mirrors": [], "Secure": false, "Official": false}),
+        );
+    }
+    json!({
+        "AllowNondistributableArtifactsCIDRs": null,
+        "AllowNondistributableArtifactsHostnames": null,
+        "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+        "IndexConfigs": index,
+        "Mirrors": null,
+    })
+}
 
 /// Media types asked for, preferred first.
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
@@ -116,6 +156,7 @@ pub async fn pull(
         m.media_type.clone()
     };
     let repo_digest_of = manifest_digest.clone();
+    let mut manifest_bytes = bytes.clone();
     if is_index(&mt, &m) {
         let list = m.manifests.clone().unwrap_or_default();
         let child = select_manifest(&list, &want).ok_or_else(|| {
@@ -130,6 +171,7 @@ pub async fn pull(
         let (b, cmt, _) = client.manifest(&r, &child).await?;
         m = serde_json::from_slice(&b)
             .map_err(|e| ApiError::invalid(format!("invalid manifest {child}: {e}")))?;
+        manifest_bytes = b;
         mt = if m.media_type.is_empty() {
             cmt
         } else {
@@ -170,6 +212,7 @@ pub async fn pull(
         }
         layers.push((parse_digest(&l.digest)?, l.size));
     }
+    let layer_types: Vec<String> = m.layers.iter().map(|l| l.media_type.clone()).collect();
 
     let images = d.images.clone();
     let cd = config_digest.clone();
@@ -253,8 +296,50 @@ pub async fn pull(
         })
         .collect();
     let images = d.images.clone();
+    let source = crate::push::cache::Source {
+        registry: client.endpoint().host.clone(),
+        repository: r.path.clone(),
+    };
+    let cache = crate::push::cache::DistCache::new(&d.data_root);
+    let (fetched, sizes) = (fetch.clone(), layers.clone());
     let outcome = tokio::task::spawn_blocking(move || {
-        images.store_pulled(&config, &pulled, tag_ref.as_ref(), &repo_digest)
+        let outcome = images.store_pulled(&config, &pulled, tag_ref.as_ref(), &repo_digest)?;
+        // What the distribution cache learns (for push): the compressed blobs as pulled,
+        // the manifest, and that this repository holds them. Best effort: the image is
+        // stored already.
+        let diff_ids = images
+            .get(&outcome.id)
+            .map(|i| i.layers.into_iter().map(|l| l.diff_id).collect::<Vec<_>>())
+            .unwrap_or_default();
+        if diff_ids.len() == pulled.len() {
+            let mt = if mt.is_empty() {
+                "application/vnd.oci.image.manifest.v1+json".to_string()
+            } else {
+                mt
+            };
+            let mut res = cache.put_manifest(&outcome.id, &manifest_bytes, &mt);
+            for (i, (dl, p)) in diff_ids.iter().zip(&pulled).enumerate() {
+                let r = if fetched[i] {
+                    cache.adopt(
+                        dl,
+                        &p.path,
+                        crate::push::cache::LayerInfo {
+                            digest: p.digest.to_string(),
+                            size: sizes[i].1,
+                            media_type: layer_types[i].clone(),
+                            sources: vec![source.clone()],
+                        },
+                    )
+                } else {
+                    cache.add_source(dl, p.digest.as_str(), &source)
+                };
+                res = res.and(r);
+            }
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "failed to record pulled layers for push");
+            }
+        }
+        Ok::<_, ApiError>(outcome)
     })
     .await??;
     drop(tmp);
