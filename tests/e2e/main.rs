@@ -11,5 +11,6 @@ mod images;
 mod interop;
 mod networks;
 mod pull;
+mod push;
 mod registry;
 mod volumes;

@@ -12,19 +12,19 @@ use sha2::{Digest as _, Sha256};
 use crate::common::*;
 
 /// A registry child process on a free port, storage in a temp dir; killed on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Registry {
-    fn start() -> Option<Registry> {
+    pub(crate) fn start() -> Option<Registry> {
         Registry::start_with(|_| String::new())
     }
 
     /// `extra(dir)`: more top-level config YAML (e.g. `auth:`), given the registry's dir.
-    fn start_with(extra: impl Fn(&Path) -> String) -> Option<Registry> {
+    pub(crate) fn start_with(extra: impl Fn(&Path) -> String) -> Option<Registry> {
         for tool in ["/usr/bin/docker-registry", "/usr/bin/skopeo"] {
             if !Path::new(tool).exists() {
                 eprintln!("SKIP: {tool} is not installed (scripts/install-deps.sh installs it)");
@@ -65,13 +65,13 @@ impl Registry {
         Some(Registry { child, port, dir })
     }
 
-    fn name(&self, repo: &str) -> String {
+    pub(crate) fn name(&self, repo: &str) -> String {
         format!("127.0.0.1:{}/{repo}", self.port)
     }
 
     /// Pushes `image` from daemon `d` (via `wharf save` + skopeo) as `repo`; returns the
     /// manifest digest.
-    fn push(&self, d: &Daemon, image: &str, repo: &str) -> String {
+    pub(crate) fn push(&self, d: &Daemon, image: &str, repo: &str) -> String {
         let tar = self.dir.path().join("push.tar");
         d.ok(&["save", "-o", tar.to_str().expect("utf8"), image]);
         let digest_file = self.dir.path().join("digest");
@@ -336,7 +336,7 @@ fn pull_of_a_tampered_blob_stores_nothing() {
 }
 
 /// A bcrypt htpasswd line for user:pass (python3's crypt through libxcrypt), if available.
-fn htpasswd_line() -> Option<String> {
+pub(crate) fn htpasswd_line() -> Option<String> {
     let o = Command::new("python3")
         .args([
             "-W",

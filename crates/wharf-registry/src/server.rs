@@ -91,6 +91,9 @@ async fn route(st: &AppState, req: Request) -> Result<Response> {
         h.check(req.headers())?;
     }
     let path = req.uri().path().to_string();
+    if path == "/v1/search" && req.method() == Method::GET {
+        return search(st, &query(&req));
+    }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Err(
             RegistryError::new(Code::NameUnknown, "not found").with_status(StatusCode::NOT_FOUND)
@@ -574,6 +577,54 @@ fn catalog(st: &AppState, q: &HashMap<String, String>) -> Result<Response> {
             &serde_json::json!({ "repositories": repos }),
         ),
         link,
+    ))
+}
+
+/// Docker Hub's search API (`GET /v1/search?q=&n=&page=`), answered from the catalog: the
+/// repositories whose name contains the query (case-insensitive), so `docker search` works
+/// against this registry. No descriptions or stars are kept here.
+fn search(st: &AppState, q: &HashMap<String, String>) -> Result<Response> {
+    let term = q.get("q").map(|s| s.to_lowercase()).unwrap_or_default();
+    let n: usize = q
+        .get("n")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=100).contains(n))
+        .unwrap_or(25);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let all: Vec<String> = st
+        .store
+        .repos()?
+        .into_iter()
+        .filter(|r| r.to_lowercase().contains(&term))
+        .collect();
+    let results: Vec<serde_json::Value> = all
+        .iter()
+        .skip((page - 1) * n)
+        .take(n)
+        .map(|name| {
+            serde_json::json!({
+                "name": name,
+                "description": "",
+                "star_count": 0,
+                "is_official": false,
+                "is_automated": false,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "num_results": all.len(),
+            "num_pages": all.len().div_ceil(n),
+            "page": page,
+            "page_size": n,
+            "query": q.get("q").cloned().unwrap_or_default(),
+            "results": results,
+        }),
     ))
 }
 

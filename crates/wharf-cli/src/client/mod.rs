@@ -63,6 +63,8 @@ impl Body {
 pub struct Client {
     host: Host,
     version: String,
+    /// Extra request headers (`X-Registry-Auth` for push), see [`Client::with_header`].
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Client {
@@ -71,6 +73,7 @@ impl Client {
         let mut client = Client {
             host,
             version: API_VERSION.to_string(),
+            headers: Vec::new(),
         };
         match client.ping().await {
             Ok(v) => client.negotiate(v),
@@ -108,7 +111,15 @@ impl Client {
         Client {
             host,
             version: version.to_string(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same client, sending `name: value` with every request.
+    pub fn with_header(&self, name: &'static str, value: String) -> Client {
+        let mut c = self.clone();
+        c.headers.push((name, value));
+        c
     }
 
     pub fn host(&self) -> &Host {
@@ -234,6 +245,9 @@ impl Client {
             );
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
         }
         if upgrade {
             req = req.header("connection", "Upgrade").header("upgrade", "tcp");

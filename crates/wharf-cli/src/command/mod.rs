@@ -6,6 +6,7 @@ pub mod container;
 pub mod image;
 pub mod inspect;
 pub mod network;
+pub mod registry;
 pub mod system;
 pub mod volume;
 
@@ -169,6 +170,18 @@ pub enum Command {
     /// Download an image from a registry
     #[command(override_usage = "wharf pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(image::pull::Args),
+    /// Upload an image to a registry
+    #[command(override_usage = "wharf push [OPTIONS] NAME[:TAG]")]
+    Push(image::push::Args),
+    /// Search Docker Hub for images
+    #[command(override_usage = "wharf search [OPTIONS] TERM")]
+    Search(image::search::Args),
+    /// Authenticate to a registry
+    #[command(override_usage = "wharf login [OPTIONS] [SERVER]")]
+    Login(registry::login::Args),
+    /// Log out from a registry
+    #[command(override_usage = "wharf logout [SERVER]")]
+    Logout(registry::logout::Args),
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(image::import::Args),
@@ -246,6 +259,10 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Save(a) => image::save::run(ctx, a).await,
         Command::Load(a) => image::load::run(ctx, a).await,
         Command::Pull(a) => image::pull::run(ctx, a).await,
+        Command::Push(a) => image::push::run(ctx, a).await,
+        Command::Search(a) => image::search::run(ctx, a).await,
+        Command::Login(a) => registry::login::run(ctx, a).await,
+        Command::Logout(a) => registry::logout::run(ctx, a).await,
         Command::Import(a) => image::import::run(ctx, a).await,
         Command::Build(a) => image::build::run(ctx, a).await,
         Command::Builder(c) => builder::run(ctx, c).await,

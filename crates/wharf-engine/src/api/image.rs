@@ -176,11 +176,41 @@ fn parse_until(s: &str) -> ApiResult<i64> {
     Ok(now - secs as i64)
 }
 
-async fn search() -> ApiError {
-    ApiError::new(
-        ErrorKind::Unavailable,
-        "search is not supported yet: this daemon has no registry client",
-    )
+/// `GET /images/search?term=&limit=&filters=` (`docker search`; see `crate::pull::search`).
+async fn search(
+    headers: axum::http::HeaderMap,
+    p: Params,
+) -> ApiResult<Json<Vec<crate::pull::search::SearchResult>>> {
+    let term = p.str("term").to_string();
+    let limit = match p.str("limit") {
+        "" => 25,
+        l => l
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("invalid limit {l:?}")))?,
+    };
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit {limit} is outside the range of [1, 100]"
+        )));
+    }
+    let filters = p.filters()?;
+    filters.only(&["is-automated", "is-official", "stars"])?;
+    let official = filters.bool("is-official")?;
+    let automated = filters.bool("is-automated")?;
+    let stars = match filters.get("stars").first() {
+        None => 0,
+        Some(s) => s
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("invalid filter 'stars={s}'")))?,
+    };
+    let mut results =
+        crate::pull::search::search(&term, limit as usize, registry_auth(&headers)).await?;
+    results.retain(|r| {
+        official.is_none_or(|o| r.is_official == o)
+            && automated.is_none_or(|a| r.is_automated == a)
+            && r.star_count >= stars
+    });
+    Ok(Json(results))
 }
 
 /// `POST /auth` (`docker login`): checks the credentials against the registry

@@ -273,7 +273,7 @@ pub(crate) async fn read_all(
 
 /// Basic credentials for `host` from `~/.docker/config.json` (`auths.<host>.auth`, already
 /// base64 `user:pass`).
-fn basic_auth(host: &str) -> Option<String> {
+pub(crate) fn basic_auth(host: &str) -> Option<String> {
     let home = std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
         .or_else(|| {

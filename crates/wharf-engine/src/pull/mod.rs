@@ -8,6 +8,7 @@ pub(crate) mod auth;
 pub(crate) mod http;
 pub mod login;
 mod platform;
+pub mod search;
 mod tls;
 
 use std::path::PathBuf;

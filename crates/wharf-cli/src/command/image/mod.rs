@@ -9,8 +9,10 @@ pub mod list;
 pub mod load;
 pub mod prune;
 pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod save;
+pub mod search;
 pub mod tag;
 
 use clap::Subcommand;
@@ -53,6 +55,9 @@ pub enum ImageCommand {
     /// Download an image from a registry
     #[command(override_usage = "wharf image pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(pull::Args),
+    /// Upload an image to a registry
+    #[command(override_usage = "wharf image push [OPTIONS] NAME[:TAG]")]
+    Push(push::Args),
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "wharf image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(import::Args),
@@ -72,6 +77,7 @@ pub async fn run(ctx: &Ctx, cmd: ImageCommand) -> Result<(), CliError> {
         ImageCommand::Save(a) => save::run(ctx, a).await,
         ImageCommand::Load(a) => load::run(ctx, a).await,
         ImageCommand::Pull(a) => pull::run(ctx, a).await,
+        ImageCommand::Push(a) => push::run(ctx, a).await,
         ImageCommand::Import(a) => import::run(ctx, a).await,
         ImageCommand::Build(a) => build::run(ctx, *a).await,
     }

@@ -1,0 +1,344 @@
+//! `wharf push` / `docker push`, `login`/`logout` and `search` against our socket, with
+//! Debian's `docker-registry` (distribution 2.8) and `wharf registry serve` on 127.0.0.1, and
+//! skopeo as the reference reader.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::pull::{htpasswd_line, Registry};
+
+/// `wharf registry serve` on a free loopback port; killed on drop.
+pub(crate) struct WharfRegistry {
+    child: Child,
+    pub(crate) port: u16,
+}
+
+impl WharfRegistry {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> WharfRegistry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(dir.join("registry.log")).expect("log");
+        let child = Command::new(WHARF)
+            .args(["registry", "serve", "--addr", &format!("127.0.0.1:{port}")])
+            .arg("--root")
+            .arg(dir.join("registry"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn registry");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "registry did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        WharfRegistry { child, port }
+    }
+
+    pub(crate) fn name(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for WharfRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `wharf ARGS` with the CLI's config dir set (never the real ~/.docker).
+fn wharf_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> Output {
+    d.wharf_cmd(args)
+        .env("DOCKER_CONFIG", cfg)
+        .output()
+        .expect("run wharf")
+}
+
+fn ok_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> String {
+    let o = wharf_cfg(d, cfg, args);
+    assert!(
+        o.status.success(),
+        "wharf {args:?} failed: {}\n{}",
+        stderr(&o),
+        d.log()
+    );
+    stdout(&o)
+}
+
+/// The manifest digest skopeo sees for `name` (plain HTTP, optional creds).
+fn skopeo_digest(name: &str, creds: Option<&str>) -> String {
+    let mut c = Command::new("skopeo");
+    c.args(["inspect", "--tls-verify=false"]);
+    if let Some(cr) = creds {
+        c.arg(format!("--creds={cr}"));
+    }
+    let o = c.arg(format!("docker://{name}")).output().expect("skopeo");
+    assert!(o.status.success(), "skopeo inspect {name}: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["Digest"].as_str().expect("digest").to_string()
+}
+
+fn pushed_digest(out: &str, tag: &str) -> String {
+    let prefix = format!("{tag}: digest: ");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no digest line for {tag} in:\n{out}"));
+    line[prefix.len()..]
+        .split(' ')
+        .next()
+        .expect("digest")
+        .to_string()
+}
+
+#[test]
+fn push_to_distribution_then_mount_and_pull_back_byte_identical() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let d = Daemon::start();
+    let name = reg.name("wharf/bb:1");
+    let id = d.import_busybox(&name);
+    let out = d.ok(&["push", &name]);
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}]",
+            reg.name("wharf/bb")
+        )),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed"), "{out}");
+    let digest = pushed_digest(&out, "1");
+    assert_eq!(skopeo_digest(&name, None), digest);
+
+    // again: nothing is sent
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains(": Layer already exists"), "{out}");
+    assert_eq!(pushed_digest(&out, "1"), digest, "pushes are deterministic");
+
+    // another repository of the same registry: the layer is mounted, not uploaded
+    let other = reg.name("other/bb:2");
+    d.ok(&["tag", &name, &other]);
+    let out = d.ok(&["push", &other]);
+    assert!(out.contains(": Mounted from wharf/bb"), "{out}");
+    assert_eq!(pushed_digest(&out, "2"), digest);
+
+    // a second daemon pulls it (same image id) and pushes it on: the very same manifest
+    let d2 = Daemon::start();
+    d2.ok(&["pull", &name]);
+    assert_eq!(d2.image_ids(), vec![id.clone()]);
+    let third = reg.name("third/bb:3");
+    d2.ok(&["tag", &name, &third]);
+    let out = d2.ok(&["push", &third]);
+    assert_eq!(pushed_digest(&out, "3"), digest);
+    assert_eq!(skopeo_digest(&third, None), digest);
+
+    // the docker CLI against our socket: its progress and the aux digest
+    if let Some(o) = d.docker(&["push", &name]) {
+        assert!(o.status.success(), "docker push: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("Layer already exists"), "{out}");
+        assert_eq!(pushed_digest(&out, "1"), digest);
+    }
+}
+
+#[test]
+fn push_all_tags_and_large_layers_in_chunks() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let d = Daemon::start();
+    // a layer larger than the monolithic limit (16 MiB): sent as PATCH chunks
+    let mut big = vec![0u8; 20 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let tar = busybox_rootfs_tar(&[("big.bin", &big)]);
+    let name = reg.name("big/img");
+    let o = d.wharf_stdin(&["import", "-", &format!("{name}:a")], &tar);
+    assert!(o.status.success(), "import: {}", stderr(&o));
+    d.ok(&["tag", &format!("{name}:a"), &format!("{name}:b")]);
+    let o = d.wharf(&["push", "-a", &format!("{name}:a")]);
+    assert!(!o.status.success(), "a tag with -a is refused");
+    let out = d.ok(&["push", "-a", &name]);
+    let (a, b) = (pushed_digest(&out, "a"), pushed_digest(&out, "b"));
+    assert_eq!(a, b);
+    if Path::new("/usr/bin/skopeo").exists() {
+        assert_eq!(skopeo_digest(&format!("{name}:b"), None), a);
+    }
+    // and back through a fresh daemon
+    let d2 = Daemon::start();
+    d2.ok(&["pull", &format!("{name}:a")]);
+    assert_eq!(d2.image_ids(), d.image_ids());
+    // a name with no local image
+    let o = d.wharf(&["push", &reg.name("nothing:here")]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("An image does not exist locally with the tag"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn login_logout_and_push_with_credentials() {
+    let Some(line) = htpasswd_line() else {
+        eprintln!("SKIP: no bcrypt from python3's crypt module");
+        return;
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-login-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let htpasswd = tmp.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
+    let reg = WharfRegistry::start(
+        tmp.path(),
+        &["--htpasswd", htpasswd.to_str().expect("utf8")],
+    );
+    let server = format!("127.0.0.1:{}", reg.port);
+    let d = Daemon::start();
+    let cfg = tmp.path().join("cli-config");
+    std::fs::create_dir_all(&cfg).expect("cfg");
+    std::fs::write(
+        cfg.join("config.json"),
+        r#"{"auths":{"other:1":{"auth":"eDp5"}},"psFormat":"table {{.ID}}"}"#,
+    )
+    .expect("config");
+
+    let o = wharf_cfg(&d, &cfg, &["login", "-u", "user", "-p", "wrong", &server]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "login attempt to http://{server}/v2/ failed with status: 401 Unauthorized"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let name = reg.name("sec/bb:1");
+    d.import_busybox(&name);
+    let o = wharf_cfg(&d, &cfg, &["push", &name]);
+    assert!(!o.status.success(), "push without credentials must fail");
+
+    let mut c = d.wharf_cmd(&["login", "-u", "user", "--password-stdin", &server]);
+    c.env("DOCKER_CONFIG", &cfg);
+    let o = run_with_stdin(c, b"pass\n");
+    assert!(o.status.success(), "login: {}", stderr(&o));
+    assert!(stdout(&o).contains("Login Succeeded"));
+    let meta = std::fs::metadata(cfg.join("config.json")).expect("config");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cfg.join("config.json")).expect("read"))
+            .expect("json");
+    assert_eq!(v["auths"][&server]["auth"], "dXNlcjpwYXNz");
+    assert_eq!(v["auths"]["other:1"]["auth"], "eDp5", "other entries kept");
+    assert_eq!(v["psFormat"], "table {{.ID}}", "other keys kept");
+
+    let out = ok_cfg(&d, &cfg, &["push", &name]);
+    let digest = pushed_digest(&out, "1");
+    if Path::new("/usr/bin/skopeo").exists() {
+        assert_eq!(skopeo_digest(&name, Some("user:pass")), digest);
+    }
+    // search against our registry's /v1/search (with the stored credentials)
+    let out = ok_cfg(&d, &cfg, &["search", &format!("{server}/bb")]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines
+            .next()
+            .expect("header")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]
+    );
+    assert!(out.contains("sec/bb"), "{out}");
+
+    assert!(ok_cfg(&d, &cfg, &["logout", &server])
+        .contains(&format!("Removing login credentials for {server}")));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cfg.join("config.json")).expect("read"))
+            .expect("json");
+    assert!(v["auths"].get(&server).is_none());
+    assert_eq!(v["auths"]["other:1"]["auth"], "eDp5");
+    assert!(ok_cfg(&d, &cfg, &["logout", &server]).contains("Not logged in to"));
+
+    // the real docker CLI: login through POST /auth, push with its X-Registry-Auth
+    if d.docker(&["version"]).is_some() {
+        let o = d
+            .docker(&["login", "-u", "user", "-p", "wrong", &server])
+            .expect("docker");
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("401 Unauthorized"), "{}", stderr(&o));
+        let o = d
+            .docker(&["login", "-u", "user", "-p", "pass", &server])
+            .expect("docker");
+        assert!(o.status.success(), "docker login: {}", stderr(&o));
+        assert!(stdout(&o).contains("Login Succeeded"));
+        let o = d.docker(&["push", &name]).expect("docker");
+        assert!(o.status.success(), "docker push: {}", stderr(&o));
+        assert_eq!(pushed_digest(&stdout(&o), "1"), digest);
+        let o = d
+            .docker(&["search", &format!("{server}/sec")])
+            .expect("docker");
+        assert!(o.status.success(), "docker search: {}", stderr(&o));
+        assert!(stdout(&o).contains("sec/bb"), "{}", stdout(&o));
+    }
+}
+
+/// A registry that answers every request with 500.
+fn broken_registry() -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        l.set_nonblocking(false).ok();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn push_to_a_failing_registry_is_a_clear_error() {
+    let (port, _h) = broken_registry();
+    let d = Daemon::start();
+    let name = format!("127.0.0.1:{port}/x/y:1");
+    d.import_busybox(&name);
+    let o = d.wharf(&["push", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("received unexpected HTTP status: 500"),
+        "{}",
+        stderr(&o)
+    );
+    if let Some(o) = d.docker(&["push", &name]) {
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("500"), "{}", stderr(&o));
+    }
+    // the image is untouched
+    d.ok(&["image", "inspect", &name]);
+}
