@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 mod dotenv;
 pub mod error;
+mod fields;
 mod interpolate;
 mod loader;
 mod merge;

@@ -141,6 +141,30 @@ impl<'a> Loader<'a> {
         node.map("(top level)")?;
         node.check_keys("", TOP_KEYS)?;
         interpolate_tree(&mut node, &|k| env.get(k).cloned(), &mut self.warnings)?;
+        if let Some(e) = node.entry("version") {
+            self.warnings.push(format!(
+                "{}:{}: the attribute `version` is obsolete, it will be ignored",
+                src.name, e.key_line
+            ));
+        }
+        if let Some(services) = node.get("services") {
+            for e in services.map_or_empty("services")? {
+                let ok = e.key.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && e.key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if !ok {
+                    return Err(err_at(
+                        &src,
+                        e.key_line,
+                        format!(
+                            "services.{}: invalid service name (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+                            e.key
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(node)
     }
 

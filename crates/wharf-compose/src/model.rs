@@ -80,6 +80,42 @@ pub struct Service {
     /// Service-level resource shorthands (`mem_limit`, `cpus`, `pids_limit`) merged with
     /// `deploy.resources.limits` (deploy wins) are in `deploy.resources`.
     pub scale: Option<u32>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    /// `/dev/shm` size in bytes.
+    pub shm_size: Option<i64>,
+    /// `host[:container[:permissions]]`, as `docker run --device`.
+    pub devices: Vec<String>,
+    /// `host`, `service:NAME`, `container:NAME`.
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub platform: Option<String>,
+    pub logging: Option<Logging>,
+    pub group_add: Vec<String>,
+    /// `SERVICE[:ro|rw]` or `container:NAME[:ro|rw]`; a service named here is also an
+    /// implicit dependency.
+    pub volumes_from: Vec<String>,
+    /// `SERVICE[:ALIAS]`; also an implicit dependency.
+    pub links: Vec<String>,
+    pub mac_address: Option<String>,
+    pub oom_score_adj: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpuset: Option<String>,
+    /// Bytes.
+    pub mem_reservation: Option<i64>,
+    /// Bytes (`-1` = unlimited swap).
+    pub memswap_limit: Option<i64>,
+    pub cgroup_parent: Option<String>,
+    pub userns_mode: Option<String>,
+    pub runtime: Option<String>,
+}
+
+/// `logging:` of a service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Logging {
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +222,11 @@ pub struct Network {
     /// `ipam.config[].subnet` / `gateway` (first entry).
     pub subnet: Option<String>,
     pub gateway: Option<String>,
+    /// `ipam.config[].ip_range` (first entry).
+    pub ip_range: Option<String>,
+    pub driver_opts: BTreeMap<String, String>,
+    pub enable_ipv6: bool,
+    pub attachable: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

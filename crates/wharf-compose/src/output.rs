@@ -219,7 +219,36 @@ fn service(sv: &Service) -> Y {
                 .map(|g| s(format_duration((g * 1e9).round() as i64))),
         )
         .opt("pull_policy", sv.pull_policy.clone().map(s))
-        .opt("scale", sv.scale.map(raw));
+        .opt("scale", sv.scale.map(raw))
+        .list("dns_search", &sv.dns_search)
+        .list("dns_opt", &sv.dns_opt)
+        .strmap("sysctls", &sv.sysctls)
+        .opt("shm_size", sv.shm_size.map(|x| s(x.to_string())))
+        .list("devices", &sv.devices)
+        .opt("pid", sv.pid.clone().map(s))
+        .opt("ipc", sv.ipc.clone().map(s))
+        .opt("platform", sv.platform.clone().map(s))
+        .list("group_add", &sv.group_add)
+        .list("volumes_from", &sv.volumes_from)
+        .list("links", &sv.links)
+        .opt("mac_address", sv.mac_address.clone().map(s))
+        .opt("oom_score_adj", sv.oom_score_adj.map(raw))
+        .opt("cpu_shares", sv.cpu_shares.map(raw))
+        .opt("cpuset", sv.cpuset.clone().map(s))
+        .opt(
+            "mem_reservation",
+            sv.mem_reservation.map(|x| s(x.to_string())),
+        )
+        .opt("memswap_limit", sv.memswap_limit.map(|x| s(x.to_string())))
+        .opt("cgroup_parent", sv.cgroup_parent.clone().map(s))
+        .opt("userns_mode", sv.userns_mode.clone().map(s))
+        .opt("runtime", sv.runtime.clone().map(s));
+    if let Some(l) = &sv.logging {
+        let mut lm = M::default();
+        lm.opt("driver", l.driver.clone().map(s))
+            .strmap("options", &l.options);
+        m.put("logging", lm.done());
+    }
     if !sv.ports.is_empty() {
         let ports = sv
             .ports
@@ -384,10 +413,14 @@ pub fn to_yaml(p: &Project) -> String {
                     .opt("driver", n.driver.clone().map(s))
                     .flag("external", n.external)
                     .flag("internal", n.internal)
+                    .flag("enable_ipv6", n.enable_ipv6)
+                    .flag("attachable", n.attachable)
+                    .strmap("driver_opts", &n.driver_opts)
                     .strmap("labels", &n.labels);
-                if n.subnet.is_some() || n.gateway.is_some() {
+                if n.subnet.is_some() || n.gateway.is_some() || n.ip_range.is_some() {
                     let mut c = M::default();
                     c.opt("subnet", n.subnet.clone().map(s))
+                        .opt("ip_range", n.ip_range.clone().map(s))
                         .opt("gateway", n.gateway.clone().map(s));
                     let mut ipam = M::default();
                     ipam.put("config", Y::Seq(vec![c.done()]));
@@ -435,9 +468,11 @@ pub fn to_yaml(p: &Project) -> String {
     out
 }
 
-/// sha256 of the service as it affects its containers. Like docker compose's `ServiceHash`,
-/// leaves out what does not change a container: replicas/scale, `depends_on`, profiles, the
-/// build section and the pull policy (the image ID is compared separately).
+/// sha256 of the service as it affects its containers: everything but replicas/scale,
+/// `depends_on`, profiles and the pull policy, which change how many containers run or when,
+/// not what a container is. Unlike docker compose's `ServiceHash` the `build` section stays
+/// in: a changed build recreates the container even when the executor does not compare
+/// image IDs.
 pub fn config_hash(sv: &Service) -> String {
     let mut c = sv.clone();
     c.scale = None;
@@ -446,7 +481,6 @@ pub fn config_hash(sv: &Service) -> String {
     }
     c.depends_on.clear();
     c.profiles.clear();
-    c.build = None;
     c.pull_policy = None;
     let json = serde_json::to_vec(&c).unwrap_or_default();
     hex::encode(Sha256::digest(&json))

@@ -22,6 +22,14 @@ fn labels(v: &Node, p: &str) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+fn driver_opts(o: &Node, p: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for e in o.map_or_empty(p)? {
+        out.insert(e.key.clone(), e.val.string(&format!("{p}.{}", e.key))?);
+    }
+    Ok(out)
+}
+
 /// `external: true`, or the legacy `external: {name: x}`; returns (external, legacy name).
 fn external(v: &Node, p: &str) -> Result<(bool, Option<String>)> {
     match v.get("external") {
@@ -85,6 +93,15 @@ pub(crate) fn network(key: &str, v: &Node, project: &str) -> Result<Network> {
     if let Some(d) = v.get("internal") {
         n.internal = d.bool(&format!("{p}.internal"))?;
     }
+    if let Some(d) = v.get("enable_ipv6") {
+        n.enable_ipv6 = d.bool(&format!("{p}.enable_ipv6"))?;
+    }
+    if let Some(d) = v.get("attachable") {
+        n.attachable = d.bool(&format!("{p}.attachable"))?;
+    }
+    if let Some(o) = v.get("driver_opts") {
+        n.driver_opts = driver_opts(o, &format!("{p}.driver_opts"))?;
+    }
     if let Some(l) = v.get("labels") {
         n.labels = labels(l, &format!("{p}.labels"))?;
     }
@@ -100,6 +117,9 @@ pub(crate) fn network(key: &str, v: &Node, project: &str) -> Result<Network> {
                 }
                 if let Some(s) = first.get("gateway") {
                     n.gateway = s.opt_string(&format!("{cp}.gateway"))?;
+                }
+                if let Some(s) = first.get("ip_range") {
+                    n.ip_range = s.opt_string(&format!("{cp}.ip_range"))?;
                 }
             }
         }
@@ -128,10 +148,7 @@ pub(crate) fn volume(key: &str, v: &Node, project: &str) -> Result<Volume> {
         out.labels = labels(l, &format!("{p}.labels"))?;
     }
     if let Some(o) = v.get("driver_opts") {
-        for e in o.map_or_empty(&format!("{p}.driver_opts"))? {
-            let val = e.val.string(&format!("{p}.driver_opts.{}", e.key))?;
-            out.driver_opts.insert(e.key.clone(), val);
-        }
+        out.driver_opts = driver_opts(o, &format!("{p}.driver_opts"))?;
     }
     Ok(out)
 }

@@ -319,12 +319,20 @@ services:
     secrets: [s1]
     labels: {"a.b": "true"}
     stop_grace_period: 1.5s
+    sysctls: [net.core.somaxconn=1024]
+    shm_size: 64m
+    devices: ["/dev/fuse", {source: /dev/a, target: /dev/b, permissions: r}]
+    logging: {driver: json-file, options: {max-size: 10m}}
+    memswap_limit: -1
+    volumes_from: ["db:ro"]
+    dns_search: example.com
   db:
     image: postgres
     networks: [front, default]
 networks:
   front:
-    ipam: {config: [{subnet: 10.1.0.0/24}]}
+    driver_opts: {com.docker.network.bridge.name: br0}
+    ipam: {config: [{subnet: 10.1.0.0/24, ip_range: 10.1.0.0/25}]}
 volumes:
   data: {external: true}
 secrets:
@@ -369,4 +377,296 @@ fn anchors_and_extension_keys() {
     assert_eq!(p.services["a"].image.as_deref(), Some("base"));
     assert_eq!(p.services["b"].image.as_deref(), Some("other"));
     assert_eq!(p.services["b"].restart.as_deref(), Some("always"));
+}
+
+#[test]
+fn merge_of_two_files() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yaml",
+        r#"
+services:
+  web:
+    image: a
+    command: echo one
+    ports: ["80:80"]
+    expose: ["1"]
+    dns: [1.1.1.1]
+    environment: [A=1, B=2]
+    labels: {x: "1"}
+    volumes: ["./a:/data", "/keep"]
+    build: ./ctx
+    depends_on: [db]
+  db:
+    image: db
+networks:
+  front: {driver: bridge}
+"#,
+    );
+    write(
+        d.path(),
+        "compose.override.yaml",
+        r#"
+services:
+  web:
+    command: ["echo", "two"]
+    ports: ["80:80", "443:443"]
+    dns: 8.8.8.8
+    environment: {B: override, C: "3"}
+    labels: [y=2]
+    volumes: ["./b:/data"]
+    build:
+      args: [V=1]
+    depends_on:
+      db: {condition: service_healthy}
+    networks: [front]
+  extra:
+    image: e
+networks:
+  front: {internal: true}
+"#,
+    );
+    let p = load(&opts(d.path())).unwrap();
+    let web = &p.services["web"];
+    assert_eq!(web.command.as_deref().unwrap(), ["echo", "two"]);
+    assert_eq!(web.ports.len(), 2);
+    assert_eq!(web.dns, ["1.1.1.1", "8.8.8.8"]);
+    assert_eq!(web.environment["A"].as_deref(), Some("1"));
+    assert_eq!(web.environment["B"].as_deref(), Some("override"));
+    assert_eq!(web.environment["C"].as_deref(), Some("3"));
+    assert_eq!(web.labels.len(), 2);
+    assert_eq!(web.volumes.len(), 2);
+    assert_eq!(
+        web.volumes[0].source,
+        Some(d.path().join("b").display().to_string())
+    );
+    let b = web.build.as_ref().unwrap();
+    assert_eq!(b.context, d.path().join("ctx"));
+    assert_eq!(b.args["V"].as_deref(), Some("1"));
+    assert_eq!(web.depends_on["db"].condition, "service_healthy");
+    assert!(p.services.contains_key("extra"));
+    assert!(p.networks["front"].internal);
+    assert_eq!(p.networks["front"].driver.as_deref(), Some("bridge"));
+
+    // Explicit -f, in order; the override file is then not read implicitly.
+    let mut o = opts(d.path());
+    o.files = vec!["compose.yaml".into()];
+    assert!(!load(&o).unwrap().services.contains_key("extra"));
+}
+
+#[test]
+fn reset_and_override_tags() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.yaml", "services:\n  web:\n    image: a\n    ports: [\"80:80\"]\n    environment: {A: \"1\", B: \"2\"}\n");
+    write(
+        d.path(),
+        "b.yaml",
+        "services:\n  web:\n    ports: !reset []\n    environment: !override {C: \"3\"}\n",
+    );
+    let mut o = opts(d.path());
+    o.files = vec!["a.yaml".into(), "b.yaml".into()];
+    let p = load(&o).unwrap();
+    let web = &p.services["web"];
+    assert!(web.ports.is_empty());
+    assert_eq!(web.environment.keys().collect::<Vec<_>>(), ["C"]);
+}
+
+#[test]
+fn files_are_found_in_parent_directories() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "docker-compose.yml",
+        "services:\n  web:\n    image: x\n",
+    );
+    std::fs::create_dir_all(d.path().join("sub/deeper")).unwrap();
+    let mut o = opts(&d.path().join("sub/deeper"));
+    let p = load(&o).unwrap();
+    assert_eq!(p.working_dir, d.path());
+    o.cwd = tempfile::tempdir().unwrap().path().to_path_buf();
+    assert!(matches!(load(&o), Err(Error::NoConfigFile)));
+}
+
+#[test]
+fn extends_same_file_other_file_and_cycles() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "common/base.yaml",
+        "services:\n  base:\n    image: base\n    environment: {FROM: base, X: \"1\"}\n    volumes: [\"./data:/data\"]\n  root:\n    extends: base\n    labels: {root: \"yes\"}\n",
+    );
+    write(
+        d.path(),
+        "compose.yaml",
+        r#"
+services:
+  app:
+    extends:
+      file: common/base.yaml
+      service: root
+    environment: {X: "2"}
+  worker:
+    extends: app
+    command: work
+"#,
+    );
+    let p = load(&opts(d.path())).unwrap();
+    let app = &p.services["app"];
+    assert_eq!(app.image.as_deref(), Some("base"));
+    assert_eq!(app.environment["FROM"].as_deref(), Some("base"));
+    assert_eq!(app.environment["X"].as_deref(), Some("2"));
+    assert_eq!(app.labels["root"], "yes");
+    // Relative paths of the base resolve against its own file.
+    let data = d.path().join("common/data").display().to_string();
+    assert_eq!(app.volumes[0].source.as_deref(), Some(data.as_str()));
+    let worker = &p.services["worker"];
+    assert_eq!(worker.image.as_deref(), Some("base"));
+    assert_eq!(worker.command.as_deref().unwrap(), ["work"]);
+
+    let e = err_text(
+        "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n    image: x\n",
+    );
+    assert!(
+        e.contains("circular reference with extends: a -> b -> a"),
+        "{e}"
+    );
+    let e = err_text("services:\n  a:\n    extends: nope\n");
+    assert!(
+        e.starts_with("compose.yaml:3:") && e.contains("nope"),
+        "{e}"
+    );
+}
+
+#[test]
+fn include_adds_resources_and_detects_conflicts() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "db/.env", "DB_IMAGE=postgres:16\n");
+    write(
+        d.path(),
+        "db/compose.yaml",
+        "services:\n  db:\n    image: ${DB_IMAGE}\n    volumes: [\"./init:/init\", \"pg:/var/lib/postgresql\"]\nvolumes:\n  pg:\n",
+    );
+    write(
+        d.path(),
+        "compose.yaml",
+        "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: x\n    depends_on: [db]\n",
+    );
+    let p = load(&opts(d.path())).unwrap();
+    let db = &p.services["db"];
+    assert_eq!(db.image.as_deref(), Some("postgres:16"));
+    let init = d.path().join("db/init").display().to_string();
+    assert_eq!(db.volumes[0].source.as_deref(), Some(init.as_str()));
+    assert_eq!(p.volumes["pg"].name, format!("{}_pg", p.name));
+    assert_eq!(start_order(&p).unwrap(), vec![vec!["db"], vec!["web"]]);
+
+    // Long form with env_file; a conflicting service is an error naming the line.
+    write(d.path(), "db.env", "DB_IMAGE=mysql\n");
+    write(
+        d.path(),
+        "compose.yaml",
+        "include:\n  - path: db/compose.yaml\n    env_file: db.env\nservices:\n  db:\n    image: other\n",
+    );
+    let e = load(&opts(d.path())).unwrap_err().to_string();
+    assert!(
+        e.starts_with("compose.yaml:5:") && e.contains("conflicts"),
+        "{e}"
+    );
+
+    write(d.path(), "a.yaml", "include: [b.yaml]\nservices: {}\n");
+    write(d.path(), "b.yaml", "include: [a.yaml]\n");
+    let mut o = opts(d.path());
+    o.files = vec!["a.yaml".into()];
+    let e = load(&o).unwrap_err().to_string();
+    assert!(e.contains("include cycle"), "{e}");
+}
+
+#[test]
+fn secrets_and_configs() {
+    let p = load_text(
+        r#"
+services:
+  web:
+    image: x
+    secrets:
+      - db_pass
+      - source: api
+        target: api_key
+        mode: 0400
+    configs:
+      - cfg
+      - source: inline
+        target: /etc/inline.conf
+secrets:
+  db_pass: {file: ./secrets/db.txt}
+  api: {environment: API_KEY}
+configs:
+  cfg: {file: /etc/app.conf}
+  inline: {content: "hello"}
+"#,
+    )
+    .unwrap();
+    let web = &p.services["web"];
+    assert_eq!(web.secrets[0].target, "/run/secrets/db_pass");
+    assert_eq!(web.secrets[1].target, "/run/secrets/api_key");
+    assert_eq!(web.secrets[1].mode, Some(0o400));
+    assert_eq!(web.configs[0].target, "/cfg");
+    assert_eq!(web.configs[1].target, "/etc/inline.conf");
+    assert!(p.secrets["db_pass"].file.as_ref().unwrap().is_absolute());
+    assert!(p.secrets["db_pass"]
+        .file
+        .as_ref()
+        .unwrap()
+        .ends_with("secrets/db.txt"));
+    assert_eq!(p.secrets["api"].environment.as_deref(), Some("API_KEY"));
+    assert_eq!(p.configs["inline"].content.as_deref(), Some("hello"));
+
+    let e = err_text("services:\n  web:\n    image: x\n    secrets: [nope]\n");
+    assert!(e.contains("undefined secret nope"), "{e}");
+}
+
+#[test]
+fn names_of_networks_and_volumes() {
+    let p = load_text(
+        "name: proj\nservices:\n  web:\n    image: x\n    networks: [a, b, c]\n    volumes: [v1:/1, v2:/2, v3:/3]\nnetworks:\n  a:\n  b: {name: custom}\n  c: {external: true}\nvolumes:\n  v1: {}\n  v2: {name: vol2}\n  v3: {external: true}\n",
+    )
+    .unwrap();
+    assert_eq!(p.networks["a"].name, "proj_a");
+    assert_eq!(p.networks["b"].name, "custom");
+    assert_eq!(p.networks["c"].name, "c");
+    assert!(p.networks["c"].external);
+    assert!(!p.networks.contains_key("default"));
+    assert_eq!(p.volumes["v1"].name, "proj_v1");
+    assert_eq!(p.volumes["v2"].name, "vol2");
+    assert_eq!(p.volumes["v3"].name, "v3");
+}
+
+#[test]
+fn project_name_normalisation() {
+    assert_eq!(loader::normalize_name("My App_1-x"), "myapp_1-x");
+    assert_eq!(loader::normalize_name("__Foo"), "foo");
+    assert_eq!(loader::normalize_name("!!!"), "");
+}
+
+#[test]
+fn interpolation_in_files() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "compose.yaml", "services:\n  web:\n    image: \"${IMG:-busybox}\"\n    command: echo $$HOME ${UNSET_VAR}\n    labels: {\"$KEY\": \"${A:+set}\"}\n");
+    let mut o = opts(d.path());
+    o.environment.insert("A".into(), "1".into());
+    let l = load_with_warnings(&o).unwrap();
+    let web = &l.project.services["web"];
+    assert_eq!(web.image.as_deref(), Some("busybox"));
+    assert_eq!(web.command.as_deref().unwrap(), ["echo", "$HOME"]);
+    assert_eq!(web.labels["$KEY"], "set");
+    assert!(
+        l.warnings.iter().any(|w| w.contains("UNSET_VAR")),
+        "{:?}",
+        l.warnings
+    );
+    let e = err_text("services:\n  web:\n    image: $\n");
+    assert!(
+        e.starts_with("compose.yaml:3:") && e.contains("invalid interpolation"),
+        "{e}"
+    );
 }
