@@ -524,6 +524,7 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
     let mut project = Project {
         name: name.clone(),
         working_dir: project_dir.clone(),
+        config_files: files.clone(),
         ..Project::default()
     };
     let mut ctx = Ctx {
@@ -533,7 +534,7 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
     let mut all_services: BTreeMap<String, (Service, usize, Arc<Src>)> = BTreeMap::new();
     if let Some(services) = tree.get("services") {
         for e in services.map_or_empty("services")? {
-            let s = convert_service(&e.key, &e.val, &mut ctx)?;
+            let s = convert_service(&e.key, e.key_line, &e.val, &mut ctx)?;
             all_services.insert(e.key.clone(), (s, e.key_line, e.val.src.clone()));
         }
     }

@@ -25,6 +25,9 @@ pub struct Project {
     pub volumes: BTreeMap<String, Volume>,
     pub secrets: BTreeMap<String, FileObject>,
     pub configs: BTreeMap<String, FileObject>,
+    /// The compose files read, absolute, in order (`-f`, `COMPOSE_FILE` or the ones found);
+    /// for the `com.docker.compose.project.config_files` label. Not printed by `to_yaml`.
+    pub config_files: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -155,6 +155,27 @@ const HANDLED: &[&str] = &[
     "user",
     "volumes",
     "working_dir",
+    "dns_search",
+    "dns_opt",
+    "sysctls",
+    "shm_size",
+    "devices",
+    "pid",
+    "ipc",
+    "platform",
+    "logging",
+    "group_add",
+    "volumes_from",
+    "links",
+    "mac_address",
+    "oom_score_adj",
+    "cpu_shares",
+    "cpuset",
+    "mem_reservation",
+    "memswap_limit",
+    "cgroup_parent",
+    "userns_mode",
+    "runtime",
 ];
 
 pub(crate) struct Ctx<'a> {
@@ -191,7 +212,13 @@ pub(crate) fn clean(p: &Path) -> PathBuf {
     out
 }
 
-pub(crate) fn convert_service(name: &str, node: &Node, ctx: &mut Ctx) -> Result<Service> {
+pub(crate) fn convert_service(
+    name: &str,
+    key_line: usize,
+    node: &Node,
+    ctx: &mut Ctx,
+) -> Result<Service> {
+    let at = |m: String| crate::yaml::err_at(&node.src, key_line, m);
     let path = format!("services.{name}");
     node.check_keys(&path, SERVICE_KEYS)?;
     let mut s = Service {
@@ -473,7 +500,7 @@ pub(crate) fn convert_service(name: &str, node: &Node, ctx: &mut Ctx) -> Result<
     let replicas = s.deploy.as_ref().and_then(|d| d.replicas);
     match (s.scale, replicas) {
         (Some(a), Some(b)) if a != b => {
-            return Err(node.err(format!(
+            return Err(at(format!(
                 "{path}: scale ({a}) and deploy.replicas ({b}) disagree"
             )))
         }
@@ -481,7 +508,7 @@ pub(crate) fn convert_service(name: &str, node: &Node, ctx: &mut Ctx) -> Result<
         _ => {}
     }
     if s.image.is_none() && s.build.is_none() {
-        return Err(node.err(format!(
+        return Err(at(format!(
             "{path}: service {name} has neither an image nor a build context specified"
         )));
     }
@@ -489,18 +516,28 @@ pub(crate) fn convert_service(name: &str, node: &Node, ctx: &mut Ctx) -> Result<
         s.networks
             .insert("default".into(), ServiceNetwork::default());
     }
-    if let Some(target) = s
-        .network_mode
-        .as_deref()
-        .and_then(|m| m.strip_prefix("service:"))
-    {
-        s.depends_on
-            .entry(target.to_string())
-            .or_insert_with(|| Dependency {
-                condition: "service_started".into(),
-                restart: false,
-                required: true,
-            });
+    // Services named by network_mode/pid/ipc `service:X`, volumes_from and links are
+    // implicit dependencies (docker compose starts them first).
+    let mut implicit: Vec<String> = Vec::new();
+    for m in [&s.network_mode, &s.pid, &s.ipc].into_iter().flatten() {
+        if let Some(t) = m.strip_prefix("service:") {
+            implicit.push(t.to_string());
+        }
+    }
+    for vf in &s.volumes_from {
+        if !vf.starts_with("container:") {
+            implicit.push(vf.split(':').next().unwrap_or_default().to_string());
+        }
+    }
+    for l in &s.links {
+        implicit.push(l.split(':').next().unwrap_or_default().to_string());
+    }
+    for t in implicit {
+        s.depends_on.entry(t).or_insert_with(|| Dependency {
+            condition: "service_started".into(),
+            restart: false,
+            required: true,
+        });
     }
     Ok(s)
 }

@@ -194,7 +194,10 @@ fn missing_required_variable_names_file_and_line() {
 #[test]
 fn missing_image_and_build() {
     let e = err_text("services:\n  web:\n    command: hi\n");
-    assert!(e.contains("neither an image nor a build"), "{e}");
+    assert!(
+        e.starts_with("compose.yaml:2:") && e.contains("neither an image nor a build"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -329,6 +332,10 @@ services:
   db:
     image: postgres
     networks: [front, default]
+  sidecar:
+    image: busybox
+    network_mode: service:db
+    links: ["web:w"]
 networks:
   front:
     driver_opts: {com.docker.network.bridge.name: br0}
@@ -341,10 +348,19 @@ secrets:
     );
     let o = opts(d.path());
     let p = load(&o).unwrap();
-    assert_eq!(
-        p.services["web"].command.as_ref().unwrap()[1],
-        "$HOME costs $5"
-    );
+    let web = &p.services["web"];
+    assert_eq!(web.command.as_ref().unwrap()[1], "$HOME costs $5");
+    assert_eq!(web.devices, ["/dev/fuse", "/dev/a:/dev/b:r"]);
+    assert_eq!(web.shm_size, Some(64 << 20));
+    assert_eq!(web.memswap_limit, Some(-1));
+    assert_eq!(web.sysctls["net.core.somaxconn"], "1024");
+    assert_eq!(web.logging.as_ref().unwrap().options["max-size"], "10m");
+    assert_eq!(web.dns_search, ["example.com"]);
+    assert!(web.depends_on.contains_key("db"));
+    let sidecar = &p.services["sidecar"];
+    assert!(sidecar.depends_on.contains_key("db") && sidecar.depends_on.contains_key("web"));
+    assert!(sidecar.networks.is_empty());
+    assert_eq!(p.networks["front"].ip_range.as_deref(), Some("10.1.0.0/25"));
     let y = to_yaml(&p);
     assert_eq!(y, to_yaml(&load(&o).unwrap()));
     let d2 = tempfile::tempdir().unwrap();
@@ -352,7 +368,9 @@ secrets:
     let mut o2 = opts(d2.path());
     o2.project_directory = Some(d.path().to_path_buf());
     o2.files = vec![d2.path().join("compose.yaml")];
-    let p2 = load(&o2).unwrap_or_else(|e| panic!("{e}\n{y}"));
+    let mut p2 = load(&o2).unwrap_or_else(|e| panic!("{e}\n{y}"));
+    assert_eq!(p2.config_files, [d2.path().join("compose.yaml")]);
+    p2.config_files = p.config_files.clone();
     assert_eq!(p2, p, "{y}");
     assert_eq!(to_yaml(&p2), y);
 }
