@@ -560,3 +560,45 @@ pub(crate) fn device(v: &Node, p: &str) -> Result<String> {
         _ => Err(v.err(format!("{p} must be a string or a mapping"))),
     }
 }
+
+/// `extra_hosts`: a list of `host:ip` / `host=ip`, or a mapping `host: ip` / `host: [ip, …]`;
+/// the result is `host:ip` entries.
+pub(crate) fn extra_hosts(v: &Node, p: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    match &v.v {
+        V::Null => {}
+        V::Seq(items) => {
+            for (i, it) in items.iter().enumerate() {
+                let s = it.str(&format!("{p}[{i}]"))?;
+                let split = if s.contains('=') {
+                    s.split_once('=')
+                } else {
+                    s.split_once(':')
+                };
+                match split {
+                    Some((h, ip)) if !h.is_empty() && !ip.is_empty() => {
+                        out.push(format!("{h}:{ip}"))
+                    }
+                    _ => {
+                        return Err(it.err(format!(
+                            "{p}[{i}]: invalid extra host {s:?} (want host:ip or host=ip)"
+                        )))
+                    }
+                }
+            }
+        }
+        V::Map(entries) => {
+            for e in entries {
+                let ips = e.val.str_or_list(&format!("{p}.{}", e.key))?;
+                if ips.is_empty() {
+                    return Err(e.val.err(format!("{p}.{}: no address", e.key)));
+                }
+                for ip in ips {
+                    out.push(format!("{}:{ip}", e.key));
+                }
+            }
+        }
+        V::Str(..) => return Err(v.err(format!("{p} must be a list or a mapping"))),
+    }
+    Ok(out)
+}

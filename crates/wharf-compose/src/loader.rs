@@ -649,6 +649,39 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
             },
         );
     }
+    drop_unused(&mut project);
     crate::order::start_order(&project)?;
     Ok(Loaded { project, warnings })
+}
+
+/// Drops networks, volumes, secrets and configs that no enabled service uses, as docker
+/// compose does (`WithoutUnnecessaryResources`): `up` creates only what is used and `config`
+/// prints only that.
+fn drop_unused(p: &mut Project) {
+    let services: Vec<&Service> = p.services.values().collect();
+    let nets: BTreeSet<&String> = services.iter().flat_map(|s| s.networks.keys()).collect();
+    let vols: BTreeSet<&String> = services
+        .iter()
+        .flat_map(|s| &s.volumes)
+        .filter(|v| v.kind == "volume")
+        .filter_map(|v| v.source.as_ref())
+        .collect();
+    let secrets: BTreeSet<&String> = services
+        .iter()
+        .flat_map(|s| &s.secrets)
+        .map(|r| &r.source)
+        .collect();
+    let configs: BTreeSet<&String> = services
+        .iter()
+        .flat_map(|s| &s.configs)
+        .map(|r| &r.source)
+        .collect();
+    let keep_nets: BTreeSet<String> = nets.into_iter().cloned().collect();
+    let keep_vols: BTreeSet<String> = vols.into_iter().cloned().collect();
+    let keep_secrets: BTreeSet<String> = secrets.into_iter().cloned().collect();
+    let keep_configs: BTreeSet<String> = configs.into_iter().cloned().collect();
+    p.networks.retain(|k, _| keep_nets.contains(k));
+    p.volumes.retain(|k, _| keep_vols.contains(k));
+    p.secrets.retain(|k, _| keep_secrets.contains(k));
+    p.configs.retain(|k, _| keep_configs.contains(k));
 }

@@ -226,18 +226,15 @@ pub(crate) fn to_keyed(node: &mut Node, sep: char) {
     let mut entries: Vec<Entry> = Vec::new();
     for it in items {
         let Some(s) = it.scalar() else { continue };
+        // extra_hosts (sep ':') also accepts `host=ip`, the only form for IPv6 addresses.
+        let sep = if sep == ':' && s.contains('=') {
+            '='
+        } else {
+            sep
+        };
         let (k, v) = match s.split_once(sep) {
             Some((k, v)) => (k, V::Str(v.to_string(), false)),
             None => (s, V::Null),
-        };
-        let (k, v) = if sep == ':' && !s.contains(':') {
-            // extra_hosts also accepts `host=ip`.
-            match s.split_once('=') {
-                Some((k, v)) => (k, V::Str(v.to_string(), false)),
-                None => (k, v),
-            }
-        } else {
-            (k, v)
         };
         entries.retain(|e| e.key != k);
         entries.push(Entry {

@@ -373,12 +373,7 @@ pub(crate) fn convert_service(
             "cap_add" => s.cap_add = v.list(&p)?,
             "cap_drop" => s.cap_drop = v.list(&p)?,
             "security_opt" => s.security_opt = v.list(&p)?,
-            "extra_hosts" => {
-                for (host, ip) in keyed(v, &p, ':')? {
-                    let ip = ip.ok_or_else(|| v.err(format!("{p}: {host:?} has no address")))?;
-                    s.extra_hosts.push(format!("{host}:{ip}"));
-                }
-            }
+            "extra_hosts" => s.extra_hosts = extra_hosts(v, &p)?,
             "dns" => s.dns = v.str_or_list(&p)?,
             "stop_signal" => s.stop_signal = v.opt_string(&p)?,
             "stop_grace_period" => {
@@ -510,6 +505,16 @@ pub(crate) fn convert_service(
     if s.image.is_none() && s.build.is_none() {
         return Err(at(format!(
             "{path}: service {name} has neither an image nor a build context specified"
+        )));
+    }
+    if s.container_name.is_some() && s.scale.is_some_and(|n| n > 1) {
+        return Err(at(format!(
+            "{path}: container_name cannot be set when the service runs several replicas (container names must be unique)"
+        )));
+    }
+    if let (Some(mode), false) = (&s.network_mode, s.networks.is_empty()) {
+        return Err(at(format!(
+            "{path}: network_mode {mode:?} and networks are mutually exclusive"
         )));
     }
     if s.networks.is_empty() && s.network_mode.is_none() {

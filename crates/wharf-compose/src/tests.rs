@@ -660,6 +660,47 @@ fn names_of_networks_and_volumes() {
 }
 
 #[test]
+fn unused_resources_are_dropped() {
+    let p = load_text(
+        "services:\n  web:\n    image: x\n    networks: [used]\n  dbg:\n    image: x\n    profiles: [debug]\n    volumes: [dbgdata:/d]\nnetworks:\n  used:\n  unused:\nvolumes:\n  dbgdata:\n  spare:\nsecrets:\n  s: {file: ./s}\n",
+    )
+    .unwrap();
+    assert_eq!(p.networks.keys().collect::<Vec<_>>(), ["used"]);
+    assert!(p.volumes.is_empty());
+    assert!(p.secrets.is_empty());
+}
+
+#[test]
+fn extra_hosts_forms() {
+    let p = load_text(
+        "services:\n  a:\n    image: x\n    extra_hosts: [\"h1:1.2.3.4\", \"h2=::1\"]\n  b:\n    image: x\n    extra_hosts:\n      h3: 10.0.0.1\n      h4: [10.0.0.2, \"::2\"]\n",
+    )
+    .unwrap();
+    assert_eq!(p.services["a"].extra_hosts, ["h1:1.2.3.4", "h2:::1"]);
+    assert_eq!(
+        p.services["b"].extra_hosts,
+        ["h3:10.0.0.1", "h4:10.0.0.2", "h4:::2"]
+    );
+}
+
+#[test]
+fn exclusive_settings() {
+    let e = err_text(
+        "services:\n  web:\n    image: x\n    container_name: c\n    deploy: {replicas: 2}\n",
+    );
+    assert!(
+        e.starts_with("compose.yaml:2:") && e.contains("container_name"),
+        "{e}"
+    );
+    let e = err_text(
+        "services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n",
+    );
+    assert!(e.contains("mutually exclusive"), "{e}");
+    let e = err_text("services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n");
+    assert!(e.contains("disagree"), "{e}");
+}
+
+#[test]
 fn project_name_normalisation() {
     assert_eq!(loader::normalize_name("My App_1-x"), "myapp_1-x");
     assert_eq!(loader::normalize_name("__Foo"), "foo");
