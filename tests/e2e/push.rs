@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -341,4 +341,159 @@ fn push_to_a_failing_registry_is_a_clear_error() {
     }
     // the image is untouched
     d.ok(&["image", "inspect", &name]);
+}
+
+/// A CA and a certificate for 127.0.0.1/localhost signed by it, made with the `openssl` CLI;
+/// returns (ca.crt, server.crt, server.key), or None where openssl is missing.
+fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP: openssl is not installed (scripts/install-deps.sh installs it)");
+        return None;
+    }
+    let p = |n: &str| dir.join(n);
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wharf test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&a);
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    Some((p("ca.crt"), p("server.crt"), p("server.key")))
+}
+
+/// A daemon started with extra flags (the harness's `Daemon::start` takes none).
+fn daemon_with(args: &[&str]) -> Daemon {
+    let dir = tempfile::Builder::new()
+        .prefix("wharf-e2e-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let mut d = Daemon { dir, child: None };
+    let log = std::fs::File::create(d.dir.path().join("daemon.log")).expect("log");
+    let child = Command::new(WHARF)
+        .args(["daemon", "--host", &d.host(), "--data-root"])
+        .arg(d.data_root())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn daemon");
+    d.child = Some(child);
+    wait_for_socket(&d.sock(), Duration::from_secs(20));
+    d
+}
+
+#[test]
+fn push_and_pull_over_tls_with_a_registry_ca_in_certs_d() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-tls-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let Some((ca, cert, key)) = make_certs(tmp.path()) else {
+        return;
+    };
+    let reg = WharfRegistry::start(
+        tmp.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf8"),
+            "--tls-key",
+            key.to_str().expect("utf8"),
+        ],
+    );
+    let certs_d = tmp.path().join("certs.d");
+    let host_dir = certs_d.join(format!("127.0.0.1:{}", reg.port));
+    std::fs::create_dir_all(&host_dir).expect("certs.d");
+    std::fs::copy(&ca, host_dir.join("ca.crt")).expect("ca");
+    let flag = format!("--registry-certs-dir={}", certs_d.display());
+
+    let d = daemon_with(&[&flag]);
+    let name = reg.name("tls/bb:1");
+    let id = d.import_busybox(&name);
+    let out = d.ok(&["push", &name]);
+    let digest = pushed_digest(&out, "1");
+    if Path::new("/usr/bin/skopeo").exists() {
+        // skopeo verifies against the same CA: what we pushed is served over TLS
+        let o = Command::new("skopeo")
+            .args(["inspect", "--cert-dir"])
+            .arg(&host_dir)
+            .arg(format!("docker://{name}"))
+            .output()
+            .expect("skopeo");
+        assert!(o.status.success(), "skopeo inspect: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["Digest"].as_str(), Some(digest.as_str()));
+    }
+    let d2 = daemon_with(&[&flag]);
+    d2.ok(&["pull", &name]);
+    assert_eq!(d2.image_ids(), vec![id]);
+
+    // without the CA the certificate does not verify: an error, never plain HTTP
+    let d3 = Daemon::start();
+    let o = d3.wharf(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("failed to verify certificate"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(d3.image_ids().is_empty());
 }

@@ -4,7 +4,8 @@
 //!
 //! [`storage::Store`] is the crash-safe content-addressed layout, [`server::router`] the HTTP
 //! API, [`manifest`] what the server reads of manifests, [`auth`] htpasswd basic auth and
-//! [`gc`] the mark-and-sweep. Not implemented: TLS (serve behind a TLS proxy) and token auth.
+//! [`gc`] the mark-and-sweep, [`tls`] serving over TLS (`--tls-cert`/`--tls-key`). Not
+//! implemented: token auth.
 
 pub mod auth;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod manifest;
 pub mod names;
 pub mod server;
 pub mod storage;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -37,8 +39,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Serve the registry API over plain HTTP. TLS and token auth are not supported: put a
-    /// TLS proxy in front; --htpasswd enables basic auth.
+    /// Serve the registry API, over TLS with --tls-cert/--tls-key, else plain HTTP;
+    /// --htpasswd enables basic auth (token auth is not supported).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:5000")]
@@ -49,6 +51,12 @@ enum Cmd {
         /// An htpasswd file of bcrypt entries (`htpasswd -B`); requires basic auth.
         #[arg(long)]
         htpasswd: Option<PathBuf>,
+        /// PEM certificate (chain) to serve TLS with; needs --tls-key.
+        #[arg(long = "tls-cert", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long = "tls-key", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Delete blobs no manifest references (untagged manifests are kept) and upload sessions
     /// idle for a week. Do not run it while pushes are in progress.
@@ -91,7 +99,19 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             addr,
             root,
             htpasswd,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(c), Some(k)) => match tls::server_config(c, k) {
+                    Ok(cfg) => Some(cfg),
+                    Err(e) => {
+                        eprintln!("wharf registry: {e}");
+                        return 1;
+                    }
+                },
+                _ => None,
+            };
             let st = match state(&root, htpasswd.as_deref()) {
                 Ok(s) => s,
                 Err(e) => {
@@ -111,9 +131,19 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
             let r = rt.block_on(async move {
                 let l = tokio::net::TcpListener::bind(addr).await?;
-                eprintln!("wharf registry listening on {}", l.local_addr()?);
+                eprintln!(
+                    "wharf registry listening on {} ({})",
+                    l.local_addr()?,
+                    if tls.is_some() { "https" } else { "http" }
+                );
+                let serving = async move {
+                    match tls {
+                        Some(cfg) => tls::serve_tls(l, router(st), cfg).await,
+                        None => serve(l, st).await,
+                    }
+                };
                 tokio::select! {
-                    r = serve(l, st) => r,
+                    r = serving => r,
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             });

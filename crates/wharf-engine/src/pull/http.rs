@@ -36,8 +36,9 @@ fn host_only(hostport: &str) -> &str {
 
 /// The registry endpoint of a reference: docker.io is registry-1.docker.io; localhost,
 /// loopback addresses and `WHARF_INSECURE_REGISTRIES` entries are plain HTTP.
-pub fn registry_endpoint(r: &Reference) -> Result<Endpoint, ApiError> {
-    Ok(endpoint_for(&r.domain, &insecure_registries()))
+/// For those, HTTPS is still tried first (see `tls::negotiate`).
+pub async fn registry_endpoint(r: &Reference) -> Result<Endpoint, ApiError> {
+    super::tls::negotiate(endpoint_for(&r.domain, &insecure_registries())).await
 }
 
 static INSECURE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();

@@ -50,7 +50,7 @@ pub async fn login(
     password: &str,
     insecure: &str,
 ) -> Result<(), LoginError> {
-    let ep: Endpoint = endpoint_for(&login_host(server), insecure);
+    let ep: Endpoint = super::tls::negotiate(endpoint_for(&login_host(server), insecure)).await?;
     let url = ep.url("/v2/");
     let basic = b64_encode(format!("{user}:{password}").as_bytes());
     let failed = |status: StatusCode| LoginError {

@@ -139,7 +139,7 @@ pub async fn pull(
     basic: Option<String>,
     tx: Progress,
 ) -> Result<(), ApiError> {
-    let ep = registry_endpoint(&r)?;
+    let ep = registry_endpoint(&r).await?;
     let client = http::Client::new(ep, &r, basic);
     let want = platform.unwrap_or_else(host_platform);
     let reference_str = match (&r.digest, &r.tag) {

@@ -48,6 +48,7 @@ pub async fn search(
         ep.host = index.clone();
         ep.scheme = "https";
     }
+    let ep = super::tls::negotiate(ep).await?;
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("q", &remote)
         .append_pair("n", &limit.to_string())

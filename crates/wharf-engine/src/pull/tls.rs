@@ -1,8 +1,26 @@
-//! Connections to registries: plain TCP for `http`, TLS for `https` (see
-//! docs/adr-0008-registry-client.md for which registries may be spoken to in plain HTTP).
+//! Connections to registries: plain TCP for `http`, TLS (rustls, ring provider) for `https`.
+//!
+//! Trust: the system's roots (`rustls-native-certs`: /etc/ssl/certs) plus, per registry, every
+//! `*.crt` in `<certs dir>/<host[:port]>/` (docker's `/etc/docker/certs.d` layout; also
+//! `/etc/wharf/certs.d` and the daemon's `--registry-certs-dir`). Client configs are built once
+//! per host and kept, so TLS sessions resume across the many short connections a pull or push
+//! makes.
+//!
+//! Docker's rule for which registries may be spoken to in plain HTTP (loopback ones and those
+//! named with `--insecure-registry`) is applied in [`negotiate`]: HTTPS is tried first, and only
+//! a server that does not speak TLS at all is then used over HTTP. A TLS server whose
+//! certificate does not verify is an error, never a silent downgrade.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
+use wharf_types::ErrorKind;
 
+use super::http::{unavailable, Endpoint};
 use crate::api::ApiError;
 
 /// A connected byte stream, plain or TLS.
@@ -17,26 +35,176 @@ fn with_port(host: &str, default: u16) -> String {
     }
 }
 
+/// The host name (or IP) of `host[:port]`, for SNI and certificate checks.
+fn server_name(host: &str) -> Result<ServerName<'static>, ApiError> {
+    let h = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    ServerName::try_from(h.to_string())
+        .map_err(|_| ApiError::invalid(format!("invalid registry host name {host:?}")))
+}
+
+/// The system's roots, loaded once.
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut store = RootCertStore::empty();
+            let res = rustls_native_certs::load_native_certs();
+            for e in &res.errors {
+                tracing::warn!(error = %e, "could not load a system CA certificate");
+            }
+            let (ok, bad) = store.add_parsable_certificates(res.certs);
+            tracing::debug!(ok, bad, "system CA certificates loaded");
+            Arc::new(store)
+        })
+        .clone()
+}
+
+/// The CA certificates docker would add for `host` (`<dir>/<host[:port]>/*.crt`).
+fn registry_cas(host: &str) -> Vec<CertificateDer<'static>> {
+    let mut out = Vec::new();
+    for dir in super::certs_dirs() {
+        let d = dir.join(host);
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<_> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+            .collect();
+        files.sort();
+        for f in files {
+            match CertificateDer::pem_file_iter(&f) {
+                Ok(it) => out.extend(it.flatten()),
+                Err(e) => tracing::warn!(path = %f.display(), error = %e, "unreadable CA file"),
+            }
+        }
+    }
+    out
+}
+
+/// The TLS client configuration for `host`, built once.
+fn client_config(host: &str) -> Result<Arc<ClientConfig>, ApiError> {
+    static CONFIGS: OnceLock<Mutex<HashMap<String, Arc<ClientConfig>>>> = OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(c) = configs.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
+        return Ok(c.clone());
+    }
+    let mut roots = (*system_roots()).clone();
+    for ca in registry_cas(host) {
+        if let Err(e) = roots.add(ca) {
+            tracing::warn!(%host, error = %e, "invalid registry CA certificate");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ApiError::internal(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let cfg = Arc::new(cfg);
+    configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(host.to_string(), cfg.clone());
+    Ok(cfg)
+}
+
+async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, ApiError> {
+    let addr = with_port(host, default_port);
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| unavailable(format!("failed to connect to registry {host}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+async fn handshake(
+    host: &str,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, (bool, ApiError)> {
+    let tcp = tcp(host, 443).await.map_err(|e| (false, e))?;
+    let cfg = client_config(host).map_err(|e| (false, e))?;
+    let name = server_name(host).map_err(|e| (false, e))?;
+    tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            // A certificate problem means the server does speak TLS.
+            let cert = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| {
+                    matches!(
+                        r,
+                        rustls::Error::InvalidCertificate(_)
+                            | rustls::Error::NoCertificatesPresented
+                            | rustls::Error::AlertReceived(_)
+                    )
+                });
+            let msg = if cert {
+                format!(
+                    "tls: failed to verify certificate of registry {host}: {e} (trust its CA by putting it in /etc/docker/certs.d/{host}/ca.crt)"
+                )
+            } else {
+                format!("TLS handshake with registry {host} failed: {e}")
+            };
+            (cert, ApiError::new(ErrorKind::Unavailable, msg))
+        })
+}
+
 /// Connects to `host[:port]` for `scheme`.
 pub async fn connect(scheme: &str, host: &str) -> Result<Box<dyn Io>, ApiError> {
-    let default = match scheme {
-        "http" => 80,
-        "https" => 443,
-        _ => {
-            return Err(ApiError::invalid(format!(
-                "unsupported URL scheme {scheme} for {host}"
-            )))
-        }
-    };
-    let addr = with_port(host, default);
-    let tcp = tokio::net::TcpStream::connect(&addr).await.map_err(|e| {
-        super::http::unavailable(format!("failed to connect to registry {host}: {e}"))
-    })?;
-    let _ = tcp.set_nodelay(true);
-    if scheme == "http" {
-        return Ok(Box::new(tcp));
+    match scheme {
+        "http" => Ok(Box::new(tcp(host, 80).await?)),
+        "https" => Ok(Box::new(handshake(host).await.map_err(|(_, e)| e)?)),
+        _ => Err(ApiError::invalid(format!(
+            "unsupported URL scheme {scheme} for {host}"
+        ))),
     }
-    Err(super::http::unavailable(format!(
-        "HTTPS is not supported yet ({host}); for a plain-HTTP registry start the daemon with --insecure-registry {host}"
-    )))
+}
+
+/// Docker's order for a registry that may be plain HTTP (`ep.scheme == "http"`: loopback or
+/// `--insecure-registry`): HTTPS if the server speaks TLS, else HTTP. Others stay HTTPS.
+pub async fn negotiate(ep: Endpoint) -> Result<Endpoint, ApiError> {
+    if ep.scheme != "http" {
+        return Ok(ep);
+    }
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(10), handshake(&ep.host));
+    let res = probe.await.unwrap_or_else(|_| {
+        Err((
+            false,
+            unavailable(format!("TLS handshake with registry {} timed out", ep.host)),
+        ))
+    });
+    match res {
+        Ok(_) => Ok(Endpoint {
+            scheme: "https",
+            host: ep.host,
+        }),
+        Err((true, e)) => Err(e),
+        Err((false, e)) => {
+            tracing::debug!(host = %ep.host, error = %e, "registry does not speak TLS; using plain HTTP");
+            Ok(ep)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names() {
+        assert!(server_name("127.0.0.1:5000").is_ok());
+        assert!(server_name("[::1]:5000").is_ok());
+        assert!(server_name("reg.example").is_ok());
+        assert_eq!(with_port("reg.example", 443), "reg.example:443");
+        assert_eq!(with_port("[::1]", 443), "[::1]:443");
+        assert_eq!(with_port("h:5000", 443), "h:5000");
+    }
 }

@@ -67,7 +67,7 @@ pub async fn push(
         let (d, r, cache) = (d.clone(), r.clone(), cache.clone());
         tokio::task::spawn_blocking(move || targets(&d, &r, &cache)).await??
     };
-    let ep = registry_endpoint(&r)?;
+    let ep = registry_endpoint(&r).await?;
     // Other repositories of this registry known to hold our layers: token scopes to mount.
     let mut extra = Vec::new();
     for t in &targets {
