@@ -33,3 +33,16 @@ wharf run -d --name demo-web -p 4000:80 webapp >/dev/null
 wharf ps --filter name=demo-web
 for _ in $(seq 50); do curl -fsS http://127.0.0.1:4000/ && break; sleep 0.1; done
 wharf rm -f demo-web >/dev/null
+
+# Compose: the web app as three load-balanced replicas behind one published port, plus a
+# database-like service with a named volume (examples/compose/compose.yaml).
+(
+  cd examples/compose
+  wharf compose up -d
+  wharf compose ps
+  for i in 1 2 3; do
+    for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:4001/ && break; sleep 0.1; done
+  done
+  curl -fsS http://127.0.0.1:4001/ | grep -o 'Hello from a Wharf compose replica' | head -1
+  wharf compose down -v
+)

@@ -3,6 +3,7 @@
 
 mod archive;
 mod build;
+mod compose;
 mod common;
 mod containers;
 mod crash;

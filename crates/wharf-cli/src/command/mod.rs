@@ -2,6 +2,7 @@
 //! (`wharf images` = `wharf image ls`, …). Each verb lives in `command/<object>/<verb>.rs`.
 
 pub mod builder;
+pub mod compose;
 pub mod container;
 pub mod image;
 pub mod inspect;
@@ -191,6 +192,9 @@ pub enum Command {
     /// Manage builds
     #[command(subcommand, override_usage = "wharf builder COMMAND")]
     Builder(builder::BuilderCommand),
+    /// Define and run multi-container applications
+    #[command(override_usage = "wharf compose [OPTIONS] COMMAND")]
+    Compose(compose::Args),
 }
 
 /// What every command gets: the chosen host and a lazily connected client.
@@ -206,6 +210,15 @@ impl Ctx {
             host,
             debug,
             client: OnceCell::new(),
+        }
+    }
+
+    /// A context around an already connected client.
+    pub fn with_client(client: Client) -> Ctx {
+        Ctx {
+            host: None,
+            debug: false,
+            client: OnceCell::new_with(Some(client)),
         }
     }
 
@@ -266,6 +279,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<(), CliError> {
         Command::Import(a) => image::import::run(ctx, a).await,
         Command::Build(a) => image::build::run(ctx, a).await,
         Command::Builder(c) => builder::run(ctx, c).await,
+        Command::Compose(a) => compose::run(ctx, a).await,
     }
 }
 

@@ -8,7 +8,7 @@ use hyper::Method;
 
 use super::opts::{self, ContainerOpts};
 use super::{container_path, create, hijack, status_error, wait_exit_or_removed};
-use crate::client::{query, Body};
+use crate::client::{query, Body, Client};
 use crate::command::Ctx;
 use crate::error::CliError;
 
@@ -74,12 +74,46 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let id = create::create_container(client, &req, &args.opts.pull, args.opts.quiet)
         .await
         .map_err(|e| status_error(&e, "run"))?;
+    attach_start_wait(
+        client,
+        &id,
+        &Flow {
+            stdin,
+            stdout,
+            stderr,
+            tty,
+            detach: args.detach,
+            sig_proxy: args.sig_proxy,
+            detach_keys: args.detach_keys.clone(),
+            auto_remove: req.auto_remove(),
+        },
+    )
+    .await
+}
+
+/// How a created container is run: which streams are attached, and how it ends.
+pub struct Flow {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+    pub detach: bool,
+    pub sig_proxy: bool,
+    pub detach_keys: Option<String>,
+    pub auto_remove: bool,
+}
+
+/// The rest of `run` after the create: print the id when detached, attach, register the wait,
+/// start, stream, and end with the container's exit status.
+pub async fn attach_start_wait(client: &Client, id: &str, f: &Flow) -> Result<(), CliError> {
+    let id = id.to_string();
+    let (stdin, stdout, stderr, tty) = (f.stdin, f.stdout, f.stderr, f.tty);
     if !stdout && !stderr {
         crate::write_stdout(&format!("{id}\n"))?;
     }
 
     let mut background = Vec::new();
-    if args.sig_proxy && !tty && !args.detach {
+    if f.sig_proxy && !tty && !f.detach {
         background.extend(hijack::forward_signals(client, &id));
     }
     let streamer = if stdin || stdout || stderr {
@@ -87,7 +121,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             &id,
             &format!(
                 "/attach{}",
-                attach_query(stdin, stdout, stderr, args.detach_keys.as_deref())
+                attach_query(stdin, stdout, stderr, f.detach_keys.as_deref())
             ),
         );
         let conn = client
@@ -98,7 +132,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     } else {
         None
     };
-    let status = wait_exit_or_removed(client, &id, req.auto_remove()).await;
+    let status = wait_exit_or_removed(client, &id, f.auto_remove).await;
 
     if let Err(e) = client
         .call(Method::POST, &container_path(&id, "/start"), Body::Empty)
@@ -108,7 +142,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             s.abort();
             let _ = s.await; // the terminal is restored when the streamer is dropped
         }
-        if req.auto_remove() {
+        if f.auto_remove {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), status).await;
         }
         return Err(status_error(&e, "run"));
