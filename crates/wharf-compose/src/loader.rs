@@ -47,13 +47,23 @@ fn find_files(opts: &LoadOptions) -> Result<Vec<PathBuf>> {
     if !opts.files.is_empty() {
         return Ok(opts.files.iter().map(|f| abs(&opts.cwd, f)).collect());
     }
-    if let Some(cf) = opts
-        .environment
-        .get("COMPOSE_FILE")
-        .filter(|s| !s.is_empty())
-    {
-        let sep = opts
-            .environment
+    // COMPOSE_FILE may also come from the env file (docker compose reads `.env` first).
+    let dir = match &opts.project_directory {
+        Some(d) => abs(&opts.cwd, d),
+        None => abs(&opts.cwd, Path::new(".")),
+    };
+    let env_files: Vec<PathBuf> = if opts.env_files.is_empty() {
+        Some(dir.join(".env"))
+            .filter(|f| f.is_file())
+            .into_iter()
+            .collect()
+    } else {
+        opts.env_files.iter().map(|f| abs(&opts.cwd, f)).collect()
+    };
+    let mut env = read_env_files(&env_files, &opts.cwd, &opts.environment).unwrap_or_default();
+    env.extend(opts.environment.clone());
+    if let Some(cf) = env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
+        let sep = env
             .get("COMPOSE_PATH_SEPARATOR")
             .map_or(":", String::as_str);
         return Ok(cf
@@ -62,11 +72,7 @@ fn find_files(opts: &LoadOptions) -> Result<Vec<PathBuf>> {
             .map(|f| abs(&opts.cwd, Path::new(f)))
             .collect());
     }
-    let start = match &opts.project_directory {
-        Some(d) => abs(&opts.cwd, d),
-        None => abs(&opts.cwd, Path::new(".")),
-    };
-    let mut dir = Some(start.as_path());
+    let mut dir = Some(dir.as_path());
     while let Some(d) = dir {
         if let Some(f) = DEFAULT_FILES
             .iter()

@@ -82,6 +82,9 @@ pub struct Service {
     pub pull_policy: Option<String>,
     /// Service-level resource shorthands (`mem_limit`, `cpus`, `pids_limit`) merged with
     /// `deploy.resources.limits` (deploy wins) are in `deploy.resources`.
+    ///
+    /// `scale:`, or `deploy.replicas` when only that is set (the loader refuses the two
+    /// disagreeing): the number of containers to run; `None` = 1.
     pub scale: Option<u32>,
     pub dns_search: Vec<String>,
     pub dns_opt: Vec<String>,

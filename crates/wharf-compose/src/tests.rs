@@ -491,6 +491,20 @@ fn reset_and_override_tags() {
 }
 
 #[test]
+fn compose_file_variable() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "one.yaml", "services:\n  a:\n    image: x\n");
+    write(d.path(), "two.yaml", "services:\n  b:\n    image: x\n");
+    write(d.path(), ".env", "COMPOSE_FILE=one.yaml:two.yaml\n");
+    let p = load(&opts(d.path())).unwrap();
+    assert_eq!(p.services.keys().collect::<Vec<_>>(), ["a", "b"]);
+    let mut o = opts(d.path());
+    o.environment
+        .insert("COMPOSE_FILE".into(), "two.yaml".into());
+    assert_eq!(load(&o).unwrap().services.keys().collect::<Vec<_>>(), ["b"]);
+}
+
+#[test]
 fn files_are_found_in_parent_directories() {
     let d = tempfile::tempdir().unwrap();
     write(
