@@ -656,6 +656,8 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
         );
     }
     drop_unused(&mut project);
+    let mut seen = BTreeSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     crate::order::start_order(&project)?;
     Ok(Loaded { project, warnings })
 }

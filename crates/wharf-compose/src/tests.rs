@@ -743,3 +743,161 @@ fn interpolation_in_files() {
         "{e}"
     );
 }
+
+#[test]
+fn long_syntaxes() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yaml",
+        r#"
+services:
+  app:
+    build:
+      context: ./app
+      dockerfile: docker/Dockerfile.dev
+      args: {VERSION: "1.2", FROM_ENV: null}
+      target: dev
+      labels: [a=b]
+      no_cache: true
+      pull: true
+    volumes:
+      - type: bind
+        source: ./src
+        target: /src
+        read_only: true
+      - type: volume
+        source: cache
+        target: /cache
+        volume: {nocopy: true}
+      - type: volume
+        target: /anon
+    ports:
+      - target: 80
+        published: 8080
+        protocol: udp
+      - target: 81
+    depends_on:
+      db:
+        condition: service_completed_successfully
+        restart: true
+    healthcheck:
+      test: ["CMD", "curl", "-f", "localhost"]
+      start_interval: 2s
+    cpus: "1.25"
+    pids_limit: 100
+    deploy:
+      resources:
+        limits: {pids: 50}
+      restart_policy: {condition: on-failure, max_attempts: 3}
+    tmpfs: /run
+    entrypoint: /bin/entry --flag "two words"
+  db:
+    image: db
+volumes:
+  cache:
+"#,
+    );
+    let mut o = opts(d.path());
+    o.environment.insert("FROM_ENV".into(), "env".into());
+    let p = load(&o).unwrap();
+    let app = &p.services["app"];
+    let b = app.build.as_ref().unwrap();
+    assert_eq!(b.context, d.path().join("app"));
+    assert_eq!(b.dockerfile, "docker/Dockerfile.dev");
+    assert_eq!(b.args["VERSION"].as_deref(), Some("1.2"));
+    assert_eq!(b.args["FROM_ENV"].as_deref(), Some("env"));
+    assert_eq!(b.target.as_deref(), Some("dev"));
+    assert_eq!(b.labels["a"], "b");
+    assert!(b.no_cache && b.pull);
+    let v = &app.volumes;
+    assert_eq!(v[0].kind, "bind");
+    assert_eq!(
+        v[0].source,
+        Some(d.path().join("src").display().to_string())
+    );
+    assert!(v[0].read_only && !v[0].create_host_path);
+    assert!(v[1].nocopy);
+    assert_eq!(v[2].source, None);
+    assert_eq!(
+        app.ports,
+        [
+            Port {
+                target: 80,
+                published: Some(8080),
+                host_ip: None,
+                protocol: "udp".into()
+            },
+            Port {
+                target: 81,
+                published: None,
+                host_ip: None,
+                protocol: "tcp".into()
+            },
+        ]
+    );
+    let dep = &app.depends_on["db"];
+    assert_eq!(dep.condition, "service_completed_successfully");
+    assert!(dep.restart && dep.required);
+    let h = app.healthcheck.as_ref().unwrap();
+    assert_eq!(h.test, ["CMD", "curl", "-f", "localhost"]);
+    assert_eq!(h.start_interval, Some(2_000_000_000));
+    let r = &app.deploy.as_ref().unwrap().resources;
+    assert_eq!(r.cpus, Some(1.25));
+    assert_eq!(r.pids, Some(50));
+    assert_eq!(app.restart.as_deref(), Some("on-failure:3"));
+    assert_eq!(app.tmpfs, ["/run"]);
+    assert_eq!(
+        app.entrypoint.as_deref().unwrap(),
+        ["/bin/entry", "--flag", "two words"]
+    );
+}
+
+#[test]
+fn long_syntax_errors_have_lines() {
+    let e = err_text("services:\n  web:\n    image: x\n    ports:\n      - published: 80\n");
+    assert!(
+        e.starts_with("compose.yaml:5:") && e.contains("target is required"),
+        "{e}"
+    );
+    let e = err_text(
+        "services:\n  web:\n    image: x\n    volumes:\n      - type: nfs\n        target: /x\n",
+    );
+    assert!(
+        e.starts_with("compose.yaml:5:") && e.contains("unsupported volume type"),
+        "{e}"
+    );
+    let e = err_text("services:\n  web:\n    image: x\n    depends_on:\n      db:\n        condition: started\n  db:\n    image: x\n");
+    assert!(e.contains("invalid condition"), "{e}");
+    let e = err_text("services:\n  web:\n    image: x\n    mem_limit: lots\n");
+    assert!(
+        e.starts_with("compose.yaml:4:") && e.contains("invalid size"),
+        "{e}"
+    );
+    let e = err_text("services:\n  web:\n    image: x\n    restart: sometimes\n");
+    assert!(
+        e.starts_with("compose.yaml:4:") && e.contains("restart policy"),
+        "{e}"
+    );
+    let e = err_text("services:\n  web:\n    image: x\n    command: echo 'unbalanced\n");
+    assert!(
+        e.starts_with("compose.yaml:4:") && e.contains("quotes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn warnings_are_reported_once() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "compose.yaml", "version: '3'\nservices:\n  a:\n    image: ${NOPE}\n  b:\n    image: x${NOPE}\n    platform: linux/arm64\n    stop_signal: SIGINT\n    cgroup: host\n");
+    let l = load_with_warnings(&opts(d.path())).unwrap();
+    assert_eq!(l.warnings.iter().filter(|w| w.contains("NOPE")).count(), 1);
+    assert!(l.warnings.iter().any(|w| w.contains("version")));
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("compose.yaml:9: services.b.cgroup")),
+        "{:?}",
+        l.warnings
+    );
+}
