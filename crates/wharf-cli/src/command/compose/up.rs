@@ -897,3 +897,47 @@ pub async fn down(ctx: &Ctx, g: &Global, a: DownArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_compose::Dependency;
+
+    #[test]
+    fn selected_follows_dependencies_unless_no_deps() {
+        let mut p = Project::default();
+        for n in ["web", "db", "cache", "other"] {
+            p.services.insert(
+                n.into(),
+                Service {
+                    name: n.into(),
+                    ..Default::default()
+                },
+            );
+        }
+        let dep = || Dependency {
+            condition: "service_started".into(),
+            restart: false,
+            required: true,
+        };
+        let web = p.services.get_mut("web").unwrap();
+        web.depends_on.insert("db".into(), dep());
+        p.services
+            .get_mut("db")
+            .unwrap()
+            .depends_on
+            .insert("cache".into(), dep());
+        assert_eq!(selected(&p, &["web".into()], false), ["cache", "db", "web"]);
+        assert_eq!(selected(&p, &["web".into()], true), ["web"]);
+        assert_eq!(selected(&p, &[], false).len(), 4);
+    }
+
+    #[test]
+    fn scale_options() {
+        let m = parse_scale(&["web=3".into(), "db=0".into()]).unwrap();
+        assert_eq!(m["web"], 3);
+        assert_eq!(m["db"], 0);
+        assert!(parse_scale(&["web".into()]).is_err());
+        assert!(parse_scale(&["web=x".into()]).is_err());
+    }
+}
