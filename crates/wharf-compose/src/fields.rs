@@ -495,7 +495,7 @@ pub(crate) fn env_files(v: &Node, p: &str, ctx: &mut Ctx) -> Result<Vec<(String,
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let ip = format!("{p}[{i}]");
-        let (path_node, required) = match &item.v {
+        let (path_node, required, raw) = match &item.v {
             V::Map(_) => {
                 item.check_keys(&ip, &["path", "required", "format"])?;
                 let pn = item
@@ -505,9 +505,15 @@ pub(crate) fn env_files(v: &Node, p: &str, ctx: &mut Ctx) -> Result<Vec<(String,
                     Some(r) => r.bool(&format!("{ip}.required"))?,
                     None => true,
                 };
-                (pn, req)
+                // `format: raw`: `KEY=VALUE` lines taken literally (no quotes, no
+                // interpolation).
+                let raw = match item.get("format") {
+                    Some(f) => f.str(&format!("{ip}.format"))? == "raw",
+                    None => false,
+                };
+                (pn, req, raw)
             }
-            _ => (item, true),
+            _ => (item, true, false),
         };
         let rel = path_node.str(&format!("{ip}.path"))?;
         let path = resolve_path(path_node, rel, ctx.env);
@@ -519,6 +525,20 @@ pub(crate) fn env_files(v: &Node, p: &str, ctx: &mut Ctx) -> Result<Vec<(String,
             }
         };
         let env = ctx.env;
+        if raw {
+            for line in text.lines() {
+                if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                    continue;
+                }
+                let (k, val) = match line.split_once('=') {
+                    Some((k, val)) => (k.trim().to_string(), Some(val.to_string())),
+                    None => (line.trim().to_string(), env.get(line.trim()).cloned()),
+                };
+                out.retain(|(x, _)| *x != k);
+                out.push((k, val));
+            }
+            continue;
+        }
         let pairs = dotenv::parse(&text, &|k| env.get(k).cloned()).map_err(|(line, m)| {
             crate::error::Error::At {
                 file: path.display().to_string(),

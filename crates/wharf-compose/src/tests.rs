@@ -259,6 +259,22 @@ fn env_file_precedence() {
 }
 
 #[test]
+fn env_file_raw_format() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "raw.env", "# c\nA=\"quoted $X\"\n");
+    write(
+        d.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: x\n    env_file:\n      - path: raw.env\n        format: raw\n",
+    );
+    let p = load(&opts(d.path())).unwrap();
+    assert_eq!(
+        p.services["web"].environment["A"].as_deref(),
+        Some("\"quoted $X\"")
+    );
+}
+
+#[test]
 fn env_file_long_syntax_and_missing() {
     let d = tempfile::tempdir().unwrap();
     write(

@@ -218,6 +218,15 @@ impl Node {
         Ok(())
     }
 
+    /// Number of nodes in this tree.
+    pub fn count(&self) -> usize {
+        1 + match &self.v {
+            V::Seq(items) => items.iter().map(Node::count).sum(),
+            V::Map(es) => es.iter().map(|e| e.val.count()).sum(),
+            _ => 0,
+        }
+    }
+
     /// A text rendering of the value, independent of positions (for de-duplication).
     pub fn canon(&self) -> String {
         match &self.v {
@@ -257,6 +266,8 @@ pub(crate) fn display_name(path: &Path, cwd: &Path) -> String {
         .to_string()
 }
 
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
 enum Frame {
     Seq {
         line: usize,
@@ -277,7 +288,10 @@ enum Frame {
 struct Builder {
     src: Arc<Src>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their node counts.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far.
+    expanded: usize,
     doc: Option<Node>,
     docs: usize,
     error: Option<Error>,
@@ -354,12 +368,25 @@ impl MarkedEventReceiver for Builder {
                 let mut node = Node::new(v, line, &self.src);
                 node.tag = tag;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), node.count()));
                 }
                 self.push(node);
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => {
+                Some((n, count)) => {
+                    // Aliases copy their node: bound the total so that nested aliases
+                    // ("billion laughs") cannot blow up memory.
+                    self.expanded += count;
+                    if self.expanded > MAX_ALIAS_NODES {
+                        if self.error.is_none() {
+                            self.error = Some(err_at(
+                                &self.src,
+                                line,
+                                "too many alias expansions (more than 1000000 nodes)",
+                            ));
+                        }
+                        return;
+                    }
                     let n = n.clone();
                     self.push(n);
                 }
@@ -437,7 +464,7 @@ impl MarkedEventReceiver for Builder {
                     }
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), node.count()));
                 }
                 self.push(node);
             }
@@ -456,6 +483,7 @@ pub(crate) fn parse(text: &str, src: &Arc<Src>) -> Result<Node> {
         src: src.clone(),
         stack: Vec::new(),
         anchors: HashMap::new(),
+        expanded: 0,
         doc: None,
         docs: 0,
         error: None,
@@ -507,6 +535,23 @@ mod tests {
     fn syntax_error_has_line() {
         let e = parse("a: 1\nb: [\n", &src()).unwrap_err();
         assert!(e.to_string().starts_with("compose.yaml:"), "{e}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            text.push_str(&format!(
+                "l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let e = parse(&text, &src()).unwrap_err();
+        assert!(e.to_string().contains("too many alias expansions"), "{e}");
     }
 
     #[test]
