@@ -541,7 +541,7 @@ pub(crate) fn env_files(v: &Node, p: &str, ctx: &mut Ctx) -> Result<Vec<(String,
         }
         let pairs = dotenv::parse(&text, &|k| env.get(k).cloned()).map_err(|(line, m)| {
             crate::error::Error::At {
-                file: path.display().to_string(),
+                file: crate::yaml::display_name(&path, ctx.cwd),
                 line,
                 message: m,
             }

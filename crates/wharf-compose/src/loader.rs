@@ -536,6 +536,7 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
     let mut ctx = Ctx {
         env: &env,
         warnings: &mut warnings,
+        cwd: &cwd,
     };
     let mut all_services: BTreeMap<String, (Service, usize, Arc<Src>)> = BTreeMap::new();
     if let Some(services) = tree.get("services") {

@@ -182,6 +182,8 @@ pub(crate) struct Ctx<'a> {
     /// Interpolation environment (process environment over `.env`).
     pub env: &'a BTreeMap<String, String>,
     pub warnings: &'a mut Vec<String>,
+    /// For naming files in errors.
+    pub cwd: &'a Path,
 }
 
 /// `~`, absolute and relative (to the defining file's base directory) paths, made absolute

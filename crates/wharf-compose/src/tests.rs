@@ -290,6 +290,20 @@ fn env_file_long_syntax_and_missing() {
     );
     let e = load(&opts(d.path())).unwrap_err().to_string();
     assert!(e.starts_with("compose.yaml:4:"), "{e}");
+    write(d.path(), "bad.env", "A=1\nB=${NEED:?need it}\n");
+    write(
+        d.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: x\n    env_file: bad.env\n",
+    );
+    let e = load(&opts(d.path())).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "bad.env:2: required variable NEED is missing a value: need it"
+    );
+    write(d.path(), ".env", "OK=1\nBROKEN='x\n");
+    let e = load(&opts(d.path())).unwrap_err().to_string();
+    assert!(e.starts_with(".env:2:"), "{e}");
 }
 
 #[test]
