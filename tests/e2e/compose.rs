@@ -284,6 +284,78 @@ services:
 }
 
 #[test]
+fn unhealthy_replicas_leave_the_shared_port_and_come_back() {
+    let d = daemon();
+    let dir = project_dir(&d, "hc");
+    let port = free_port();
+    write(
+        &dir,
+        "compose.yaml",
+        &format!(
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "touch /tmp/ok; exec nc -ll -p 80 -e sh -c 'hostname; exec cat'"]
+    ports: ["{port}:80"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 200ms
+      start_interval: 100ms
+      retries: 1
+    deploy:
+      replicas: 2
+"#
+        ),
+    );
+    compose_ok(&d, &dir, &["up", "-d", "--wait"]);
+    let host = |n: &str| {
+        d.ok(&["inspect", "-f", "{{.Config.Hostname}}", n])
+            .trim()
+            .to_string()
+    };
+    let (h1, h2) = (host("hc-web-1"), host("hc-web-2"));
+    let mut seen = BTreeSet::new();
+    for _ in 0..4 {
+        seen.insert(greet(port).1);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // Replica 2 turns unhealthy: new connections all go to replica 1.
+    compose_ok(
+        &d,
+        &dir,
+        &["exec", "-T", "--index", "2", "web", "rm", "/tmp/ok"],
+    );
+    wait_until("replica 2 unhealthy", Duration::from_secs(10), || {
+        d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hc-web-2"])
+            .trim()
+            == "unhealthy"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..4 {
+        assert_eq!(greet(port).1, h1);
+    }
+    // Healthy again: back in the set.
+    compose_ok(
+        &d,
+        &dir,
+        &["exec", "-T", "--index", "2", "web", "touch", "/tmp/ok"],
+    );
+    wait_until("replica 2 healthy", Duration::from_secs(10), || {
+        d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hc-web-2"])
+            .trim()
+            == "healthy"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut seen = BTreeSet::new();
+    for _ in 0..4 {
+        seen.insert(greet(port).1);
+    }
+    assert!(seen.contains(&h2), "{seen:?}");
+    compose_ok(&d, &dir, &["down", "-t", "0"]);
+}
+
+#[test]
 fn depends_on_conditions_and_convergence() {
     let d = daemon();
     let dir = project_dir(&d, "conv");

@@ -889,7 +889,7 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut ports = Vec::new();
-        let mut groups: BTreeMap<(String, Option<Ipv4Addr>, u16), Vec<(Ipv4Addr, u16)>> =
+        let mut groups: BTreeMap<(String, Option<Ipv4Addr>, u16), Vec<(u8, Ipv4Addr, u16)>> =
             BTreeMap::new();
         for c in self.containers.list() {
             if !c.state.status.is_live() && c.ports.is_empty() {
@@ -901,15 +901,21 @@ impl Daemon {
             let Some(ip) = c.endpoints.get(&primary).and_then(|e| e.ip) else {
                 continue;
             };
-            // A replica takes new connections while running, not on its way out, and (if it
-            // has a health check) once healthy.
-            let serving = c.state.status != crate::container::store::Status::Paused
-                && !draining.contains(&c.id)
-                && (!crate::container::health::has_probe(&c)
-                    || c.state
-                        .health
-                        .as_ref()
-                        .is_some_and(|h| h.status == "healthy"));
+            // A replica takes new connections while running and not on its way out: first
+            // choice those that are healthy (or have no health check); while none is, those
+            // still starting (a fresh `up` answers at once); never an unhealthy one.
+            let health = c.state.health.as_ref().map(|h| h.status.as_str());
+            let tier = if c.state.status == crate::container::store::Status::Paused
+                || draining.contains(&c.id)
+            {
+                None
+            } else if !crate::container::health::has_probe(&c) || health == Some("healthy") {
+                Some(0)
+            } else if health.is_none() || health == Some("starting") {
+                Some(1)
+            } else {
+                None
+            };
             for p in &c.ports {
                 let host_ip = p
                     .host_ip
@@ -920,8 +926,8 @@ impl Daemon {
                     let g = groups
                         .entry((p.proto.clone(), host_ip, p.host_port))
                         .or_default();
-                    if serving {
-                        g.push((ip, p.port));
+                    if let Some(t) = tier {
+                        g.push((t, ip, p.port));
                     }
                     continue;
                 }
@@ -936,7 +942,13 @@ impl Daemon {
         }
         let groups = groups
             .into_iter()
-            .map(|((proto, host_ip, host_port), mut backends)| {
+            .map(|((proto, host_ip, host_port), members)| {
+                let best = members.iter().map(|m| m.0).min().unwrap_or(0);
+                let mut backends: Vec<(Ipv4Addr, u16)> = members
+                    .into_iter()
+                    .filter(|m| m.0 == best)
+                    .map(|m| (m.1, m.2))
+                    .collect();
                 backends.sort();
                 nft::PortGroup {
                     proto,
