@@ -3,8 +3,8 @@
 
 mod archive;
 mod build;
-mod compose;
 mod common;
+mod compose;
 mod containers;
 mod crash;
 mod hostile;
