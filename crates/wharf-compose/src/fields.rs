@@ -122,6 +122,9 @@ pub(crate) fn build(v: &Node, p: &str, ctx: &mut Ctx) -> Result<Build> {
             "labels" => b.labels = labels(&e.val, &q)?,
             "no_cache" => b.no_cache = e.val.bool(&q)?,
             "pull" => b.pull = e.val.bool(&q)?,
+            "dockerfile_inline" => b.dockerfile_inline = e.val.opt_string(&q)?,
+            "tags" => b.tags = e.val.list(&q)?,
+            "network" => b.network = e.val.opt_string(&q)?,
             "context" => {}
             k => ctx.warnings.push(format!(
                 "{}:{}: {p}.{k} is not supported by wharf and is ignored",

@@ -135,6 +135,12 @@ pub struct Build {
     pub labels: BTreeMap<String, String>,
     pub no_cache: bool,
     pub pull: bool,
+    /// `dockerfile_inline`: the Dockerfile text itself (then `dockerfile` is not read).
+    pub dockerfile_inline: Option<String>,
+    /// Extra tags for the built image.
+    pub tags: Vec<String>,
+    /// Network for RUN instructions (`host`, `none`, …).
+    pub network: Option<String>,
 }
 
 /// One published port, long syntax.

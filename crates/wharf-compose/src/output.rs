@@ -180,7 +180,10 @@ fn service(sv: &Service) -> Y {
             .opt("target", b.target.clone().map(s))
             .strmap("labels", &b.labels)
             .flag("no_cache", b.no_cache)
-            .flag("pull", b.pull);
+            .flag("pull", b.pull)
+            .opt("dockerfile_inline", b.dockerfile_inline.clone().map(s))
+            .list("tags", &b.tags)
+            .opt("network", b.network.clone().map(s));
         m.put("build", bm.done());
     }
     let cmd = |c: &Option<Vec<String>>| {

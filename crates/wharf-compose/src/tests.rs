@@ -791,6 +791,11 @@ services:
       labels: [a=b]
       no_cache: true
       pull: true
+      dockerfile_inline: |
+        FROM busybox
+        RUN echo "$$HOME"
+      tags: [extra:1]
+      network: host
     volumes:
       - type: bind
         source: ./src
@@ -840,6 +845,23 @@ volumes:
     assert_eq!(b.target.as_deref(), Some("dev"));
     assert_eq!(b.labels["a"], "b");
     assert!(b.no_cache && b.pull);
+    assert_eq!(
+        b.dockerfile_inline.as_deref(),
+        Some("FROM busybox\nRUN echo \"$HOME\"\n")
+    );
+    assert_eq!(b.tags, ["extra:1"]);
+    assert_eq!(b.network.as_deref(), Some("host"));
+    // The long syntaxes print and load back unchanged.
+    let y = to_yaml(&p);
+    let d2 = tempfile::tempdir().unwrap();
+    write(d2.path(), "compose.yaml", &y);
+    let mut o2 = o.clone();
+    o2.cwd = d2.path().to_path_buf();
+    o2.project_directory = Some(d.path().to_path_buf());
+    o2.files = vec![d2.path().join("compose.yaml")];
+    let mut p2 = load(&o2).unwrap_or_else(|e| panic!("{e}\n{y}"));
+    p2.config_files = p.config_files.clone();
+    assert_eq!(p2, p, "{y}");
     let v = &app.volumes;
     assert_eq!(v[0].kind, "bind");
     assert_eq!(
