@@ -6,15 +6,20 @@
 #   pull-to-runnable from distribution: `wharf pull` vs `docker pull` (a private dockerd; localhost
 #     registries are insecure for both), MB/s of the compressed image, medians of RUNS
 #   pull from Wharf's own registry with `wharf pull`
-# Everything on 127.0.0.1.
+#   push with the client: `wharf push` vs `docker push` of the loaded image, each run into a
+#     fresh distribution 2.8 (so every layer is uploaded); wharf's first push also compresses
+#     the layers (then cached: the "warm" figure), docker compresses on every push
+# Everything on 127.0.0.1. WHARF=/path/to/wharf skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-500}; LAYERS=${2:-8}; RUNS=${3:-3}
 for t in skopeo docker-registry; do
   command -v $t >/dev/null || { echo "$t is needed (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
-cargo build --release -q -p wharf
-WHARF=$PWD/target/release/wharf
+if [ -z "${WHARF:-}" ]; then
+  cargo build --release -q -p wharf
+  WHARF=$PWD/target/release/wharf
+fi
 work=$(mktemp -d /var/tmp/wharf-bench-registry.XXXXXX)
 pids=()
 cleanup() {
@@ -79,6 +84,60 @@ pull_wharf() { # PORT NAME
 wp=(); wpw=()
 for i in $(seq "$RUNS"); do wp+=("$(pull_wharf "$dport" d1)"); wpw+=("$(pull_wharf "$wport" w1)"); done
 echo "pull (wharf client) from distribution: $(median "${wp[@]}") MB/s; from wharf registry: $(median "${wpw[@]}") MB/s"
+
+# A fresh distribution registry per push run: nothing to skip or mount.
+new_dist() { # prints its port
+  local port; port=$(free_port)
+  mkdir -p "$work/pd$port"
+  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\nlog:\n  level: error\n' \
+    "$work/pd$port" "$port" > "$work/pd$port.yml"
+  docker-registry serve "$work/pd$port.yml" > "$work/pd$port.log" 2>&1 &
+  echo "$port $!"
+}
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; }
+
+wroot="$work/wpushroot"; mkdir -p "$wroot"
+$WHARF daemon --host "unix://$wroot.sock" --data-root "$wroot" > "$wroot.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [ -S "$wroot.sock" ] && break; sleep 0.05; done
+loaded=$($WHARF -H "unix://$wroot.sock" load -q -i "$work/img.tar" | sed -n 's/^Loaded image: //p' | head -1)
+wpc=(); wpw=()
+for i in $(seq "$RUNS"); do
+  read -r port rp < <(new_dist); pids+=("$rp"); wait_port "$port"
+  $WHARF -H "unix://$wroot.sock" tag "$loaded" "127.0.0.1:$port/bench/push:1"
+  t0=$(now)
+  $WHARF -H "unix://$wroot.sock" push -q "127.0.0.1:$port/bench/push:1" >/dev/null
+  t1=$(now)
+  if [ "$i" = 1 ]; then wpc+=("$(mbs "$bytes" "$t0" "$t1")"); else wpw+=("$(mbs "$bytes" "$t0" "$t1")"); fi
+  kill "$rp" 2>/dev/null || true
+done
+echo "push (wharf client) into distribution: first (compressing) $(median "${wpc[@]}") MB/s; warm (cached compression) $([ ${#wpw[@]} -gt 0 ] && median "${wpw[@]}" || echo n/a) MB/s"
+
+if command -v dockerd >/dev/null; then
+  ip link add wbdocker2 type bridge 2>/dev/null || true
+  ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
+  ip link set wbdocker2 up
+  dsock="$work/dpush.sock"
+  dockerd --data-root "$work/dpushroot" --exec-root "$work/dpushexec" --pidfile "$work/dpush.pid" \
+    -H "unix://$dsock" --bridge wbdocker2 --iptables=false > "$work/dockerd-push.log" 2>&1 &
+  dpid=$!; pids+=("$dpid")
+  for _ in $(seq 200); do docker -H "unix://$dsock" info >/dev/null 2>&1 && break; sleep 0.1; done
+  dl=$(docker -H "unix://$dsock" load -q -i "$work/img.tar" | sed -n 's/^Loaded image: //p' | head -1)
+  dpu=()
+  for i in $(seq "$RUNS"); do
+    read -r port rp < <(new_dist); pids+=("$rp"); wait_port "$port"
+    docker -H "unix://$dsock" tag "$dl" "127.0.0.1:$port/bench/push:1"
+    t0=$(now)
+    docker -H "unix://$dsock" push -q "127.0.0.1:$port/bench/push:1" >/dev/null
+    t1=$(now)
+    dpu+=("$(mbs "$bytes" "$t0" "$t1")")
+    kill "$rp" 2>/dev/null || true
+  done
+  kill "$dpid"; wait "$dpid" 2>/dev/null || true
+  echo "push (docker client) into distribution: $(median "${dpu[@]}") MB/s"
+  echo "ratio push wharf/docker: first $(python3 -c "print(round($(median "${wpc[@]}")/max($(median "${dpu[@]}"),1),2))")$([ ${#wpw[@]} -gt 0 ] && echo ", warm $(python3 -c "print(round($(median "${wpw[@]}")/max($(median "${dpu[@]}"),1),2))")")"
+else
+  echo "docker: dockerd not installed; no push comparison"
+fi
 
 if command -v dockerd >/dev/null; then
   ip link add wbdocker2 type bridge 2>/dev/null || true
