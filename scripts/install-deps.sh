@@ -8,7 +8,7 @@ set -euo pipefail
 # Test and bench references: docker.io (a real Docker engine beside ours, and its CLI), hyperfine.
 # openssl: the registry TLS tests make a throwaway CA and certificate with its CLI.
 # python3-docker is the Docker SDK used by the interop tests where pip's is absent.
-PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose)
+PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do
