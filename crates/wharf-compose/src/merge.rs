@@ -189,6 +189,11 @@ pub(crate) fn merge_generic(base: &mut Node, over: Node) {
 }
 
 fn append_unique(base: &mut Node, over: Node) {
+    // `dns: 1.1.1.1` is a list of one.
+    if let V::Str(..) = base.v {
+        let one = base.clone();
+        base.v = V::Seq(vec![one]);
+    }
     match (&mut base.v, over.v) {
         (V::Seq(a), V::Seq(b)) => {
             for n in b {

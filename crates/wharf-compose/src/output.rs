@@ -92,9 +92,14 @@ fn plain_ok(v: &str) -> bool {
     {
         return false;
     }
+    // `:` is plain when not followed by a space and not last, except in all-digit text
+    // (`80:80` is a base-60 number to YAML 1.1 readers).
+    let colon_ok = !v.ends_with(':')
+        && v.chars()
+            .any(|c| c.is_ascii_alphabetic() || c == '/' || c == '_' || c == '-');
     (first.is_ascii_alphanumeric() || first == '/' || first == '_')
         && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_.-+@,=".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "/_.-+@,=".contains(c) || (c == ':' && colon_ok))
 }
 
 fn quote(v: &str) -> String {

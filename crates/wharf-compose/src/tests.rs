@@ -440,7 +440,7 @@ services:
     command: echo one
     ports: ["80:80"]
     expose: ["1"]
-    dns: [1.1.1.1]
+    dns: 1.1.1.1
     environment: [A=1, B=2]
     labels: {x: "1"}
     volumes: ["./a:/data", "/keep"]
@@ -952,4 +952,20 @@ fn warnings_are_reported_once() {
         "{:?}",
         l.warnings
     );
+}
+
+/// `to_yaml` of `testdata/config/compose.yaml` matches the golden file.
+#[test]
+fn config_output_matches_golden_file() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/config");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(testdata.join("compose.yaml"), d.path().join("compose.yaml")).unwrap();
+    let mut o = opts(d.path());
+    o.environment.insert("USER".into(), "nobody".into());
+    let y = to_yaml(&load(&o).unwrap()).replace(&d.path().display().to_string(), "/PROJECT");
+    let golden = testdata.join("config.golden.yaml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &y).unwrap();
+    }
+    assert_eq!(y, std::fs::read_to_string(&golden).unwrap());
 }
