@@ -6,6 +6,16 @@
 //! name the file and line. [`start_order`] plans the start waves, [`config_hash`] gives the
 //! `com.docker.compose.config-hash` label and [`to_yaml`] prints `compose config`.
 //! Pure: reads files, never talks to the daemon (the CLI executes the plan).
+//!
+//! The stages, one module each: [`yaml`](crate) (a tree that keeps file and line for every
+//! node; anchors, aliases, merge keys), `interpolate` and `dotenv` (variables and `.env`
+//! syntax), `merge` (`-f` files, `extends`, `!reset`/`!override`), `loader` (files, `include`,
+//! `extends`, names, profiles, reference checks), `service`/`fields`/`resources` (tree → model,
+//! with the Compose Specification's property lists), `order`, `output`.
+//!
+//! Service properties of the specification that the model does not carry (`develop`,
+//! `blkio_config`, `cgroup`, `gpus`, …) are accepted and reported in
+//! [`Loaded::warnings`]; unknown properties are errors.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -144,6 +144,9 @@ impl<'a> Loader<'a> {
             base: base.to_path_buf(),
         });
         let mut node = parse(&text, &src)?;
+        if text.trim().is_empty() {
+            return Err(err_at(&src, 1, "empty compose file"));
+        }
         node.map("(top level)")?;
         node.check_keys("", TOP_KEYS)?;
         interpolate_tree(&mut node, &|k| env.get(k).cloned(), &mut self.warnings)?;

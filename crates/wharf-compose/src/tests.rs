@@ -192,6 +192,12 @@ fn missing_required_variable_names_file_and_line() {
 }
 
 #[test]
+fn empty_file_is_an_error() {
+    assert_eq!(err_text("\n"), "compose.yaml:1: empty compose file");
+    assert!(err_text("- a\n").contains("must be a mapping"));
+}
+
+#[test]
 fn missing_image_and_build() {
     let e = err_text("services:\n  web:\n    command: hi\n");
     assert!(
