@@ -7,7 +7,7 @@
 //! `com.docker.compose.config-hash` label and [`to_yaml`] prints `compose config`.
 //! Pure: reads files, never talks to the daemon (the CLI executes the plan).
 //!
-//! The stages, one module each: [`yaml`](crate) (a tree that keeps file and line for every
+//! The stages, one module each: `yaml` (a tree that keeps file and line for every
 //! node; anchors, aliases, merge keys), `interpolate` and `dotenv` (variables and `.env`
 //! syntax), `merge` (`-f` files, `extends`, `!reset`/`!override`), `loader` (files, `include`,
 //! `extends`, names, profiles, reference checks), `service`/`fields`/`resources` (tree → model,

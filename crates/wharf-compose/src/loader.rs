@@ -186,12 +186,13 @@ impl<'a> Loader<'a> {
         env: &BTreeMap<String, String>,
     ) -> Result<Node> {
         let mut merged: Option<Node> = None;
-        let mut included: Vec<(Node, Node)> = Vec::new();
         for f in files {
             let mut node = self.parse_file(f, base, env)?;
+            // Included resources join the including file before the `-f` files merge, so a
+            // later file (an override) may still change them, as with docker compose.
             if let Some(inc) = node.remove("include") {
                 for tree in self.includes(&inc, env)? {
-                    included.push((tree, inc.clone()));
+                    add_included(&mut node, tree, &inc)?;
                 }
             }
             match &mut merged {
@@ -203,9 +204,6 @@ impl<'a> Loader<'a> {
             return Err(Error::NoConfigFile);
         };
         self.resolve_extends(&mut tree, env)?;
-        for (inc, at) in included {
-            add_included(&mut tree, inc, &at)?;
-        }
         Ok(tree)
     }
 

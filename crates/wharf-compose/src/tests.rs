@@ -641,6 +641,22 @@ fn include_adds_resources_and_detects_conflicts() {
         "{e}"
     );
 
+    // A later -f file may change an included service.
+    write(
+        d.path(),
+        "compose.yaml",
+        "include: [db/compose.yaml]\nservices:\n  web:\n    image: x\n",
+    );
+    write(
+        d.path(),
+        "compose.override.yaml",
+        "services:\n  db:\n    environment: {EXTRA: \"1\"}\n",
+    );
+    let p = load(&opts(d.path())).unwrap();
+    assert_eq!(p.services["db"].environment["EXTRA"].as_deref(), Some("1"));
+    assert_eq!(p.services["db"].image.as_deref(), Some("postgres:16"));
+    std::fs::remove_file(d.path().join("compose.override.yaml")).unwrap();
+
     write(d.path(), "a.yaml", "include: [b.yaml]\nservices: {}\n");
     write(d.path(), "b.yaml", "include: [a.yaml]\n");
     let mut o = opts(d.path());
