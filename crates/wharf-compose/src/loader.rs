@@ -641,6 +641,22 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
                 }
             }
         }
+        if let Some(cn) = &s.container_name {
+            if let Some(other) = project
+                .services
+                .values()
+                .find(|o| o.container_name.as_ref() == Some(cn))
+            {
+                return Err(err_at(
+                    src,
+                    *line,
+                    format!(
+                        "services {:?} and {svc_name:?} have the same container_name {cn:?}",
+                        other.name
+                    ),
+                ));
+            }
+        }
         project.services.insert(svc_name.clone(), s.clone());
     }
     if project

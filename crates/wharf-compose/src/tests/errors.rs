@@ -110,6 +110,15 @@ fn long_syntax_errors_have_lines() {
 }
 
 #[test]
+fn container_names_are_unique() {
+    let e = err_text("services:\n  a:\n    image: x\n    container_name: c\n  b:\n    image: x\n    container_name: c\n");
+    assert!(
+        e.starts_with("compose.yaml:5:") && e.contains("same container_name"),
+        "{e}"
+    );
+}
+
+#[test]
 fn exclusive_settings() {
     let e = err_text(
         "services:\n  web:\n    image: x\n    container_name: c\n    deploy: {replicas: 2}\n",
