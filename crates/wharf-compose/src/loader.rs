@@ -601,6 +601,10 @@ pub(crate) fn load(opts: &LoadOptions) -> Result<Loaded> {
                         ),
                     ))
                 }
+                None => warnings.push(format!(
+                    "{}:{line}: service {svc_name:?} depends on undefined service {dep:?}: skipped (required: false)",
+                    src.name
+                )),
                 _ => {}
             }
         }

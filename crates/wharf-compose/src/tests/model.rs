@@ -150,6 +150,18 @@ fn profiles() {
     assert!(e.contains("disabled by its profiles"), "{e}");
     let p = load_text("services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_healthy, required: false}\n  db:\n    image: x\n    profiles: [db]\n").unwrap();
     assert_eq!(start_order(&p).unwrap(), vec![vec!["web"]]);
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: x\n    depends_on:\n      ghost: {required: false}\n",
+    );
+    let l = load_with_warnings(&opts(d.path())).unwrap();
+    assert!(
+        l.warnings.iter().any(|w| w.contains("ghost")),
+        "{:?}",
+        l.warnings
+    );
 }
 
 #[test]
