@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Error, Result};
 use crate::model::Project;
 
+/// Services in start order: waves of names, each wave depending only on earlier waves, names
+/// sorted within a wave. Dependencies on services not in the project (`required: false`) are
+/// ignored. `Err` names a cycle: `dependency cycle detected: a -> b -> a`.
 pub fn start_order(p: &Project) -> Result<Vec<Vec<String>>> {
     // Dependencies on services that are not in the project (required: false) are skipped.
     let deps: BTreeMap<&str, BTreeSet<&str>> = p

@@ -403,6 +403,9 @@ fn service(sv: &Service) -> Y {
     m.done()
 }
 
+/// The project as YAML in docker compose's `config` layout (`name`, `services`, `networks`,
+/// `volumes`, `secrets`, `configs`; long syntax; keys sorted; `$` written `$$`). Deterministic,
+/// and [`crate::load`] reads it back to the same project.
 pub fn to_yaml(p: &Project) -> String {
     let mut top: Vec<(String, Y)> = vec![("name".into(), s(p.name.clone()))];
     let services = p
