@@ -181,6 +181,22 @@ fn push_all_tags_and_large_layers_in_chunks() {
     if Path::new("/usr/bin/skopeo").exists() {
         assert_eq!(skopeo_digest(&format!("{name}:b"), None), a);
     }
+    // a second registry: the layer is compressed already (cached), so it is sent from the
+    // cache, in a Content-Range PATCH (larger than the monolithic limit)
+    let tmp2 = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg2 = WharfRegistry::start(tmp2.path(), &[]);
+    let name2 = reg2.name("big/img:a");
+    d.ok(&["tag", &format!("{name}:a"), &name2]);
+    let out = d.ok(&["push", &name2]);
+    assert!(out.contains(": Pushed"), "{out}");
+    assert_eq!(
+        pushed_digest(&out, "a"),
+        a,
+        "the same bytes on every registry"
+    );
     // and back through a fresh daemon
     let d2 = Daemon::start();
     d2.ok(&["pull", &format!("{name}:a")]);

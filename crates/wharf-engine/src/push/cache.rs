@@ -175,6 +175,23 @@ impl DistCache {
         if let Some(info) = self.layer(diff_id) {
             return Ok(info);
         }
+        self.compress(diff_id, &mut |_| true, &mut |_| {})
+    }
+
+    /// Size of the stored uncompressed layer.
+    pub fn plain_size(&self, diff_id: &Digest) -> u64 {
+        std::fs::metadata(self.store_blobs.join(diff_id.hex())).map_or(0, |m| m.len())
+    }
+
+    /// Compresses the stored layer into the cache (as [`DistCache::compressed`]), handing every
+    /// compressed chunk to `sink` as it is made (false: stop, the consumer is gone) and the
+    /// count of uncompressed bytes read to `progress`.
+    pub fn compress(
+        &self,
+        diff_id: &Digest,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<LayerInfo, ApiError> {
         let src = self.store_blobs.join(diff_id.hex());
         let f = fs::File::open(&src).map_err(|e| {
             ApiError::new(
@@ -190,6 +207,7 @@ impl DistCache {
                 inner: std::io::BufWriter::with_capacity(256 * 1024, out),
                 hash: Digester::new(),
                 n: 0,
+                sink,
             };
             let mut gz = flate2::GzBuilder::new()
                 .mtime(0)
@@ -206,6 +224,7 @@ impl DistCache {
                     break;
                 }
                 plain.update(&buf[..n]);
+                progress(n as u64);
                 gz.write_all(&buf[..n])
                     .map_err(|e| io_err(format!("failed to write {}", tmp.display()), e))?;
             }
@@ -282,17 +301,22 @@ impl DistCache {
     }
 }
 
-struct HashWriter<W: Write> {
+/// Writes to the cache file, hashing, and hands each chunk to a consumer.
+struct HashWriter<'a, W: Write> {
     inner: W,
     hash: Digester,
     n: u64,
+    sink: &'a mut dyn FnMut(&[u8]) -> bool,
 }
 
-impl<W: Write> Write for HashWriter<W> {
+impl<W: Write> Write for HashWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hash.update(&buf[..n]);
         self.n += n as u64;
+        if !(self.sink)(&buf[..n]) {
+            return Err(std::io::Error::other("the upload of this layer stopped"));
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -27,6 +27,18 @@ use crate::state::Daemon;
 use cache::{DistCache, LayerInfo, Source};
 use upload::{push_blob, registry_error, Blob, Outcome};
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bars_like_docker() {
+        assert!(progress_bar(0, 100).starts_with("[>"));
+        assert!(progress_bar(100, 100).starts_with(&format!("[{}]", "=".repeat(50))));
+        assert!(progress_bar(5_000_000, 10_000_000).ends_with("5.000MB/10.000MB"));
+    }
+}
+
 /// Layers sent at the same time (docker's default `max-concurrent-uploads` is 5).
 const PARALLEL: usize = 4;
 
@@ -177,6 +189,127 @@ fn make_manifest(config: &[u8], infos: &[LayerInfo]) -> Vec<u8> {
     serde_json::to_vec_pretty(&m).unwrap_or_default()
 }
 
+/// docker's progress bar text: `[=====>     ]  12.5MB/40MB`.
+fn progress_bar(n: u64, total: u64) -> String {
+    fn human(b: u64) -> String {
+        let b = b as f64;
+        match b {
+            _ if b >= 1e9 => format!("{:.3}GB", b / 1e9),
+            _ if b >= 1e6 => format!("{:.3}MB", b / 1e6),
+            _ if b >= 1e3 => format!("{:.3}kB", b / 1e3),
+            _ => format!("{b}B"),
+        }
+    }
+    if total == 0 {
+        return human(n);
+    }
+    let width = 50;
+    let done = ((n.min(total) as f64 / total as f64) * width as f64) as usize;
+    let bar = if done >= width {
+        "=".repeat(width)
+    } else {
+        format!("{}>{}", "=".repeat(done), " ".repeat(width - done - 1))
+    };
+    format!("[{bar}] {:>9}/{}", human(n), human(total))
+}
+
+/// A layer whose compressed form is known: HEAD, mount or upload from the cache.
+async fn push_known(
+    client: &Client,
+    cache: &Arc<DistCache>,
+    repo: &str,
+    host: &str,
+    info: LayerInfo,
+    sent: Arc<AtomicU64>,
+) -> Result<(Outcome, LayerInfo), ApiError> {
+    let digest: Digest = info
+        .digest
+        .parse()
+        .map_err(|_| ApiError::internal(format!("bad cached digest {}", info.digest)))?;
+    let mounts: Vec<String> = info
+        .sources
+        .iter()
+        .rev()
+        .filter(|s| s.registry == host && s.repository != repo)
+        .map(|s| s.repository.clone())
+        .collect();
+    let outcome = push_blob(
+        client,
+        repo,
+        &digest,
+        info.size,
+        Blob::File(cache.blob_path(&digest)),
+        &mounts,
+        sent,
+    )
+    .await?;
+    Ok((outcome, info))
+}
+
+/// A layer never compressed here: gzip'd on the blocking pool while it is uploaded (one
+/// streaming `PATCH`), and kept in the cache for the next push.
+async fn push_compressing(
+    client: &Client,
+    cache: &Arc<DistCache>,
+    repo: &str,
+    diff_id: &Digest,
+    sent: Arc<AtomicU64>,
+) -> Result<(Outcome, LayerInfo), ApiError> {
+    use http_body_util::BodyExt;
+    const CHUNK: usize = 256 * 1024;
+    let (btx, brx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let producer = {
+        let (cache, dl) = (cache.clone(), diff_id.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+            let res = {
+                let mut sink = |chunk: &[u8]| {
+                    buf.extend_from_slice(chunk);
+                    if buf.len() < CHUNK {
+                        return true;
+                    }
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+                    btx.blocking_send(Ok(Bytes::from(full))).is_ok()
+                };
+                let mut progress = |n: u64| {
+                    sent.fetch_add(n, Ordering::Relaxed);
+                };
+                cache.compress(&dl, &mut sink, &mut progress)
+            };
+            match &res {
+                Ok(_) if !buf.is_empty() => {
+                    let _ = btx.blocking_send(Ok(Bytes::from(buf)));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = btx.blocking_send(Err(std::io::Error::other(e.message.clone())));
+                }
+            }
+            res
+        })
+    };
+    let stream = futures_util::stream::unfold(brx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|r| (r.map(hyper::body::Frame::data), rx))
+    });
+    let body = BodyExt::boxed(http_body_util::StreamBody::new(stream));
+    let done = async {
+        let info = producer.await??;
+        info.digest
+            .parse::<Digest>()
+            .map_err(|_| ApiError::internal(format!("bad digest {}", info.digest)))
+    };
+    let what = format!("layer {}", diff_id.short());
+    upload::push_streamed(client, repo, &what, body, done).await?;
+    let info = {
+        let (cache, dl) = (cache.clone(), diff_id.clone());
+        tokio::task::spawn_blocking(move || cache.layer(&dl)).await?
+    }
+    .ok_or_else(|| ApiError::internal(format!("layer {diff_id} vanished from the cache")))?;
+    Ok((Outcome::Pushed, info))
+}
+
 async fn push_one(
     client: &Client,
     cache: &Arc<DistCache>,
@@ -197,24 +330,15 @@ async fn push_one(
         let (repo, host, id) = (r.path.clone(), host.clone(), ids[i].clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let info = {
+            let known = {
                 let (cache, dl) = (cache.clone(), diff_id.clone());
-                tokio::task::spawn_blocking(move || cache.compressed(&dl)).await??
+                tokio::task::spawn_blocking(move || (cache.layer(&dl), cache.plain_size(&dl)))
+                    .await?
             };
-            let digest: Digest = info
-                .digest
-                .parse()
-                .map_err(|_| ApiError::internal(format!("bad cached digest {}", info.digest)))?;
-            let mounts: Vec<String> = info
-                .sources
-                .iter()
-                .rev()
-                .filter(|s| s.registry == host && s.repository != repo)
-                .map(|s| s.repository.clone())
-                .collect();
             let sent = Arc::new(AtomicU64::new(0));
+            let total = known.0.as_ref().map_or(known.1, |i| i.size);
             let ticker = {
-                let (sent, tx, id, total) = (sent.clone(), tx.clone(), id.clone(), info.size);
+                let (sent, tx, id) = (sent.clone(), tx.clone(), id.clone());
                 tokio::spawn(async move {
                     let mut last = 0;
                     loop {
@@ -225,6 +349,7 @@ async fn push_one(
                             tx.send_async(json!({
                                 "status": "Pushing",
                                 "progressDetail": {"current": n, "total": total},
+                                "progress": progress_bar(n, total),
                                 "id": id,
                             }))
                             .await;
@@ -232,18 +357,13 @@ async fn push_one(
                     }
                 })
             };
-            let res = push_blob(
-                &client,
-                &repo,
-                &digest,
-                info.size,
-                Blob::File(cache.blob_path(&digest)),
-                &mounts,
-                sent,
-            )
-            .await;
+            let res = match known.0 {
+                Some(info) => push_known(&client, &cache, &repo, &host, info, sent.clone()).await,
+                None => push_compressing(&client, &cache, &repo, &diff_id, sent.clone()).await,
+            };
             ticker.abort();
-            let status = match res? {
+            let (outcome, info) = res?;
+            let status = match outcome {
                 Outcome::Exists => "Layer already exists".to_string(),
                 Outcome::Mounted(from) => format!("Mounted from {from}"),
                 Outcome::Pushed => "Pushed".to_string(),

@@ -77,6 +77,65 @@ fn with_digest(loc: &str, d: &Digest) -> String {
     format!("{loc}{sep}digest={}", d.as_str().replace(':', "%3A"))
 }
 
+/// Opens an upload session; returns its `Location`.
+async fn start_upload(client: &Client, repo: &str, what: &str) -> Result<String, ApiError> {
+    let resp = client
+        .authed(
+            Method::POST,
+            &format!("/v2/{repo}/blobs/uploads/"),
+            &[(header::CONTENT_LENGTH, "0".into())],
+            Bytes::new(),
+        )
+        .await?;
+    if resp.status() != StatusCode::ACCEPTED {
+        return Err(registry_error(&format!("failed to start uploading {what}"), resp).await);
+    }
+    location(&resp)
+}
+
+/// Uploads a blob whose digest is known only once `body` has been produced (a layer compressed
+/// while it is sent, as docker does): one streaming `PATCH`, then `PUT ?digest=` with the
+/// digest `done` yields. The registry verifies it.
+pub async fn push_streamed<F>(
+    client: &Client,
+    repo: &str,
+    what: &str,
+    body: ReqBody,
+    done: F,
+) -> Result<Digest, ApiError>
+where
+    F: std::future::Future<Output = Result<Digest, ApiError>>,
+{
+    let loc = start_upload(client, repo, what).await?;
+    let h = [(header::CONTENT_TYPE, "application/octet-stream".to_string())];
+    let resp = client.send_stream(Method::PATCH, &loc, &h, body).await;
+    let digest = done.await;
+    // A failed request stops the producer ("stopped"): then the request's error is the news;
+    // otherwise the producer's (a corrupt layer) explains a failed request better.
+    let (resp, digest) = match (resp, digest) {
+        (Err(e), Err(p)) if p.message.contains("upload of this layer stopped") => return Err(e),
+        (_, Err(p)) => return Err(p),
+        (r, Ok(d)) => (r?, d),
+    };
+    if resp.status() != StatusCode::ACCEPTED {
+        return Err(registry_error(&format!("failed to upload {what}"), resp).await);
+    }
+    let loc = location(&resp)?;
+    let h = [(header::CONTENT_LENGTH, "0".to_string())];
+    let resp = client
+        .send_stream(
+            Method::PUT,
+            &client.resolve(&with_digest(&loc, &digest)),
+            &h,
+            full_body(Bytes::new()),
+        )
+        .await?;
+    if resp.status() != StatusCode::CREATED {
+        return Err(registry_error(&format!("failed to upload {digest}"), resp).await);
+    }
+    Ok(digest)
+}
+
 /// A body streaming `len` bytes of `path` from `offset`, counting them into `sent`.
 async fn file_body(
     path: &PathBuf,
@@ -151,22 +210,7 @@ pub async fn push_blob(
     }
     let loc = match session {
         Some(l) => l,
-        None => {
-            let resp = client
-                .authed(
-                    Method::POST,
-                    &format!("/v2/{repo}/blobs/uploads/"),
-                    &[(header::CONTENT_LENGTH, "0".into())],
-                    Bytes::new(),
-                )
-                .await?;
-            if resp.status() != StatusCode::ACCEPTED {
-                return Err(
-                    registry_error(&format!("failed to start uploading {digest}"), resp).await,
-                );
-            }
-            location(&resp)?
-        }
+        None => start_upload(client, repo, digest.as_str()).await?,
     };
     let octet = (header::CONTENT_TYPE, "application/octet-stream".to_string());
     let finish = |loc: &str| client.resolve(&with_digest(loc, digest));
