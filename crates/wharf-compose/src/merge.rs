@@ -56,6 +56,11 @@ pub(crate) fn merge_top(base: &mut Node, over: Node) {
                             continue;
                         };
                         for item in items {
+                            // `!reset` on a whole service or resource removes it.
+                            if item.val.tag.as_deref() == Some("!reset") {
+                                target.remove(&item.key);
+                                continue;
+                            }
                             match get_mut(target, &item.key) {
                                 Some(existing) if services => {
                                     merge_service(existing, item.val);

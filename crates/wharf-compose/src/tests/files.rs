@@ -81,11 +81,11 @@ networks:
 #[test]
 fn reset_and_override_tags() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "a.yaml", "services:\n  web:\n    image: a\n    ports: [\"80:80\"]\n    environment: {A: \"1\", B: \"2\"}\n");
+    write(d.path(), "a.yaml", "services:\n  web:\n    image: a\n    ports: [\"80:80\"]\n    environment: {A: \"1\", B: \"2\"}\n  gone:\n    image: g\n");
     write(
         d.path(),
         "b.yaml",
-        "services:\n  web:\n    ports: !reset []\n    environment: !override {C: \"3\"}\n",
+        "services:\n  web:\n    ports: !reset []\n    environment: !override {C: \"3\"}\n  gone: !reset\n",
     );
     let mut o = opts(d.path());
     o.files = vec!["a.yaml".into(), "b.yaml".into()];
@@ -93,6 +93,7 @@ fn reset_and_override_tags() {
     let web = &p.services["web"];
     assert!(web.ports.is_empty());
     assert_eq!(web.environment.keys().collect::<Vec<_>>(), ["C"]);
+    assert!(!p.services.contains_key("gone"));
 }
 
 #[test]
