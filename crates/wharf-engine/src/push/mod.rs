@@ -27,18 +27,6 @@ use crate::state::Daemon;
 use cache::{DistCache, LayerInfo, Source};
 use upload::{push_blob, registry_error, Blob, Outcome};
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_bars_like_docker() {
-        assert!(progress_bar(0, 100).starts_with("[>"));
-        assert!(progress_bar(100, 100).starts_with(&format!("[{}]", "=".repeat(50))));
-        assert!(progress_bar(5_000_000, 10_000_000).ends_with("5.000MB/10.000MB"));
-    }
-}
-
 /// Layers sent at the same time (docker's default `max-concurrent-uploads` is 5).
 const PARALLEL: usize = 4;
 
@@ -450,4 +438,16 @@ async fn push_one(
     }))
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bars_like_docker() {
+        assert!(progress_bar(0, 100).starts_with("[>"));
+        assert!(progress_bar(100, 100).starts_with(&format!("[{}]", "=".repeat(50))));
+        assert!(progress_bar(5_000_000, 10_000_000).ends_with("5.000MB/10.000MB"));
+    }
 }
