@@ -437,6 +437,11 @@ fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
 
 /// A daemon started with extra flags (the harness's `Daemon::start` takes none).
 fn daemon_with(args: &[&str]) -> Daemon {
+    daemon_with_env(args, &[])
+}
+
+/// … and extra environment.
+fn daemon_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::Builder::new()
         .prefix("wharf-e2e-")
         .tempdir_in(test_tmp())
@@ -447,6 +452,7 @@ fn daemon_with(args: &[&str]) -> Daemon {
         .args(["daemon", "--host", &d.host(), "--data-root"])
         .arg(d.data_root())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -512,4 +518,39 @@ fn push_and_pull_over_tls_with_a_registry_ca_in_certs_d() {
         stderr(&o)
     );
     assert!(d3.image_ids().is_empty());
+}
+
+#[test]
+fn a_stalled_registry_is_an_error_not_a_hang() {
+    // accepts connections and never answers
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+            if held.len() > 64 {
+                break;
+            }
+        }
+    });
+    let d = daemon_with_env(&[], &[("WHARF_REGISTRY_TIMEOUT", "2")]);
+    let name = format!("127.0.0.1:{port}/stall/bb:1");
+    d.import_busybox(&name);
+    let t0 = Instant::now();
+    let o = d.wharf(&["push", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("did not answer within 2s"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.wharf(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("did not answer within 2s"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
 }

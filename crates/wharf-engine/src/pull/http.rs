@@ -205,10 +205,36 @@ pub(crate) async fn send_once(
     let req = req
         .body(body)
         .map_err(|e| ApiError::internal(format!("failed to build request: {e}")))?;
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| unavailable(format!("request to registry {host} failed: {e}")))
+    // A request held in memory must be answered within the timeout (a stalled registry is an
+    // error, not a hang); a streamed upload may legitimately take longer to send.
+    let in_memory = hyper::body::Body::size_hint(req.body()).exact().is_some();
+    let sent = sender.send_request(req);
+    let resp = if in_memory {
+        tokio::time::timeout(registry_timeout(), sent)
+            .await
+            .map_err(|_| {
+                unavailable(format!(
+                    "registry {host} did not answer within {}s",
+                    registry_timeout().as_secs()
+                ))
+            })?
+    } else {
+        sent.await
+    };
+    resp.map_err(|e| unavailable(format!("request to registry {host} failed: {e}")))
+}
+
+/// How long a registry may stay silent: for an answer, a connection, a handshake, or the next
+/// bytes of a download. `WHARF_REGISTRY_TIMEOUT` (seconds) overrides the 60 s default.
+pub fn registry_timeout() -> std::time::Duration {
+    static T: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    std::time::Duration::from_secs(*T.get_or_init(|| {
+        std::env::var("WHARF_REGISTRY_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(60)
+    }))
 }
 
 async fn get_once(

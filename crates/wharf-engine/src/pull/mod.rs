@@ -378,7 +378,22 @@ async fn download(
     let mut n: u64 = 0;
     let mut reported: u64 = 0;
     let id = digest.short().to_string();
-    while let Some(frame) = body.frame().await {
+    let idle = http::registry_timeout();
+    loop {
+        let next = tokio::time::timeout(idle, body.frame())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "failed to download {digest}: the registry sent nothing for {}s",
+                        idle.as_secs()
+                    ),
+                )
+            })?;
+        let Some(frame) = next else {
+            break;
+        };
         let frame = frame.map_err(|e| {
             ApiError::new(
                 ErrorKind::Unavailable,

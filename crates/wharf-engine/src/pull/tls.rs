@@ -117,9 +117,13 @@ fn client_config(host: &str) -> Result<Arc<ClientConfig>, ApiError> {
 
 async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, ApiError> {
     let addr = with_port(host, default_port);
-    let tcp = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| unavailable(format!("failed to connect to registry {host}: {e}")))?;
+    let tcp = tokio::time::timeout(
+        super::http::registry_timeout(),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    .map_err(|_| unavailable(format!("timed out connecting to registry {host}")))?
+    .map_err(|e| unavailable(format!("failed to connect to registry {host}: {e}")))?;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }
@@ -130,9 +134,15 @@ async fn handshake(
     let tcp = tcp(host, 443).await.map_err(|e| (false, e))?;
     let cfg = client_config(host).map_err(|e| (false, e))?;
     let name = server_name(host).map_err(|e| (false, e))?;
-    tokio_rustls::TlsConnector::from(cfg)
-        .connect(name, tcp)
+    let connecting = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp);
+    tokio::time::timeout(super::http::registry_timeout(), connecting)
         .await
+        .map_err(|_| {
+            (
+                false,
+                unavailable(format!("TLS handshake with registry {host} timed out")),
+            )
+        })?
         .map_err(|e| {
             // A certificate problem means the server does speak TLS.
             let cert = e
