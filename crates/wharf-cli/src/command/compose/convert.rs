@@ -239,6 +239,79 @@ pub fn create_body(p: &Project, s: &Service, id: &Identity) -> Value {
             host["PidsLimit"] = json!(pids);
         }
     }
+    let container_ref = |v: &str| match v.strip_prefix("service:") {
+        Some(svc) => format!("container:{}", container_name_of(p, svc)),
+        None => v.to_string(),
+    };
+    for (key, val) in [("PidMode", &s.pid), ("IpcMode", &s.ipc)] {
+        if let Some(v) = val {
+            host[key] = Value::String(container_ref(v));
+        }
+    }
+    if !s.volumes_from.is_empty() {
+        let from: Vec<String> = s
+            .volumes_from
+            .iter()
+            .map(|v| {
+                let r = container_ref(v);
+                r.strip_prefix("container:").unwrap_or(&r).to_string()
+            })
+            .collect();
+        host["VolumesFrom"] = strings(&from);
+    }
+    for (key, val) in [
+        ("DnsSearch", &s.dns_search),
+        ("DnsOptions", &s.dns_opt),
+        ("GroupAdd", &s.group_add),
+    ] {
+        if !val.is_empty() {
+            host[key] = strings(val);
+        }
+    }
+    if !s.sysctls.is_empty() {
+        host["Sysctls"] = json!(s.sysctls);
+    }
+    if !s.devices.is_empty() {
+        host["Devices"] = Value::Array(
+            s.devices
+                .iter()
+                .map(|d| {
+                    let mut parts = d.splitn(3, ':');
+                    let on_host = parts.next().unwrap_or("");
+                    let in_container = parts.next().unwrap_or(on_host);
+                    let perms = parts.next().unwrap_or("rwm");
+                    json!({"PathOnHost": on_host, "PathInContainer": in_container, "CgroupPermissions": perms})
+                })
+                .collect(),
+        );
+    }
+    if let Some(l) = &s.logging {
+        host["LogConfig"] = json!({
+            "Type": l.driver.clone().unwrap_or_default(),
+            "Config": l.options,
+        });
+    }
+    for (key, val) in [
+        ("ShmSize", s.shm_size),
+        ("OomScoreAdj", s.oom_score_adj),
+        ("CpuShares", s.cpu_shares),
+        ("MemoryReservation", s.mem_reservation),
+        ("MemorySwap", s.memswap_limit),
+    ] {
+        if let Some(v) = val {
+            host[key] = json!(v);
+        }
+    }
+    for (key, val) in [
+        ("CpusetCpus", &s.cpuset),
+        ("CgroupParent", &s.cgroup_parent),
+        ("UsernsMode", &s.userns_mode),
+        ("Runtime", &s.runtime),
+    ] {
+        if let Some(v) = val {
+            host[key] = Value::String(v.clone());
+        }
+    }
     if !s.ulimits.is_empty() {
         host["Ulimits"] = Value::Array(
             s.ulimits
@@ -355,8 +428,20 @@ pub fn network_body(p: &Project, key: &str) -> Value {
         "Internal": n.internal,
         "Labels": labels,
     });
-    if n.subnet.is_some() || n.gateway.is_some() {
+    if n.enable_ipv6 {
+        body["EnableIPv6"] = Value::Bool(true);
+    }
+    if n.attachable {
+        body["Attachable"] = Value::Bool(true);
+    }
+    if !n.driver_opts.is_empty() {
+        body["Options"] = json!(n.driver_opts);
+    }
+    if n.subnet.is_some() || n.gateway.is_some() || n.ip_range.is_some() {
         let mut cfg = Map::new();
+        if let Some(r) = &n.ip_range {
+            cfg.insert("IPRange".into(), Value::String(r.clone()));
+        }
         if let Some(s) = &n.subnet {
             cfg.insert("Subnet".into(), Value::String(s.clone()));
         }

@@ -194,29 +194,14 @@ impl Global {
         }
     }
 
-    /// The `com.docker.compose.project.config_files` label: the files as given (absolute), or
-    /// the one found in the project directory.
+    /// The `com.docker.compose.project.config_files` label: the files the project was read from.
     pub fn config_files(&self, p: &Project) -> String {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        if !self.files.is_empty() {
-            let all: Vec<String> = self
-                .files
-                .iter()
-                .map(|f| cwd.join(f).display().to_string())
-                .collect();
-            return all.join(",");
-        }
-        [
-            "compose.yaml",
-            "compose.yml",
-            "docker-compose.yml",
-            "docker-compose.yaml",
-        ]
-        .iter()
-        .map(|n| p.working_dir.join(n))
-        .find(|f| f.exists())
-        .map(|f| f.display().to_string())
-        .unwrap_or_default()
+        let all: Vec<String> = p
+            .config_files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        all.join(",")
     }
 
     /// One line of progress on stderr, in docker compose's plain form.

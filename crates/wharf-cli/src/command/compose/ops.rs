@@ -656,10 +656,30 @@ async fn build_service_with(
     let Some(b) = &s.build else { return Ok(()) };
     let tag = convert::image_name(p, s);
     let mut argv: Vec<String> = vec!["build".into(), "-t".into(), tag.clone()];
-    argv.extend([
-        "-f".into(),
-        b.context.join(&b.dockerfile).display().to_string(),
-    ]);
+    for t in &b.tags {
+        argv.extend(["-t".into(), t.clone()]);
+    }
+    // `dockerfile_inline`: the text goes in a file of its own outside the context.
+    let inline = match &b.dockerfile_inline {
+        Some(text) => {
+            let f = std::env::temp_dir().join(format!(
+                "wharf-compose-{}-{}-{}.Dockerfile",
+                p.name,
+                s.name,
+                random_suffix()
+            ));
+            std::fs::write(&f, text)?;
+            Some(f)
+        }
+        None => None,
+    };
+    let dockerfile = inline
+        .clone()
+        .unwrap_or_else(|| b.context.join(&b.dockerfile));
+    argv.extend(["-f".into(), dockerfile.display().to_string()]);
+    if let Some(n) = &b.network {
+        argv.extend(["--network".into(), n.clone()]);
+    }
     for (k, v) in &b.args {
         match v {
             Some(v) => argv.extend(["--build-arg".into(), format!("{k}={v}")]),
@@ -707,7 +727,12 @@ async fn build_service_with(
         &mut err
     };
     let mut err2 = std::io::stderr();
-    crate::command::image::build::execute(&ctx, parsed.a, &env, false, out, &mut err2).await?;
+    let built =
+        crate::command::image::build::execute(&ctx, parsed.a, &env, false, out, &mut err2).await;
+    if let Some(f) = inline {
+        let _ = std::fs::remove_file(f);
+    }
+    built?;
     g.progress("Service", &s.name, "Built");
     Ok(())
 }
