@@ -4,10 +4,11 @@
 //!
 //! [`storage::Store`] is the crash-safe content-addressed layout, [`server::router`] the HTTP
 //! API, [`manifest`] what the server reads of manifests, [`auth`] htpasswd basic auth and
-//! [`gc`] the mark-and-sweep, [`tls`] serving over TLS (`--tls-cert`/`--tls-key`). Not
+//! [`gc`] the mark-and-sweep, [`client`] the registry client the daemon pulls and pushes with, [`tls`] serving over TLS (`--tls-cert`/`--tls-key`). Not
 //! implemented: token auth.
 
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod gc;
 pub mod manifest;

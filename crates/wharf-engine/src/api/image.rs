@@ -231,7 +231,7 @@ async fn auth(Json(body): Json<Value>) -> Response {
             Json(json!({ "message": e.error.message })),
         )
             .into_response(),
-        Err(e) => e.error.into_response(),
+        Err(e) => ApiError::from(e.error).into_response(),
     }
 }
 

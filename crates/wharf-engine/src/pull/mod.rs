@@ -1,15 +1,12 @@
-//! `docker pull`: a registry client (distribution API v2) over plain HTTP for local and
-//! insecure registries. Manifests and blobs are verified against their sha256 digests
+//! `docker pull`: the daemon's side of pulling with the registry client
+//! (`wharf_registry::client`). Manifests and blobs are verified against their sha256 digests
 //! before anything is stored; layers are downloaded a few at a time into a temporary
 //! directory and handed to the image store, which ingests them like `load` does (a failure
 //! leaves no half image).
 
-pub(crate) mod auth;
-pub(crate) mod http;
-pub mod login;
-mod platform;
-pub mod search;
-mod tls;
+pub use wharf_registry::client::{
+    auth, certs_dirs, http, login, registry_config, search, set_certs_dir, upload, Error, ACCEPT,
+};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,50 +20,16 @@ use wharf_types::{Digest, Digester, ErrorKind, Reference};
 use crate::api::stream::Progress;
 use crate::api::ApiError;
 use crate::state::Daemon;
-pub use auth::registry_auth_basic;
-pub use http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
-pub use platform::{host_platform, select_manifest, Platform};
+pub use wharf_registry::client::auth::registry_auth_basic;
+pub use wharf_registry::client::http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
+pub use wharf_registry::client::platform::{host_platform, select_manifest, Platform};
 
-static CERTS_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-
-/// Sets the daemon's extra per-registry CA directory (`--registry-certs-dir`), once, at start.
-pub fn set_certs_dir(dir: Option<PathBuf>) {
-    let _ = CERTS_DIR.set(dir);
-}
-
-/// Directories searched for `<host[:port]>/ca.crt`, first match wins.
-pub fn certs_dirs() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = CERTS_DIR.get().cloned().flatten().into_iter().collect();
-    v.push(PathBuf::from("/etc/wharf/certs.d"));
-    v.push(PathBuf::from("/etc/docker/certs.d"));
-    v
-}
-
-/// `/info`'s `RegistryConfig`, as docker shows it.
-pub fn registry_config() -> serde_json::Value {
-    let mut index = serde_json::Map::new();
-    index.insert(
-        "docker.io".into(),
-        json!({"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}),
-    );
-    let insecure = http::insecure_registries();
-    for h in insecure.split(',').filter(|h| !h.is_empty()) {
-        index.insert(
-            h.to_string(),
-            json!({"Name": h, "Mirrors": [], "Secure": false, "Official": false}),
-        );
+/// The registry client's errors keep their kind (→ HTTP status) and message.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError::new(e.kind, e.message)
     }
-    json!({
-        "AllowNondistributableArtifactsCIDRs": null,
-        "AllowNondistributableArtifactsHostnames": null,
-        "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
-        "IndexConfigs": index,
-        "Mirrors": null,
-    })
 }
-
-/// Media types asked for, preferred first.
-const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
 
 /// Layers downloaded at the same time.
 const PARALLEL: usize = 3;

@@ -9,7 +9,6 @@
 //! digest), or a gzip made once, deterministically, for layers built or loaded here.
 
 pub mod cache;
-pub mod upload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,9 +22,9 @@ use crate::api::stream::Progress;
 use crate::api::ApiError;
 use crate::pull::http::Client;
 use crate::pull::registry_endpoint;
+use crate::pull::upload::{self, push_blob, registry_error, Blob, Outcome};
 use crate::state::Daemon;
 use cache::{DistCache, LayerInfo, Source};
-use upload::{push_blob, registry_error, Blob, Outcome};
 
 /// Layers sent at the same time (docker's default `max-concurrent-uploads` is 5).
 const PARALLEL: usize = 4;
@@ -283,10 +282,14 @@ async fn push_compressing(
     });
     let body = BodyExt::boxed(http_body_util::StreamBody::new(stream));
     let done = async {
-        let info = producer.await??;
-        info.digest
-            .parse::<Digest>()
-            .map_err(|_| ApiError::internal(format!("bad digest {}", info.digest)))
+        let res = async {
+            let info = producer.await??;
+            info.digest
+                .parse::<Digest>()
+                .map_err(|_| ApiError::internal(format!("bad digest {}", info.digest)))
+        };
+        res.await
+            .map_err(|e| crate::pull::Error::new(e.kind, e.message))
     };
     let what = format!("layer {}", diff_id.short());
     upload::push_streamed(client, repo, &what, body, done).await?;
@@ -403,7 +406,11 @@ async fn push_one(
         )
         .await?;
     if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
-        return Err(registry_error(&format!("failed to push manifest for {}", t.tag), resp).await);
+        return Err(
+            registry_error(&format!("failed to push manifest for {}", t.tag), resp)
+                .await
+                .into(),
+        );
     }
     {
         let cache = cache.clone();

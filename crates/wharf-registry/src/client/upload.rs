@@ -17,8 +17,8 @@ use hyper::body::{Frame, Incoming};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use wharf_types::{Digest, ErrorKind};
 
-use crate::api::ApiError;
-use crate::pull::http::{full_body, read_all, unavailable, Client, ReqBody};
+use super::http::{full_body, read_all, unavailable, Client, ReqBody};
+use super::Error;
 
 /// Blobs up to this size go in one `PUT`; larger ones in `PATCH` chunks of [`CHUNK`].
 pub const MONOLITHIC_MAX: u64 = 16 << 20;
@@ -40,7 +40,7 @@ pub enum Outcome {
 
 /// Docker's rendering of a registry error answer: `code: message` from the body's
 /// `errors`, else the status.
-pub async fn registry_error(what: &str, resp: hyper::Response<Incoming>) -> ApiError {
+pub async fn registry_error(what: &str, resp: hyper::Response<Incoming>) -> Error {
     let status = resp.status();
     let body = read_all(resp, 1 << 20).await.unwrap_or_default();
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -60,10 +60,10 @@ pub async fn registry_error(what: &str, resp: hyper::Response<Incoming>) -> ApiE
         s if s.is_server_error() => ErrorKind::Unavailable,
         _ => ErrorKind::InvalidArgument,
     };
-    ApiError::new(kind, format!("{what}: {detail}"))
+    Error::new(kind, format!("{what}: {detail}"))
 }
 
-fn location(resp: &hyper::Response<Incoming>) -> Result<String, ApiError> {
+fn location(resp: &hyper::Response<Incoming>) -> Result<String, Error> {
     resp.headers()
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
@@ -78,7 +78,7 @@ fn with_digest(loc: &str, d: &Digest) -> String {
 }
 
 /// Opens an upload session; returns its `Location`.
-async fn start_upload(client: &Client, repo: &str, what: &str) -> Result<String, ApiError> {
+async fn start_upload(client: &Client, repo: &str, what: &str) -> Result<String, Error> {
     let resp = client
         .authed(
             Method::POST,
@@ -102,9 +102,9 @@ pub async fn push_streamed<F>(
     what: &str,
     body: ReqBody,
     done: F,
-) -> Result<Digest, ApiError>
+) -> Result<Digest, Error>
 where
-    F: std::future::Future<Output = Result<Digest, ApiError>>,
+    F: std::future::Future<Output = Result<Digest, Error>>,
 {
     let loc = start_upload(client, repo, what).await?;
     let h = [(header::CONTENT_TYPE, "application/octet-stream".to_string())];
@@ -142,13 +142,13 @@ async fn file_body(
     offset: u64,
     len: u64,
     sent: Arc<AtomicU64>,
-) -> Result<ReqBody, ApiError> {
+) -> Result<ReqBody, Error> {
     let mut f = tokio::fs::File::open(path)
         .await
-        .map_err(|e| ApiError::internal(format!("failed to open {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("failed to open {}: {e}", path.display())))?;
     f.seek(std::io::SeekFrom::Start(offset))
         .await
-        .map_err(|e| ApiError::internal(format!("failed to read {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("failed to read {}: {e}", path.display())))?;
     let s = tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024).map(move |r| {
         r.map(|b| {
             sent.fetch_add(b.len() as u64, Ordering::Relaxed);
@@ -168,7 +168,7 @@ pub async fn push_blob(
     blob: Blob,
     mount_from: &[String],
     sent: Arc<AtomicU64>,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, Error> {
     let head = client
         .authed(
             Method::HEAD,
@@ -228,7 +228,7 @@ pub async fn push_blob(
             .await?
     } else {
         let Blob::File(path) = &blob else {
-            return Err(ApiError::internal("large in-memory blob"));
+            return Err(Error::internal("large in-memory blob"));
         };
         let mut loc = loc;
         let mut off = 0;

@@ -4,7 +4,7 @@
 use wharf_types::ErrorKind;
 
 use super::http::{basic_auth, endpoint_for, get, insecure_registries, read_all, unavailable};
-use crate::api::ApiError;
+use super::Error;
 
 /// One result, in the Engine API's shape.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub async fn search(
     term: &str,
     limit: usize,
     basic: Option<String>,
-) -> Result<Vec<SearchResult>, ApiError> {
+) -> Result<Vec<SearchResult>, Error> {
     let (index, remote) = split_term(term);
     // the index of Docker Hub is its own host, not registry-1's
     let mut ep = endpoint_for(&index, &insecure_registries());
@@ -61,7 +61,7 @@ pub async fn search(
     let status = resp.status();
     let body = read_all(resp, 8 << 20).await?;
     if !status.is_success() {
-        return Err(ApiError::new(
+        return Err(Error::new(
             if status.as_u16() == 404 {
                 ErrorKind::NotFound
             } else {

@@ -8,7 +8,7 @@ use wharf_types::ErrorKind;
 
 use super::auth::b64_encode;
 use super::http::{endpoint_for, get, parse_challenge, read_all, Endpoint};
-use crate::api::ApiError;
+use super::Error;
 
 /// Docker Hub's login address, as docker's CLI and config.json spell it.
 pub const HUB_ADDRESS: &str = "https://index.docker.io/v1/";
@@ -31,11 +31,11 @@ pub fn login_host(server: &str) -> String {
 /// daemon: ") and whether it is an authentication failure (401) or another error.
 pub struct LoginError {
     pub unauthorized: bool,
-    pub error: ApiError,
+    pub error: Error,
 }
 
-impl From<ApiError> for LoginError {
-    fn from(error: ApiError) -> LoginError {
+impl From<Error> for LoginError {
+    fn from(error: Error) -> LoginError {
         LoginError {
             unauthorized: false,
             error,
@@ -55,7 +55,7 @@ pub async fn login(
     let basic = b64_encode(format!("{user}:{password}").as_bytes());
     let failed = |status: StatusCode| LoginError {
         unauthorized: true,
-        error: ApiError::new(
+        error: Error::new(
             ErrorKind::PermissionDenied,
             format!(
                 "login attempt to {url} failed with status: {} {}",
@@ -80,7 +80,7 @@ pub async fn login(
     match ch {
         Some(c) if c.scheme == "bearer" => {
             let realm = c.param("realm").ok_or_else(|| {
-                ApiError::new(
+                Error::new(
                     ErrorKind::Unavailable,
                     "registry's auth challenge has no realm",
                 )
@@ -105,7 +105,7 @@ pub async fn login(
             } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 Err(LoginError {
                     unauthorized: true,
-                    error: ApiError::new(
+                    error: Error::new(
                         ErrorKind::PermissionDenied,
                         "unauthorized: incorrect username or password",
                     ),

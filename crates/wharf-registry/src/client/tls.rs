@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wharf_types::ErrorKind;
 
 use super::http::{unavailable, Endpoint};
-use crate::api::ApiError;
+use super::Error;
 
 /// A connected byte stream, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -36,14 +36,14 @@ fn with_port(host: &str, default: u16) -> String {
 }
 
 /// The host name (or IP) of `host[:port]`, for SNI and certificate checks.
-fn server_name(host: &str) -> Result<ServerName<'static>, ApiError> {
+fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     let h = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
     ServerName::try_from(h.to_string())
-        .map_err(|_| ApiError::invalid(format!("invalid registry host name {host:?}")))
+        .map_err(|_| Error::invalid(format!("invalid registry host name {host:?}")))
 }
 
 /// The system's roots, loaded once.
@@ -88,7 +88,7 @@ fn registry_cas(host: &str) -> Vec<CertificateDer<'static>> {
 }
 
 /// The TLS client configuration for `host`, built once.
-fn client_config(host: &str) -> Result<Arc<ClientConfig>, ApiError> {
+fn client_config(host: &str) -> Result<Arc<ClientConfig>, Error> {
     static CONFIGS: OnceLock<Mutex<HashMap<String, Arc<ClientConfig>>>> = OnceLock::new();
     let configs = CONFIGS.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(c) = configs.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
@@ -103,7 +103,7 @@ fn client_config(host: &str) -> Result<Arc<ClientConfig>, ApiError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ApiError::internal(format!("TLS setup failed: {e}")))?
+        .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -115,7 +115,7 @@ fn client_config(host: &str) -> Result<Arc<ClientConfig>, ApiError> {
     Ok(cfg)
 }
 
-async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, ApiError> {
+async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, Error> {
     let addr = with_port(host, default_port);
     let tcp = tokio::time::timeout(
         super::http::registry_timeout(),
@@ -130,7 +130,7 @@ async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, Api
 
 async fn handshake(
     host: &str,
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, (bool, ApiError)> {
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, (bool, Error)> {
     let tcp = tcp(host, 443).await.map_err(|e| (false, e))?;
     let cfg = client_config(host).map_err(|e| (false, e))?;
     let name = server_name(host).map_err(|e| (false, e))?;
@@ -163,16 +163,16 @@ async fn handshake(
             } else {
                 format!("TLS handshake with registry {host} failed: {e}")
             };
-            (cert, ApiError::new(ErrorKind::Unavailable, msg))
+            (cert, Error::new(ErrorKind::Unavailable, msg))
         })
 }
 
 /// Connects to `host[:port]` for `scheme`.
-pub async fn connect(scheme: &str, host: &str) -> Result<Box<dyn Io>, ApiError> {
+pub async fn connect(scheme: &str, host: &str) -> Result<Box<dyn Io>, Error> {
     match scheme {
         "http" => Ok(Box::new(tcp(host, 80).await?)),
         "https" => Ok(Box::new(handshake(host).await.map_err(|(_, e)| e)?)),
-        _ => Err(ApiError::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "unsupported URL scheme {scheme} for {host}"
         ))),
     }
@@ -180,7 +180,7 @@ pub async fn connect(scheme: &str, host: &str) -> Result<Box<dyn Io>, ApiError> 
 
 /// Docker's order for a registry that may be plain HTTP (`ep.scheme == "http"`: loopback or
 /// `--insecure-registry`): HTTPS if the server speaks TLS, else HTTP. Others stay HTTPS.
-pub async fn negotiate(ep: Endpoint) -> Result<Endpoint, ApiError> {
+pub async fn negotiate(ep: Endpoint) -> Result<Endpoint, Error> {
     if ep.scheme != "http" {
         return Ok(ep);
     }

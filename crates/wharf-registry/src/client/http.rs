@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use wharf_types::{Digest, ErrorKind, Reference};
 
-use crate::api::ApiError;
+use super::Error;
 
 /// Where a registry is reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ fn host_only(hostport: &str) -> &str {
 /// The registry endpoint of a reference: docker.io is registry-1.docker.io; localhost,
 /// loopback addresses and `WHARF_INSECURE_REGISTRIES` entries are plain HTTP.
 /// For those, HTTPS is still tried first (see `tls::negotiate`).
-pub async fn registry_endpoint(r: &Reference) -> Result<Endpoint, ApiError> {
+pub async fn registry_endpoint(r: &Reference) -> Result<Endpoint, Error> {
     super::tls::negotiate(endpoint_for(&r.domain, &insecure_registries())).await
 }
 
@@ -63,7 +63,7 @@ pub fn insecure_registries() -> String {
     v.join(",")
 }
 
-pub(crate) fn endpoint_for(domain: &str, insecure: &str) -> Endpoint {
+pub fn endpoint_for(domain: &str, insecure: &str) -> Endpoint {
     let host = if domain == "docker.io" || domain == "index.docker.io" {
         "registry-1.docker.io".to_string()
     } else {
@@ -151,15 +151,15 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
 }
 
 /// Splits `http://host:port/path?q` into (scheme, host:port, path?q).
-pub(crate) fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+pub fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let i = rest.find('/').unwrap_or(rest.len());
     let path = if i == rest.len() { "/" } else { &rest[i..] };
     Some((scheme, &rest[..i], path))
 }
 
-pub(crate) fn unavailable(msg: String) -> ApiError {
-    ApiError::new(ErrorKind::Unavailable, msg)
+pub fn unavailable(msg: String) -> Error {
+    Error::new(ErrorKind::Unavailable, msg)
 }
 
 /// A request body: in memory or streamed.
@@ -176,14 +176,14 @@ pub fn full_body(b: Bytes) -> ReqBody {
 }
 
 /// One request on a fresh connection (no redirects followed here).
-pub(crate) async fn send_once(
+pub async fn send_once(
     method: Method,
     url: &str,
     headers: &[(header::HeaderName, String)],
     body: ReqBody,
-) -> Result<hyper::Response<Incoming>, ApiError> {
+) -> Result<hyper::Response<Incoming>, Error> {
     let (scheme, host, path) =
-        split_url(url).ok_or_else(|| ApiError::invalid(format!("invalid URL {url}")))?;
+        split_url(url).ok_or_else(|| Error::invalid(format!("invalid URL {url}")))?;
     let io = super::tls::connect(scheme, host).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
@@ -204,7 +204,7 @@ pub(crate) async fn send_once(
     }
     let req = req
         .body(body)
-        .map_err(|e| ApiError::internal(format!("failed to build request: {e}")))?;
+        .map_err(|e| Error::internal(format!("failed to build request: {e}")))?;
     // A request held in memory must be answered within the timeout (a stalled registry is an
     // error, not a hang); a streamed upload may legitimately take longer to send.
     let in_memory = hyper::body::Body::size_hint(req.body()).exact().is_some();
@@ -241,7 +241,7 @@ async fn get_once(
     url: &str,
     accept: Option<&str>,
     auth: Option<&str>,
-) -> Result<hyper::Response<Incoming>, ApiError> {
+) -> Result<hyper::Response<Incoming>, Error> {
     let mut h = Vec::new();
     if let Some(a) = accept {
         h.push((header::ACCEPT, a.to_string()));
@@ -253,11 +253,11 @@ async fn get_once(
 }
 
 /// GET following up to 5 redirects (blob stores redirect to storage).
-pub(crate) async fn get(
+pub async fn get(
     url: &str,
     accept: Option<&str>,
     auth: Option<&str>,
-) -> Result<hyper::Response<Incoming>, ApiError> {
+) -> Result<hyper::Response<Incoming>, Error> {
     let mut url = url.to_string();
     let mut auth = auth.map(str::to_string);
     for _ in 0..6 {
@@ -287,10 +287,7 @@ pub(crate) async fn get(
     Err(unavailable(format!("too many redirects fetching {url}")))
 }
 
-pub(crate) async fn read_all(
-    resp: hyper::Response<Incoming>,
-    max: usize,
-) -> Result<Bytes, ApiError> {
+pub async fn read_all(resp: hyper::Response<Incoming>, max: usize) -> Result<Bytes, Error> {
     let body = http_body_util::Limited::new(resp.into_body(), max);
     body.collect()
         .await
@@ -300,7 +297,7 @@ pub(crate) async fn read_all(
 
 /// Basic credentials for `host` from `~/.docker/config.json` (`auths.<host>.auth`, already
 /// base64 `user:pass`).
-pub(crate) fn basic_auth(host: &str) -> Option<String> {
+pub fn basic_auth(host: &str) -> Option<String> {
     let home = std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
         .or_else(|| {
@@ -376,7 +373,7 @@ impl Client {
         &self.0.ep
     }
 
-    pub(crate) fn auth_header(&self) -> Option<String> {
+    pub fn auth_header(&self) -> Option<String> {
         let t = self
             .0
             .token
@@ -395,7 +392,7 @@ impl Client {
         &self,
         path: &str,
         accept: Option<&str>,
-    ) -> Result<hyper::Response<Incoming>, ApiError> {
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let url = self.0.ep.url(path);
         let resp = get(&url, accept, self.auth_header().as_deref()).await?;
         if !self.take_challenge(&resp).await? {
@@ -406,7 +403,7 @@ impl Client {
 
     /// On a 401 with a Bearer challenge: fetches a token; true when the request should be
     /// sent again.
-    async fn take_challenge(&self, resp: &hyper::Response<Incoming>) -> Result<bool, ApiError> {
+    async fn take_challenge(&self, resp: &hyper::Response<Incoming>) -> Result<bool, Error> {
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(false);
         }
@@ -425,13 +422,13 @@ impl Client {
 
     /// Any request with a body held in memory (so it can be sent again after a challenge).
     /// `target` is a path on the registry or an absolute URL (an upload `Location`).
-    pub(crate) async fn authed(
+    pub async fn authed(
         &self,
         method: Method,
         target: &str,
         headers: &[(header::HeaderName, String)],
         body: Bytes,
-    ) -> Result<hyper::Response<Incoming>, ApiError> {
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let url = self.resolve(target);
         for attempt in 0..2 {
             let mut h = headers.to_vec();
@@ -450,13 +447,13 @@ impl Client {
     }
 
     /// A request with a streamed body, sent with the credentials already obtained.
-    pub(crate) async fn send_stream(
+    pub async fn send_stream(
         &self,
         method: Method,
         target: &str,
         headers: &[(header::HeaderName, String)],
         body: ReqBody,
-    ) -> Result<hyper::Response<Incoming>, ApiError> {
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let url = self.resolve(target);
         let mut h = headers.to_vec();
         if let Some(a) = self.auth_header() {
@@ -466,7 +463,7 @@ impl Client {
     }
 
     /// An absolute URL for a path, or for a `Location` (absolute, or relative to the registry).
-    pub(crate) fn resolve(&self, target: &str) -> String {
+    pub fn resolve(&self, target: &str) -> String {
         if target.contains("://") {
             target.to_string()
         } else if target.starts_with('/') {
@@ -476,7 +473,7 @@ impl Client {
         }
     }
 
-    async fn fetch_token(&self, ch: &Challenge) -> Result<String, ApiError> {
+    async fn fetch_token(&self, ch: &Challenge) -> Result<String, Error> {
         let realm = ch
             .param("realm")
             .ok_or_else(|| unavailable("registry's auth challenge has no realm".into()))?;
@@ -507,7 +504,7 @@ impl Client {
         let status = resp.status();
         let body = read_all(resp, 1 << 20).await?;
         if !status.is_success() {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorKind::PermissionDenied,
                 format!(
                     "failed to get an auth token from {realm}: {status}: {}",
@@ -525,7 +522,7 @@ impl Client {
             .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
     }
 
-    fn status_error(&self, r: &Reference, what: &str, status: StatusCode, body: &[u8]) -> ApiError {
+    fn status_error(&self, r: &Reference, what: &str, status: StatusCode, body: &[u8]) -> Error {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let code = v
             .pointer("/errors/0/code")
@@ -538,11 +535,11 @@ impl Client {
         let name = r.familiar_name();
         match (status, code) {
             (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _)
-            | (StatusCode::NOT_FOUND, "NAME_UNKNOWN") => ApiError::new(
+            | (StatusCode::NOT_FOUND, "NAME_UNKNOWN") => Error::new(
                 ErrorKind::NotFound,
                 format!("pull access denied for {name}, repository does not exist or may require 'docker login'"),
             ),
-            (StatusCode::NOT_FOUND, _) => ApiError::new(
+            (StatusCode::NOT_FOUND, _) => Error::new(
                 ErrorKind::NotFound,
                 format!("manifest for {what} not found: manifest unknown: {}", if msg.is_empty() { "manifest unknown" } else { msg }),
             ),
@@ -560,7 +557,7 @@ impl Client {
         &self,
         r: &Reference,
         reference: &str,
-    ) -> Result<(Bytes, String, Digest), ApiError> {
+    ) -> Result<(Bytes, String, Digest), Error> {
         let path = format!("/v2/{}/manifests/{reference}", r.path);
         let resp = self.authed_get(&path, Some(super::ACCEPT)).await?;
         let status = resp.status();
@@ -592,7 +589,7 @@ impl Client {
         };
         if let Some(e) = expected {
             if e != got.as_str() {
-                return Err(ApiError::invalid(format!(
+                return Err(Error::invalid(format!(
                     "manifest verification failed for {what}: expected digest {e}, got {got}"
                 )));
             }
@@ -604,14 +601,14 @@ impl Client {
         &self,
         r: &Reference,
         d: &Digest,
-    ) -> Result<hyper::Response<Incoming>, ApiError> {
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let path = format!("/v2/{}/blobs/{d}", r.path);
         let resp = self.authed_get(&path, None).await?;
         if !resp.status().is_success() {
             let status = resp.status();
             let body = read_all(resp, 1 << 20).await.unwrap_or_default();
             return Err(match status {
-                StatusCode::NOT_FOUND => ApiError::new(
+                StatusCode::NOT_FOUND => Error::new(
                     ErrorKind::NotFound,
                     format!("blob {d} not found in {}", r.familiar_name()),
                 ),
@@ -622,17 +619,17 @@ impl Client {
     }
 
     /// The body of a blob, for streaming.
-    pub async fn blob(&self, r: &Reference, d: &Digest) -> Result<Incoming, ApiError> {
+    pub async fn blob(&self, r: &Reference, d: &Digest) -> Result<Incoming, Error> {
         Ok(self.blob_response(r, d).await?.into_body())
     }
 
     /// A small blob (a config), verified.
-    pub async fn blob_bytes(&self, r: &Reference, d: &Digest) -> Result<Vec<u8>, ApiError> {
+    pub async fn blob_bytes(&self, r: &Reference, d: &Digest) -> Result<Vec<u8>, Error> {
         let resp = self.blob_response(r, d).await?;
         let body = read_all(resp, 16 << 20).await?;
         let got = Digest::of(&body);
         if &got != d {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::invalid(format!(
                 "digest mismatch for blob {d}: the registry sent content with digest {got}"
             )));
         }
