@@ -673,3 +673,101 @@ fn containers_reach_published_ports_through_the_host_and_links_and_filters_work(
     d.ok(&["rm", "-f", "srv", "quiet"]);
     d.ok(&["network", "rm", "other"]);
 }
+
+/// A DNS server on `addr` (port 53) answering every A query with `answer`, until dropped.
+struct FakeUpstream {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeUpstream {
+    fn start(addr: Ipv4Addr, answer: Ipv4Addr) -> FakeUpstream {
+        let sock = std::net::UdpSocket::bind((addr, 53)).expect("bind fake upstream");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if n < 12 {
+                    continue;
+                }
+                // Header: same id, QR + RD + RA, one question, one answer.
+                let mut r = buf[..2].to_vec();
+                r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+                // The question as asked (name, type, class).
+                let mut end = 12;
+                while end < n && buf[end] != 0 {
+                    end += 1 + buf[end] as usize;
+                }
+                let qend = (end + 5).min(n);
+                r.extend_from_slice(&buf[12..qend]);
+                // The answer: pointer to the name, A, IN, TTL 60, 4 bytes.
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                r.extend_from_slice(&answer.octets());
+                let _ = sock.send_to(&r, peer);
+            }
+        });
+        FakeUpstream {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn dns_flags_reach_the_embedded_resolver_and_resolv_conf() {
+    let d = daemon_with_web_image();
+    // A nameserver of our own on a loopback address (the daemon forwards from the host).
+    let _upstream = FakeUpstream::start(Ipv4Addr::new(127, 0, 0, 77), Ipv4Addr::new(10, 9, 8, 7));
+    d.ok(&["network", "create", "--subnet", "10.237.0.0/24", "dnsnet"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "dnsnet",
+        "--dns",
+        "127.0.0.77",
+        "--dns-search",
+        "corp.test",
+        "web",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; nslookup outside.example",
+    ]);
+    assert!(out.contains("nameserver 10.237.0.1"), "{out}");
+    assert!(out.contains("search corp.test"), "{out}");
+    assert!(
+        out.contains("10.9.8.7"),
+        "--dns was not used for names from outside:\n{out}"
+    );
+    // On the default bridge --dns replaces the host's nameservers.
+    let conf = d.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-option",
+        "ndots:2",
+        "web",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(conf.contains("nameserver 192.0.2.53"), "{conf}");
+    assert_eq!(conf.matches("nameserver").count(), 1, "{conf}");
+    assert!(conf.contains("options ndots:2"), "{conf}");
+    d.ok(&["network", "rm", "dnsnet"]);
+}

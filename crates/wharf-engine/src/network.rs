@@ -996,10 +996,38 @@ impl Daemon {
         let upstreams = dns::upstreams_from_resolv_conf(
             &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         );
+        // A container's `--dns` servers get its names from outside (as dockerd's resolver).
+        let weak: Weak<Daemon> = Arc::downgrade(self);
+        let net_id = n.id.clone();
+        let per_client: dns::UpstreamsFor = Arc::new(move |ip| {
+            let d = weak.upgrade()?;
+            d.own_nameservers(&net_id, ip)
+        });
         servers.insert(
             n.id.clone(),
-            tokio::spawn(dns::serve(sock, lookup, upstreams)),
+            tokio::spawn(dns::serve_with(sock, lookup, upstreams, per_client)),
         );
+    }
+
+    /// The `--dns` servers of the container at `ip` on network `net_id`, if it has any.
+    pub fn own_nameservers(&self, net_id: &str, ip: std::net::IpAddr) -> Option<Vec<SocketAddr>> {
+        let std::net::IpAddr::V4(ip) = ip else {
+            return None;
+        };
+        let c = self.containers.list().into_iter().find(|c| {
+            c.endpoints
+                .values()
+                .any(|e| e.network_id == net_id && e.ip == Some(ip))
+        })?;
+        let servers: Vec<SocketAddr> = c
+            .host_config
+            .dns
+            .iter()
+            .flatten()
+            .filter_map(|s| s.parse::<std::net::IpAddr>().ok())
+            .map(|a| SocketAddr::new(a, 53))
+            .collect();
+        (!servers.is_empty()).then_some(servers)
     }
 
     /// The addresses `name` has on network `net_id`: running containers by name, short or

@@ -84,14 +84,27 @@ const RCODE_SERVFAIL: u16 = 2;
 /// Response code: this kind of query (opcode) is not implemented.
 const RCODE_NOTIMP: u16 = 4;
 
+/// A client's own nameservers (a container's `--dns`), by its address; `None`: the defaults.
+pub type UpstreamsFor = Arc<dyn Fn(IpAddr) -> Option<Vec<SocketAddr>> + Send + Sync>;
+
 /// Serves DNS on `socket` until the task is aborted/dropped.
 pub async fn serve(
     socket: tokio::net::UdpSocket,
     lookup: Lookup,
     upstreams: Vec<std::net::SocketAddr>,
 ) {
+    serve_with(socket, lookup, upstreams, Arc::new(|_| None)).await
+}
+
+/// [`serve`], forwarding a client's unknown names to its own nameservers where it has some.
+pub async fn serve_with(
+    socket: tokio::net::UdpSocket,
+    lookup: Lookup,
+    upstreams: Vec<std::net::SocketAddr>,
+    per_client: UpstreamsFor,
+) {
     let socket = Arc::new(socket);
-    let resolver = Arc::new(Resolver::new(lookup, upstreams));
+    let resolver = Arc::new(Resolver::new(lookup, upstreams, per_client));
     let mut tasks = JoinSet::new();
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
@@ -116,7 +129,7 @@ pub async fn serve(
                 let socket = Arc::clone(&socket);
                 let resolver = Arc::clone(&resolver);
                 tasks.spawn(async move {
-                    if let Some(reply) = resolver.respond(&packet).await {
+                    if let Some(reply) = resolver.respond(&packet, peer.ip()).await {
                         if let Err(err) = socket.send_to(&reply, peer).await {
                             tracing::debug!(%err, %peer, "dns: sending a reply failed");
                         }
@@ -379,27 +392,32 @@ struct Resolver {
     lookup: Lookup,
     /// Where unknown names go, in order.
     upstreams: Vec<SocketAddr>,
+    /// Clients with nameservers of their own.
+    per_client: UpstreamsFor,
     /// Round-robin counter per known name.
     rotation: Mutex<HashMap<String, usize>>,
 }
 
 impl Resolver {
     /// A resolver for one network.
-    fn new(lookup: Lookup, upstreams: Vec<SocketAddr>) -> Self {
+    fn new(lookup: Lookup, upstreams: Vec<SocketAddr>, per_client: UpstreamsFor) -> Self {
         Self {
             lookup,
             upstreams,
+            per_client,
             rotation: Mutex::new(HashMap::new()),
         }
     }
 
     /// The reply to one datagram, if any (forwarding to the upstreams when needed).
-    async fn respond(&self, packet: &[u8]) -> Option<Vec<u8>> {
+    async fn respond(&self, packet: &[u8], client: IpAddr) -> Option<Vec<u8>> {
         match self.decide(packet) {
             Decision::Drop => None,
             Decision::Reply(reply) => Some(reply),
             Decision::Forward(header, question) => {
-                match forward(packet, header.id, &self.upstreams).await {
+                let own = (self.per_client)(client);
+                let upstreams = own.as_deref().unwrap_or(&self.upstreams);
+                match forward(packet, header.id, upstreams).await {
                     Some(reply) => Some(reply),
                     None => Some(servfail(&header, &question)),
                 }
@@ -847,7 +865,7 @@ mod tests {
 
     #[test]
     fn random_packets_never_panic() {
-        let resolver = Resolver::new(table(&[("web", &[WEB])]), Vec::new());
+        let resolver = Resolver::new(table(&[("web", &[WEB])]), Vec::new(), Arc::new(|_| None));
         let good = query(1, "web", TYPE_A);
         for i in 0..20_000usize {
             let mut packet: Vec<u8> = if i % 2 == 0 {
@@ -903,7 +921,7 @@ mod tests {
     #[test]
     fn answers_fit_in_512_bytes() {
         let many: Vec<Ipv4Addr> = (0..100).map(|i| Ipv4Addr::new(10, 1, 0, i)).collect();
-        let resolver = Resolver::new(table(&[("big", &many)]), Vec::new());
+        let resolver = Resolver::new(table(&[("big", &many)]), Vec::new(), Arc::new(|_| None));
         let Decision::Reply(reply) = resolver.decide(&query(3, "big", TYPE_A)) else {
             panic!("a local answer");
         };

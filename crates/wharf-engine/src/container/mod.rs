@@ -193,34 +193,53 @@ impl Daemon {
             .and_then(|n| self.networks.resolve(&n).ok())
             .filter(|n| n.has_dns())
             .and_then(|n| n.gateway());
-        let resolv = if let Some(gw) = dns_gw {
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let mut out = format!("nameserver {gw}\n");
-            for l in host
-                .lines()
-                .filter(|l| l.starts_with("search") || l.starts_with("options"))
-            {
-                out.push_str(&format!("{l}\n"));
-            }
-            out
-        } else if c.host_config.network_mode.as_deref() == Some("host") {
-            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else {
-            // A private network namespace with loopback only (bridge networks come later):
-            // the host's resolvers, minus loopback ones that would point into the container.
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let mut out: String = host
-                .lines()
-                .filter(|l| {
-                    !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")))
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
-            for dns in c.host_config.dns.iter().flatten() {
-                out.push_str(&format!("nameserver {dns}\n"));
-            }
-            out
+        // As dockerd: `--dns`, `--dns-search` and `--dns-option` replace the host's lines of
+        // their kind; on a user-defined network the nameserver is the embedded resolver (which
+        // forwards to the `--dns` servers, see `own_nameservers`).
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let h = &c.host_config;
+        let given = |v: &Option<Vec<String>>| v.as_ref().filter(|v| !v.is_empty()).cloned();
+        let lines_of = |kind: &str| -> Vec<String> {
+            host.lines()
+                .filter(|l| l.split_whitespace().next() == Some(kind))
+                .map(str::to_string)
+                .collect()
         };
+        let mut out = String::new();
+        if c.host_config.network_mode.as_deref() == Some("host") && given(&h.dns).is_none() {
+            out.push_str(&host);
+        } else {
+            match (dns_gw, given(&h.dns)) {
+                (Some(gw), _) => out.push_str(&format!("nameserver {gw}\n")),
+                (None, Some(servers)) => {
+                    for d in servers {
+                        out.push_str(&format!("nameserver {d}\n"));
+                    }
+                }
+                // The host's resolvers, minus loopback ones that would point into the
+                // container.
+                (None, None) => {
+                    for l in lines_of("nameserver") {
+                        if !(l.contains("127.") || l.contains("::1")) {
+                            out.push_str(&format!("{l}\n"));
+                        }
+                    }
+                }
+            }
+            match given(&h.dns_search) {
+                Some(s) => out.push_str(&format!("search {}\n", s.join(" "))),
+                None => lines_of("search")
+                    .iter()
+                    .for_each(|l| out.push_str(&format!("{l}\n"))),
+            }
+            match given(&h.dns_options) {
+                Some(o) => out.push_str(&format!("options {}\n", o.join(" "))),
+                None => lines_of("options")
+                    .iter()
+                    .for_each(|l| out.push_str(&format!("{l}\n"))),
+            }
+        }
+        let resolv = out;
         std::fs::write(dir.join("resolv.conf"), resolv)
     }
 
