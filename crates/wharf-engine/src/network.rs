@@ -112,6 +112,9 @@ pub fn lb_group(c: &Container) -> Option<String> {
     Some(format!("{project}/{service}"))
 }
 
+/// A published port as nftables matches it: protocol, host address (None: any), host port.
+type PortKey = (String, Option<Ipv4Addr>, u16);
+
 /// How a container is networked.
 pub enum Mode {
     Host,
@@ -889,8 +892,8 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut ports = Vec::new();
-        let mut groups: BTreeMap<(String, Option<Ipv4Addr>, u16), Vec<(u8, Ipv4Addr, u16)>> =
-            BTreeMap::new();
+        // (proto, host ip, host port) → (preference tier, container ip, container port)
+        let mut groups: BTreeMap<PortKey, Vec<(u8, Ipv4Addr, u16)>> = BTreeMap::new();
         for c in self.containers.list() {
             if !c.state.status.is_live() && c.ports.is_empty() {
                 continue;
