@@ -181,6 +181,8 @@ pub async fn up(ctx: &Ctx, g: &Global, a: UpArgs) -> Result<(), CliError> {
     }
     // Attached: follow every container's output until they all stop; Ctrl+C stops them.
     let containers = service_containers(client, &p.name, &a.services).await?;
+    let names: Vec<String> = containers.iter().map(super::logs::display_name).collect();
+    println!("Attaching to {}", names.join(", "));
     let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
     let opts = super::logs::FollowOptions {
         color: g.color && !a.no_color,
