@@ -422,6 +422,128 @@ volumes:
 }
 
 #[test]
+fn smaller_commands_profiles_secrets_configs_and_env() {
+    let d = daemon();
+    let dir = project_dir(&d, "misc");
+    let port = free_port();
+    write(&dir, "secret.txt", "s3cr3t\n");
+    write(&dir, ".env", "GREETING=hi from .env\nPORT_ON_HOST=0\n");
+    write(
+        &dir,
+        "compose.yaml",
+        &format!(
+            r#"
+x-common: &common
+  image: busybox
+services:
+  app:
+    <<: *common
+    command: ["sh", "-c", "echo $$GREETING; exec sleep 3600"]
+    environment:
+      GREETING: ${{GREETING}}
+    ports: ["127.0.0.1:{port}:80"]
+    secrets: [token]
+    configs:
+      - source: motd
+        target: /etc/motd
+  tools:
+    <<: *common
+    profiles: [debug]
+    command: ["sleep", "3600"]
+secrets:
+  token:
+    file: ./secret.txt
+configs:
+  motd:
+    content: "welcome"
+"#
+        ),
+    );
+    // config: the resolved model, with .env interpolated.
+    let cfg = compose_ok(&d, &dir, &["config"]);
+    assert!(
+        cfg.contains("GREETING: \"hi from .env\"") || cfg.contains("GREETING: hi from .env"),
+        "{cfg}"
+    );
+    assert_eq!(compose_ok(&d, &dir, &["config", "--services"]), "app\n");
+    compose_ok(&d, &dir, &["up", "-d"]);
+    // The profile's service is not started unless its profile is active.
+    assert!(!d.ok(&["ps", "--format", "{{.Names}}"]).contains("tools"));
+    let logs = compose_ok(&d, &dir, &["logs", "--no-color"]);
+    assert!(logs.contains("app-1  | hi from .env"), "{logs}");
+    assert_eq!(
+        compose_ok(
+            &d,
+            &dir,
+            &["exec", "-T", "app", "cat", "/run/secrets/token"]
+        ),
+        "s3cr3t\n"
+    );
+    assert_eq!(
+        compose_ok(&d, &dir, &["exec", "-T", "app", "cat", "/etc/motd"]),
+        "welcome"
+    );
+    assert_eq!(
+        compose_ok(&d, &dir, &["port", "app", "80"]).trim(),
+        format!("127.0.0.1:{port}")
+    );
+    let top = compose_ok(&d, &dir, &["top", "app"]);
+    assert!(
+        top.contains("misc-app-1") && top.contains("sleep 3600"),
+        "{top}"
+    );
+    let images = compose_ok(&d, &dir, &["images"]);
+    assert!(
+        images.contains("misc-app-1") && images.contains("busybox"),
+        "{images}"
+    );
+    // run: a one-off container of the service, its output and exit code.
+    let o = compose(
+        &d,
+        &dir,
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "app",
+            "sh",
+            "-c",
+            "echo one-off; exit 4",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "one-off\n");
+    // --profile enables the tools service.
+    compose_ok(&d, &dir, &["--profile", "debug", "up", "-d"]);
+    assert!(d
+        .ok(&["ps", "--format", "{{.Names}}"])
+        .contains("misc-tools-1"));
+    // stop / start / restart / rm.
+    compose_ok(&d, &dir, &["--profile", "debug", "stop", "-t", "0"]);
+    let ps = compose_ok(&d, &dir, &["ps", "-a", "--format", "{{.Name}} {{.State}}"]);
+    assert!(
+        ps.contains("misc-app-1 exited") && ps.contains("misc-tools-1 exited"),
+        "{ps}"
+    );
+    assert_eq!(compose_ok(&d, &dir, &["ps", "-q"]).trim(), "");
+    compose_ok(&d, &dir, &["start", "app"]);
+    assert!(
+        compose_ok(&d, &dir, &["ps", "--format", "{{.Name}} {{.State}}"])
+            .contains("misc-app-1 running")
+    );
+    compose_ok(&d, &dir, &["restart", "-t", "0", "app"]);
+    compose_ok(&d, &dir, &["--profile", "debug", "rm", "-f", "tools"]);
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("misc-tools-1"));
+    // ls lists the running project.
+    let ls = compose_ok(&d, &dir, &["ls"]);
+    assert!(ls.contains("misc") && ls.contains("running(1)"), "{ls}");
+    compose_ok(&d, &dir, &["down", "-t", "0"]);
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
 fn bad_files_give_file_and_line_and_start_nothing() {
     let d = daemon();
     let dir = project_dir(&d, "bad");
