@@ -544,6 +544,42 @@ configs:
 }
 
 #[test]
+fn build_push_and_pull_through_a_local_registry() {
+    let d = daemon();
+    let reg = crate::push::WharfRegistry::start(d.dir.path(), &[]);
+    let dir = project_dir(&d, "pp");
+    let image = reg.name("shop/app:1");
+    write(
+        &dir,
+        "app/Dockerfile",
+        "FROM busybox\nRUN echo built > /built\nCMD [\"sleep\", \"3600\"]\n",
+    );
+    write(
+        &dir,
+        "compose.yaml",
+        &format!("services:\n  app:\n    build: ./app\n    image: {image}\n"),
+    );
+    compose_ok(&d, &dir, &["build"]);
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", &image]);
+    compose_ok(&d, &dir, &["push"]);
+    // Another daemon pulls what was pushed (same image id) and runs it.
+    let other = Daemon::start();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!("services:\n  app:\n    image: {image}\n"),
+    )
+    .expect("write");
+    compose_ok(&other, &dir, &["pull"]);
+    assert_eq!(other.ok(&["image", "inspect", "-f", "{{.Id}}", &image]), id);
+    compose_ok(&other, &dir, &["up", "-d"]);
+    assert_eq!(
+        compose_ok(&other, &dir, &["exec", "-T", "app", "cat", "/built"]),
+        "built\n"
+    );
+    compose_ok(&other, &dir, &["down", "-t", "0"]);
+}
+
+#[test]
 fn bad_files_give_file_and_line_and_start_nothing() {
     let d = daemon();
     let dir = project_dir(&d, "bad");
