@@ -493,3 +493,37 @@ fn add_downloads_urls_from_a_local_server() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("404"), "{}", stderr(&o));
 }
+
+#[test]
+fn pull_flag_fetches_a_newer_base_image() {
+    let d = Daemon::start();
+    let reg = crate::push::WharfRegistry::start(d.dir.path(), &[]);
+    let base = reg.name("base:1");
+    d.import_busybox("bb:1");
+    d.ok(&["tag", "bb:1", &base]);
+    d.ok(&["push", &base]);
+    let b = Daemon::start();
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!("FROM {base}\nRUN cat /marker > /seen 2>/dev/null || echo none > /seen\n"),
+    );
+    // The base is missing: pulled.
+    let o = build(&b, ctx.path(), &["-t", "app"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let seen = |b: &Daemon| b.ok(&["run", "--rm", "app", "cat", "/seen"]);
+    assert_eq!(seen(&b), "none\n");
+    // A newer base under the same tag.
+    let tar = busybox_rootfs_tar(&[("marker", b"new base\n")]);
+    let o = d.wharf_stdin(&["import", "-c", "CMD [\"sh\"]", "-", &base], &tar);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.ok(&["push", &base]);
+    // Without --pull the local base (and the cache) is used; with it, the new one.
+    let o = build(&b, ctx.path(), &["-t", "app"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(seen(&b), "none\n");
+    let o = build(&b, ctx.path(), &["--pull", "-t", "app"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(seen(&b), "new base\n");
+}

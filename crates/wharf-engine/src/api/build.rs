@@ -66,6 +66,7 @@ fn options(p: &Params) -> ApiResult<BuildOptions> {
         build_args,
         target: p.get("target").map(str::to_string),
         no_cache: p.bool("nocache"),
+        pull: p.bool("pull"),
         labels,
         quiet: p.bool("q"),
         network_mode: p.get("networkmode").map(str::to_string),

@@ -39,6 +39,8 @@ pub struct BuildOptions {
     pub build_args: HashMap<String, Option<String>>,
     pub target: Option<String>,
     pub no_cache: bool,
+    /// `--pull`: fetch every base image again, even if one is here.
+    pub pull: bool,
     pub labels: BTreeMap<String, String>,
     pub quiet: bool,
     pub network_mode: Option<String>,
@@ -477,9 +479,10 @@ async fn run_stage(
         None
     } else {
         match d.images.resolve(base) {
-            Ok(img) => Some(img.id),
-            Err(_) => {
-                // A missing base image is pulled, as docker's builder does.
+            Ok(img) if !sh.opts.pull => Some(img.id),
+            _ => {
+                // A missing base image is pulled, as docker's builder does (every base with
+                // `--pull`).
                 let r = wharf_types::Reference::parse_normalized(base)?;
                 crate::pull::pull(d.clone(), r, None, None, out.clone()).await?;
                 Some(d.images.resolve(base)?.id)
