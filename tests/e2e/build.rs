@@ -527,3 +527,50 @@ fn pull_flag_fetches_a_newer_base_image() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(seen(&b), "new base\n");
 }
+
+#[test]
+fn add_downloads_https_urls_with_a_trusted_ca() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-add-tls-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let Some((ca, cert, key)) = crate::push::make_certs(tmp.path()) else {
+        return;
+    };
+    // A local HTTPS server: our registry over TLS (`/v2/` answers `{}`).
+    let reg = crate::push::WharfRegistry::start(
+        tmp.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf8"),
+            "--tls-key",
+            key.to_str().expect("utf8"),
+        ],
+    );
+    let certs_d = tmp.path().join("certs.d");
+    let host_dir = certs_d.join(format!("127.0.0.1:{}", reg.port));
+    std::fs::create_dir_all(&host_dir).expect("certs.d");
+    std::fs::copy(&ca, host_dir.join("ca.crt")).expect("ca");
+    let d = crate::push::daemon_with(&[&format!("--registry-certs-dir={}", certs_d.display())]);
+    d.import_busybox("busybox:latest");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD https://127.0.0.1:{}/v2/ /got\n",
+            reg.port
+        ),
+    );
+    let o = build(&d, ctx.path(), &["-t", "fetched"]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    let got = d.ok(&["run", "--rm", "fetched", "cat", "/got"]);
+    assert_eq!(got.trim(), "{}");
+    // Without the CA the certificate does not verify: the build fails, clearly.
+    let plain = Daemon::start();
+    plain.import_busybox("busybox:latest");
+    let o = build(&plain, ctx.path(), &["-t", "fetched"]);
+    assert!(!o.status.success());
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("certificate"), "{all}");
+}

@@ -361,7 +361,7 @@ fn push_to_a_failing_registry_is_a_clear_error() {
 
 /// A CA and a certificate for 127.0.0.1/localhost signed by it, made with the `openssl` CLI;
 /// returns (ca.crt, server.crt, server.key), or None where openssl is missing.
-fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
     if Command::new("openssl").arg("version").output().is_err() {
         eprintln!("SKIP: openssl is not installed (scripts/install-deps.sh installs it)");
         return None;
@@ -436,7 +436,7 @@ fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 /// A daemon started with extra flags (the harness's `Daemon::start` takes none).
-fn daemon_with(args: &[&str]) -> Daemon {
+pub(crate) fn daemon_with(args: &[&str]) -> Daemon {
     daemon_with_env(args, &[])
 }
 

@@ -1,5 +1,6 @@
-//! `ADD <url>`: a plain-HTTP download (redirects followed, at most 10), streamed to a file.
-//! HTTPS needs TLS, which the daemon does not carry yet: refused with a clear error.
+//! `ADD <url>`: an HTTP or HTTPS download (redirects followed, at most 10), streamed to a file.
+//! HTTPS goes through the registry client's TLS connector: the system's roots plus the CAs in
+//! the certs.d directories (`/etc/docker/certs.d/<host:port>/ca.crt`, see ADR-0008).
 
 use std::path::Path;
 
@@ -8,26 +9,33 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 
-/// `http://host[:port]/path` → (host, port, path-and-query).
-fn split(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("ADD {url}: only http:// URLs can be downloaded (https is not supported yet)")
-    })?;
+/// `http[s]://host[:port]/path` → (https, host, port, path-and-query).
+fn split(url: &str) -> Result<(bool, String, u16, String), String> {
+    let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (false, r),
+        (_, Some(r)) => (true, r),
+        _ => {
+            return Err(format!(
+                "ADD {url}: only http:// and https:// URLs can be downloaded"
+            ))
+        }
+    };
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
+    let default = if tls { 443 } else { 80 };
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
             h.trim_start_matches('[').trim_end_matches(']').to_string(),
             p.parse().map_err(|_| format!("ADD {url}: invalid port"))?,
         ),
-        _ => (hostport.to_string(), 80),
+        _ => (hostport.to_string(), default),
     };
     if host.is_empty() {
         return Err(format!("ADD {url}: no host"));
     }
-    Ok((host, port, path))
+    Ok((tls, host, port, path))
 }
 
 /// The file name docker gives a download: the URL path's last segment.
@@ -47,18 +55,25 @@ pub fn file_name(url: &str) -> String {
 pub async fn download(url: &str, dest: &Path) -> Result<(), String> {
     let mut url = url.to_string();
     for _ in 0..10 {
-        let (host, port, path) = split(&url)?;
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("ADD {url}: {e}"))?;
+        let (tls, host, port, path) = split(&url)?;
+        let default = if tls { 443 } else { 80 };
+        let hostport = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let stream =
+            wharf_registry::client::tls::connect(if tls { "https" } else { "http" }, &hostport)
+                .await
+                .map_err(|e| format!("ADD {url}: {e}"))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("ADD {url}: {e}"))?;
         tokio::spawn(conn);
-        let host_header = if port == 80 {
+        let host_header = if port == default {
             host.clone()
         } else {
-            format!("{host}:{port}")
+            hostport.clone()
         };
         let req = hyper::Request::get(path)
             .header(hyper::header::HOST, host_header)
@@ -79,8 +94,8 @@ pub async fn download(url: &str, dest: &Path) -> Result<(), String> {
             url = if loc.starts_with("http") {
                 loc.to_string()
             } else {
-                let (h, p, _) = split(&url)?;
-                format!("http://{h}:{p}{loc}")
+                let scheme = if tls { "https" } else { "http" };
+                format!("{scheme}://{hostport}{loc}")
             };
             continue;
         }
@@ -124,12 +139,16 @@ mod tests {
         assert_eq!(file_name("http://h"), "index.html");
         assert_eq!(
             split("http://127.0.0.1:8080/x").unwrap(),
-            ("127.0.0.1".into(), 8080, "/x".into())
+            (false, "127.0.0.1".into(), 8080, "/x".into())
+        );
+        assert_eq!(
+            split("https://h/x").unwrap(),
+            (true, "h".into(), 443, "/x".into())
         );
         assert_eq!(
             split("http://example").unwrap(),
-            ("example".into(), 80, "/".into())
+            (false, "example".into(), 80, "/".into())
         );
-        assert!(split("https://h/x").unwrap_err().contains("https"));
+        assert!(split("ftp://h/x").unwrap_err().contains("https://"));
     }
 }
