@@ -42,6 +42,11 @@ pub(crate) fn parse_port(spec: &str) -> Result<Vec<Port>, String> {
         }
     }
     let host_ip = host_ip.filter(|ip| !ip.is_empty());
+    if let Some(ip) = &host_ip {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad(&format!("invalid IP address {ip:?}")));
+        }
+    }
     Ok((0..=targets.1 - targets.0)
         .map(|i| Port {
             target: targets.0 + i,
@@ -215,6 +220,7 @@ mod tests {
             "8000-8001:80",
             "1:2:3:x",
             "90-80",
+            "80:80:80",
         ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
