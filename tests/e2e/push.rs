@@ -267,6 +267,11 @@ fn login_logout_and_push_with_credentials() {
 
     let out = ok_cfg(&d, &cfg, &["push", &name]);
     let digest = pushed_digest(&out, "1");
+    // wharf pull sends the stored credentials too
+    let d2 = Daemon::start();
+    assert!(!d2.wharf(&["pull", &name]).status.success());
+    ok_cfg(&d2, &cfg, &["pull", &name]);
+    assert_eq!(d2.image_ids(), d.image_ids());
     if Path::new("/usr/bin/skopeo").exists() {
         assert_eq!(skopeo_digest(&name, Some("user:pass")), digest);
     }

@@ -202,7 +202,10 @@ async fn blobs(
     } else {
         let mut f = tokio::fs::File::open(st.store.blob_path(d)).await?;
         f.seek(SeekFrom::Start(start)).await?;
-        Body::from_stream(tokio_util::io::ReaderStream::new(f.take(len)))
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            f.take(len),
+            256 * 1024,
+        ))
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;

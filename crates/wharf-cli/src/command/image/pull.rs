@@ -38,7 +38,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if let Some(p) = args.platform.as_deref().filter(|p| !p.is_empty()) {
         q.push(("platform", p.to_string()));
     }
-    let client = ctx.client().await?;
+    let mut client = ctx.client().await?.clone();
+    // the CLI's stored credentials for the registry go along, as docker's CLI sends them
+    let domain = full.split('/').next().unwrap_or("");
+    let key = crate::command::registry::server_key(Some(domain));
+    if let Some((user, pass)) = crate::command::registry::config::credentials(&key) {
+        let h = crate::command::registry::config::registry_auth_header(&user, &pass, &key);
+        client = client.with_header("x-registry-auth", h);
+    }
     let resp = client
         .request(
             Method::POST,
