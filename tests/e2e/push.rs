@@ -559,3 +559,38 @@ fn a_stalled_registry_is_an_error_not_a_hang() {
     );
     assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
 }
+
+#[test]
+fn a_corrupt_cached_layer_is_refused_by_the_registry_then_dropped() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let d = Daemon::start();
+    let name = reg.name("c/one:1");
+    d.import_busybox(&name);
+    let digest = pushed_digest(&d.ok(&["push", &name]), "1");
+    // damage the cached compressed layer (same size, other bytes)
+    let blobs = d.data_root().join("distribution/blobs");
+    for e in std::fs::read_dir(&blobs).expect("cache") {
+        let p = e.expect("entry").path();
+        let mut b = std::fs::read(&p).expect("read");
+        let n = b.len();
+        b[n / 2] ^= 0xff;
+        std::fs::write(&p, b).expect("write");
+    }
+    let tmp2 = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg2 = WharfRegistry::start(tmp2.path(), &[]);
+    let name2 = reg2.name("c/two:1");
+    d.ok(&["tag", &name, &name2]);
+    let o = d.wharf(&["push", &name2]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("digest_invalid"), "{}", stderr(&o));
+    // the bad cache entry is gone: the layer is compressed again, same bytes as before
+    let out = d.ok(&["push", &name2]);
+    assert_eq!(pushed_digest(&out, "1"), digest);
+}

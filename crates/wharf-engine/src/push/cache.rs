@@ -149,6 +149,17 @@ impl DistCache {
         self.put_layer(diff_id, &info)
     }
 
+    /// Drops the known compressed form of a layer (a registry found it corrupt): the next push
+    /// compresses the layer again.
+    pub fn forget(&self, diff_id: &Digest) {
+        if let Some(info) = self.layer(diff_id) {
+            if let Ok(d) = info.digest.parse::<Digest>() {
+                let _ = fs::remove_file(self.blob_path(&d));
+            }
+        }
+        let _ = fs::remove_file(self.layer_path(diff_id));
+    }
+
     /// The manifest (bytes, media type) an image was pulled or pushed as.
     pub fn manifest(&self, id: &Digest) -> Option<(Vec<u8>, String)> {
         let p = self.root.join("manifests").join(id.hex());

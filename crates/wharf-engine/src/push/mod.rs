@@ -349,7 +349,17 @@ async fn push_one(
                 })
             };
             let res = match known.0 {
-                Some(info) => push_known(&client, &cache, &repo, &host, info, sent.clone()).await,
+                Some(info) => {
+                    let r = push_known(&client, &cache, &repo, &host, info, sent.clone()).await;
+                    if r.as_ref()
+                        .is_err_and(|e| e.message.contains("digest_invalid"))
+                    {
+                        // the cached blob does not hash to its name: never send it again
+                        let (cache, dl) = (cache.clone(), diff_id.clone());
+                        tokio::task::spawn_blocking(move || cache.forget(&dl)).await?;
+                    }
+                    r
+                }
                 None => push_compressing(&client, &cache, &repo, &diff_id, sent.clone()).await,
             };
             ticker.abort();
