@@ -59,6 +59,8 @@ impl Daemon {
         let child = Command::new(WHARF)
             .args(["daemon", "--host", &self.host(), "--data-root"])
             .arg(self.data_root())
+            // Tests never reach beyond this machine: registries and ADD URLs on loopback only.
+            .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

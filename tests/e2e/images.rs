@@ -297,6 +297,7 @@ fn cli_starts_the_daemon_when_none_answers() {
         .args(["images", "-q"])
         .env("WHARF_HOST", format!("unix://{}", sock.display()))
         .env("WHARF_DATA_ROOT", dir.path().join("root"))
+        .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
         .env_remove("WHARF_NO_AUTOSTART")
         .output()
         .expect("wharf");

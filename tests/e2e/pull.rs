@@ -390,3 +390,24 @@ fn pull_with_basic_auth_from_the_docker_cli() {
         assert_eq!(d.image_ids(), vec![id]);
     }
 }
+
+/// The suite's own guard: every test daemon refuses registries beyond loopback, so a test
+/// that would pull from Docker Hub fails here instead of sending traffic off this machine.
+#[test]
+fn test_daemons_never_contact_registries_beyond_loopback() {
+    let d = Daemon::start();
+    for image in ["busybox", "registry.example:5000/x/y:1"] {
+        let o = d.wharf(&["pull", image]);
+        assert!(!o.status.success(), "{image} was pulled");
+        assert!(
+            stderr(&o).contains("refusing to contact"),
+            "{image}: {}",
+            stderr(&o)
+        );
+    }
+    // `run` of a missing image takes the same path.
+    let o = d.wharf(&["run", "--rm", "no-such-image-anywhere", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("refusing to contact"), "{}", stderr(&o));
+    assert!(d.image_ids().is_empty());
+}

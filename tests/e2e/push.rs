@@ -456,6 +456,7 @@ fn daemon_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
     let child = Command::new(WHARF)
         .args(["daemon", "--host", &d.host(), "--data-root"])
         .arg(d.data_root())
+        .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())

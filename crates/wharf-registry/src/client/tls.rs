@@ -115,7 +115,32 @@ fn client_config(host: &str) -> Result<Arc<ClientConfig>, Error> {
     Ok(cfg)
 }
 
+/// With `WHARF_REGISTRY_LOOPBACK_ONLY` set (the test suite sets it for every daemon), only
+/// `localhost` and loopback addresses may be contacted: a test that would reach out to Docker
+/// Hub or any other host fails at once, before even a DNS lookup.
+fn check_loopback_only(host: &str) -> Result<(), Error> {
+    if std::env::var_os("WHARF_REGISTRY_LOOPBACK_ONLY").is_none() {
+        return Ok(());
+    }
+    let name = match host.strip_prefix('[') {
+        Some(r) => r.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let local = name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if local {
+        Ok(())
+    } else {
+        Err(unavailable(format!(
+            "refusing to contact {host}: WHARF_REGISTRY_LOOPBACK_ONLY is set (only localhost and loopback addresses)"
+        )))
+    }
+}
+
 async fn tcp(host: &str, default_port: u16) -> Result<tokio::net::TcpStream, Error> {
+    check_loopback_only(host)?;
     let addr = with_port(host, default_port);
     let tcp = tokio::time::timeout(
         super::http::registry_timeout(),
