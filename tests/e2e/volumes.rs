@@ -523,3 +523,44 @@ fn docker_cli_drives_volumes() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "dv\n");
 }
+
+#[test]
+fn cp_reaches_the_volumes_of_a_stopped_container() {
+    let d = daemon_with_busybox();
+    d.ok(&["create", "--name", "cpc", "-v", "cpvol:/data", "bb", "true"]);
+    let tmp = tempfile::tempdir_in(test_tmp()).expect("tmp");
+    let f = tmp.path().join("f");
+    std::fs::write(&f, "into the volume\n").expect("write");
+    // Into a container never started: the file lands in the volume, not the layer beneath.
+    d.ok(&["cp", f.to_str().expect("utf8"), "cpc:/data/f"]);
+    let out = d.ok(&["run", "--rm", "-v", "cpvol:/data", "bb", "cat", "/data/f"]);
+    assert_eq!(out, "into the volume\n");
+    // And back out of the stopped container.
+    let back = tmp.path().join("back");
+    d.ok(&["cp", "cpc:/data/f", back.to_str().expect("utf8")]);
+    assert_eq!(
+        std::fs::read_to_string(&back).expect("read"),
+        "into the volume\n"
+    );
+    // A read-only volume stays read-only for cp too.
+    d.ok(&[
+        "create",
+        "--name",
+        "cpr",
+        "-v",
+        "cpvol:/data:ro",
+        "bb",
+        "true",
+    ]);
+    let o = d.wharf(&["cp", f.to_str().expect("utf8"), "cpr:/data/g"]);
+    assert!(!o.status.success(), "wrote into a read-only volume");
+    // The copies mounted nothing on the host.
+    assert!(
+        mounts_under(&d.data_root())
+            .iter()
+            .all(|m| !m.contains("/volumes/")),
+        "{:?}",
+        mounts_under(&d.data_root())
+    );
+    d.ok(&["rm", "cpc", "cpr"]);
+}

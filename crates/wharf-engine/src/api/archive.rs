@@ -81,9 +81,9 @@ async fn head_archive(
     let path = path_param(&p)?;
     let st = blocking(move || {
         let c = d.containers.resolve(&id)?;
-        let view = d.open_container_view(&c)?;
-        let st = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path);
-        Ok(st.map_err(in_container(&id))?.1)
+        d.with_cp_view(&c, |root| {
+            Ok(fs::stat_path(root, &path).map_err(in_container(&id))?.1)
+        })
     })
     .await?;
     Ok((
@@ -103,29 +103,28 @@ async fn get_archive(
     let (w, r) = tokio::io::duplex(1 << 20);
     let mut w = SyncIoBridge::new(w);
     tokio::task::spawn_blocking(move || {
-        let prepared = (|| {
-            let c = d.containers.resolve(&id)?;
-            let view = d.open_container_view(&c)?;
-            let (l, st) = fs::stat_path(std::os::fd::AsFd::as_fd(&view.fd), &path)
-                .map_err(in_container(&id))?;
-            Ok::<_, ApiError>((view, l, st))
-        })();
-        match prepared {
+        let c = match d.containers.resolve(&id) {
+            Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(e));
+                return;
             }
-            Ok((view, l, st)) => {
-                let rebase = st.name.clone();
-                let rebase = if rebase == "/" { ".".into() } else { rebase };
-                if tx.send(Ok(st)).is_err() {
-                    return;
-                }
-                if let Err(e) = fs::archive(std::os::fd::AsFd::as_fd(&view.fd), &l, &rebase, &mut w)
-                {
-                    tracing::warn!(error = %e, "archive failed mid-stream");
-                }
-                drop(view);
+        };
+        let mut tx = Some(tx);
+        let r = d.with_cp_view(&c, |root| {
+            let (l, st) = fs::stat_path(root, &path).map_err(in_container(&id))?;
+            let rebase = st.name.clone();
+            let rebase = if rebase == "/" { ".".into() } else { rebase };
+            if tx.take().is_some_and(|tx| tx.send(Ok(st)).is_err()) {
+                return Ok(());
             }
+            if let Err(e) = fs::archive(root, &l, &rebase, &mut w) {
+                tracing::warn!(error = %e, "archive failed mid-stream");
+            }
+            Ok(())
+        });
+        if let (Err(e), Some(tx)) = (r, tx) {
+            let _ = tx.send(Err(e));
         }
     });
     let st = rx
@@ -164,17 +163,13 @@ async fn put_archive(
     let s = body.into_data_stream().map_err(std::io::Error::other);
     let mut reader = SyncIoBridge::new(StreamReader::new(s));
     blocking(move || {
-        let view = d.open_container_view(&c)?;
-        let r = fs::extract(
-            std::os::fd::AsFd::as_fd(&view.fd),
-            &path,
-            &mut reader,
-            no_overwrite,
-            copy_uid_gid,
-        );
+        let r = d.with_cp_view(&c, |root| {
+            fs::extract(root, &path, &mut reader, no_overwrite, copy_uid_gid)
+                .map_err(in_container(&name))
+        });
         // Drain what the client still sends so it sees our answer, not a reset.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        r.map_err(in_container(&name))
+        r
     })
     .await?;
     Ok(StatusCode::OK)

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -880,6 +880,89 @@ pub fn archive(root: BorrowedFd<'_>, l: &Located, rebase: &str, out: impl Write)
     let mut w = TarWriter::new(out);
     w.append(l.parent.as_fd(), &l.name, rebase)?;
     w.finish()?.flush()
+}
+
+impl Daemon {
+    /// Runs `f` on the container's filesystem as `cp` must see it. A running container: its
+    /// own view (`/proc/<pid>/root`). A stopped one with volumes or bind mounts: on a thread of
+    /// its own that unshares a private mount namespace and mounts them over the rootfs there
+    /// (as they would be at start), so `cp` reads and writes the volume, not the layer beneath
+    /// it, as docker's does; the namespace, and the mounts, end with the thread.
+    pub fn with_cp_view<T: Send>(
+        &self,
+        c: &Container,
+        f: impl FnOnce(BorrowedFd<'_>) -> Result<T, ApiError> + Send,
+    ) -> Result<T, ApiError> {
+        let view = self.open_container_view(c)?;
+        let running = c.state.status.is_live() && c.state.pid > 0;
+        let mounts: Vec<&super::mounts::MountPoint> =
+            c.mounts.iter().filter(|m| m.typ != "tmpfs").collect();
+        if running || mounts.is_empty() {
+            return f(view.fd.as_fd());
+        }
+        let mut binds: Vec<(String, PathBuf, bool)> = Vec::new();
+        for m in mounts {
+            let source = if m.typ == "volume" {
+                let v = self
+                    .volumes
+                    .get(&m.name)
+                    .map_err(|_| super::mounts::missing_volume(&m.name))?;
+                self.volumes.ensure_mounted(&v)?;
+                self.volumes.mountpoint(&v.name)
+            } else {
+                PathBuf::from(&m.source)
+            };
+            binds.push((m.destination.clone(), source, !m.rw));
+        }
+        binds.sort_by_key(|(d, _, _)| d.split('/').filter(|s| !s.is_empty()).count());
+        let rootfs = self.container_dir(&c.id).join("rootfs");
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                use rustix::mount::{mount_bind_recursive, mount_change, MountPropagationFlags};
+                // SAFETY: this thread is ours alone and ends after `f`; unsharing its
+                // filesystem attributes and mount namespace affects nothing else.
+                unsafe {
+                    rustix::thread::unshare_unsafe(
+                        rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS,
+                    )
+                }
+                .map_err(|e| io_err("failed to unshare a mount namespace", e))?;
+                mount_change(
+                    "/",
+                    MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+                )
+                .map_err(|e| io_err("failed to make mounts private", e))?;
+                // The rootfs as this namespace has it (the view's fd is of the original one).
+                let root = File::open(&rootfs).map_err(|e| io_err(rootfs.display(), e))?;
+                for (dest, source, ro) in &binds {
+                    if !source.is_dir() {
+                        continue; // a bound file: not needed to reach the volumes
+                    }
+                    let comps = clean_entry(dest.as_bytes())?;
+                    let target = mkdir_in_root(root.as_fd(), &comps)?;
+                    let at = format!("/proc/thread-self/fd/{}", target.as_raw_fd());
+                    mount_bind_recursive(source, &at)
+                        .map_err(|e| io_err(format!("failed to mount {dest}"), e))?;
+                    if *ro {
+                        use rustix::mount::{mount_remount, MountFlags};
+                        // The new mount, reached through the root (the old fd is beneath it).
+                        let mounted = open_in_root(root.as_fd(), &comps.join("/"), dir_flags())
+                            .map_err(|e| errno_err(dest, e))?;
+                        mount_remount(
+                            format!("/proc/thread-self/fd/{}", mounted.as_raw_fd()),
+                            MountFlags::BIND | MountFlags::RDONLY,
+                            "",
+                        )
+                        .map_err(|e| io_err(format!("failed to mount {dest} read-only"), e))?;
+                    }
+                }
+                let root = File::open(&rootfs).map_err(|e| io_err(rootfs.display(), e))?;
+                f(root.as_fd())
+            })
+            .join()
+            .map_err(|_| ApiError::internal("cp: the copy thread panicked"))?
+        })
+    }
 }
 
 #[cfg(test)]
