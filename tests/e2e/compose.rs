@@ -466,6 +466,11 @@ configs:
         "{cfg}"
     );
     assert_eq!(compose_ok(&d, &dir, &["config", "--services"]), "app\n");
+    // `-f -`: the file from stdin.
+    let mut c = d.wharf_cmd(&["compose", "-f", "-", "config", "--services"]);
+    c.current_dir(&dir);
+    let o = run_with_stdin(c, b"services:\n  fromstdin:\n    image: busybox\n");
+    assert_eq!(stdout(&o), "fromstdin\n", "{}", stderr(&o));
     compose_ok(&d, &dir, &["up", "-d"]);
     // The profile's service is not started unless its profile is active.
     assert!(!d.ok(&["ps", "--format", "{{.Names}}"]).contains("tools"));

@@ -141,6 +141,40 @@ pub struct Global {
     pub project_directory: Option<PathBuf>,
     pub color: bool,
     pub quiet_progress: bool,
+    /// `-f -`: the text read from stdin, in a temp file removed when the command ends.
+    stdin: std::sync::OnceLock<StdinFile>,
+    /// The loader's warnings are printed once per command.
+    warned: std::sync::atomic::AtomicBool,
+}
+
+/// A compose file read from stdin, kept in a private temp file while the command runs.
+struct StdinFile(PathBuf);
+
+impl StdinFile {
+    fn create(text: &[u8]) -> Result<StdinFile, CliError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut b = [0u8; 8];
+        let _ = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+        let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let p = std::env::temp_dir().join(format!("wharf-compose-stdin-{name}.yaml"));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)?;
+        std::io::Write::write_all(&mut f, text)?;
+        Ok(StdinFile(p))
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for StdinFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl From<&Args> for Global {
@@ -159,6 +193,8 @@ impl From<&Args> for Global {
             project_directory: a.project_directory.clone(),
             color,
             quiet_progress: a.progress.as_deref() == Some("quiet"),
+            stdin: std::sync::OnceLock::new(),
+            warned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -173,16 +209,45 @@ impl Global {
     pub fn load_with(&self, extra_profiles: &[String]) -> Result<Project, CliError> {
         let mut profiles = self.profiles.clone();
         profiles.extend(extra_profiles.iter().cloned());
+        let cwd = std::env::current_dir()?;
+        let mut files = self.files.clone();
+        let mut project_directory = self.project_directory.clone();
+        if let Some(i) = files.iter().position(|f| f.as_os_str() == "-") {
+            // `-f -`: the file comes from stdin (read once, kept for the command's other loads);
+            // the project directory is the current one, as docker compose has it.
+            files[i] = self.stdin_file()?;
+            project_directory.get_or_insert_with(|| cwd.clone());
+        }
         let opts = LoadOptions {
-            files: self.files.clone(),
+            files,
             project_name: self.project_name.clone(),
-            project_directory: self.project_directory.clone(),
+            project_directory,
             profiles,
             env_files: self.env_files.clone(),
             environment: std::env::vars().collect(),
-            cwd: std::env::current_dir()?,
+            cwd,
         };
-        wharf_compose::load(&opts).map_err(|e| CliError::msg(e.to_string()))
+        let loaded =
+            wharf_compose::load_with_warnings(&opts).map_err(|e| CliError::msg(e.to_string()))?;
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            for w in &loaded.warnings {
+                eprintln!("WARN[0000] {w}");
+            }
+        }
+        Ok(loaded.project)
+    }
+
+    /// The compose file given on stdin, copied to a private temp file on first use.
+    fn stdin_file(&self) -> Result<PathBuf, CliError> {
+        if let Some(p) = self.stdin.get() {
+            return Ok(p.path().to_path_buf());
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut text)?;
+        let f = StdinFile::create(&text)?;
+        let p = f.path().to_path_buf();
+        let _ = self.stdin.set(f);
+        Ok(p)
     }
 
     /// The project name without loading the file when `-p` names it (down/ps/logs work
