@@ -63,6 +63,7 @@ fn main() {
             privileged,
             seccomp: seccomp.clone(),
             network: network.clone(),
+            ephemeral: flag("--ephemeral"),
             ..ContainerConfig::default()
         };
         let t0 = Instant::now();

@@ -87,6 +87,12 @@ pub struct ContainerConfig {
     pub extra_hosts_files: HostsFiles,
     /// `--init`: run a static init (tini) as pid 1 that reaps zombies and forwards signals.
     pub init: bool,
+    /// The write layer is thrown away when the container exits (`--rm`): the overlay is
+    /// mounted `volatile`, so its unmount does not `syncfs` the whole host filesystem under
+    /// the data root (tens of ms on a busy disk). Nothing of the layer outlives the
+    /// container, so nothing durable is lost (overlayfs.rst, "Volatile mount").
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 /// A process to run in an existing container (`docker exec`).

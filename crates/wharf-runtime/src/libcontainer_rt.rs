@@ -110,7 +110,7 @@ impl LibcontainerRuntime {
     }
 
     fn create_inner(&self, cfg: &ContainerConfig, stdio: Stdio, layout: &Layout) -> Result<Pid> {
-        let rootfs = rootfs::mount_overlay(layout, &cfg.lower_dirs)?;
+        let rootfs = rootfs::mount_overlay_opts(layout, &cfg.lower_dirs, cfg.ephemeral)?;
         rootfs::sanitize_mountpoints(&rootfs)?;
         for m in &cfg.mounts {
             if m.source.is_dir() {

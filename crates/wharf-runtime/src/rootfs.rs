@@ -53,6 +53,18 @@ pub fn is_mounted(path: &Path) -> bool {
 
 /// Mount the overlay rootfs (idempotent: an already mounted rootfs is reused).
 pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf> {
+    mount_overlay_opts(layout, lower_dirs, false)
+}
+
+/// [`mount_overlay`], `volatile` when the write layer dies with the container: overlayfs then
+/// skips `syncfs` of the upper filesystem at unmount (which otherwise flushes every dirty
+/// page of the data root's filesystem, not just the container's) and ignores fsync in the
+/// container. Kernels without the option (before 5.10) get a plain mount.
+pub fn mount_overlay_opts(
+    layout: &Layout,
+    lower_dirs: &[PathBuf],
+    volatile: bool,
+) -> Result<PathBuf> {
     let rootfs = layout.rootfs();
     for d in [
         layout.bundle(),
@@ -96,16 +108,34 @@ pub fn mount_overlay(layout: &Layout, lower_dirs: &[PathBuf]) -> Result<PathBuf>
             data.len()
         )));
     }
-    let data = std::ffi::CString::new(data)
-        .map_err(|_| Error::InvalidConfig("NUL in overlay options".into()))?;
-    rustix::mount::mount(
-        "overlay",
-        &rootfs,
-        "overlay",
-        MountFlags::empty(),
-        Some(data.as_c_str()),
-    )
-    .map_err(|e| Error::io("mount overlay at", &rootfs, e.into()))?;
+    // A `volatile` mount leaves `work/incompat/volatile` behind and overlayfs refuses to mount
+    // that work dir again. Only ephemeral write layers are ever mounted volatile, and those are
+    // discarded with their container (also after a host crash), so a later mount of the same
+    // layer (a restart, or `cp` before the removal) may drop the marker.
+    let marker = layout.work().join("work/incompat/volatile");
+    if marker.symlink_metadata().is_ok() {
+        let _ = std::fs::remove_dir_all(&marker);
+        let _ = std::fs::remove_dir(layout.work().join("work/incompat"));
+    }
+    let mount = |data: String| {
+        let data = std::ffi::CString::new(data)
+            .map_err(|_| Error::InvalidConfig("NUL in overlay options".into()))?;
+        rustix::mount::mount(
+            "overlay",
+            &rootfs,
+            "overlay",
+            MountFlags::empty(),
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| Error::io("mount overlay at", &rootfs, e.into()))
+    };
+    if volatile {
+        match mount(format!("{data},volatile")) {
+            Ok(()) => return Ok(rootfs),
+            Err(e) => tracing::debug!(error = %e, "overlay without volatile"),
+        }
+    }
+    mount(data)?;
     Ok(rootfs)
 }
 

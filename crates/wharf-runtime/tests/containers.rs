@@ -55,6 +55,23 @@ fn create_start_split_and_upper_persists() {
     assert_eq!(run(&f, &again).stdout, "made\n");
 }
 
+/// `--rm` containers: the write layer is mounted `volatile` (no syncfs of the host filesystem
+/// at unmount), isolation and clean-up are unchanged, and the same layer mounts again
+/// (overlayfs leaves a marker that would refuse a second mount).
+fn ephemeral_layer_is_volatile_and_remountable() {
+    let f = Fixture::new();
+    let mut cfg = f.config(&["sh", "-c", "grep ' / overlay' /proc/mounts; echo x > /made"]);
+    cfg.ephemeral = true;
+    let out = run(&f, &cfg);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("volatile"), "{}", out.stdout);
+    let mut again = cfg.clone();
+    again.args = vec!["cat".into(), "/made".into()];
+    let out = run(&f, &again);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "x\n");
+}
+
 fn default_caps_are_dockers() {
     let f = Fixture::new();
     let out = run(&f, &f.config(&["grep", "^Cap", "/proc/self/status"]));
@@ -634,6 +651,10 @@ fn main() {
         (
             "create_start_split_and_upper_persists",
             create_start_split_and_upper_persists,
+        ),
+        (
+            "ephemeral_layer_is_volatile_and_remountable",
+            ephemeral_layer_is_volatile_and_remountable,
         ),
         ("default_caps_are_dockers", default_caps_are_dockers),
         ("privileged_gets_everything", privileged_gets_everything),

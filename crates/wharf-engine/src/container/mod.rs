@@ -400,6 +400,7 @@ impl Daemon {
             },
             tty: c.config.tty.unwrap_or(false),
             init: h.init.unwrap_or(false),
+            ephemeral: h.auto_remove == Some(true),
         };
         let (mut max_size, mut max_files) = (0u64, 1u32);
         if let Some(lc) = &h.log_config {
