@@ -18,6 +18,7 @@ pub mod cgroup;
 mod config;
 pub mod error;
 mod libcontainer_rt;
+pub mod memory;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;

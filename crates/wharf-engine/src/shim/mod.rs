@@ -29,6 +29,9 @@ use proto::{frame, ExecSpec, Exit, Reply, Request, ShimSpec};
 /// Entry point of `wharf shim …` (args start at "shim").
 pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
+    // One malloc arena: the shim's few threads move bytes; an arena each would be kept
+    // mapped for the container's lifetime (memory per container, issue 3).
+    wharf_runtime::memory::single_arena();
     // CVE-2019-5736: never enter a container as the host binary (re-execs from a sealed
     // copy unless the daemon already started us from one).
     // The runtime reports details through `tracing`: keep them in the shim's log (stderr).
@@ -299,6 +302,9 @@ fn run(dir: &Path) -> Result<(), String> {
         });
     }
 
+    // What creating the container allocated (spec, seccomp program, runtime state) is free
+    // now: give it back for as long as the container runs.
+    wharf_runtime::memory::trim();
     // Wait for the container's init; as a subreaper we are its parent once the runtime's
     // intermediate processes are gone.
     let code = wait_exit(pid);
@@ -479,7 +485,8 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
                 .backend
                 .start()
                 .map_or_else(Reply::err, |()| Reply::ok());
-            reply(&mut conn, &r)
+            reply(&mut conn, &r);
+            wharf_runtime::memory::trim();
         }
         Request::Wait => {
             let mut x = shared.exit.lock().unwrap_or_else(|p| p.into_inner());
