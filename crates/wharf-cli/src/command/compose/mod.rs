@@ -153,11 +153,8 @@ struct StdinFile(PathBuf);
 impl StdinFile {
     fn create(text: &[u8]) -> Result<StdinFile, CliError> {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut b = [0u8; 8];
-        let _ = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
-        let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        let p = std::env::temp_dir().join(format!("wharf-compose-stdin-{name}.yaml"));
+        let p =
+            std::env::temp_dir().join(format!("wharf-compose-stdin-{}.yaml", ops::random_suffix()));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -979,7 +979,7 @@ pub async fn run_oneoff(ctx: &Ctx, g: &Global, a: RunArgs) -> Result<(), CliErro
 }
 
 /// 12 random hex characters for one-off container names.
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use std::io::Read;
     let mut b = [0u8; 6];
     if std::fs::File::open("/dev/urandom")
