@@ -75,7 +75,10 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
         let made = std::fs::create_dir_all(&dir)
             .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
             .and_then(|()| mounts::copy_up(&dd, &c.image_id, &c.mounts, &dir.join("copyup")))
-            .and_then(|()| dd.containers.insert(c.clone()));
+            .and_then(|()| {
+                let generated = name.as_deref().is_none_or(str::is_empty);
+                create::insert(&dd, &mut c, generated)
+            });
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&dir);
             mounts::discard(&dd, &created);

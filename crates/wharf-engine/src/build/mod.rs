@@ -1123,7 +1123,7 @@ async fn run_container(
         c.mounts = mounts;
         let dir = dd.container_dir(&c.id);
         std::fs::create_dir_all(&dir).map_err(internal)?;
-        dd.containers.insert(c.clone())?;
+        crate::container::create::insert(&dd, &mut c, true)?;
         Ok(c)
     })
     .await?;

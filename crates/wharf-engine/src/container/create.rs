@@ -223,6 +223,19 @@ fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Adds a new container to the store. A generated name may have been taken by a create running
+/// at the same time: then another is drawn (a name the client chose gets docker's 409).
+pub fn insert(d: &Daemon, c: &mut Container, generated_name: bool) -> Result<(), ApiError> {
+    loop {
+        match d.containers.insert(c.clone()) {
+            Err(e) if generated_name && e.kind == wharf_types::ErrorKind::Conflict => {
+                c.name = super::names::generate_unique(|n| d.containers.name_taken(n));
+            }
+            r => return r,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
