@@ -348,26 +348,21 @@ async fn ensure_networks(
             used.extend(s.networks.keys().cloned());
         }
     }
-    used.sort();
-    used.dedup();
-    for key in used {
-        let net = p.networks.get(&key).cloned().unwrap_or_default();
+    for key in sorted(used) {
+        let external = p.networks.get(&key).is_some_and(|n| n.external);
         let name = convert::network_name(p, &key);
-        let exists = client
-            .get_bytes(&format!("/networks/{}", path_segment(&name)))
-            .await
-            .is_ok();
-        if exists {
-            continue;
-        }
-        if net.external {
-            return Err(CliError::msg(format!(
-                "network {name} declared as external, but could not be found"
-            )));
-        }
-        g.progress("Network", &name, "Creating");
-        post_json(client, "/networks/create", &convert::network_body(p, &key)).await?;
-        g.progress("Network", &name, "Created");
+        let missing = format!("network {name} declared as external, but could not be found");
+        let body = convert::network_body(p, &key);
+        ensure(
+            client,
+            g,
+            ("networks", "Network"),
+            &name,
+            external,
+            missing,
+            &body,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -380,33 +375,64 @@ async fn ensure_volumes(
 ) -> Result<(), CliError> {
     let mut used: Vec<String> = Vec::new();
     for s in chosen.iter().filter_map(|n| p.services.get(n)) {
-        for v in s.volumes.iter().filter(|v| v.kind == "volume") {
-            if let Some(k) = &v.source {
-                used.push(k.clone());
-            }
-        }
+        let named = s.volumes.iter().filter(|v| v.kind == "volume");
+        used.extend(named.filter_map(|v| v.source.clone()));
     }
-    used.sort();
-    used.dedup();
-    for key in used {
-        let vol = p.volumes.get(&key).cloned().unwrap_or_default();
+    for key in sorted(used) {
+        let external = p.volumes.get(&key).is_some_and(|v| v.external);
         let name = convert::volume_name(p, &key);
-        let exists = client
-            .get_bytes(&format!("/volumes/{}", path_segment(&name)))
-            .await
-            .is_ok();
-        if exists {
-            continue;
-        }
-        if vol.external {
-            return Err(CliError::msg(format!(
-                "external volume \"{name}\" not found"
-            )));
-        }
-        g.progress("Volume", &format!("\"{name}\""), "Creating");
-        post_json(client, "/volumes/create", &convert::volume_body(p, &key)).await?;
-        g.progress("Volume", &format!("\"{name}\""), "Created");
+        let missing = format!("external volume \"{name}\" not found");
+        let body = convert::volume_body(p, &key);
+        ensure(
+            client,
+            g,
+            ("volumes", "Volume"),
+            &name,
+            external,
+            missing,
+            &body,
+        )
+        .await?;
     }
+    Ok(())
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Creates the network or volume `name` (`kind`: API path, progress word) unless the daemon has
+/// it; an external one that is missing is the error `missing`.
+async fn ensure(
+    client: &Client,
+    g: &Global,
+    kind: (&str, &str),
+    name: &str,
+    external: bool,
+    missing: String,
+    body: &Value,
+) -> Result<(), CliError> {
+    let (path, word) = kind;
+    if client
+        .get_bytes(&format!("/{path}/{}", path_segment(name)))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    if external {
+        return Err(CliError::msg(missing));
+    }
+    let shown = if path == "volumes" {
+        format!("\"{name}\"")
+    } else {
+        name.to_string()
+    };
+    g.progress(word, &shown, "Creating");
+    post_json(client, &format!("/{path}/create"), body).await?;
+    g.progress(word, &shown, "Created");
     Ok(())
 }
 
