@@ -564,3 +564,102 @@ fn cp_reaches_the_volumes_of_a_stopped_container() {
     );
     d.ok(&["rm", "cpc", "cpr"]);
 }
+
+#[test]
+fn volumes_from_filters_and_tmpfs_volumes() {
+    let d = daemon_with_busybox();
+    // A tmpfs volume (`-o type=tmpfs`) is mounted with its size.
+    d.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    let out = d.ok(&["run", "--rm", "-v", "tv:/t", "bb", "df", "-k", "/t"]);
+    let line = out.lines().last().unwrap_or_default().to_string();
+    assert!(
+        line.starts_with("tmpfs") && line.contains(" 1024 "),
+        "{out}"
+    );
+
+    // --volumes-from takes another container's volumes, read-only with :ro.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "src",
+        "-v",
+        "shared:/s",
+        "-v",
+        "/anon",
+        "bb",
+        "sh",
+        "-c",
+        "echo from-src > /s/f && echo a > /anon/f && sleep 100",
+    ]);
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let o = d.wharf(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "src",
+            "bb",
+            "cat",
+            "/s/f",
+            "/anon/f",
+        ]);
+        seen = stdout(&o);
+        if o.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(seen, "from-src\na\n");
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        "bb",
+        "sh",
+        "-c",
+        "echo x > /s/g",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+
+    // dangling = not used by any container.
+    d.ok(&["volume", "create", "lonely"]);
+    let dangling = d.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]);
+    assert_eq!(dangling, "lonely\ntv\n");
+    let used = d.ok(&["volume", "ls", "-q", "--filter", "dangling=false"]);
+    assert!(
+        used.lines().any(|l| l == "shared") && used.lines().count() == 2,
+        "{used}"
+    );
+
+    // Mounts in docker's shape, in inspect and in ps.
+    let m = d.ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}} {{.Driver}};{{end}}",
+        "src",
+    ]);
+    assert!(m.contains("volume shared /s true local;"), "{m}");
+    assert!(m.contains(" /anon true local;"), "{m}");
+    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.Mounts}}"]);
+    assert!(ps.starts_with("src ") && ps.contains("shared"), "{ps}");
+    d.ok(&["rm", "-f", "-v", "src"]);
+    let left = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(left, "lonely\nshared\ntv\n", "rm -v keeps named volumes");
+}
