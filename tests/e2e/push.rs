@@ -595,3 +595,63 @@ fn a_corrupt_cached_layer_is_refused_by_the_registry_then_dropped() {
     let out = d.ok(&["push", &name2]);
     assert_eq!(pushed_digest(&out, "1"), digest);
 }
+
+/// `image inspect`'s RepoDigests, as a list.
+fn repo_digests(d: &Daemon, name: &str) -> Vec<String> {
+    let out = d.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        name,
+    ]);
+    serde_json::from_str(out.trim()).expect("RepoDigests json")
+}
+
+#[test]
+fn push_records_repo_digests_as_docker_does() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let d = Daemon::start();
+    let name = reg.name("rd/bb:1");
+    d.import_busybox(&name);
+    assert!(repo_digests(&d, &name).is_empty());
+    let digest = pushed_digest(&d.ok(&["push", &name]), "1");
+    let want = format!("{}@{digest}", reg.name("rd/bb"));
+    assert_eq!(repo_digests(&d, &name), vec![want.clone()]);
+    // pushing again records nothing twice
+    d.ok(&["push", &name]);
+    assert_eq!(repo_digests(&d, &name), vec![want.clone()]);
+    // the image can be named by that digest
+    let by_digest = d.ok(&["image", "inspect", "--format", "{{.Id}}", &want]);
+    let by_tag = d.ok(&["image", "inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(by_digest, by_tag);
+
+    // the real docker CLI through our socket: same record for another repository
+    let other = reg.name("rd/other:2");
+    d.ok(&["tag", &name, &other]);
+    if let Some(o) = d.docker(&["push", &other]) {
+        assert!(o.status.success(), "docker push: {}", stderr(&o));
+        let got = repo_digests(&d, &name);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&want), "{got:?}");
+        assert!(
+            got.contains(&format!("{}@{digest}", reg.name("rd/other"))),
+            "{got:?}"
+        );
+        // `docker image inspect` shows them too
+        let o = d
+            .docker(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{json .RepoDigests}}",
+                &name,
+            ])
+            .expect("docker");
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+    }
+}

@@ -170,3 +170,21 @@ impl ImageStore {
         Ok(PullOutcome { id, updated })
     }
 }
+
+impl ImageStore {
+    /// Records `repo_digest` (`name@sha256:…`, the manifest a registry now holds for image
+    /// `id`) among the image's `RepoDigests`, as docker does after a push. A no-op when it is
+    /// already there; NotFound when the image left the store meanwhile.
+    pub fn add_repo_digest(&self, id: &Digest, repo_digest: &str) -> Result<()> {
+        db::update(self.db(), |cat| {
+            let rec = cat
+                .images
+                .get_mut(id)
+                .ok_or_else(|| Error::no_such_image(id.as_str()))?;
+            if !rec.repo_digests.iter().any(|r| r == repo_digest) {
+                rec.repo_digests.push(repo_digest.to_string());
+            }
+            Ok(())
+        })
+    }
+}

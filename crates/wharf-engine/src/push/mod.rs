@@ -86,7 +86,7 @@ pub async fn push(
     tx.send_async(json!({"status": format!("The push refers to repository [{}]", r.name())}))
         .await;
     for t in targets {
-        push_one(&client, &cache, &r, t, &tx).await?;
+        push_one(&d, &client, &cache, &r, t, &tx).await?;
     }
     Ok(())
 }
@@ -302,6 +302,7 @@ async fn push_compressing(
 }
 
 async fn push_one(
+    d: &Daemon,
     client: &Client,
     cache: &Arc<DistCache>,
     r: &Reference,
@@ -433,6 +434,10 @@ async fn push_one(
             },
         );
         let (manifest, mt, infos) = (manifest.clone(), mt.clone(), infos.clone());
+        let images = d.images.clone();
+        // docker records `name@digest` of the pushed manifest among the image's RepoDigests
+        // (the same spelling a pull records).
+        let repo_digest = format!("{}@{digest}", r.name_only());
         tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
             if cache.manifest(&id).is_none() {
                 cache.put_manifest(&id, &manifest, &mt)?;
@@ -440,6 +445,7 @@ async fn push_one(
             for (dl, info) in diff_ids.iter().zip(&infos) {
                 cache.add_source(dl, &info.digest, &src)?;
             }
+            images.add_repo_digest(&id, &repo_digest)?;
             Ok(())
         })
         .await??;
