@@ -211,6 +211,7 @@ impl Daemon {
     }
     fn remove_kernel_objects(&self) {
         if let Some(t) = self.nft_table() {
+            remove_filter_rules_of(&t);
             let _ = Command::new("nft")
                 .args(["delete", "table", "ip", &t])
                 .stderr(Stdio::null())
@@ -447,3 +448,127 @@ pub const FIXTURE_BASE_ID: &str =
     "sha256:0074ab7e1bdab01f7af0e969cae83d2c3e6bcec1ef20ad047e2140846073e82b";
 pub const FIXTURE_LAYERED_ID: &str =
     "sha256:7bdda8a89dd81bcd4978bc6bbaf9eb926951f31ccbd12412976d82032695d499";
+
+/// A network namespace of the test's own (`ip netns add`), loopback up; deleted on drop with
+/// everything in it (links, nftables tables). Lets a test change firewall state that would
+/// disturb other tests on the host (an `ip filter` FORWARD policy drop, as dockerd sets).
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new(tag: &str) -> NetNs {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "wt{tag}{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip netns add {name}");
+        let ns = NetNs { name };
+        ns.run(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// A command run inside the namespace (only the network namespace changes).
+    pub fn cmd(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.path())).arg("--").args(argv);
+        c
+    }
+
+    /// Runs `argv` in the namespace, asserting success; returns stdout.
+    pub fn run(&self, argv: &[&str]) -> String {
+        let o = self.cmd(argv).output().expect("nsenter");
+        assert!(
+            o.status.success(),
+            "{argv:?} in {}: {}",
+            self.name,
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    /// `nft -f -` in the namespace.
+    pub fn nft(&self, script: &str) {
+        let o = run_with_stdin(self.cmd(&["nft", "-f", "-"]), script.as_bytes());
+        assert!(
+            o.status.success(),
+            "nft in {}: {}\n{script}",
+            self.name,
+            stderr(&o)
+        );
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Daemon {
+    /// A daemon whose network namespace is `ns`'s (its bridges, tables and published ports
+    /// live there; its socket and data root are ordinary files).
+    pub fn start_in_netns(ns: &NetNs) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-e2e-")
+            .tempdir_in(test_tmp())
+            .expect("tempdir");
+        let mut d = Daemon { dir, child: None };
+        let log = std::fs::File::create(d.dir.path().join("daemon.log")).expect("log");
+        let child = ns
+            .cmd(&[WHARF, "daemon", "--host", &d.host(), "--data-root"])
+            .arg(d.data_root())
+            .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        d.child = Some(child);
+        wait_for_socket(&d.sock(), Duration::from_secs(20));
+        d
+    }
+}
+
+/// Deletes the accept rules a daemon with nftables table `table` put in `ip filter` (where
+/// another firewall's FORWARD drops by default); they carry `comment "<table>"`.
+pub fn remove_filter_rules_of(table: &str) {
+    let Ok(o) = Command::new("nft")
+        .args(["-a", "list", "table", "ip", "filter"])
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let mark = format!("comment \"{table}\" # handle ");
+    let mut chain = String::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("chain ") {
+            chain = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        } else if let Some((_, h)) = l.split_once(&mark) {
+            let _ = Command::new("nft")
+                .args(["delete", "rule", "ip", "filter", &chain, "handle", h.trim()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}

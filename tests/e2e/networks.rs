@@ -771,3 +771,216 @@ fn dns_flags_reach_the_embedded_resolver_and_resolv_conf() {
     assert!(conf.contains("options ndots:2"), "{conf}");
     d.ok(&["network", "rm", "dnsnet"]);
 }
+
+/// A child process killed on drop (a server in a test namespace).
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `ip filter` accept rules a daemon put for its bridges, as listed in namespace `ns`.
+fn filter_rules(ns: &NetNs, d: &Daemon) -> String {
+    let t = d.nft_table().expect("nft-table");
+    let o = ns
+        .cmd(&["nft", "list", "table", "ip", "filter"])
+        .output()
+        .expect("nft");
+    let mut chain = String::new();
+    let mut out = String::new();
+    for l in stdout(&o).lines().map(str::trim) {
+        if let Some(rest) = l.strip_prefix("chain ") {
+            chain = rest.split_whitespace().next().unwrap_or("").to_string();
+        } else if l.ends_with(&format!("comment \"{t}\"")) {
+            out.push_str(&format!("{chain}: {l}\n"));
+        }
+    }
+    out
+}
+
+/// dockerd sets table `ip filter`'s FORWARD policy to DROP, and a packet must be accepted by
+/// every base chain: our containers still go out (masqueraded), reach another network's
+/// published port, and when "dockerd" restarts after us with a DOCKER-USER chain the rules
+/// follow into it. All inside namespaces of the test's own: an "outside" namespace behind a
+/// veth plays the world, so the host's firewall is never touched.
+#[test]
+fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
+    let host = NetNs::new("fw");
+    let outside = NetNs::new("out");
+    host.run(&[
+        "ip",
+        "link",
+        "add",
+        "vhost",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vout",
+        "netns",
+        &outside.name,
+    ]);
+    host.run(&["ip", "addr", "add", "10.203.0.1/24", "dev", "vhost"]);
+    host.run(&["ip", "link", "set", "vhost", "up"]);
+    outside.run(&["ip", "addr", "add", "10.203.0.2/24", "dev", "vout"]);
+    outside.run(&["ip", "link", "set", "vout", "up"]);
+    let www = tempfile::Builder::new()
+        .prefix("wharf-www-")
+        .tempdir_in(test_tmp())
+        .expect("tmp");
+    std::fs::write(www.path().join("index.html"), "hello from outside\n").expect("write");
+    let _server = KillOnDrop(
+        outside
+            .cmd(&["busybox", "httpd", "-f", "-p", "10.203.0.2:8081", "-h"])
+            .arg(www.path())
+            .spawn()
+            .expect("httpd"),
+    );
+    // The control: a plain client namespace routed through `host` reaches the outside while
+    // forwarding is accepted, and no longer once table ip filter drops by default.
+    let client = NetNs::new("cl");
+    host.run(&[
+        "ip",
+        "link",
+        "add",
+        "vcl",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vc",
+        "netns",
+        &client.name,
+    ]);
+    host.run(&["ip", "addr", "add", "10.204.0.1/24", "dev", "vcl"]);
+    host.run(&["ip", "link", "set", "vcl", "up"]);
+    host.run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    client.run(&["ip", "addr", "add", "10.204.0.2/24", "dev", "vc"]);
+    client.run(&["ip", "link", "set", "vc", "up"]);
+    client.run(&["ip", "route", "add", "default", "via", "10.204.0.1"]);
+    outside.run(&["ip", "route", "add", "10.204.0.0/24", "via", "10.203.0.1"]);
+    let client_get = || {
+        client
+            .cmd(&[
+                "timeout",
+                "3",
+                "busybox",
+                "wget",
+                "-qO-",
+                "http://10.203.0.2:8081/",
+            ])
+            .output()
+            .expect("wget")
+    };
+    wait_until("the outside's httpd", Duration::from_secs(10), || {
+        client_get().status.success()
+    });
+    // What dockerd (iptables-nft) leaves: table ip filter, FORWARD policy drop.
+    host.nft(
+        "table ip filter {\n chain FORWARD { type filter hook forward priority filter; policy drop; }\n}\n",
+    );
+    assert!(!client_get().status.success(), "policy drop did not drop");
+
+    let d = Daemon::start_in_netns(&host);
+    let tar = busybox_rootfs_tar(&[("www/index.html", b"hello from wharf\n")]);
+    let o = d.wharf_stdin(&["import", "-c", "CMD [\"sh\"]", "-", "web"], &tar);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.ok(&["network", "create", "n1"]);
+    d.ok(&["network", "create", "n2"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n2",
+        "-p",
+        "8080:80",
+        "web",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let rules = filter_rules(&host, &d);
+    let br = |n: &str| {
+        format!(
+            "br-{}",
+            &d.ok(&["network", "inspect", "-f", "{{.Id}}", n])[..12]
+        )
+    };
+    for b in [br("n1"), br("n2")] {
+        assert!(
+            rules.contains(&format!("FORWARD: iifname \"{b}\" accept"))
+                && rules.contains(&format!("FORWARD: oifname \"{b}\" accept")),
+            "{rules}"
+        );
+    }
+    // (busybox 1.35's `wget -T` crashes: `timeout` bounds the wait instead)
+    let get = |net: &str, url: &str| {
+        d.wharf(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "web",
+            "timeout",
+            "10",
+            "wget",
+            "-qO-",
+            url,
+        ])
+    };
+    // Out through a veth (forwarded, masqueraded), from a user network and the default bridge.
+    for net in ["n1", "bridge"] {
+        let o = get(net, "http://10.203.0.2:8081/");
+        assert_eq!(
+            stdout(&o),
+            "hello from outside\n",
+            "{net}: {}\n{}",
+            stderr(&o),
+            d.log()
+        );
+    }
+    // Another network's published port, through a host address (DNAT, forwarded n1 -> n2).
+    let o = get("n1", "http://10.203.0.1:8080/");
+    assert_eq!(
+        stdout(&o),
+        "hello from wharf\n",
+        "{}\n{}",
+        stderr(&o),
+        d.log()
+    );
+
+    // "dockerd" restarts after us: a fresh table with DOCKER-USER; our rules go there.
+    host.nft(
+        "delete table ip filter\ntable ip filter {\n chain DOCKER-USER { return; }\n chain FORWARD { type filter hook forward priority filter; policy drop; jump DOCKER-USER; }\n}\n",
+    );
+    let o = get("n1", "http://10.203.0.2:8081/");
+    assert_eq!(
+        stdout(&o),
+        "hello from outside\n",
+        "{}\n{}",
+        stderr(&o),
+        d.log()
+    );
+    let rules = filter_rules(&host, &d);
+    assert!(
+        rules.contains(&format!("DOCKER-USER: iifname \"{}\" accept", br("n1")))
+            && !rules.contains("FORWARD:"),
+        "{rules}"
+    );
+
+    // Networks gone: their rules gone; the default bridge's stay while the daemon keeps it.
+    let (b1, b2) = (br("n1"), br("n2"));
+    d.ok(&["rm", "-f", "srv"]);
+    d.ok(&["network", "rm", "n1", "n2"]);
+    let rules = filter_rules(&host, &d);
+    assert!(!rules.contains(&b1) && !rules.contains(&b2), "{rules}");
+    let def = d.default_bridge().expect("default bridge");
+    assert!(rules.contains(&def), "{rules}");
+}

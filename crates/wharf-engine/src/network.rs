@@ -149,6 +149,8 @@ pub struct NetworkStore {
     /// Containers being stopped: out of their load-balancing groups before the stop signal,
     /// so no new connection goes to a replica on its way out.
     draining: Mutex<HashSet<String>>,
+    /// Wakes the check of another firewall's FORWARD chain (see `wharf_net::filter`).
+    fw_kick: tokio::sync::Notify,
 }
 
 fn db_err(e: impl std::fmt::Display) -> ApiError {
@@ -193,6 +195,7 @@ impl NetworkStore {
             nft: Mutex::new(()),
             dns: Mutex::new(HashMap::new()),
             draining: Mutex::new(Default::default()),
+            fw_kick: tokio::sync::Notify::new(),
         })
     }
 
@@ -432,6 +435,9 @@ impl Daemon {
     /// At daemon start: the predefined networks, every bridge, endpoints of containers that
     /// are not running released, the nftables table rebuilt, DNS servers up.
     pub fn init_networks(self: &Arc<Self>) -> Result<(), ApiError> {
+        // Remember our kernel objects' names for whoever cleans up after us (tests) before
+        // any of them exists: a daemon killed while making them leaves nothing unnamed.
+        let _ = std::fs::write(self.data_root.join("nft-table"), &self.networks.table);
         self.ensure_plain("host", "host")?;
         self.ensure_plain("none", "null")?;
         if self.networks.resolve("bridge").is_err() {
@@ -479,8 +485,7 @@ impl Daemon {
                 self.clear_addresses(&c.id);
             }
         }
-        // Remember our kernel objects' names for whoever cleans up after us (tests).
-        let _ = std::fs::write(self.data_root.join("nft-table"), &self.networks.table);
+        self.watch_forward_policy();
         self.sync_nft()
             .map_err(|e| ApiError::internal(format!("nftables: {e}")))
     }
@@ -820,6 +825,8 @@ impl Daemon {
         if c.endpoints.is_empty() {
             return Ok(Vec::new());
         }
+        // Another firewall may have started dropping forwarded traffic since our last look.
+        self.networks.fw_kick.notify_one();
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| ApiError::internal(format!("the container's network namespace: {e}")))?;
         let primary = self.primary_network(c);
@@ -872,7 +879,7 @@ impl Daemon {
     /// Rewrites our nftables table from the networks and the running containers' ports.
     pub fn sync_nft(&self) -> std::io::Result<()> {
         let _g = self.networks.nft.lock().unwrap_or_else(|p| p.into_inner());
-        let bridges = self
+        let bridges: Vec<nft::Bridge> = self
             .networks
             .list()
             .into_iter()
@@ -961,12 +968,60 @@ impl Daemon {
                 }
             })
             .collect();
+        let names: Vec<String> = bridges.iter().map(|b| b.name.clone()).collect();
         nft::apply(&nft::Ruleset {
             table: self.networks.table.clone(),
             bridges,
             ports,
             groups,
-        })
+        })?;
+        self.sync_forward_accept(&names);
+        Ok(())
+    }
+
+    /// Our accept rules in another firewall's FORWARD chain (dockerd's policy DROP), in step
+    /// with our bridges; a failure is logged and retried by the next check.
+    fn sync_forward_accept(&self, bridges: &[String]) {
+        match wharf_net::filter::sync(&self.networks.table, bridges) {
+            Ok(true) => tracing::info!(
+                table = self.networks.table,
+                "accept rules for our bridges updated in ip filter FORWARD"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "ip filter FORWARD accept rules not updated"),
+        }
+    }
+
+    /// The bridges of our networks, by link name.
+    fn bridge_names(&self) -> Vec<String> {
+        self.networks
+            .list()
+            .into_iter()
+            .filter(|n| n.driver == "bridge" && n.subnet.is_some())
+            .map(|n| n.bridge)
+            .collect()
+    }
+
+    /// Re-checks the FORWARD accept rules every few seconds and whenever a container starts:
+    /// dockerd may start (setting policy DROP), restart or flush its chains after we did.
+    fn watch_forward_policy(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak: Weak<Daemon> = Arc::downgrade(self);
+        handle.spawn(async move {
+            loop {
+                let Some(d) = weak.upgrade() else { return };
+                let kicked = d.networks.fw_kick.notified();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), kicked).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    let _g = d.networks.nft.lock().unwrap_or_else(|p| p.into_inner());
+                    let names = d.bridge_names();
+                    d.sync_forward_accept(&names);
+                })
+                .await;
+            }
+        });
     }
 
     /// Answers names on network `n` at its gateway, port 53.

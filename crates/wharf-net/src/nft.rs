@@ -235,6 +235,11 @@ fn nft(input: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs an `nft -f -` script (one transaction).
+pub fn run_script(script: &str) -> io::Result<()> {
+    nft(script)
+}
+
 /// Makes the kernel's table exactly `rs`, in one transaction.
 pub fn apply(rs: &Ruleset) -> io::Result<()> {
     nft(&script(rs))
