@@ -572,3 +572,23 @@ pub fn remove_filter_rules_of(table: &str) {
         }
     }
 }
+
+/// What a daemon on `data_root` leaves in the kernel (its table, accept rules, default
+/// bridge), removed: for daemons the harness did not start (the CLI's autostart).
+pub fn remove_kernel_objects_of(data_root: &Path) {
+    let Ok(t) = std::fs::read_to_string(data_root.join("nft-table")) else {
+        return;
+    };
+    let t = t.trim();
+    remove_filter_rules_of(t);
+    let _ = Command::new("nft")
+        .args(["delete", "table", "ip", t])
+        .stderr(Stdio::null())
+        .status();
+    if let Some(tag) = t.strip_prefix("wharf_") {
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("wh{}", &tag[..8.min(tag.len())])])
+            .stderr(Stdio::null())
+            .status();
+    }
+}

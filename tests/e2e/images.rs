@@ -319,4 +319,12 @@ fn cli_starts_the_daemon_when_none_answers() {
         rustix::process::Pid::from_raw(pid).expect("pid"),
         rustix::process::Signal::TERM,
     );
+    // Not the harness's daemon: its table and default bridge are ours to remove.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    remove_kernel_objects_of(&dir.path().join("root"));
 }

@@ -984,3 +984,29 @@ fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
     let def = d.default_bridge().expect("default bridge");
     assert!(rules.contains(&def), "{rules}");
 }
+
+/// A daemon killed whose data root then went away (a test or benchmark that did not know
+/// its kernel objects) leaves a table and a bridge; the next daemon to start removes them.
+#[test]
+fn the_next_daemon_removes_tables_and_bridges_of_a_data_root_that_is_gone() {
+    let mut a = Daemon::start();
+    a.ok(&["network", "ls"]); // answered once its networks are set up
+    let table = a.nft_table().expect("table");
+    let bridge = a.default_bridge().expect("bridge");
+    assert!(link_exists(&bridge));
+    a.kill9();
+    std::fs::rename(a.data_root(), a.dir.path().join("gone")).expect("rename");
+    let _b = Daemon::start();
+    let table_exists = || {
+        std::process::Command::new("nft")
+            .args(["list", "table", "ip", &table])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    wait_until(
+        "the orphan's table and bridge to go",
+        Duration::from_secs(10),
+        || !table_exists() && !link_exists(&bridge),
+    );
+}

@@ -486,6 +486,7 @@ impl Daemon {
             }
         }
         self.watch_forward_policy();
+        std::thread::spawn(sweep_orphans);
         self.sync_nft()
             .map_err(|e| ApiError::internal(format!("nftables: {e}")))
     }
@@ -971,6 +972,7 @@ impl Daemon {
         let names: Vec<String> = bridges.iter().map(|b| b.name.clone()).collect();
         nft::apply(&nft::Ruleset {
             table: self.networks.table.clone(),
+            data_root: self.data_root.to_string_lossy().into_owned(),
             bridges,
             ports,
             groups,
@@ -1469,4 +1471,38 @@ fn bind_dns(gw: Ipv4Addr) -> std::io::Result<std::net::UdpSocket> {
     sockopt::set_ip_freebind(&fd, true)?;
     rustix::net::bind(&fd, &SocketAddr::from((gw, 53)))?;
     Ok(std::net::UdpSocket::from(fd))
+}
+
+/// Removes what daemons whose data root is gone left on this host: their nftables table, its
+/// accept rules in `ip filter` and their default bridge (a test or benchmark daemon killed
+/// before its clean-up, or cleaned up by someone who did not know its objects). A table
+/// without a data-root comment (older daemons) is left alone.
+fn sweep_orphans() {
+    let _host = host_lock();
+    let Ok(tables) = nft::our_tables() else {
+        return;
+    };
+    for t in tables {
+        let Ok(Some(root)) = nft::owner_root(&t) else {
+            continue;
+        };
+        if std::path::Path::new(&root).exists() {
+            continue;
+        }
+        tracing::info!(
+            table = t,
+            data_root = root,
+            "removing an orphaned table and bridge"
+        );
+        let _ = wharf_net::filter::remove(&t);
+        if let Err(e) = nft::delete_table(&t) {
+            tracing::warn!(table = t, error = %e, "failed to remove an orphaned table");
+        }
+        if let Some(tag) = t.strip_prefix("wharf_") {
+            let bridge = format!("wh{}", &tag[..8.min(tag.len())]);
+            if let Ok(mut h) = netlink::Handle::new() {
+                let _ = h.delete_link(&bridge);
+            }
+        }
+    }
 }

@@ -63,6 +63,9 @@ pub struct PortGroup {
 #[derive(Clone, Debug, Default)]
 pub struct Ruleset {
     pub table: String,
+    /// The daemon's data root, kept as the table's comment: a table whose data root is gone
+    /// is an orphan any later daemon may remove ([`owner_root`]).
+    pub data_root: String,
     pub bridges: Vec<Bridge>,
     pub ports: Vec<PortMap>,
     pub groups: Vec<PortGroup>,
@@ -108,10 +111,12 @@ pub fn script(rs: &Ruleset) -> String {
             quote(&b.name)
         );
     }
+    let comment = quote(&format!("{ROOT_MARK}{}", rs.data_root));
     let mut s = String::new();
     let _ = write!(
         s,
         r#"table ip {t} {{
+  comment {comment};
   set masq {{ type ipv4_addr; flags interval; }}
   set bridges {{ type ifname; }}
   set internal {{ type ifname; }}
@@ -245,6 +250,38 @@ pub fn apply(rs: &Ruleset) -> io::Result<()> {
     nft(&script(rs))
 }
 
+const ROOT_MARK: &str = "wharf data-root ";
+
+/// Our daemons' tables on this host (`wharf`, `wharf_<hash>`).
+pub fn our_tables() -> io::Result<Vec<String>> {
+    let out = Command::new("nft")
+        .args(["list", "tables", "ip"])
+        .stdin(Stdio::null())
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("table ip "))
+        .filter(|t| *t == "wharf" || t.starts_with("wharf_"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The data root a table names in its comment (None: no comment, an older daemon's table).
+pub fn owner_root(table: &str) -> io::Result<Option<String>> {
+    let out = Command::new("nft")
+        .args(["list", "table", "ip", table])
+        .stdin(Stdio::null())
+        .output()?;
+    Ok(parse_owner(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn parse_owner(listing: &str) -> Option<String> {
+    listing.lines().find_map(|l| {
+        let c = l.trim().strip_prefix("comment \"")?.strip_suffix('"')?;
+        c.strip_prefix(ROOT_MARK).map(str::to_string)
+    })
+}
+
 /// Deletes a daemon's table (absent is fine).
 pub fn delete_table(table: &str) -> io::Result<()> {
     nft(&format!(
@@ -259,6 +296,7 @@ mod tests {
     fn sample(table: &str) -> Ruleset {
         Ruleset {
             table: table.into(),
+            data_root: "/var/tmp/wharf-ut".into(),
             bridges: vec![
                 Bridge {
                     name: "wt0".into(),
@@ -351,6 +389,11 @@ mod tests {
         assert!(listed.contains("tcp . 8080 : 10.214.0.2 . 80"), "{listed}");
         assert!(!listed.contains("5353"), "{listed}");
         assert!(listed.contains("numgen inc mod 2"), "{listed}");
+        assert_eq!(
+            owner_root(&table).unwrap().as_deref(),
+            Some("/var/tmp/wharf-ut")
+        );
+        assert!(our_tables().unwrap().contains(&table));
         delete_table(&table).unwrap();
         delete_table(&table).unwrap();
     }
