@@ -543,3 +543,126 @@ fn security_opt_seccomp_profiles_and_unconfined() {
     ]);
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
 }
+
+/// The first block device of the host's /dev (none on some machines).
+fn a_host_block_device() -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut names: Vec<_> = std::fs::read_dir("/dev")
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_block_device()))
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names.into_iter().next().map(|n| format!("/dev/{n}"))
+}
+
+#[test]
+fn devices_and_privileged_containers() {
+    let d = daemon_with_busybox();
+    // --device HOST:CONTAINER: the node keeps its numbers under its new name, usable.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/mynull",
+        "bb",
+        "sh",
+        "-c",
+        "ls -l /dev/mynull && echo hi > /dev/mynull && echo written",
+    ]);
+    assert!(
+        out.starts_with("crw") && out.contains("1,   3") && out.ends_with("written\n"),
+        "{out}"
+    );
+    // Permissions are the cgroup's. A node with numbers of the "local/experimental" range
+    // (char 240:0, no driver): opening it when the cgroup allows gives ENXIO, when it
+    // denies EPERM.
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("w240");
+    let st = std::process::Command::new("mknod")
+        .args([node.to_str().unwrap(), "c", "240", "0"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let dev_r = format!("{}:/dev/w:r", node.display());
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--device",
+        &dev_r,
+        "bb",
+        "sh",
+        "-c",
+        "cat /dev/w; echo x > /dev/w",
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("cat: can't open '/dev/w': No such device or address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("can't create /dev/w: Operation not permitted"),
+        "{err}"
+    );
+    let dev_rw = format!("{}:/dev/w", node.display());
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--device",
+        &dev_rw,
+        "bb",
+        "sh",
+        "-c",
+        "echo x > /dev/w",
+    ]);
+    assert!(
+        stderr(&o).contains("No such device or address"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.wharf(&["run", "--rm", "bb", "ls", "/dev/w"]);
+    assert!(!o.status.success(), "no --device, no node");
+    // A device that is not there: docker's message, exit 125, nothing left behind.
+    let o = d.wharf(&["run", "--rm", "--device", "/dev/nope-wharf", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error gathering device information while adding custom device"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.wharf(&["run", "--rm", "--device", "/dev/null:rx", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("bad format for path: rx"),
+        "{}",
+        stderr(&o)
+    );
+
+    // --privileged: the host's devices are there; without it they are not.
+    if let Some(dev) = a_host_block_device() {
+        let ls = format!("ls {dev} 2>&1; true");
+        let out = d.ok(&["run", "--rm", "--privileged", "bb", "sh", "-c", &ls]);
+        assert_eq!(out.trim(), dev, "privileged sees {dev}");
+        let out = d.ok(&["run", "--rm", "bb", "sh", "-c", &ls]);
+        assert!(out.contains("No such file"), "{out}");
+    }
+    let out = d.ok(&["run", "--rm", "--privileged", "bb", "ls", "/dev/pts"]);
+    assert_eq!(out, "ptmx\n", "the container's own devpts, not the host's");
+
+    // The docker CLI sends HostConfig.Devices the same way.
+    if let Some(o) = d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/dn:rw",
+        "bb",
+        "ls",
+        "-l",
+        "/dev/dn",
+    ]) {
+        assert!(stdout(&o).starts_with("crw"), "{}", stderr(&o));
+    }
+    let left = d.ok(&["ps", "-aq"]);
+    assert_eq!(left, "");
+}

@@ -50,6 +50,17 @@ pub struct Mount {
     pub options: Vec<String>,
 }
 
+/// `--device HOST[:CONTAINER[:PERMS]]` (docker's `HostConfig.Devices` entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMapping {
+    /// A device node or a directory of them on the host.
+    pub host: String,
+    /// Where it appears in the container; empty: the same path.
+    pub container: String,
+    /// cgroup access, a combination of `r`, `w`, `m`; empty: `rwm`.
+    pub perms: String,
+}
+
 /// What the engine knows about a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerConfig {
@@ -93,6 +104,9 @@ pub struct ContainerConfig {
     /// container, so nothing durable is lost (overlayfs.rst, "Volatile mount").
     #[serde(default)]
     pub ephemeral: bool,
+    /// `--device`: host devices made in the container's /dev.
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
 }
 
 /// A process to run in an existing container (`docker exec`).

@@ -16,6 +16,7 @@ pub mod bpf;
 pub mod caps;
 pub mod cgroup;
 mod config;
+pub mod devices;
 pub mod error;
 mod libcontainer_rt;
 pub mod memory;
@@ -26,8 +27,8 @@ pub mod spec;
 pub mod user;
 
 pub use config::{
-    ContainerConfig, ExecConfig, HostsFiles, Mount, NetworkMode, Pid, Seccomp, State, Stats,
-    Status, Stdio,
+    ContainerConfig, DeviceMapping, ExecConfig, HostsFiles, Mount, NetworkMode, Pid, Seccomp,
+    State, Stats, Status, Stdio,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use libcontainer_rt::LibcontainerRuntime;

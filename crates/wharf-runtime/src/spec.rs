@@ -295,8 +295,17 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         NetworkMode::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
     }
 
+    let (device_nodes, device_rules) = crate::devices::resolve(cfg.privileged, &cfg.devices)?;
     let mut resources = json!({
-        "devices": if cfg.privileged { json!([{"allow": true, "access": "rwm"}]) } else { default_device_rules() },
+        "devices": if cfg.privileged {
+            json!([{"allow": true, "access": "rwm"}])
+        } else {
+            let mut rules = default_device_rules();
+            if let Value::Array(r) = &mut rules {
+                r.extend(device_rules);
+            }
+            rules
+        },
     });
     if cfg.memory.is_some() || cfg.memory_swap.is_some() {
         let mut mem = json!({});
@@ -330,6 +339,9 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         "namespaces": namespaces,
         "resources": resources,
     });
+    if !device_nodes.is_empty() {
+        linux["devices"] = device_nodes.iter().map(|n| n.spec()).collect();
+    }
     if !cfg.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);

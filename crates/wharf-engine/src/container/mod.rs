@@ -350,6 +350,16 @@ impl Daemon {
             hostname: c.config.hostname.clone().unwrap_or_default(),
             readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
             privileged: h.privileged.unwrap_or(false),
+            devices: h
+                .devices
+                .iter()
+                .flatten()
+                .map(|d| wharf_runtime::DeviceMapping {
+                    host: d.path_on_host.clone().unwrap_or_default(),
+                    container: d.path_in_container.clone().unwrap_or_default(),
+                    perms: d.cgroup_permissions.clone().unwrap_or_default(),
+                })
+                .collect(),
             cap_add: h.cap_add.clone().unwrap_or_default(),
             cap_drop: h.cap_drop.clone().unwrap_or_default(),
             seccomp,

@@ -272,18 +272,18 @@ pub fn create_body(p: &Project, s: &Service, id: &Identity) -> Value {
         host["Sysctls"] = json!(s.sysctls);
     }
     if !s.devices.is_empty() {
-        host["Devices"] = Value::Array(
-            s.devices
-                .iter()
-                .map(|d| {
-                    let mut parts = d.splitn(3, ':');
-                    let on_host = parts.next().unwrap_or("");
-                    let in_container = parts.next().unwrap_or(on_host);
-                    let perms = parts.next().unwrap_or("rwm");
-                    json!({"PathOnHost": on_host, "PathInContainer": in_container, "CgroupPermissions": perms})
-                })
-                .collect(),
-        );
+        let mut devices = Vec::new();
+        for d in &s.devices {
+            use crate::command::container::opts::{device_json, parse_device};
+            // A malformed entry goes as written: the daemon refuses it with its reason.
+            devices.push(match parse_device(d) {
+                Ok(d) => device_json(&d),
+                Err(_) => {
+                    json!({"PathOnHost": d, "PathInContainer": d, "CgroupPermissions": "rwm"})
+                }
+            });
+        }
+        host["Devices"] = Value::Array(devices);
     }
     if let Some(l) = &s.logging {
         host["LogConfig"] = json!({

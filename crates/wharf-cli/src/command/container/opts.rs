@@ -36,6 +36,9 @@ pub struct ContainerOpts {
     /// Number of CPUs
     #[arg(long = "cpus", value_name = "decimal")]
     pub cpus: Option<String>,
+    /// Add a host device to the container
+    #[arg(long = "device", value_name = "list", value_parser = parse_device)]
+    pub device: Vec<DeviceSpec>,
     /// Set custom DNS servers
     #[arg(long = "dns", value_name = "list")]
     pub dns: Vec<String>,
@@ -511,7 +514,7 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "CpuRealtimeRuntime": 0,
         "CpusetCpus": "",
         "CpusetMems": "",
-        "Devices": [],
+        "Devices": o.device.iter().map(device_json).collect::<Vec<_>>(),
         "DeviceCgroupRules": null,
         "DeviceRequests": null,
         "MemoryReservation": 0,
@@ -764,6 +767,60 @@ pub fn publish_standard_notation(p: &str) -> Result<String, CliError> {
         get("target"),
         get("protocol")
     ))
+}
+
+/// A parsed `--device HOST[:CONTAINER][:PERMS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub host: String,
+    pub container: String,
+    pub perms: String,
+}
+
+/// `HostConfig.Devices` entry of a parsed `--device`.
+pub fn device_json(d: &DeviceSpec) -> Value {
+    json!({"PathOnHost": d.host, "PathInContainer": d.container, "CgroupPermissions": d.perms})
+}
+
+fn valid_device_mode(m: &str) -> bool {
+    !m.is_empty()
+        && m.len() <= 3
+        && m.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+        && m.chars().collect::<std::collections::BTreeSet<_>>().len() == m.len()
+}
+
+/// docker's `parseDevice` + `ValidateDevice`: `HOST`, `HOST:CONTAINER`, `HOST:PERMS` or
+/// `HOST:CONTAINER:PERMS`, paths absolute, permissions a combination of r, w and m.
+pub fn parse_device(val: &str) -> Result<DeviceSpec, String> {
+    let parts: Vec<&str> = val.split(':').collect();
+    let (host, mut container, mut perms) = match parts.as_slice() {
+        [h] => (*h, "", "rwm"),
+        [h, x] if valid_device_mode(x) => (*h, "", *x),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] => {
+            if !valid_device_mode(p) {
+                return Err(format!("bad mode specified: {p}"));
+            }
+            (*h, *c, *p)
+        }
+        _ => return Err(format!("invalid device specification: {val}")),
+    };
+    if container.is_empty() {
+        container = host;
+    }
+    for p in [host, container] {
+        if !p.starts_with('/') {
+            return Err(format!("bad format for path: {p}"));
+        }
+    }
+    if perms.is_empty() {
+        perms = "rwm";
+    }
+    Ok(DeviceSpec {
+        host: host.into(),
+        container: container.into(),
+        perms: perms.into(),
+    })
 }
 
 /// docker's `opts.ValidateIPAddress` for `--dns`: the address in Go's canonical text
