@@ -655,3 +655,360 @@ fn push_records_repo_digests_as_docker_does() {
         assert!(stdout(&o).contains(&want), "{}", stdout(&o));
     }
 }
+
+/// A fake `docker-credential-<name>` in `dir` (put `dir` first on PATH): keeps what it is
+/// given under `dir/store-<name>/`, one file per server, and logs each call to
+/// `dir/calls-<name>`; answers `get` for an unknown server as real helpers do.
+fn fake_cred_helper(dir: &Path, name: &str) {
+    let script = format!(
+        r#"#!/bin/sh
+store="{dir}/store-{name}"
+mkdir -p "$store"
+echo "$1" >> "{dir}/calls-{name}"
+case "$1" in
+store)
+  json=$(cat)
+  server=$(printf '%s' "$json" | sed 's/.*"ServerURL":"\([^"]*\)".*/\1/')
+  printf '%s' "$json" > "$store/$(printf '%s' "$server" | tr '/:' '__')" ;;
+get)
+  server=$(cat)
+  f="$store/$(printf '%s' "$server" | tr '/:' '__')"
+  if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase)
+  server=$(cat)
+  rm -f "$store/$(printf '%s' "$server" | tr '/:' '__')" ;;
+*) echo "unknown action"; exit 1 ;;
+esac
+"#,
+        dir = dir.display()
+    );
+    let p = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(&p, script).expect("helper");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `wharf ARGS` with the CLI's config dir and PATH (fake helpers first) set.
+fn wharf_helpers(d: &Daemon, cfg: &Path, bin: &Path, args: &[&str], input: &[u8]) -> Output {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = d.wharf_cmd(args);
+    c.env("DOCKER_CONFIG", cfg).env("PATH", path);
+    run_with_stdin(c, input)
+}
+
+#[test]
+fn login_push_pull_logout_through_credential_helpers() {
+    let Some(line) = htpasswd_line() else {
+        eprintln!("SKIP: no bcrypt from python3's crypt module");
+        return;
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-creds-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let htpasswd = tmp.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
+    let reg = WharfRegistry::start(
+        tmp.path(),
+        &["--htpasswd", htpasswd.to_str().expect("utf8")],
+    );
+    let server = format!("127.0.0.1:{}", reg.port);
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    fake_cred_helper(&bin, "fake");
+    fake_cred_helper(&bin, "perreg");
+    let cfg = tmp.path().join("cli-config");
+    std::fs::create_dir_all(&cfg).expect("cfg");
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore":"fake"}"#).expect("config");
+    let read_cfg = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(cfg.join("config.json")).expect("read"))
+            .expect("json")
+    };
+    let calls = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(bin.join(format!("calls-{name}")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    let d = Daemon::start();
+    let name = reg.name("helper/bb:1");
+    d.import_busybox(&name);
+    // nothing stored yet: the helper is asked, finds nothing, the push is anonymous and refused
+    let o = wharf_helpers(&d, &cfg, &bin, &["push", &name], b"");
+    assert!(!o.status.success(), "push without credentials must fail");
+    assert_eq!(calls("fake"), ["get"]);
+
+    // login stores through credsStore: the helper has the JSON, config.json no password
+    let o = wharf_helpers(
+        &d,
+        &cfg,
+        &bin,
+        &["login", "-u", "user", "--password-stdin", &server],
+        b"pass\n",
+    );
+    assert!(o.status.success(), "login: {}", stderr(&o));
+    assert!(stdout(&o).contains("Login Succeeded"));
+    assert!(!stderr(&o).contains("stored unencrypted"), "{}", stderr(&o));
+    let stored =
+        std::fs::read_to_string(bin.join("store-fake").join(server.replace([':', '/'], "_")))
+            .expect("helper got the credentials");
+    let v: serde_json::Value = serde_json::from_str(&stored).expect("helper json");
+    assert_eq!(
+        v,
+        serde_json::json!({"ServerURL": server, "Username": "user", "Secret": "pass"})
+    );
+    let c = read_cfg();
+    assert_eq!(c["auths"][&server], serde_json::json!({}), "{c}");
+    assert_eq!(c["credsStore"], "fake");
+    assert!(!std::fs::read_to_string(cfg.join("config.json"))
+        .expect("read")
+        .contains("dXNlcjpwYXNz"));
+
+    // push and pull get the credentials from the helper
+    let o = wharf_helpers(&d, &cfg, &bin, &["push", &name], b"");
+    assert!(o.status.success(), "push: {}", stderr(&o));
+    let d2 = Daemon::start();
+    let o = wharf_helpers(&d2, &cfg, &bin, &["pull", &name], b"");
+    assert!(o.status.success(), "pull: {}", stderr(&o));
+    assert_eq!(d2.image_ids(), d.image_ids());
+
+    // the real docker CLI reads the same helper and config
+    if docker_cli().is_some() {
+        let o = d
+            .docker_cmd(&["push", &name])
+            .expect("docker")
+            .env("DOCKER_CONFIG", &cfg)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .expect("docker push");
+        assert!(o.status.success(), "docker push: {}", stderr(&o));
+    }
+
+    // logout erases through the helper and drops the entry
+    let before = calls("fake").len();
+    let o = wharf_helpers(&d, &cfg, &bin, &["logout", &server], b"");
+    assert!(o.status.success(), "logout: {}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("Removing login credentials for {server}")));
+    assert_eq!(calls("fake")[before..], ["erase"]);
+    assert!(std::fs::read_dir(bin.join("store-fake"))
+        .expect("store")
+        .next()
+        .is_none());
+    assert!(read_cfg()["auths"].get(&server).is_none());
+    d2.ok(&["rmi", &name]);
+    assert!(!wharf_helpers(&d2, &cfg, &bin, &["pull", &name], b"")
+        .status
+        .success());
+
+    // credHelpers names a helper per registry, over credsStore
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"credsStore":"missing","credHelpers":{{"{server}":"perreg"}}}}"#),
+    )
+    .expect("config");
+    let o = wharf_helpers(
+        &d,
+        &cfg,
+        &bin,
+        &["login", "-u", "user", "-p", "pass", &server],
+        b"",
+    );
+    assert!(o.status.success(), "login: {}", stderr(&o));
+    assert_eq!(calls("perreg"), ["store"]);
+    let o = wharf_helpers(&d2, &cfg, &bin, &["pull", &name], b"");
+    assert!(o.status.success(), "pull: {}", stderr(&o));
+    assert_eq!(calls("perreg"), ["store", "get"]);
+
+    // a helper that is not installed: docker's message, nothing written
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore":"missing"}"#).expect("config");
+    let o = wharf_helpers(
+        &d,
+        &cfg,
+        &bin,
+        &["login", "-u", "user", "-p", "pass", &server],
+        b"",
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(
+            "error storing credentials - err: exec: \"docker-credential-missing\": executable file not found in $PATH"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(cfg.join("config.json")).expect("read"),
+        r#"{"credsStore":"missing"}"#
+    );
+}
+
+/// A second CA (`dir/client/ca.crt`) and a client certificate it signed, in docker's
+/// certs.d names: (client CA, client.cert, client.key).
+fn make_client_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let d = dir.join("client");
+    std::fs::create_dir_all(&d).expect("client dir");
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(&d)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wharf test client CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=wharf client",
+    ]);
+    run(&a);
+    std::fs::write(
+        d.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.cert",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        d.join("ca.crt"),
+        d.join("client.cert"),
+        d.join("client.key"),
+    )
+}
+
+#[test]
+fn push_and_pull_with_a_client_certificate_the_registry_demands() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-mtls-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let Some((ca, cert, key)) = make_certs(tmp.path()) else {
+        return;
+    };
+    let (client_ca, client_cert, client_key) = make_client_certs(tmp.path());
+    let s = |p: &Path| p.to_str().expect("utf8").to_string();
+    let reg = WharfRegistry::start(
+        tmp.path(),
+        &[
+            "--tls-cert",
+            &s(&cert),
+            "--tls-key",
+            &s(&key),
+            "--tls-client-ca",
+            &s(&client_ca),
+        ],
+    );
+    let name = reg.name("mtls/bb:1");
+    let host = format!("127.0.0.1:{}", reg.port);
+
+    // trusting the server is not enough: no client certificate, no push
+    let only_ca = tmp.path().join("certs-ca-only");
+    std::fs::create_dir_all(only_ca.join(&host)).expect("certs.d");
+    std::fs::copy(&ca, only_ca.join(&host).join("ca.crt")).expect("ca");
+    let d0 = daemon_with(&[&format!("--registry-certs-dir={}", only_ca.display())]);
+    d0.import_busybox(&name);
+    let o = d0.wharf(&["push", &name]);
+    assert!(!o.status.success(), "push without a client certificate");
+    assert!(
+        stderr(&o).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&o)
+    );
+
+    // docker's layout: certs.d/<host:port>/{ca.crt,client.cert,client.key}
+    let certs_d = tmp.path().join("certs.d");
+    let host_dir = certs_d.join(&host);
+    std::fs::create_dir_all(&host_dir).expect("certs.d");
+    std::fs::copy(&ca, host_dir.join("ca.crt")).expect("ca");
+    std::fs::copy(&client_cert, host_dir.join("client.cert")).expect("cert");
+    std::fs::copy(&client_key, host_dir.join("client.key")).expect("key");
+    let flag = format!("--registry-certs-dir={}", certs_d.display());
+    let d = daemon_with(&[&flag]);
+    let id = d.import_busybox(&name);
+    let digest = pushed_digest(&d.ok(&["push", &name]), "1");
+    let d2 = daemon_with(&[&flag]);
+    d2.ok(&["pull", &name]);
+    assert_eq!(d2.image_ids(), vec![id]);
+    if Path::new("/usr/bin/skopeo").exists() {
+        // skopeo reads the same directory layout
+        let o = Command::new("skopeo")
+            .args(["inspect", "--cert-dir"])
+            .arg(&host_dir)
+            .arg(format!("docker://{name}"))
+            .output()
+            .expect("skopeo");
+        assert!(o.status.success(), "skopeo inspect: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["Digest"].as_str(), Some(digest.as_str()));
+    }
+
+    // a .cert without its .key: docker's error
+    let broken = tmp.path().join("certs-broken");
+    std::fs::create_dir_all(broken.join(&host)).expect("certs.d");
+    std::fs::copy(&ca, broken.join(&host).join("ca.crt")).expect("ca");
+    std::fs::copy(&client_cert, broken.join(&host).join("client.cert")).expect("cert");
+    let d3 = daemon_with(&[&format!("--registry-certs-dir={}", broken.display())]);
+    let o = d3.wharf(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("missing key") && stderr(&o).contains("client.key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(d3.image_ids().is_empty());
+}

@@ -40,7 +40,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Serve the registry API, over TLS with --tls-cert/--tls-key, else plain HTTP;
+    /// Serve the registry API, over TLS with --tls-cert/--tls-key (client certificates
+    /// required with --tls-client-ca), else plain HTTP;
     /// --htpasswd enables basic auth (token auth is not supported).
     Serve {
         /// Address to listen on.
@@ -58,6 +59,10 @@ enum Cmd {
         /// PEM private key of --tls-cert.
         #[arg(long = "tls-key", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// PEM CA certificate(s): clients must present a certificate signed by one (mutual
+        /// TLS, distribution's `http.tls.clientcas`); needs --tls-cert.
+        #[arg(long = "tls-client-ca", requires = "tls_cert")]
+        tls_client_ca: Option<PathBuf>,
     },
     /// Delete blobs no manifest references (untagged manifests are kept) and upload sessions
     /// idle for a week. Do not run it while pushes are in progress.
@@ -102,9 +107,10 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             htpasswd,
             tls_cert,
             tls_key,
+            tls_client_ca,
         } => {
             let tls = match (&tls_cert, &tls_key) {
-                (Some(c), Some(k)) => match tls::server_config(c, k) {
+                (Some(c), Some(k)) => match tls::server_config(c, k, tls_client_ca.as_deref()) {
                     Ok(cfg) => Some(cfg),
                     Err(e) => {
                         eprintln!("wharf registry: {e}");

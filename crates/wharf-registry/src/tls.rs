@@ -1,5 +1,6 @@
 //! Serving the registry over TLS (`--tls-cert`/`--tls-key`, PEM): rustls (ring provider)
-//! through tokio-rustls, HTTP/1.1 on each accepted connection.
+//! through tokio-rustls, HTTP/1.1 on each accepted connection. `--tls-client-ca` makes it
+//! mutual: a client without a certificate signed by that CA fails the handshake.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,8 +10,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-/// The server configuration from a PEM certificate chain and key.
-pub fn server_config(cert: &Path, key: &Path) -> std::io::Result<Arc<rustls::ServerConfig>> {
+/// The server configuration from a PEM certificate chain and key; with `client_ca`, every
+/// client must present a certificate that chains to one of its certificates.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> std::io::Result<Arc<rustls::ServerConfig>> {
     let bad = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -26,10 +32,32 @@ pub fn server_config(cert: &Path, key: &Path) -> std::io::Result<Arc<rustls::Ser
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("reading key", key, &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| bad("TLS setup for", cert, &e))?
-        .with_no_client_auth()
+        .map_err(|e| bad("TLS setup for", cert, &e))?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in
+                CertificateDer::pem_file_iter(ca).map_err(|e| bad("reading client CA", ca, &e))?
+            {
+                let c = c.map_err(|e| bad("reading client CA", ca, &e))?;
+                roots.add(c).map_err(|e| bad("using client CA", ca, &e))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("reading client CA", ca, &"no certificate found"));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| bad("using client CA", ca, &e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| bad("using certificate", cert, &e))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];

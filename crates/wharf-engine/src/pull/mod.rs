@@ -5,7 +5,8 @@
 //! leaves no half image).
 
 pub use wharf_registry::client::{
-    auth, certs_dirs, http, login, registry_config, search, set_certs_dir, upload, Error, ACCEPT,
+    certs_dirs, http, login, registry_auth_basic, registry_config, search, set_certs_dir, upload,
+    Error, ACCEPT,
 };
 
 use std::path::PathBuf;
@@ -20,7 +21,6 @@ use wharf_types::{Digest, Digester, ErrorKind, Reference};
 use crate::api::stream::Progress;
 use crate::api::ApiError;
 use crate::state::Daemon;
-pub use wharf_registry::client::auth::registry_auth_basic;
 pub use wharf_registry::client::http::{parse_challenge, registry_endpoint, Challenge, Endpoint};
 pub use wharf_registry::client::platform::{host_platform, select_manifest, Platform};
 

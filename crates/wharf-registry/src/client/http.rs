@@ -188,8 +188,13 @@ pub async fn send_once(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| unavailable(format!("failed to talk to registry {host}: {e}")))?;
+    // the connection's own error (a TLS alert, a reset) says more than the request's
+    // "operation was canceled"
+    let (conn_err_tx, conn_err) = tokio::sync::oneshot::channel::<String>();
     tokio::spawn(async move {
-        let _ = conn.await;
+        if let Err(e) = conn.await {
+            let _ = conn_err_tx.send(error_chain(&e));
+        }
     });
     let mut req = Request::builder()
         .method(method)
@@ -221,7 +226,40 @@ pub async fn send_once(
     } else {
         sent.await
     };
-    resp.map_err(|e| unavailable(format!("request to registry {host} failed: {e}")))
+    match resp {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let cause =
+                match tokio::time::timeout(std::time::Duration::from_secs(1), conn_err).await {
+                    Ok(Ok(c)) => c,
+                    _ => error_chain(&e),
+                };
+            let hint = if cause.contains("CertificateRequired") || cause.contains("BadCertificate")
+            {
+                format!(" (the registry wants a client certificate it trusts: client.cert and client.key in /etc/docker/certs.d/{host}/)")
+            } else {
+                String::new()
+            };
+            Err(unavailable(format!(
+                "request to registry {host} failed: {cause}{hint}"
+            )))
+        }
+    }
+}
+
+/// An error and its causes, `: `-separated (hyper's own message is often just the outer one).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 /// How long a registry may stay silent: for an answer, a connection, a handshake, or the next
@@ -295,38 +333,10 @@ pub async fn read_all(resp: hyper::Response<Incoming>, max: usize) -> Result<Byt
         .map_err(|e| unavailable(format!("failed to read registry response: {e}")))
 }
 
-/// Basic credentials for `host` from `~/.docker/config.json` (`auths.<host>.auth`, already
-/// base64 `user:pass`).
+/// Basic credentials (base64 `user:pass`) for `host` from the daemon user's docker config:
+/// its credential helper, else `auths.<host>.auth` (wharf-credentials, shared with the CLI).
 pub fn basic_auth(host: &str) -> Option<String> {
-    let home = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker"))
-        })?;
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(home.join("config.json")).ok()?).ok()?;
-    let auths = cfg.get("auths")?.as_object()?;
-    let keys = if host == "registry-1.docker.io" {
-        vec![
-            "https://index.docker.io/v1/".to_string(),
-            "index.docker.io".into(),
-            "docker.io".into(),
-        ]
-    } else {
-        vec![
-            host.to_string(),
-            format!("http://{host}"),
-            format!("https://{host}"),
-        ]
-    };
-    keys.iter().find_map(|k| {
-        auths
-            .get(k)
-            .and_then(|a| a.get("auth"))
-            .and_then(|a| a.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    })
+    wharf_credentials::store::basic_for_host(host)
 }
 
 struct Inner {

@@ -4,14 +4,14 @@
 //! keeps the credentials (`~/.docker/config.json`).
 
 use axum::http::{header, StatusCode};
+use wharf_credentials::b64::encode as b64_encode;
 use wharf_types::ErrorKind;
 
-use super::auth::b64_encode;
 use super::http::{endpoint_for, get, parse_challenge, read_all, Endpoint};
 use super::Error;
 
 /// Docker Hub's login address, as docker's CLI and config.json spell it.
-pub const HUB_ADDRESS: &str = "https://index.docker.io/v1/";
+pub use wharf_credentials::HUB_ADDRESS;
 
 /// The registry host of a login address: `https://host/v1/`, `host:port`, "" (Docker Hub).
 pub fn login_host(server: &str) -> String {

@@ -2,16 +2,18 @@
 //! daemon for pull, push, login and search. [`http`] (requests, auth challenges, tokens, the
 //! per-repository [`http::Client`]), [`tls`] (rustls; which registries may be plain HTTP),
 //! [`upload`] (sending blobs), [`login`] (`POST /auth`'s check), [`search`] (`/v1/search`),
-//! [`platform`] (choosing from an index), [`auth`] (`X-Registry-Auth`). Decisions:
+//! [`platform`] (choosing from an index). Credentials and `X-Registry-Auth`: the
+//! `wharf-credentials` crate, shared with the CLI. Decisions:
 //! docs/adr-0008-registry-client.md.
 
-pub mod auth;
 pub mod http;
 pub mod login;
 pub mod platform;
 pub mod search;
 pub mod tls;
 pub mod upload;
+
+pub use wharf_credentials::registry_auth_basic;
 
 use std::path::PathBuf;
 

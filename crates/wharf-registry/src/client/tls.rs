@@ -4,7 +4,8 @@
 //! `*.crt` in `<certs dir>/<host[:port]>/` (docker's `/etc/docker/certs.d` layout; also
 //! `/etc/wharf/certs.d` and the daemon's `--registry-certs-dir`). Client configs are built once
 //! per host and kept, so TLS sessions resume across the many short connections a pull or push
-//! makes.
+//! makes. A client certificate (`<host[:port]>/client.cert` + `client.key`, docker's layout: any
+//! `*.cert` with its `*.key`) is presented to registries that ask for one (mutual TLS).
 //!
 //! Docker's rule for which registries may be spoken to in plain HTTP (loopback ones and those
 //! named with `--insecure-registry`) is applied in [`negotiate`]: HTTPS is tried first, and only
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wharf_types::ErrorKind;
@@ -87,6 +88,53 @@ fn registry_cas(host: &str) -> Vec<CertificateDer<'static>> {
     out
 }
 
+/// The client certificate docker would present to `host`: the first `<dir>/<host[:port]>/
+/// *.cert` (PEM chain) of the certs directories, with the `.key` of the same name beside it
+/// (docker's `ReadCertsDirectory`; a `.cert` without its `.key` is an error, as there).
+fn client_cert(
+    host: &str,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, Error> {
+    for dir in super::certs_dirs() {
+        let d = dir.join(host);
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut certs: Vec<_> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cert"))
+            .collect();
+        certs.sort();
+        let Some(cert) = certs.into_iter().next() else {
+            continue;
+        };
+        let key = cert.with_extension("key");
+        if !key.is_file() {
+            return Err(Error::invalid(format!(
+                "missing key {} for client certificate {}. CA must have a extension of .crt",
+                key.display(),
+                cert.display()
+            )));
+        }
+        let bad = |p: &std::path::Path, e: &dyn std::fmt::Display| {
+            Error::invalid(format!(
+                "invalid client certificate for registry {host}: {}: {e}",
+                p.display()
+            ))
+        };
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+            .map_err(|e| bad(&cert, &e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(&cert, &e))?;
+        if chain.is_empty() {
+            return Err(bad(&cert, &"no certificate found"));
+        }
+        let k = PrivateKeyDer::from_pem_file(&key).map_err(|e| bad(&key, &e))?;
+        return Ok(Some((chain, k)));
+    }
+    Ok(None)
+}
+
 /// The TLS client configuration for `host`, built once.
 fn client_config(host: &str) -> Result<Arc<ClientConfig>, Error> {
     static CONFIGS: OnceLock<Mutex<HashMap<String, Arc<ClientConfig>>>> = OnceLock::new();
@@ -101,11 +149,18 @@ fn client_config(host: &str) -> Result<Arc<ClientConfig>, Error> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut cfg = match client_cert(host)? {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            Error::invalid(format!(
+                "invalid client certificate for registry {host}: {e}"
+            ))
+        })?,
+        None => builder.with_no_client_auth(),
+    };
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let cfg = Arc::new(cfg);
     configs
@@ -157,7 +212,9 @@ async fn handshake(
     host: &str,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, (bool, Error)> {
     let tcp = tcp(host, 443).await.map_err(|e| (false, e))?;
-    let cfg = client_config(host).map_err(|e| (false, e))?;
+    // a bad certs.d (a client certificate without its key) is an error, never a reason to
+    // fall back to plain HTTP
+    let cfg = client_config(host).map_err(|e| (true, e))?;
     let name = server_name(host).map_err(|e| (false, e))?;
     let connecting = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp);
     tokio::time::timeout(super::http::registry_timeout(), connecting)

@@ -42,8 +42,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     // the CLI's stored credentials for the registry go along, as docker's CLI sends them
     let domain = full.split('/').next().unwrap_or("");
     let key = crate::command::registry::server_key(Some(domain));
-    if let Some((user, pass)) = crate::command::registry::config::credentials(&key) {
-        let h = crate::command::registry::config::registry_auth_header(&user, &pass, &key);
+    if let Some(h) = crate::command::registry::config::registry_auth(&key) {
         client = client.with_header("x-registry-auth", h);
     }
     let resp = client

@@ -80,8 +80,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ""
     };
     let key = crate::command::registry::server_key(Some(index));
-    if let Some((user, pass)) = crate::command::registry::config::credentials(&key) {
-        let h = crate::command::registry::config::registry_auth_header(&user, &pass, &key);
+    if let Some(h) = crate::command::registry::config::registry_auth(&key) {
         client = client.with_header("x-registry-auth", h);
     }
     let results: Vec<Value> = client

@@ -1,11 +1,12 @@
 //! `wharf login [-u USER] [-p PASS | --password-stdin] [SERVER]`: the daemon checks the
-//! credentials against the registry (`POST /auth`); on success they are written to
-//! config.json's `auths` as docker does.
+//! credentials against the registry (`POST /auth`); on success they are stored as docker
+//! does: with the credential helper config.json names for the server (`credHelpers`,
+//! `credsStore`), else in config.json's `auths`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use hyper::Method;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::{config, server_key};
 use crate::client::Body;
@@ -121,24 +122,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             Body::Bytes(body.to_string().into(), "application/json"),
         )
         .await?;
-    let mut cfg = config::load()?;
-    let auths = cfg
-        .entry("auths")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !auths.is_object() {
-        *auths = Value::Object(Map::new());
-    }
-    if let Some(a) = auths.as_object_mut() {
-        a.insert(
-            key,
-            json!({"auth": config::b64_encode(format!("{username}:{password}").as_bytes())}),
+    let creds = wharf_credentials::Credentials {
+        username,
+        secret: password,
+    };
+    let stored = wharf_credentials::store(&key, &creds).map_err(config::cli_error)?;
+    if stored == wharf_credentials::Stored::File {
+        eprintln!(
+            "WARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n",
+            config::path().display()
         );
     }
-    config::save(&cfg)?;
-    eprintln!(
-        "WARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n",
-        config::path().display()
-    );
     println!("Login Succeeded");
     Ok(())
 }

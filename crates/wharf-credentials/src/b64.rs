@@ -1,10 +1,10 @@
-//! Docker's `X-Registry-Auth` header: base64url (padding optional) of
-//! `{"username": …, "password": …, "serveraddress": …}`, turned into the base64 `user:pass`
-//! of a Basic `Authorization`.
+//! Base64 as Go's `encoding/base64` writes it (standard alphabet, padded), decoding both
+//! alphabets with or without padding; and docker's `X-Registry-Auth` header: base64url of
+//! `{"username": …, "password": …, "serveraddress": …}`.
 
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-pub fn b64_encode(data: &[u8]) -> String {
+pub fn encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -25,7 +25,7 @@ pub fn b64_encode(data: &[u8]) -> String {
 }
 
 /// Decodes standard or URL-safe base64, padded or not.
-pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+pub fn decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.trim().bytes() {
@@ -49,16 +49,24 @@ pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Docker's `X-Registry-Auth` header value: base64url of the auth config JSON.
+pub fn registry_auth_header(user: &str, password: &str, server: &str) -> String {
+    let json = serde_json::json!({"username": user, "password": password, "serveraddress": server});
+    encode(json.to_string().as_bytes())
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
 /// The Basic credentials (base64 `user:pass`) in an `X-Registry-Auth` header, if any.
 pub fn registry_auth_basic(header: &str) -> Option<String> {
-    let json = b64_decode(header)?;
+    let json = decode(header)?;
     let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
     let user = v.get("username")?.as_str()?;
     let pass = v.get("password").and_then(|p| p.as_str()).unwrap_or("");
     if user.is_empty() {
         return None;
     }
-    Some(b64_encode(format!("{user}:{pass}").as_bytes()))
+    Some(encode(format!("{user}:{pass}").as_bytes()))
 }
 
 #[cfg(test)]
@@ -66,7 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_round_trips() {
+    fn base64_like_go() {
         for s in [
             "",
             "f",
@@ -77,21 +85,25 @@ mod tests {
             "foobar",
             "user:pa ss",
         ] {
-            assert_eq!(b64_decode(&b64_encode(s.as_bytes())).unwrap(), s.as_bytes());
+            assert_eq!(decode(&encode(s.as_bytes())).unwrap(), s.as_bytes());
         }
-        assert_eq!(b64_encode(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(b64_decode("_-8").unwrap(), vec![0xff, 0xef]);
-        assert_eq!(b64_decode("a*b"), None);
+        assert_eq!(encode(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(encode(b"a"), "YQ==");
+        assert_eq!(encode(b"ab"), "YWI=");
+        assert_eq!(decode("_-8").unwrap(), vec![0xff, 0xef]);
+        assert_eq!(decode("a*b"), None);
     }
 
     #[test]
-    fn x_registry_auth() {
-        let h = b64_encode(br#"{"username":"user","password":"pass","serveraddress":"r"}"#)
-            .trim_end_matches('=')
-            .replace('+', "-")
-            .replace('/', "_");
+    fn x_registry_auth_round_trips() {
+        let h = registry_auth_header("user", "pass", "r");
         assert_eq!(registry_auth_basic(&h).as_deref(), Some("dXNlcjpwYXNz"));
-        assert_eq!(registry_auth_basic(&b64_encode(b"{}")), None);
+        let unpadded = h.trim_end_matches('=');
+        assert_eq!(
+            registry_auth_basic(unpadded).as_deref(),
+            Some("dXNlcjpwYXNz")
+        );
+        assert_eq!(registry_auth_basic(&encode(b"{}")), None);
         assert_eq!(registry_auth_basic("e30="), None);
     }
 }
