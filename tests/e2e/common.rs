@@ -547,8 +547,14 @@ impl Daemon {
 /// Deletes the accept rules a daemon with nftables table `table` put in `ip filter` (where
 /// another firewall's FORWARD drops by default); they carry `comment "<table>"`.
 pub fn remove_filter_rules_of(table: &str) {
+    for family in ["ip", "ip6"] {
+        remove_filter_rules_in(family, table);
+    }
+}
+
+fn remove_filter_rules_in(family: &str, table: &str) {
     let Ok(o) = Command::new("nft")
-        .args(["-a", "list", "table", "ip", "filter"])
+        .args(["-a", "list", "table", family, "filter"])
         .stderr(Stdio::null())
         .output()
     else {
@@ -566,7 +572,15 @@ pub fn remove_filter_rules_of(table: &str) {
                 .to_string();
         } else if let Some((_, h)) = l.split_once(&mark) {
             let _ = Command::new("nft")
-                .args(["delete", "rule", "ip", "filter", &chain, "handle", h.trim()])
+                .args([
+                    "delete",
+                    "rule",
+                    family,
+                    "filter",
+                    &chain,
+                    "handle",
+                    h.trim(),
+                ])
                 .stderr(Stdio::null())
                 .status();
         }

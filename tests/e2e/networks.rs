@@ -882,6 +882,10 @@ fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
         "table ip filter {\n chain FORWARD { type filter hook forward priority filter; policy drop; }\n}\n",
     );
     assert!(!client_get().status.success(), "policy drop did not drop");
+    // … and its ip6tables twin (docker 27+).
+    host.nft(
+        "table ip6 filter {\n chain FORWARD { type filter hook forward priority filter; policy drop; }\n}\n",
+    );
 
     let d = Daemon::start_in_netns(&host);
     let tar = busybox_rootfs_tar(&[("www/index.html", b"hello from wharf\n")]);
@@ -920,6 +924,11 @@ fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
             "{rules}"
         );
     }
+    let rules6 = host.run(&["nft", "list", "chain", "ip6", "filter", "FORWARD"]);
+    assert!(
+        rules6.contains(&format!("iifname \"{}\" accept comment", br("n1"))),
+        "{rules6}"
+    );
     // (busybox 1.35's `wget -T` crashes: `timeout` bounds the wait instead)
     let get = |net: &str, url: &str| {
         d.wharf(&[

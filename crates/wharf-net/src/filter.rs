@@ -13,6 +13,8 @@
 //! native nft matches such as `ct state` would make iptables (and so dockerd) refuse the whole
 //! chain as "incompatible". They are reconciled on every sync of our table and by a periodic
 //! check (dockerd may start, restart or flush after us), and removed with our bridges.
+//! The same is done in table `ip6 filter` (dockerd's ip6tables, on by default since docker 27),
+//! so IPv6 traffic of our bridges is not dropped there either.
 
 use std::io;
 use std::process::{Command, Stdio};
@@ -82,8 +84,9 @@ pub fn wanted(tag: &str, bridges: &[String]) -> Vec<String> {
     v
 }
 
-/// The `nft -f` script that brings `view` to `bridges`' rules, or None when it is in sync.
-pub fn script(view: &FilterView, tag: &str, bridges: &[String]) -> Option<String> {
+/// The `nft -f` script that brings `view` (of table `<family> filter`) to `bridges`' rules,
+/// or None when it is in sync.
+pub fn script(family: &str, view: &FilterView, tag: &str, bridges: &[String]) -> Option<String> {
     let want = match &view.target {
         Some(_) => wanted(tag, bridges),
         None => Vec::new(),
@@ -100,19 +103,24 @@ pub fn script(view: &FilterView, tag: &str, bridges: &[String]) -> Option<String
     }
     let mut s = String::new();
     for (chain, handle, _) in &view.ours {
-        s.push_str(&format!("delete rule ip filter {chain} handle {handle}\n"));
+        s.push_str(&format!(
+            "delete rule {family} filter {chain} handle {handle}\n"
+        ));
     }
     if let Some(chain) = &view.target {
         for r in want.iter().rev() {
-            s.push_str(&format!("insert rule ip filter {chain} {r}\n"));
+            s.push_str(&format!("insert rule {family} filter {chain} {r}\n"));
         }
     }
     Some(s)
 }
 
-fn list_filter() -> io::Result<Option<String>> {
+/// The families whose `filter` table we look at.
+pub const FAMILIES: [&str; 2] = ["ip", "ip6"];
+
+fn list_filter(family: &str) -> io::Result<Option<String>> {
     let out = Command::new("nft")
-        .args(["-a", "list", "table", "ip", "filter"])
+        .args(["-a", "list", "table", family, "filter"])
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
@@ -122,16 +130,33 @@ fn list_filter() -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-/// Makes our accept rules in `ip filter` match `bridges` (all of them removed when empty or
-/// when nothing there drops forwarded traffic). Returns whether anything changed.
+/// Makes our accept rules in `ip filter` and `ip6 filter` match `bridges` (all of them
+/// removed when empty or when nothing there drops forwarded traffic). Returns whether
+/// anything changed; an error in one family does not keep the other from its update.
 pub fn sync(tag: &str, bridges: &[String]) -> io::Result<bool> {
-    let Some(listing) = list_filter()? else {
-        return Ok(false);
-    };
-    let view = parse(&listing, tag);
-    match script(&view, tag, bridges) {
-        None => Ok(false),
-        Some(s) => crate::nft::run_script(&s).map(|()| true),
+    let mut changed = false;
+    let mut first_err = None;
+    for family in FAMILIES {
+        let r = list_filter(family).and_then(|listing| {
+            let Some(listing) = listing else {
+                return Ok(false);
+            };
+            let view = parse(&listing, tag);
+            match script(family, &view, tag, bridges) {
+                None => Ok(false),
+                Some(s) => crate::nft::run_script(&s).map(|()| true),
+            }
+        });
+        match r {
+            Ok(c) => changed |= c,
+            Err(e) => {
+                first_err.get_or_insert(io::Error::other(format!("{family} filter: {e}")));
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(changed),
     }
 }
 
@@ -172,7 +197,7 @@ table ip filter { # handle 5
                 "iifname \"wh1\" accept comment \"wharf_t\"".to_string()
             )]
         );
-        let s = script(&v, "wharf_t", &["wh1".into(), "br-2".into()]).unwrap();
+        let s = script("ip", &v, "wharf_t", &["wh1".into(), "br-2".into()]).unwrap();
         assert!(
             s.starts_with("delete rule ip filter DOCKER-USER handle 40\n"),
             "{s}"
@@ -184,6 +209,11 @@ table ip filter { # handle 5
             "{s}"
         );
         assert_eq!(s.lines().count(), 5, "{s}");
+        let s6 = script("ip6", &v, "wharf_t", &["wh1".into()]).unwrap();
+        assert!(
+            s6.starts_with("delete rule ip6 filter DOCKER-USER handle 40\n"),
+            "{s6}"
+        );
     }
 
     #[test]
@@ -191,16 +221,19 @@ table ip filter { # handle 5
         let listing = "table ip filter {\n chain FORWARD { # handle 1\n  type filter hook forward priority filter; policy drop;\n  iifname \"wh1\" accept comment \"wharf\" # handle 7\n  oifname \"wh1\" accept comment \"wharf\" # handle 8\n }\n}\n";
         let v = parse(listing, "wharf");
         assert_eq!(v.target.as_deref(), Some("FORWARD"));
-        assert_eq!(script(&v, "wharf", &["wh1".into()]), None);
+        assert_eq!(script("ip", &v, "wharf", &["wh1".into()]), None);
         // Policy accept and no DOCKER-USER: our rules go.
         let accept = listing.replace("policy drop", "policy accept");
         let v = parse(&accept, "wharf");
         assert_eq!(v.target, None);
-        let s = script(&v, "wharf", &["wh1".into()]).unwrap();
+        let s = script("ip", &v, "wharf", &["wh1".into()]).unwrap();
         assert_eq!(
             s,
             "delete rule ip filter FORWARD handle 7\ndelete rule ip filter FORWARD handle 8\n"
         );
-        assert_eq!(script(&parse("", "wharf"), "wharf", &["wh1".into()]), None);
+        assert_eq!(
+            script("ip", &parse("", "wharf"), "wharf", &["wh1".into()]),
+            None
+        );
     }
 }
