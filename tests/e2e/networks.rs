@@ -772,6 +772,242 @@ fn dns_flags_reach_the_embedded_resolver_and_resolv_conf() {
     d.ok(&["network", "rm", "dnsnet"]);
 }
 
+fn net_inspect(d: &Daemon, what: &[&str]) -> serde_json::Value {
+    let mut args = vec!["network", "inspect"];
+    args.extend(what);
+    serde_json::from_str(&d.ok(&args)).expect("inspect json")
+}
+
+/// `--ipv6` networks, in a network namespace of the test's own (IPv6 forwarding and the
+/// `ip6` table stay out of the host's): a ULA /64 when no subnet is given, containers with an
+/// IPv6 address and default route, docker's inspect shapes, AAAA answers from the embedded
+/// DNS, masquerade to an "outside" namespace that has no route back, and `-p 8080:80`
+/// answering on `[::1]:8080` and on the host's other IPv6 addresses. The default bridge stays
+/// IPv4-only; nothing is left when the networks go.
+#[test]
+fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
+    let host = NetNs::new("v6");
+    let outside = NetNs::new("o6");
+    host.run(&[
+        "ip",
+        "link",
+        "add",
+        "vhost",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vout",
+        "netns",
+        &outside.name,
+    ]);
+    host.run(&[
+        "ip",
+        "addr",
+        "add",
+        "fd00:cafe::1/64",
+        "dev",
+        "vhost",
+        "nodad",
+    ]);
+    host.run(&["ip", "link", "set", "vhost", "up"]);
+    outside.run(&[
+        "ip",
+        "addr",
+        "add",
+        "fd00:cafe::2/64",
+        "dev",
+        "vout",
+        "nodad",
+    ]);
+    outside.run(&["ip", "link", "set", "vout", "up"]);
+    let www = tempfile::Builder::new()
+        .prefix("wharf-www6-")
+        .tempdir_in(test_tmp())
+        .expect("tmp");
+    std::fs::write(www.path().join("index.html"), "hello from outside6\n").expect("write");
+    let _server = KillOnDrop(
+        outside
+            .cmd(&["busybox", "httpd", "-f", "-p", "[fd00:cafe::2]:8081", "-h"])
+            .arg(www.path())
+            .spawn()
+            .expect("httpd"),
+    );
+
+    let d = Daemon::start_in_netns(&host);
+    let tar = busybox_rootfs_tar(&[("www/index.html", b"hello from wharf6\n")]);
+    let o = d.wharf_stdin(&["import", "-c", "CMD [\"sh\"]", "-", "web"], &tar);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.ok(&["network", "create", "--ipv6", "v6net"]);
+    let n = net_inspect(&d, &["v6net"]);
+    assert_eq!(n[0]["EnableIPv6"], true, "{n}");
+    let cfg = n[0]["IPAM"]["Config"].as_array().expect("config").clone();
+    assert_eq!(cfg.len(), 2, "{n}");
+    let subnet6 = cfg[1]["Subnet"].as_str().unwrap().to_string();
+    let gw6 = cfg[1]["Gateway"].as_str().unwrap().to_string();
+    assert!(
+        subnet6.starts_with("fd") && subnet6.ends_with("::/64"),
+        "{subnet6}"
+    );
+    assert_eq!(gw6, subnet6.replace("::/64", "::1"));
+    // A subnet of the user's, --ip6, and docker's refusal without --ipv6.
+    d.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:dead:beef::/64",
+        "--gateway",
+        "fd00:dead:beef::fe",
+        "v6b",
+    ]);
+    let o = d.wharf(&[
+        "network",
+        "create",
+        "--subnet",
+        "fd00:dead:bee0::/64",
+        "v6c",
+    ]);
+    assert!(!o.status.success(), "a v6 subnet without --ipv6 was taken");
+    let b = net_inspect(&d, &["bridge"]);
+    assert_eq!(
+        b[0]["EnableIPv6"], false,
+        "the default bridge stays IPv4-only"
+    );
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "v6net",
+        "-p",
+        "8080:80",
+        "web",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let c = inspect(&d, &["srv"]);
+    let ep = &c[0]["NetworkSettings"]["Networks"]["v6net"];
+    let ip6 = ep["GlobalIPv6Address"].as_str().unwrap().to_string();
+    assert_eq!(ip6, subnet6.replace("::/64", "::2"), "{ep}");
+    assert_eq!(ep["GlobalIPv6PrefixLen"], 64, "{ep}");
+    assert_eq!(ep["IPv6Gateway"], gw6.as_str(), "{ep}");
+    let n = net_inspect(&d, &["v6net"]);
+    let members = n[0]["Containers"].as_object().expect("containers").clone();
+    assert!(
+        members
+            .values()
+            .any(|m| m["IPv6Address"] == format!("{ip6}/64").as_str()),
+        "{n}"
+    );
+    let run = |net: &str, cmd: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", net, "web"];
+        args.extend(cmd);
+        d.wharf(&args)
+    };
+    // Address, route and --ip6 inside.
+    let o = run("v6b", &["sh", "-c", "ip -6 addr show eth0; ip -6 route"]);
+    let out = stdout(&o);
+    assert!(out.contains("fd00:dead:beef::1/64"), "{out}{}", stderr(&o));
+    assert!(out.contains("default via fd00:dead:beef::fe"), "{out}");
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6b",
+        "--ip6",
+        "fd00:dead:beef::99",
+        "web",
+        "ip",
+        "-6",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        stdout(&o).contains("fd00:dead:beef::99/64"),
+        "{}",
+        stderr(&o)
+    );
+    // Container to container over IPv6, and AAAA from the embedded DNS.
+    let url = format!("http://[{ip6}]:80/");
+    let o = run("v6net", &["timeout", "10", "wget", "-qO-", &url]);
+    assert_eq!(
+        stdout(&o),
+        "hello from wharf6\n",
+        "{}\n{}",
+        stderr(&o),
+        d.log()
+    );
+    let o = run("v6net", &["nslookup", "-type=AAAA", "srv"]);
+    assert!(stdout(&o).contains(&ip6), "{}{}", stdout(&o), stderr(&o));
+    // Out through a veth to a namespace with no route back: masqueraded.
+    let o = run(
+        "v6net",
+        &[
+            "timeout",
+            "10",
+            "wget",
+            "-qO-",
+            "http://[fd00:cafe::2]:8081/",
+        ],
+    );
+    assert_eq!(
+        stdout(&o),
+        "hello from outside6\n",
+        "{}\n{}",
+        stderr(&o),
+        d.log()
+    );
+    // The published port on [::1] and on another IPv6 address of the host (the veth's);
+    // IPv4 still.
+    for url in [
+        "http://[::1]:8080/",
+        "http://[fd00:cafe::1]:8080/",
+        "http://127.0.0.1:8080/",
+    ] {
+        let o = host
+            .cmd(&["timeout", "10", "busybox", "wget", "-qO-", url])
+            .output()
+            .expect("wget");
+        assert_eq!(
+            stdout(&o),
+            "hello from wharf6\n",
+            "{url}: {}\n{}",
+            stderr(&o),
+            d.log()
+        );
+    }
+    let t = d.nft_table().expect("nft-table");
+    let table6 = || {
+        host.cmd(&["nft", "list", "table", "ip6", &t])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(table6());
+    d.ok(&["rm", "-f", "srv"]);
+    let o = host
+        .cmd(&[
+            "timeout",
+            "5",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://[::1]:8080/",
+        ])
+        .output()
+        .expect("wget");
+    assert!(!o.status.success(), "[::1]:8080 still answers");
+    d.ok(&["network", "rm", "v6net", "v6b"]);
+    assert!(!table6(), "the ip6 table outlived the last --ipv6 network");
+}
+
 /// A child process killed on drop (a server in a test namespace).
 struct KillOnDrop(std::process::Child);
 impl Drop for KillOnDrop {

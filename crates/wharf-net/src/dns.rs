@@ -41,8 +41,9 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
 /// Looks a container name or alias up on one network: lowercase, without a trailing dot.
-/// Returns every IPv4 address that name has there (several for replicas sharing an alias), or None if unknown.
-pub type Lookup = std::sync::Arc<dyn Fn(&str) -> Option<Vec<std::net::Ipv4Addr>> + Send + Sync>;
+/// Returns every address that name has there (several for replicas sharing an alias; IPv6
+/// ones on `--ipv6` networks, answered to AAAA questions), or None if unknown.
+pub type Lookup = std::sync::Arc<dyn Fn(&str) -> Option<Vec<IpAddr>> + Send + Sync>;
 
 /// TTL of the A records we answer, in seconds.
 const TTL: u32 = 600;
@@ -63,6 +64,8 @@ const MAX_NAME_WIRE_LEN: usize = 255;
 
 /// Record type A.
 const TYPE_A: u16 = 1;
+/// Record type AAAA.
+const TYPE_AAAA: u16 = 28;
 /// Class IN.
 const CLASS_IN: u16 = 1;
 
@@ -353,24 +356,34 @@ fn servfail(query: &Header, question: &Question) -> Vec<u8> {
     out
 }
 
-/// A NOERROR reply echoing the question, with one A record per address
+/// A NOERROR reply echoing the question, with one A (AAAA for IPv6) record per address
 /// (as many as fit in [`MAX_UDP_PAYLOAD`]), each named by a pointer to the question.
-fn answer(query: &Header, question: &Question, addrs: &[Ipv4Addr]) -> Vec<u8> {
+/// `addrs` are all of one family.
+fn answer(query: &Header, question: &Question, addrs: &[IpAddr]) -> Vec<u8> {
     let mut body = Vec::new();
     question.encode(&mut body);
-    const RECORD_LEN: usize = 2 + 2 + 2 + 4 + 2 + 4;
-    let room = MAX_UDP_PAYLOAD.saturating_sub(HEADER_LEN + body.len()) / RECORD_LEN;
+    let rdlen = if addrs.first().is_some_and(IpAddr::is_ipv6) {
+        16
+    } else {
+        4
+    };
+    let record_len: usize = 2 + 2 + 2 + 4 + 2 + rdlen;
+    let room = MAX_UDP_PAYLOAD.saturating_sub(HEADER_LEN + body.len()) / record_len;
     let addrs = &addrs[..addrs.len().min(room)];
     let ancount = u16::try_from(addrs.len()).unwrap_or(0);
     let mut out = reply_header(query, RCODE_NOERROR, 1, ancount);
     out.extend_from_slice(&body);
     for addr in addrs {
         out.extend_from_slice(&[0xC0, 0x0C]);
-        out.extend_from_slice(&TYPE_A.to_be_bytes());
+        let (rtype, rdata) = match addr {
+            IpAddr::V4(a) => (TYPE_A, a.octets().to_vec()),
+            IpAddr::V6(a) => (TYPE_AAAA, a.octets().to_vec()),
+        };
+        out.extend_from_slice(&rtype.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&TTL.to_be_bytes());
-        out.extend_from_slice(&4u16.to_be_bytes());
-        out.extend_from_slice(&addr.octets());
+        out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(4).to_be_bytes());
+        out.extend_from_slice(&rdata);
     }
     out
 }
@@ -459,8 +472,10 @@ impl Resolver {
         let Some(mut addrs) = (self.lookup)(&name) else {
             return Decision::Forward(header, question);
         };
-        if question.qtype != TYPE_A {
-            return Decision::Reply(answer(&header, &question, &[]));
+        match question.qtype {
+            TYPE_A => addrs.retain(IpAddr::is_ipv4),
+            TYPE_AAAA => addrs.retain(IpAddr::is_ipv6),
+            _ => addrs.clear(),
         }
         addrs.sort_unstable();
         addrs.dedup();
@@ -469,10 +484,16 @@ impl Resolver {
     }
 
     /// Rotates `addrs` to start at the name's next address.
-    fn rotate(&self, name: &str, addrs: &mut [Ipv4Addr]) {
+    fn rotate(&self, name: &str, addrs: &mut [IpAddr]) {
         if addrs.len() < 2 {
             return;
         }
+        // One counter per name and family.
+        let name = &if addrs[0].is_ipv6() {
+            format!("{name}/6")
+        } else {
+            name.to_string()
+        };
         let start = {
             let mut rotation = self.rotation.lock().unwrap_or_else(PoisonError::into_inner);
             if rotation.len() >= MAX_ROTATION_NAMES && !rotation.contains_key(name) {
@@ -537,8 +558,6 @@ mod tests {
     use super::*;
     use std::time::Instant;
     use tokio::task::JoinHandle;
-
-    const TYPE_AAAA: u16 = 28;
 
     /// Encodes a query (RD set) for `name` (dot-separated, no compression).
     fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
@@ -617,11 +636,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn aaaa_answers_the_ipv6_addresses_and_a_only_the_ipv4_ones() {
+        let v6: Ipv6Addr = "fd00:1::2".parse().unwrap();
+        let lookup: Lookup =
+            Arc::new(move |n: &str| (n == "web").then(|| vec![IpAddr::V4(WEB), IpAddr::V6(v6)]));
+        let resolver = Resolver::new(lookup, Vec::new(), Arc::new(|_| None));
+        let Decision::Reply(r) = resolver.decide(&query(1, "web", TYPE_AAAA)) else {
+            panic!("not answered");
+        };
+        assert_eq!(read_u16(&r, 6).unwrap(), 1, "one answer");
+        // Header, question (1+3+1 name, type, class), then pointer, type, class, ttl, rdlen.
+        let at = HEADER_LEN + 5 + 4;
+        assert_eq!(read_u16(&r, at + 2).unwrap(), TYPE_AAAA);
+        assert_eq!(read_u16(&r, at + 10).unwrap(), 16);
+        assert_eq!(&r[at + 12..at + 28], &v6.octets());
+        assert_eq!(r.len(), at + 28);
+        let Decision::Reply(r) = resolver.decide(&query(2, "web", TYPE_A)) else {
+            panic!("not answered");
+        };
+        assert_eq!(decode(&r).answers, vec![WEB]);
+    }
+
     /// A lookup over a fixed table.
     fn table(entries: &[(&str, &[Ipv4Addr])]) -> Lookup {
-        let map: HashMap<String, Vec<Ipv4Addr>> = entries
+        let map: HashMap<String, Vec<IpAddr>> = entries
             .iter()
-            .map(|(name, addrs)| (name.to_string(), addrs.to_vec()))
+            .map(|(name, addrs)| {
+                (
+                    name.to_string(),
+                    addrs.iter().map(|a| IpAddr::V4(*a)).collect(),
+                )
+            })
             .collect();
         Arc::new(move |name: &str| map.get(name).cloned())
     }
@@ -740,7 +786,7 @@ mod tests {
         let asked2 = Arc::clone(&asked);
         let lookup: Lookup = Arc::new(move |name: &str| {
             asked2.lock().unwrap().push(name.to_owned());
-            (name == "web.mynet").then(|| vec![WEB])
+            (name == "web.mynet").then(|| vec![IpAddr::V4(WEB)])
         });
         let (server, task) = start(lookup, Vec::new()).await;
         let reply = decode(&ask(server, &query(9, "WEB.MyNet.", TYPE_A)).await);

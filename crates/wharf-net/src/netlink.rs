@@ -5,14 +5,14 @@
 //! daemon's own threads never change namespace.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -169,6 +169,72 @@ impl Handle {
         }
     }
 
+    /// Adds `ip/prefix` (IPv6) to a link without duplicate address detection (the address is
+    /// ours to hand out; DAD would only delay its use by a second or two).
+    pub fn add_address6(&mut self, index: u32, ip: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet6;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.header.flags = AddressHeaderFlags::Nodad;
+        m.attributes.push(AddressAttribute::Local(ip.into()));
+        m.attributes.push(AddressAttribute::Address(ip.into()));
+        match self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The IPv6 default route via `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr, oif: u32) -> io::Result<()> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.table = 254;
+        m.header.protocol = RouteProtocol::Boot;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        m.attributes.push(RouteAttribute::Oif(oif));
+        match self.request(
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The IPv6 routes of the main table as subnets (link-local and default excluded).
+    pub fn route_subnets6(&mut self) -> io::Result<Vec<crate::ipv6::Subnet6>> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        let v = self.request(
+            RouteNetlinkMessage::GetRoute(m),
+            netlink_packet_core::NLM_F_DUMP,
+        )?;
+        Ok(v.into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(r)
+                    if r.header.table == 254 && r.header.destination_prefix_length > 0 =>
+                {
+                    r.attributes.iter().find_map(|a| match a {
+                        RouteAttribute::Destination(RouteAddress::Inet6(ip))
+                            if ip.segments()[0] & 0xffc0 != 0xfe80 =>
+                        {
+                            crate::ipv6::Subnet6::new(*ip, r.header.destination_prefix_length)
+                        }
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The default route via `gateway`.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr, oif: u32) -> io::Result<()> {
         let mut m = RouteMessage::default();
@@ -271,6 +337,10 @@ pub struct Endpoint {
     pub prefix: u8,
     /// Only the first network of a container gets the default route.
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 address and prefix length on a `--ipv6` network.
+    pub ip6: Option<(Ipv6Addr, u8)>,
+    /// The IPv6 default route (first network only, like `gateway`).
+    pub gateway6: Option<Ipv6Addr>,
     pub bridge: String,
 }
 
@@ -302,9 +372,20 @@ pub fn attach(netns: BorrowedFd<'_>, ep: &Endpoint) -> io::Result<()> {
             .link_index(&ep.ifname)?
             .ok_or_else(|| io::Error::other(format!("{} missing in the container", ep.ifname)))?;
         c.add_address(i, ep.ip, ep.prefix)?;
+        if let Some((ip6, prefix6)) = ep.ip6 {
+            // Our thread is in the container's namespace: this is its /proc/sys/net.
+            let _ = std::fs::write(
+                format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", ep.ifname),
+                "0",
+            );
+            c.add_address6(i, ip6, prefix6)?;
+        }
         c.set_up(i, None)?;
         if let Some(gw) = ep.gateway {
             c.add_default_route(gw, i)?;
+        }
+        if let Some(gw6) = ep.gateway6 {
+            c.add_default_route6(gw6, i)?;
         }
         Ok(())
     })
@@ -328,6 +409,19 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> io::Result<()
         "1",
     );
     let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+    Ok(())
+}
+
+/// Adds the IPv6 gateway `gateway/prefix` to an existing bridge and turns IPv6 forwarding on
+/// (as dockerd does for `--ipv6` networks: `net.ipv6.conf.all.forwarding=1`).
+pub fn ensure_bridge6(name: &str, gateway: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    let mut h = Handle::new()?;
+    let i = h
+        .link_index(name)?
+        .ok_or_else(|| io::Error::other(format!("bridge {name} does not exist")))?;
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "0");
+    h.add_address6(i, gateway, prefix)?;
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1");
     Ok(())
 }
 
@@ -387,6 +481,8 @@ mod tests {
             ip: Ipv4Addr::new(10, 213, 7, 2),
             prefix: 24,
             gateway: Some(Ipv4Addr::new(10, 213, 7, 1)),
+            ip6: None,
+            gateway6: None,
             bridge: br.clone(),
         };
         attach(ns.as_fd(), &ep).unwrap();

@@ -47,6 +47,8 @@ struct IpamConfig {
 struct CreateBody {
     name: String,
     driver: Option<String>,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: Option<bool>,
     internal: Option<bool>,
     attachable: Option<bool>,
     #[serde(rename = "IPAM")]
@@ -107,10 +109,13 @@ async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult
 
 async fn create(State(d): State<AppState>, body: Body) -> ApiResult<Response> {
     let b: CreateBody = json_body(body).await?;
-    let cfg = b.ipam.and_then(|i| i.config).and_then(|c| {
-        c.into_iter()
-            .find(|c| !c.subnet.as_deref().unwrap_or("").contains(':'))
-    });
+    let configs = b.ipam.and_then(|i| i.config).unwrap_or_default();
+    let is_v6 = |c: &IpamConfig| {
+        c.subnet.as_deref().unwrap_or("").contains(':')
+            || (c.subnet.is_none() && c.gateway.as_deref().unwrap_or("").contains(':'))
+    };
+    let cfg6 = configs.iter().find(|c| is_v6(c));
+    let cfg = configs.iter().find(|c| !is_v6(c));
     let req = CreateRequest {
         name: b.name,
         driver: b.driver.unwrap_or_default(),
@@ -121,6 +126,9 @@ async fn create(State(d): State<AppState>, body: Body) -> ApiResult<Response> {
         attachable: b.attachable.unwrap_or(false),
         labels: b.labels.unwrap_or_default(),
         options: b.options.unwrap_or_default(),
+        enable_ipv6: b.enable_ipv6.unwrap_or(false),
+        subnet6: cfg6.and_then(|c| c.subnet.clone()),
+        gateway6: cfg6.and_then(|c| c.gateway.clone()),
     };
     let dd = d.clone();
     let n = blocking(move || dd.create_network(req)).await?;
