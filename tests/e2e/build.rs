@@ -34,6 +34,62 @@ fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> std::process::Output {
     d.wharf(&args)
 }
 
+/// The steps of a plain-progress build log (`#N [stage k/n] TEXT` … `#N DONE 0.1s` /
+/// `#N CACHED`): (label, "DONE" | "CACHED" | "ERROR") in the order they ended.
+fn steps(out: &str) -> Vec<(String, String)> {
+    let mut labels = std::collections::HashMap::new();
+    let mut v = Vec::new();
+    for line in out.lines() {
+        let Some((n, rest)) = line.strip_prefix('#').and_then(|l| l.split_once(' ')) else {
+            continue;
+        };
+        if rest.starts_with('[') {
+            labels.insert(n.to_string(), rest.to_string());
+        } else if let Some(l) = labels.get(n) {
+            for st in ["DONE", "CACHED", "ERROR"] {
+                if rest.starts_with(st) {
+                    v.push((l.clone(), st.to_string()));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// How many steps came from the cache, and the RUN steps that ran.
+fn cached_and_run(out: &str) -> (usize, Vec<String>) {
+    let s = steps(out);
+    let cached = s.iter().filter(|(_, st)| st == "CACHED").count();
+    let ran = s
+        .into_iter()
+        .filter(|(l, st)| st == "DONE" && l.contains("] RUN "))
+        .map(|(l, _)| l)
+        .collect();
+    (cached, ran)
+}
+
+/// `POST /build?QUERY` as docker's CLI sends it (no wharf parameter): the raw message stream.
+fn classic_build(d: &Daemon, dir: &Path, query: &str) -> String {
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .args(["-cf", "-", "."])
+        .output()
+        .expect("tar");
+    assert!(tar.status.success());
+    let mut s = std::os::unix::net::UnixStream::connect(d.sock()).expect("connect");
+    write!(
+        s,
+        "POST /build?{query} HTTP/1.0\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        tar.stdout.len()
+    )
+    .expect("write");
+    s.write_all(&tar.stdout).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
 fn image_id(d: &Daemon, name: &str) -> String {
     d.ok(&["image", "inspect", "-f", "{{.Id}}", name])
         .trim()
@@ -78,9 +134,11 @@ fn build_the_example_web_app_and_serve_it_on_a_published_port() {
     );
     assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
     let out = stdout(&o);
-    assert!(out.contains("Step 1/8 : FROM bb"), "{out}");
-    assert!(out.contains("Successfully built "), "{out}");
-    assert!(out.contains("Successfully tagged webapp:1"), "{out}");
+    // Not a terminal: BuildKit-like plain progress.
+    assert!(out.starts_with("#1 [1/8] FROM bb\n#1 DONE "), "{out}");
+    assert!(out.contains("\n#6 [6/8] RUN "), "{out}");
+    assert!(out.contains(" naming to webapp:1 done\n"), "{out}");
+    assert!(!out.contains("Step 1/8"), "{out}");
 
     let v: serde_json::Value =
         serde_json::from_str(&d.ok(&["image", "inspect", "webapp:1"])).expect("json");
@@ -136,23 +194,25 @@ fn the_cache_reruns_only_what_changed_and_builds_are_reproducible() {
     write(ctx.path(), "b.txt", "b1\n");
     let o = build(&d, ctx.path(), &["-t", "c:1"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!stdout(&o).contains("Using cache"), "{}", stdout(&o));
+    assert_eq!(cached_and_run(&stdout(&o)).0, 0, "{}", stdout(&o));
     let first = image_id(&d, "c:1");
 
     // Nothing changed: nothing runs.
     let o = build(&d, ctx.path(), &["-t", "c:2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
-    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(cached_and_run(&out), (4, vec![]), "{out}");
     assert_eq!(image_id(&d, "c:2"), first);
 
     // b.txt changed (content, not mtime): the first two steps stay cached.
     write(ctx.path(), "b.txt", "b2\n");
     let o = build(&d, ctx.path(), &["-t", "c:3"]);
     let out = stdout(&o);
-    assert_eq!(out.matches("Using cache").count(), 2, "{out}");
-    assert_eq!(out.matches("Running in").count(), 1, "{out}");
+    assert_eq!(
+        cached_and_run(&out),
+        (2, vec!["[5/5] RUN cat /b.txt > /copy-of-b".to_string()]),
+        "{out}"
+    );
     assert_eq!(
         d.ok(&["run", "--rm", "c:3", "cat", "/copy-of-a", "/copy-of-b"]),
         "a1\nb2\n"
@@ -161,17 +221,12 @@ fn the_cache_reruns_only_what_changed_and_builds_are_reproducible() {
     // Touching a file without changing it re-runs nothing.
     write(ctx.path(), "a.txt", "a1\n");
     let o = build(&d, ctx.path(), &["-t", "c:4"]);
-    assert_eq!(
-        stdout(&o).matches("Using cache").count(),
-        4,
-        "{}",
-        stdout(&o)
-    );
+    assert_eq!(cached_and_run(&stdout(&o)).0, 4, "{}", stdout(&o));
 
     // Reproducible: --no-cache from scratch gives the same digest again.
     let o = build(&d, ctx.path(), &["--no-cache", "-t", "c:5"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!stdout(&o).contains("Using cache"));
+    assert_eq!(cached_and_run(&stdout(&o)).0, 0);
     assert_eq!(image_id(&d, "c:5"), image_id(&d, "c:4"));
 }
 
@@ -301,8 +356,28 @@ fn docker_cli_builds_with_the_classic_builder() {
     cmd.env("DOCKER_BUILDKIT", "0");
     let o = cmd.output().expect("docker build");
     assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
-    assert!(
-        stdout(&o).contains("Successfully tagged dk:1"),
+    // docker's classic output, untouched by wharf's progress events.
+    let out = stdout(&o);
+    for want in [
+        "Step 1/4 : FROM bb\n",
+        "Step 3/4 : RUN cat /hello.txt\n",
+        "\nhello from docker build\n",
+        "Successfully built ",
+        "Successfully tagged dk:1\n",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    assert!(!out.contains("wharfStep") && !out.contains("#1 "), "{out}");
+    // Again: the cache, in docker's words.
+    let mut cmd = d
+        .docker_cmd(&["build", "-t", "dk:2", &ctx.path().display().to_string()])
+        .expect("docker");
+    cmd.env("DOCKER_BUILDKIT", "0");
+    let o = cmd.output().expect("docker build");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).matches(" ---> Using cache\n").count(),
+        2,
         "{}",
         stdout(&o)
     );
@@ -374,17 +449,23 @@ fn independent_stages_run_at_the_same_time() {
     let o = build(&d, ctx.path(), &["-t", "par:1"]);
     assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
     assert_eq!(d.ok(&["run", "--rm", "par:1"]), "a\nb\n");
-    // The log still reads in order.
+    // wharf's progress shows both stages live: b's RUN starts before a's ends.
     let out = stdout(&o);
     let pos = |s: &str| out.find(s).unwrap_or(usize::MAX);
+    assert!(pos("#4 [b 2/2] RUN ") < pos("#2 DONE"), "{out}");
+    assert!(pos("#2 DONE") < pos("#5 [stage-2 1/4] FROM bb"), "{out}");
+    // docker's classic stream (what the docker CLI sees) still reads in order.
+    let raw = classic_build(&d, ctx.path(), "nocache=1");
+    let pos = |s: &str| raw.find(s).unwrap_or(usize::MAX);
     assert!(
         pos("Step 1/8 : FROM bb AS a") < pos("Step 3/8 : FROM bb AS b"),
-        "{out}"
+        "{raw}"
     );
     assert!(
-        pos("Step 3/8 : FROM bb AS b") < pos("Step 5/8 : FROM bb\n"),
-        "{out}"
+        pos("Step 3/8 : FROM bb AS b") < pos("Step 5/8 : FROM bb\\n"),
+        "{raw}"
     );
+    assert!(!raw.contains("wharfStep"), "{raw}");
 }
 
 #[test]
@@ -478,12 +559,7 @@ fn add_downloads_urls_from_a_local_server() {
     );
     // Unchanged content: cached.
     let o = build(&d, ctx.path(), &["-t", "dl:2"]);
-    assert_eq!(
-        stdout(&o).matches("Using cache").count(),
-        2,
-        "{}",
-        stdout(&o)
-    );
+    assert_eq!(cached_and_run(&stdout(&o)).0, 2, "{}", stdout(&o));
     write(
         ctx.path(),
         "Dockerfile",
@@ -573,4 +649,265 @@ fn add_downloads_https_urls_with_a_trusted_ca() {
     assert!(!o.status.success());
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert!(all.contains("certificate"), "{all}");
+}
+
+/// `s` without ANSI escape sequences, carriage returns as line ends.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\u{1b}' => {
+                if it.peek() == Some(&'[') {
+                    it.next();
+                    for c in it.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn progress_on_a_terminal_is_a_live_view_ending_with_a_summary() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN echo tail-marker-1; sleep 1; echo tail-marker-2; sleep 1\nCOPY f /f\n",
+    );
+    write(ctx.path(), "f", "x");
+    // A real terminal: script(1) runs the command on a pty.
+    let run = |extra: &str| {
+        let cmd = format!(
+            "WHARF_NO_AUTOSTART=1 {WHARF} -H {} build {extra} -t tty:1 {}",
+            d.host(),
+            ctx.path().display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script");
+        (o.status.success(), strip_ansi(&stdout(&o)))
+    };
+    let (ok, out) = run("");
+    assert!(ok, "{out}\n{}", d.log());
+    assert!(out.contains("[+] Building "), "{out}");
+    // the running step's output, indented beneath it
+    assert!(out.contains("    tail-marker-1"), "{out}");
+    assert!(out.contains(" => [2/3] RUN echo tail-marker-1"), "{out}");
+    assert!(out.contains(" => [3/3] COPY f /f"), "{out}");
+    assert!(out.contains("(3/3) FINISHED"), "{out}");
+    assert!(!out.contains("Step 1/3"), "{out}");
+    let last: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    let n = last.len();
+    assert_eq!(last[n - 2].trim(), "=> naming to tty:1", "{out}");
+    assert!(
+        last[n - 1].starts_with("Built ") && last[n - 1].ends_with(": 3 steps, 0 cached"),
+        "{out}"
+    );
+    // Again: the cache hits say so.
+    let (ok, out) = run("");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(" => CACHED [2/3] RUN echo tail-marker-1"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(": 3 steps, 2 cached"), "{out}");
+    // -q on a terminal: the ID only.
+    let (ok, out) = run("-q");
+    assert!(ok);
+    assert_eq!(out.trim(), image_id(&d, "tty:1"));
+    // --progress=tty without a terminal: a clear error, nothing built.
+    let o = build(&d, ctx.path(), &["--progress=tty"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a terminal"), "{}", stderr(&o));
+}
+
+#[test]
+fn plain_progress_shows_the_failed_steps_output_and_error() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN echo before the failure; exit 3\n",
+    );
+    let o = build(&d, ctx.path(), &["--progress=plain"]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.contains("#2 [2/2] RUN echo before the failure; exit 3\n"),
+        "{out}"
+    );
+    assert!(out.contains(" before the failure\n"), "{out}");
+    assert!(
+        out.contains("#2 ERROR: The command '/bin/sh -c echo before the failure; exit 3' returned a non-zero code: 3"),
+        "{out}"
+    );
+    // rawjson: the daemon's messages as sent, step events included
+    let o = build(&d, ctx.path(), &["--progress=rawjson"]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains(r#""wharfStep""#), "{}", stdout(&o));
+}
+
+#[test]
+fn secret_and_ssh_mounts_never_reach_the_image() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let ctx = context();
+    const VALUE: &str = "S3CR3T-never-in-a-layer-4711";
+    write(
+        ctx.path(),
+        "Dockerfile",
+        concat!(
+            "FROM bb\n",
+            "RUN --mount=type=secret,id=tok test -s /run/secrets/tok && ls -ln /run/secrets/tok\n",
+            "RUN --mount=type=secret,id=tok,target=/etc/t,mode=0440,uid=5,gid=6 ls -ln /etc/t\n",
+            "RUN --mount=type=secret,id=tok,env=TOKV --mount=type=secret,id=tok sh -c 'test -n \"$TOKV\" && test \"$TOKV\" = \"$(cat /run/secrets/tok)\" && echo env-ok'\n",
+            "RUN --mount=type=secret,id=absent echo optional-missing-ok\n",
+            "RUN --mount=type=ssh sh -c 'test -S \"$SSH_AUTH_SOCK\" && echo agent-at-$SSH_AUTH_SOCK'\n",
+        ),
+    );
+    // Outside the context: the secret file and a fake agent socket.
+    let outside = context();
+    write(outside.path(), "tok", VALUE);
+    let agent = outside.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&agent).expect("agent socket");
+    let src = format!("id=tok,src={}", outside.path().join("tok").display());
+    let ssh = format!("default={}", agent.display());
+    let o = build(
+        &d,
+        ctx.path(),
+        &[
+            "--progress=plain",
+            "--secret",
+            &src,
+            "--ssh",
+            &ssh,
+            "-t",
+            "sec:1",
+        ],
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}\n{}", stderr(&o), d.log());
+    assert!(out.contains(" -r--------    1 0        0 "), "{out}");
+    assert!(out.contains(" -r--r-----    1 5        6 "), "{out}");
+    assert!(out.contains(" env-ok\n"), "{out}");
+    assert!(out.contains(" optional-missing-ok\n"), "{out}");
+    assert!(
+        out.contains(" agent-at-/run/buildkit/ssh_agent.0\n"),
+        "{out}"
+    );
+    assert!(!out.contains(VALUE), "{out}");
+    let log = d.log();
+    let leaked: Vec<&str> = log.lines().filter(|l| l.contains(VALUE)).collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+    // Not in any layer (nor the config): save the image and read every file of the archive,
+    // every layer unpacked.
+    let saved = outside.path().join("sec.tar");
+    d.ok(&["save", "-o", &saved.display().to_string(), "sec:1"]);
+    let x = outside.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let untar = |tar: &Path, to: &Path| {
+        assert!(std::process::Command::new("tar")
+            .arg("-C")
+            .arg(to)
+            .arg("-xf")
+            .arg(tar)
+            .status()
+            .unwrap()
+            .success());
+    };
+    untar(&saved, &x);
+    let mut files = vec![x.clone()];
+    let mut layers = 0;
+    while let Some(p) = files.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if m.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
+                "secret in {}",
+                p.display()
+            );
+            // a layer: unpack it beside and look inside too (file names included)
+            if bytes.len() > 262 && &bytes[257..262] == b"ustar" && !p.ends_with("sec.tar") {
+                layers += 1;
+                let to = p.with_extension("unpacked");
+                std::fs::create_dir(&to).unwrap();
+                untar(&p, &to);
+                files.push(to);
+            }
+        }
+    }
+    // busybox, and the layer with /etc (the others are empty, one shared blob)
+    assert!(layers >= 2, "{layers} layers");
+    // The mount points are not left behind in the image either.
+    let ls = d.ok(&[
+        "run",
+        "--rm",
+        "sec:1",
+        "sh",
+        "-c",
+        "ls -a /run /run/secrets /run/buildkit 2>&1 || true",
+    ]);
+    assert!(ls.contains("/run/secrets: No such file"), "{ls}");
+    assert!(ls.contains("/run/buildkit: No such file"), "{ls}");
+
+    // Cached without the secret, as BuildKit (its value is not in the cache key) …
+    let o = build(&d, ctx.path(), &["--progress=plain", "-t", "sec:2"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(image_id(&d, "sec:2"), image_id(&d, "sec:1"));
+    // … but a required secret that is not given is BuildKit's error.
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nRUN --mount=type=secret,id=tok,required cat /run/secrets/tok\n",
+    );
+    let o = build(&d, ctx.path(), &["--progress=plain"]);
+    assert!(!o.status.success());
+    assert!(
+        stdout(&o).contains("#2 ERROR: secret tok not found"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("secret tok not found"),
+        "{}",
+        stderr(&o)
+    );
+    // From the environment, required: fine.
+    let o = d
+        .wharf_cmd(&[
+            "build",
+            "-q",
+            "--secret",
+            "id=tok,env=MY_TOKEN",
+            &ctx.path().display().to_string(),
+        ])
+        .env("MY_TOKEN", VALUE)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A bad --ssh socket is the client's error.
+    let o = build(&d, ctx.path(), &["--ssh", "default=/nonexistent.sock"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("ssh agent socket /nonexistent.sock"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -33,7 +34,8 @@ fn json_param<T: serde::de::DeserializeOwned + Default>(p: &Params, key: &str) -
     }
 }
 
-fn options(p: &Params) -> ApiResult<BuildOptions> {
+fn options(p: &Params, headers: &HeaderMap) -> ApiResult<BuildOptions> {
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
     if p.get("version") == Some("2") {
         return Err(ApiError::invalid(
             "BuildKit sessions are not supported: this daemon builds with the classic builder API (set DOCKER_BUILDKIT=0)",
@@ -70,11 +72,19 @@ fn options(p: &Params) -> ApiResult<BuildOptions> {
         labels,
         quiet: p.bool("q"),
         network_mode: p.get("networkmode").map(str::to_string),
+        events: p.bool("wharfprogress"),
+        secrets: build::secrets::parse_secrets(header("x-wharf-build-secrets"))?,
+        ssh: build::secrets::parse_ssh(header("x-wharf-build-ssh"))?,
     })
 }
 
-async fn build_image(State(d): State<AppState>, p: Params, body: Body) -> Response {
-    let opts = match options(&p) {
+async fn build_image(
+    State(d): State<AppState>,
+    headers: HeaderMap,
+    p: Params,
+    body: Body,
+) -> Response {
+    let opts = match options(&p, &headers) {
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };

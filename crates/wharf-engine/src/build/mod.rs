@@ -10,7 +10,9 @@
 //! environment), 0 when unset, so the same Dockerfile and context give the same digest.
 
 pub mod copy;
+mod events;
 mod fetch;
+pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,14 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     pub quiet: bool,
     pub network_mode: Option<String>,
+    /// `wharfprogress=1` (only wharf's CLI asks): structured step events as `aux` messages
+    /// instead of the classic `Step N/M` decorations, RUN output tagged with its step, and
+    /// parallel stages streamed live (see [`events`]).
+    pub events: bool,
+    /// `X-Wharf-Build-Secrets`: for `RUN --mount=type=secret` only.
+    pub secrets: secrets::Secrets,
+    /// `X-Wharf-Build-Ssh`: agent sockets for `RUN --mount=type=ssh`.
+    pub ssh: HashMap<String, PathBuf>,
 }
 
 fn invalid(m: impl Into<String>) -> ApiError {
@@ -160,6 +170,16 @@ pub async fn build(
     let say = |s: String| {
         let out = out.clone();
         let quiet = opts.quiet;
+        async move {
+            if !quiet {
+                out.send_async(json!({ "stream": s })).await;
+            }
+        }
+    };
+    // The classic decorations, replaced by events for wharf's CLI.
+    let say_classic = |s: String| {
+        let out = out.clone();
+        let quiet = opts.quiet || opts.events;
         async move {
             if !quiet {
                 out.send_async(json!({ "stream": s })).await;
@@ -331,6 +351,7 @@ pub async fn build(
         epoch,
         meta: &meta,
         total,
+        stages: order.len(),
     };
     let mut results: Vec<Option<Option<Digest>>> = vec![None; df.stages.len()];
     let mut configs: HashMap<usize, ContainerConfig> = HashMap::new();
@@ -348,7 +369,8 @@ pub async fn build(
         let mut held = Vec::new();
         let mut futs = Vec::new();
         for (k, &si) in wave.iter().enumerate() {
-            let p = if k == 0 {
+            // wharf's CLI shows parallel stages live: nothing is held back.
+            let p = if k == 0 || opts.events {
                 out.clone()
             } else {
                 let (p, mut rx) = stream::channel();
@@ -422,10 +444,10 @@ pub async fn build(
         .await;
     }
     out.send_async(json!({"aux": {"ID": id.to_string()}})).await;
-    say(format!("Successfully built {}\n", &id.hex()[..12])).await;
+    say_classic(format!("Successfully built {}\n", &id.hex()[..12])).await;
     for t in &opts.tags {
         d.images.tag(id.as_str(), t)?;
-        say(format!("Successfully tagged {}\n", t.familiar_string())).await;
+        say_classic(format!("Successfully tagged {}\n", t.familiar_string())).await;
     }
     Ok(id)
 }
@@ -443,6 +465,8 @@ struct Shared<'a> {
     epoch: i64,
     meta: &'a [(String, Option<String>)],
     total: usize,
+    /// How many stages run.
+    stages: usize,
 }
 
 /// Builds stage `si` (its steps numbered from `first`); returns its image, its final config
@@ -455,8 +479,9 @@ async fn run_stage(
     out: &Progress,
 ) -> Result<(Option<Digest>, ContainerConfig, HashSet<String>), ApiError> {
     let (d, df, total) = (sh.d, sh.df, sh.total);
+    let events = sh.opts.events && !sh.opts.quiet;
     let say = |s: String| async move {
-        if !sh.opts.quiet {
+        if !sh.opts.quiet && !sh.opts.events {
             out.send_async(json!({ "stream": s })).await;
         }
     };
@@ -468,6 +493,30 @@ async fn run_stage(
         line.push_str(&format!(" AS {n}"));
     }
     say(format!("{line}\n")).await;
+    let stage_name = s.name.clone().unwrap_or_else(|| format!("stage-{si}"));
+    let count = s.instructions.len() + 1;
+    let event = |step: usize, ev: serde_json::Value| {
+        let mut ev = ev;
+        ev["step"] = json!(step);
+        if ev["event"] == "start" {
+            ev["stage"] = json!(stage_name);
+            ev["stages"] = json!(sh.stages);
+            ev["index"] = json!(step - first + 1);
+            ev["count"] = json!(count);
+            ev["total"] = json!(total);
+        }
+        async move {
+            if events {
+                events::send(out, ev).await;
+            }
+        }
+    };
+    let from_started = std::time::Instant::now();
+    event(
+        step,
+        json!({"event": "start", "text": line.split_once(" : ").map_or("", |x| x.1)}),
+    )
+    .await;
     let lname = base.to_ascii_lowercase();
     let from_stage = df.stages[..si]
         .iter()
@@ -506,6 +555,7 @@ async fn run_stage(
     if let Some(id) = &image {
         say(format!(" ---> {}\n", &id.hex()[..12])).await;
     }
+    event(step, events::done(false, from_started)).await;
     let mut config = config;
     let triggers = config.on_build.take().unwrap_or_default();
     let mut st = Stage {
@@ -517,12 +567,12 @@ async fn run_stage(
     let mut used_args = HashSet::new();
     // ONBUILD triggers of the base image run first, in this build's context (the image made
     // here does not carry them on).
-    if !triggers.is_empty() {
-        say(format!(
+    if !triggers.is_empty() && !sh.opts.quiet {
+        out.send_async(json!({"stream": format!(
             "# Executing {} build trigger{}\n",
             triggers.len(),
             if triggers.len() == 1 { "" } else { "s" }
-        ))
+        )}))
         .await;
     }
     let mut trigger_steps = Vec::new();
@@ -539,8 +589,15 @@ async fn run_stage(
         if !trigger {
             step += 1;
             say(format!("Step {step}/{total} : {}\n", ins.original)).await;
+            event(step, json!({"event": "start", "text": ins.original})).await;
         }
-        let (cached, new) = run_step(
+        let started = std::time::Instant::now();
+        let (p, fwd) = if events {
+            events::tagged(out, (!trigger).then_some(step))
+        } else {
+            (out.clone(), None)
+        };
+        let r = run_step(
             d,
             sh.ctx,
             sh.work,
@@ -553,11 +610,19 @@ async fn run_stage(
             si,
             sh.created,
             sh.epoch,
-            out,
+            &p,
             &mut used_args,
             sh.meta,
         )
-        .await?;
+        .await;
+        drop(p);
+        if let Some(f) = fwd {
+            let _ = f.await;
+        }
+        let (cached, new) = r?;
+        if !trigger {
+            event(step, events::done(cached, started)).await;
+        }
         if trigger {
             st.image = new;
             continue;
@@ -833,7 +898,20 @@ async fn run_step(
                 invalid("failed to run: a scratch stage has no shell; COPY a root filesystem first")
             })?;
             let created_by = argv.join(" ");
-            let (extra, views, mount_key) = run_mounts(d, ctx, work, st, &mounts, df, si, results)?;
+            let secret_dir =
+                SecretDir(work.join(format!("secrets-{}", &wharf_types::id::random_id()[..8])));
+            let (extra, views, mount_key, sec) = run_mounts(
+                d,
+                ctx,
+                work,
+                st,
+                &mounts,
+                df,
+                si,
+                results,
+                opts,
+                &secret_dir.0,
+            )?;
             let key = key_of(&[
                 "run",
                 parent.as_str(),
@@ -850,6 +928,9 @@ async fn run_step(
             let net = network
                 .or_else(|| opts.network_mode.clone())
                 .filter(|n| !n.is_empty() && n != "default");
+            // After the cache key: secrets are never part of it.
+            let mut env = env;
+            env.extend(sec.env);
             let id = run_container(
                 d,
                 st,
@@ -865,9 +946,11 @@ async fn run_step(
                 opts.quiet,
                 created,
                 &created_by,
+                &sec.stubs,
             )
             .await;
             drop(views);
+            drop(secret_dir);
             let id = id?;
             cache_put(d, &key, &id);
             Ok((false, Some(id)))
@@ -952,12 +1035,27 @@ fn run_mounts(
     df: &dockerfile::Dockerfile,
     si: usize,
     results: &[Option<Option<Digest>>],
-) -> Result<(HostConfig, Vec<View>, String), ApiError> {
+    opts: &BuildOptions,
+    secret_dir: &Path,
+) -> Result<(HostConfig, Vec<View>, String, secrets::Mounted), ApiError> {
+    let mut sec = secrets::Mounted::default();
     let mut views = Vec::new();
     let mut binds = Vec::new();
     let mut tmpfs = HashMap::new();
     let mut key = String::new();
     for m in mounts {
+        match m.kind.as_str() {
+            // Not in the cache key beyond the instruction's text (as BuildKit).
+            "secret" => {
+                secrets::secret(m, &opts.secrets, secret_dir, &mut sec)?;
+                continue;
+            }
+            "ssh" => {
+                secrets::ssh(m, &opts.ssh, &mut sec)?;
+                continue;
+            }
+            _ => {}
+        }
         let target = if m.target.starts_with('/') {
             m.target.clone()
         } else {
@@ -975,7 +1073,10 @@ fn run_mounts(
                 key.push_str(&format!("cache:{id}:{target};"));
             }
             "tmpfs" => {
-                let size = m.option("size").map(|s| format!("size={s}")).unwrap_or_default();
+                let size = m
+                    .option("size")
+                    .map(|s| format!("size={s}"))
+                    .unwrap_or_default();
                 tmpfs.insert(target.clone(), size);
                 key.push_str(&format!("tmpfs:{target};"));
             }
@@ -995,8 +1096,9 @@ fn run_mounts(
                     }
                 };
                 let src = m.source.clone().unwrap_or_default();
-                let rel = copy::clean_rel(&src)
-                    .ok_or_else(|| invalid(format!("forbidden path outside the build context: {src}")))?;
+                let rel = copy::clean_rel(&src).ok_or_else(|| {
+                    invalid(format!("forbidden path outside the build context: {src}"))
+                })?;
                 let host = match copy::resolve_no_symlinks(&root, &rel) {
                     Ok(Some(h)) => h,
                     Ok(None) => return Err(invalid(format!("failed to mount {src}: not found"))),
@@ -1011,19 +1113,25 @@ fn run_mounts(
                 ));
                 key.push_str(&format!("bind:{src}:{target}:{}:{content};", m.readonly));
             }
-            other => {
-                return Err(invalid(format!(
-                    "RUN --mount=type={other} is not supported by the classic build API (no secret or ssh agent can be passed to it)"
-                )))
-            }
+            other => return Err(invalid(format!("unsupported mount type {other:?}"))),
         }
     }
+    binds.append(&mut sec.binds);
     let hc = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         ..Default::default()
     };
-    Ok((hc, views, key))
+    Ok((hc, views, key, sec))
+}
+
+/// A step's secret files, removed when the step ends.
+struct SecretDir(PathBuf);
+
+impl Drop for SecretDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn argv_of(st: &Stage, c: ShellOrExec) -> Vec<String> {
@@ -1103,6 +1211,7 @@ async fn run_container(
     quiet: bool,
     created: &str,
     created_by: &str,
+    stubs: &[String],
 ) -> Result<Digest, ApiError> {
     let body = ContainerCreateBody {
         image: Some(parent.to_string()),
@@ -1128,7 +1237,7 @@ async fn run_container(
     })
     .await?;
     let result = run_and_commit(
-        d, st, &c.id, parent, epoch, out, quiet, created, created_by, &argv,
+        d, st, &c.id, parent, epoch, out, quiet, created, created_by, &argv, stubs,
     )
     .await;
     let _ = d.remove_container(&c.id, true, true).await;
@@ -1147,6 +1256,7 @@ async fn run_and_commit(
     created: &str,
     created_by: &str,
     argv: &[String],
+    stubs: &[String],
 ) -> Result<Digest, ApiError> {
     use tokio::io::AsyncReadExt;
     if !quiet {
@@ -1215,7 +1325,9 @@ async fn run_and_commit(
     };
     let parent = parent.clone();
     let dir = d.container_dir(id);
+    let stubs = stubs.to_vec();
     crate::api::blocking(move || {
+        secrets::drop_stubs(&upper, &stubs);
         pack_layer(
             &dd,
             Some(&parent),

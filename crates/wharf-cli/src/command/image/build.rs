@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::build_context::{self, DirContext, DockerfileSource};
+use super::build_progress::{Plain, Tty};
 use crate::client::stream::{drain_messages, render_message};
 use crate::client::{query, Body};
 use crate::command::container::opts::{parse_ulimit, ram_in_bytes};
@@ -143,12 +144,20 @@ pub struct Args {
     #[arg(long = "rm", value_name = "bool", num_args = 0..=1, require_equals = true,
           default_value = "true", default_missing_value = "true", value_parser = parse_go_bool)]
     pub rm: bool,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or
+    /// "id=mysecret,env=VAR")
+    #[arg(long = "secret", value_name = "stringArray")]
+    pub secret: Vec<String>,
     /// Security options
     #[arg(long = "security-opt", value_name = "strings", value_delimiter = ',')]
     pub security_opt: Vec<String>,
     /// Size of "/dev/shm"
     #[arg(long = "shm-size", value_name = "bytes", value_parser = ram_in_bytes)]
     pub shm_size: Option<i64>,
+    /// SSH agent socket to expose to the build (format: "default|<id>[=<socket>]"; local
+    /// daemon only)
+    #[arg(long = "ssh", value_name = "stringArray")]
+    pub ssh: Vec<String>,
     /// Squash newly built layers into a single new layer
     #[arg(long = "squash")]
     pub squash: bool,
@@ -313,7 +322,7 @@ pub fn build_query(
 
 /// docker's `jsonmessage` error of a build: the message, and the exit status (the
 /// `errorDetail.code` the daemon set for a failed `RUN`, else 1).
-fn build_error(msg: &Value) -> Option<CliError> {
+pub(super) fn build_error(msg: &Value) -> Option<CliError> {
     let detail = msg.get("errorDetail");
     let message = detail
         .and_then(|d| d.get("message"))
@@ -466,8 +475,187 @@ async fn prepare_body(args: &Args) -> Result<(Body, String), CliError> {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let env = |k: &str| std::env::var(k).ok();
     let tty = std::io::stdout().is_terminal();
-    let mut out = std::io::stdout().lock();
+    // Not locked: the terminal view draws from indicatif's ticker thread too.
+    let mut out = std::io::stdout();
     execute(ctx, args, &env, tty, &mut out, &mut std::io::stderr()).await
+}
+
+/// `--secret id=ID[,src=PATH|,env=VAR][,type=file|env]` (buildx's syntax): the secrets by id.
+/// Without `src` or `env`, the environment variable named ID if set, else the file ID.
+pub fn read_secrets(
+    items: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, Vec<u8>>, CliError> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let bad = |m: &str| CliError::msg(format!("invalid secret {item:?}: {m}"));
+        let (mut id, mut src, mut var, mut kind) = (None, None, None, None);
+        for field in item.split(',') {
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("{field:?} is not key=value")))?;
+            match k.to_ascii_lowercase().as_str() {
+                "id" => id = Some(v.to_string()),
+                "src" | "source" => src = Some(v.to_string()),
+                "env" => var = Some(v.to_string()),
+                "type" if v == "file" || v == "env" => kind = Some(v.to_string()),
+                _ => return Err(bad(&format!("unexpected key {k:?}"))),
+            }
+        }
+        let id = id
+            .or_else(|| src.clone())
+            .or_else(|| var.clone())
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| bad("an id is required"))?;
+        if kind.as_deref() == Some("env") && var.is_none() {
+            var = Some(src.take().unwrap_or_else(|| id.clone()));
+        }
+        let value = match (src, var) {
+            (Some(p), _) => std::fs::read(&p).map_err(|e| {
+                CliError::msg(format!(
+                    "failed to read secret {id:?}: {}",
+                    go_io_message("open", &p, &e)
+                ))
+            })?,
+            (None, Some(v)) => env(&v)
+                .ok_or_else(|| {
+                    CliError::msg(format!(
+                        "secret {id:?}: environment variable {v} is not set"
+                    ))
+                })?
+                .into_bytes(),
+            (None, None) => match env(&id) {
+                Some(v) => v.into_bytes(),
+                None => std::fs::read(&id).map_err(|e| {
+                    CliError::msg(format!(
+                        "failed to read secret {id:?}: {}",
+                        go_io_message("open", &id, &e)
+                    ))
+                })?,
+            },
+        };
+        out.insert(id, value);
+    }
+    Ok(out)
+}
+
+/// `--ssh default|ID[=SOCKET]`: agent sockets by id (`default`, or no socket: `$SSH_AUTH_SOCK`),
+/// as absolute paths.
+pub fn ssh_agents(
+    items: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, CliError> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let (id, sock) = match item.split_once('=') {
+            Some((i, s)) => (i.to_string(), s.to_string()),
+            None => (item.clone(), env("SSH_AUTH_SOCK").unwrap_or_default()),
+        };
+        if id.is_empty() {
+            return Err(CliError::msg(format!(
+                "invalid ssh {item:?}: an id is required"
+            )));
+        }
+        if sock.is_empty() {
+            return Err(CliError::msg(
+                "invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set",
+            ));
+        }
+        if sock.contains(',') {
+            return Err(CliError::msg(format!(
+                "invalid ssh {item:?}: only one agent socket per id (key files are not supported)"
+            )));
+        }
+        let path = std::fs::canonicalize(&sock).map_err(|e| {
+            CliError::msg(format!(
+                "ssh agent socket {sock}: {}",
+                go_io_message("stat", &sock, &e)
+            ))
+        })?;
+        use std::os::unix::fs::FileTypeExt;
+        if !std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            return Err(CliError::msg(format!(
+                "ssh agent socket {sock}: not a unix socket (key files are not supported)"
+            )));
+        }
+        out.insert(id, path.display().to_string());
+    }
+    Ok(out)
+}
+
+/// A map as wharf's build headers carry it: hex of its JSON.
+fn hex_json<T: serde::Serialize>(v: &T) -> String {
+    to_json(v).bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How the build's messages are shown.
+enum Display {
+    /// docker's classic stream (`-q`, `--progress=quiet`).
+    Classic(Renderer),
+    Plain(Plain),
+    Tty(Tty),
+    /// `--progress=rawjson`: every message as the daemon sent it, one a line.
+    Raw(String),
+}
+
+impl Display {
+    /// `--progress`: `auto` is `tty` on a terminal, else `plain`.
+    fn choose(args: &Args, tty: bool) -> Result<Display, CliError> {
+        let tags = args.tag.clone();
+        Ok(match args.progress.as_str() {
+            _ if args.quiet => Display::Classic(Renderer::new(true, tty)),
+            "quiet" => Display::Classic(Renderer::new(true, tty)),
+            "plain" => Display::Plain(Plain::new(tags)),
+            "rawjson" => Display::Raw(String::new()),
+            "tty" if !tty => return Err(CliError::msg(
+                "failed to get console: standard output is not a terminal (use --progress=plain)",
+            )),
+            "tty" => Display::Tty(Tty::new(tags)),
+            _ if tty => Display::Tty(Tty::new(tags)),
+            _ => Display::Plain(Plain::new(tags)),
+        })
+    }
+
+    /// Whether the daemon is asked for step events.
+    fn events(&self) -> bool {
+        !matches!(self, Display::Classic(_))
+    }
+
+    fn message(
+        &mut self,
+        msg: &Value,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), CliError> {
+        match self {
+            Display::Classic(r) => r.message(msg, out, err),
+            Display::Plain(p) => p.message(msg, out),
+            Display::Tty(t) => t.message(msg),
+            Display::Raw(id) => {
+                writeln!(out, "{msg}")?;
+                if let Some(i) = msg
+                    .get("aux")
+                    .and_then(|a| a.get("ID"))
+                    .and_then(Value::as_str)
+                {
+                    *id = i.to_string();
+                }
+                match build_error(msg) {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn finish(self, out: &mut dyn Write) -> Result<String, CliError> {
+        match self {
+            Display::Classic(r) => r.finish(out),
+            Display::Plain(p) => p.finish(out),
+            Display::Tty(t) => t.finish(out),
+            Display::Raw(id) => Ok(id),
+        }
+    }
 }
 
 /// The whole command, with its environment and output streams passed in.
@@ -495,13 +683,37 @@ pub async fn execute(
             }
         }
     }
+    let mut display = Display::choose(&args, tty)?;
+    let secrets = read_secrets(&args.secret, env)?;
+    let agents = ssh_agents(&args.ssh, env)?;
     let (body, dockerfile) = prepare_body(&args).await?;
-    let q = build_query(&args, &dockerfile, env)?;
-    let client = ctx.client().await?;
+    let mut q = build_query(&args, &dockerfile, env)?;
+    if display.events() {
+        // wharf's own parameter: step events instead of docker's classic lines (docker's
+        // daemon ignores it; see docs/adr-0007-build.md).
+        q.push_str("&wharfprogress=1");
+    }
+    let mut client = ctx.client().await?.clone();
+    if !secrets.is_empty() {
+        // Secrets travel in a header of wharf's own, never in the context (docs/adr-0007).
+        let hexed: BTreeMap<&String, String> = secrets
+            .iter()
+            .map(|(k, v)| (k, v.iter().map(|b| format!("{b:02x}")).collect()))
+            .collect();
+        client = client.with_header("X-Wharf-Build-Secrets", hex_json(&hexed));
+    }
+    if !agents.is_empty() {
+        // The agent socket is bind-mounted by the daemon: it must run on this host.
+        if !matches!(client.host(), crate::client::Host::Unix(_)) {
+            return Err(CliError::msg(
+                "--ssh needs a local daemon (a unix socket host): the agent socket is mounted from this machine",
+            ));
+        }
+        client = client.with_header("X-Wharf-Build-Ssh", hex_json(&agents));
+    }
     let resp = client
         .request(Method::POST, &format!("/build{q}"), body)
         .await?;
-    let mut renderer = Renderer::new(args.quiet, tty);
     let mut body = resp.into_body();
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -509,14 +721,14 @@ pub async fn execute(
         if let Ok(data) = frame.into_data() {
             buf.extend_from_slice(&data);
             for msg in drain_messages(&mut buf)? {
-                renderer.message(&msg, out, err)?;
+                display.message(&msg, out, err)?;
             }
         }
     }
     if !buf.iter().all(u8::is_ascii_whitespace) {
         return Err(CliError::Protocol("truncated message stream".into()));
     }
-    let image_id = renderer.finish(out)?;
+    let image_id = display.finish(out)?;
     out.flush()?;
     if let Some(f) = &args.iidfile {
         if image_id.is_empty() {
@@ -926,8 +1138,9 @@ mod tests {
         )
         .await;
         res.unwrap();
+        // not a terminal: plain progress (a classic stream's text is printed as is)
         assert!(out.starts_with("Step 1/2 : FROM busybox\n"), "{out}");
-        assert!(out.ends_with("Successfully tagged app:latest\n"), "{out}");
+        assert!(out.contains("#1 naming to app done\n"), "{out}");
         assert_eq!(err, "");
         assert_eq!(std::fs::read_to_string(&iid).unwrap(), "sha256:4f1b2c");
         let (head, body) = &seen[0];
@@ -938,7 +1151,10 @@ mod tests {
         );
         assert!(line.contains("&dockerfile=Dockerfile&"), "{line}");
         assert!(line.contains("&t=app&"), "{line}");
-        assert!(line.ends_with("&version=1 HTTP/1.1"), "{line}");
+        assert!(
+            line.ends_with("&version=1&wharfprogress=1 HTTP/1.1"),
+            "{line}"
+        );
         assert!(head
             .to_lowercase()
             .contains("content-type: application/x-tar"));

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod build_context;
+pub mod build_progress;
 pub mod history;
 pub mod import;
 pub mod inspect;
