@@ -8,7 +8,7 @@
 //! no rule points at a container that is gone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -17,7 +17,8 @@ use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wharf_net::ipam::{self, Subnet};
-use wharf_net::{dns, netlink, nft};
+use wharf_net::ipv6::{self, Subnet6};
+use wharf_net::{dns, netlink, nft, nft6};
 use wharf_types::ErrorKind;
 
 use crate::api::ApiError;
@@ -41,9 +42,22 @@ pub struct Network {
     pub labels: HashMap<String, String>,
     pub options: HashMap<String, String>,
     pub bridge: String,
+    /// `--ipv6`: an IPv6 subnet and gateway besides the IPv4 ones.
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    #[serde(default)]
+    pub subnet6: Option<String>,
+    #[serde(default)]
+    pub gateway6: Option<String>,
 }
 
 impl Network {
+    pub fn subnet6(&self) -> Option<Subnet6> {
+        self.subnet6.as_deref().and_then(|s| s.parse().ok())
+    }
+    pub fn gateway6(&self) -> Option<Ipv6Addr> {
+        self.gateway6.as_deref().and_then(|s| s.parse().ok())
+    }
     pub fn predefined(&self) -> bool {
         matches!(self.name.as_str(), "bridge" | "host" | "none")
     }
@@ -81,6 +95,16 @@ pub struct Endpoint {
     /// Its interface in the container while it runs (`eth0`, …).
     #[serde(default)]
     pub ifname: String,
+    /// `--ip6`: the IPv6 address asked for (on a `--ipv6` network).
+    #[serde(default)]
+    pub requested_ip6: Option<Ipv6Addr>,
+    /// The IPv6 address while the container runs (on a `--ipv6` network).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default)]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// A published port as bound on the host (the host port is the real one, also when the
@@ -151,6 +175,11 @@ pub struct NetworkStore {
     draining: Mutex<HashSet<String>>,
     /// Wakes the check of another firewall's FORWARD chain (see `wharf_net::filter`).
     fw_kick: tokio::sync::Notify,
+    /// Whether table `ip6 <table>` may exist (true at start: a leftover is removed).
+    v6_table: std::sync::atomic::AtomicBool,
+    /// `[::1]:port` proxies of published ports of containers with IPv6 addresses (IPv6 has
+    /// no route_localnet: DNAT cannot serve loopback), by host port → (target, task).
+    loopback6: Mutex<HashMap<u16, (SocketAddr, tokio::task::JoinHandle<()>)>>,
 }
 
 fn db_err(e: impl std::fmt::Display) -> ApiError {
@@ -196,6 +225,8 @@ impl NetworkStore {
             dns: Mutex::new(HashMap::new()),
             draining: Mutex::new(Default::default()),
             fw_kick: tokio::sync::Notify::new(),
+            v6_table: std::sync::atomic::AtomicBool::new(true),
+            loopback6: Mutex::new(HashMap::new()),
         })
     }
 
@@ -262,6 +293,10 @@ pub struct CreateRequest {
     pub attachable: bool,
     pub labels: HashMap<String, String>,
     pub options: HashMap<String, String>,
+    /// `EnableIPv6`, and the IPv6 entry of `IPAM.Config` if any.
+    pub enable_ipv6: bool,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
 }
 
 /// Serialises subnet choices between daemons on one host (parallel test daemons).
@@ -288,6 +323,74 @@ impl Daemon {
             .collect();
         v.extend(h.route_subnets().unwrap_or_default());
         v
+    }
+
+    /// Every IPv6 subnet in use on this host: our networks' and the host's routes.
+    fn taken_subnets6(&self, h: &mut netlink::Handle) -> Vec<Subnet6> {
+        let mut v: Vec<Subnet6> = self
+            .networks
+            .list()
+            .iter()
+            .filter_map(|n| n.subnet6())
+            .collect();
+        v.extend(h.route_subnets6().unwrap_or_default());
+        v
+    }
+
+    /// The IPv6 subnet and gateway of a `--ipv6` network being created: the asked ones
+    /// (checked as docker checks them), or a /64 of this daemon's ULA prefix.
+    fn choose_v6(
+        &self,
+        h: &mut netlink::Handle,
+        req: &CreateRequest,
+    ) -> Result<Option<(Subnet6, Ipv6Addr)>, ApiError> {
+        let asked = req.subnet6.as_deref().filter(|s| !s.is_empty());
+        if !req.enable_ipv6 {
+            if asked.is_some() {
+                return Err(ApiError::invalid(
+                    "IPv6 subnet provided but IPv6 is not enabled (use --ipv6)",
+                ));
+            }
+            return Ok(None);
+        }
+        let taken = self.taken_subnets6(h);
+        let subnet = match asked {
+            Some(s) => {
+                let sn: Subnet6 = s
+                    .parse()
+                    .map_err(|e: ipam::BadCidr| ApiError::invalid(e.to_string()))?;
+                if sn.prefix > 124 {
+                    return Err(ApiError::invalid(format!(
+                        "invalid subnet {s}: too small for a network"
+                    )));
+                }
+                if let Some(t) = taken.iter().find(|t| t.overlaps(&sn)) {
+                    return Err(ApiError::new(
+                        ErrorKind::PermissionDenied,
+                        format!("invalid pool request: Pool overlaps with other one on this address space ({t})"),
+                    ));
+                }
+                sn
+            }
+            None => ipv6::pick_subnet6(&ipv6::ula_prefix(&self.id), &taken).ok_or_else(|| {
+                ApiError::invalid("all predefined address pools have been fully subnetted")
+            })?,
+        };
+        let gateway = match req.gateway6.as_deref().filter(|s| !s.is_empty()) {
+            Some(g) => {
+                let ip: Ipv6Addr = g
+                    .parse()
+                    .map_err(|_| ApiError::invalid(format!("invalid gateway address {g}")))?;
+                if !subnet.contains(ip) {
+                    return Err(ApiError::invalid(format!(
+                        "invalid gateway address {g}: it does not belong to subnet {subnet}"
+                    )));
+                }
+                ip
+            }
+            None => subnet.first_host(),
+        };
+        Ok(Some((subnet, gateway)))
     }
 
     /// Creates a network (bridge, address, nftables sets, DNS) — all or nothing.
@@ -374,6 +477,7 @@ impl Daemon {
                 )));
             }
         }
+        let v6 = self.choose_v6(&mut h, &req)?;
         let id = wharf_types::id::random_id();
         let bridge = if req.name == "bridge" {
             self.networks.default_bridge.clone()
@@ -396,10 +500,22 @@ impl Daemon {
             labels: req.labels,
             options: req.options,
             bridge,
+            enable_ipv6: v6.is_some(),
+            subnet6: v6.map(|(s, _)| s.to_string()),
+            gateway6: v6.map(|(_, g)| g.to_string()),
         };
         netlink::ensure_bridge(&n.bridge, gateway, subnet.prefix).map_err(|e| {
             ApiError::internal(format!("failed to create bridge {}: {e}", n.bridge))
         })?;
+        if let Some((s6, g6)) = v6 {
+            if let Err(e) = netlink::ensure_bridge6(&n.bridge, g6, s6.prefix) {
+                let _ = h.delete_link(&n.bridge);
+                return Err(ApiError::internal(format!(
+                    "failed to set up IPv6 on bridge {}: {e}",
+                    n.bridge
+                )));
+            }
+        }
         if let Err(e) = self.networks.persist(&n) {
             let _ = h.delete_link(&n.bridge);
             return Err(e);
@@ -573,6 +689,29 @@ impl Daemon {
                 Some(ip)
             }
         };
+        let requested6 = ec
+            .and_then(|e| e.ipam_config.as_ref())
+            .and_then(|i| i.ipv6_address.clone())
+            .filter(|s| !s.is_empty());
+        let requested_ip6 = match requested6 {
+            None => None,
+            Some(s) => {
+                let ip: Ipv6Addr = s
+                    .parse()
+                    .map_err(|_| ApiError::invalid(format!("invalid IPv6 address: {s}")))?;
+                if net.name == "bridge" {
+                    return Err(ApiError::invalid(
+                        "user specified IP address is supported on user defined networks only",
+                    ));
+                }
+                if !net.subnet6().is_some_and(|sn| sn.contains(ip)) {
+                    return Err(ApiError::invalid(format!(
+                        "no configured subnet or ip-range contain the IP address {ip}"
+                    )));
+                }
+                Some(ip)
+            }
+        };
         if !aliases.is_empty() && net.name == "bridge" {
             return Err(ApiError::invalid(
                 "network-scoped alias is supported only for containers in user defined networks",
@@ -582,6 +721,7 @@ impl Daemon {
             network_id: net.id.clone(),
             aliases,
             requested_ip,
+            requested_ip6,
             ..Default::default()
         })
     }
@@ -640,6 +780,42 @@ impl Daemon {
                 })?,
             };
             let mut e = ep.clone();
+            if let (Some(sn6), Some(gw6)) = (net.subnet6(), net.gateway6()) {
+                let mut used6: HashSet<Ipv6Addr> = all
+                    .iter()
+                    .filter(|o| o.id != c.id)
+                    .filter_map(|o| o.endpoints.values().find(|e| e.network_id == net.id))
+                    .filter_map(|e| e.ip6.or(e.requested_ip6))
+                    .collect();
+                used6.insert(gw6);
+                used6.extend(
+                    assigned
+                        .values()
+                        .filter(|e| e.network_id == net.id)
+                        .filter_map(|e| e.ip6),
+                );
+                let ip6 = match ep.requested_ip6 {
+                    Some(ip) if used6.contains(&ip) => {
+                        return Err(ApiError::new(
+                            ErrorKind::PermissionDenied,
+                            format!("Address already in use: {ip}"),
+                        ))
+                    }
+                    Some(ip) => ip,
+                    None => ipv6::allocate6(&sn6, &used6).ok_or_else(|| {
+                        ApiError::new(
+                            ErrorKind::PermissionDenied,
+                            format!(
+                                "no available IPv6 addresses on this network's address pools: {} ({})",
+                                net.name, net.id
+                            ),
+                        )
+                    })?,
+                };
+                e.ip6 = Some(ip6);
+                e.prefix6 = sn6.prefix;
+                e.gateway6 = Some(gw6);
+            }
             e.ip = Some(ip);
             e.prefix = sn.prefix;
             e.gateway = Some(gw);
@@ -849,6 +1025,12 @@ impl Daemon {
                 } else {
                     None
                 },
+                ip6: e.ip6.map(|a| (a, e.prefix6)),
+                gateway6: if i == 0 && !net.internal {
+                    e.gateway6
+                } else {
+                    None
+                },
                 bridge: net.bridge.clone(),
             };
             netlink::attach(ns.as_fd(), &ep).map_err(|err| {
@@ -969,6 +1151,7 @@ impl Daemon {
                 }
             })
             .collect();
+        self.sync_nft6();
         let names: Vec<String> = bridges.iter().map(|b| b.name.clone()).collect();
         nft::apply(&nft::Ruleset {
             table: self.networks.table.clone(),
@@ -979,6 +1162,121 @@ impl Daemon {
         })?;
         self.sync_forward_accept(&names);
         Ok(())
+    }
+
+    /// The IPv6 table and the `[::1]` proxies, from the `--ipv6` networks and the published
+    /// ports of containers that have an IPv6 address there (failures are logged: IPv4 goes on).
+    fn sync_nft6(&self) {
+        use std::sync::atomic::Ordering;
+        let bridges: Vec<nft6::Bridge6> = self
+            .networks
+            .list()
+            .into_iter()
+            .filter(|n| n.driver == "bridge")
+            .filter_map(|n| {
+                Some(nft6::Bridge6 {
+                    subnet: n.subnet6()?,
+                    name: n.bridge.clone(),
+                    internal: n.internal,
+                })
+            })
+            .collect();
+        let mut ports = Vec::new();
+        if !bridges.is_empty() {
+            for c in self.containers.list() {
+                // As for IPv4: ports are recorded (shim bound them) before the start ends.
+                if !c.state.status.is_live() && c.ports.is_empty() {
+                    continue;
+                }
+                let Some(primary) = self.primary_network(&c) else {
+                    continue;
+                };
+                let Some(ip) = c.endpoints.get(&primary).and_then(|e| e.ip6) else {
+                    continue;
+                };
+                // As docker: a port published on all addresses (`-p 8080:80`) is published
+                // on IPv6 too; one bound to an IPv4 address is not.
+                for p in c.ports.iter().filter(|p| {
+                    !p.shared
+                        && p.host_ip
+                            .parse::<Ipv4Addr>()
+                            .map_or(p.host_ip.is_empty(), |a| a.is_unspecified())
+                }) {
+                    ports.push(nft6::PortMap6 {
+                        proto: p.proto.clone(),
+                        host_port: p.host_port,
+                        ip,
+                        port: p.port,
+                    });
+                }
+            }
+        }
+        let want = !bridges.is_empty();
+        if want || self.networks.v6_table.load(Ordering::Relaxed) {
+            match nft6::apply(&nft6::Ruleset6 {
+                table: self.networks.table.clone(),
+                bridges,
+                ports: ports.clone(),
+            }) {
+                Ok(()) => self.networks.v6_table.store(want, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "nftables (IPv6) update failed"),
+            }
+        }
+        self.sync_loopback6(&ports);
+    }
+
+    /// Starts and stops the `[::1]:host port` proxies (TCP) to match `ports`.
+    fn sync_loopback6(&self, ports: &[nft6::PortMap6]) {
+        let want: HashMap<u16, SocketAddr> = ports
+            .iter()
+            .filter(|p| p.proto == "tcp")
+            .map(|p| (p.host_port, SocketAddr::new(IpAddr::V6(p.ip), p.port)))
+            .collect();
+        let mut running = self
+            .networks
+            .loopback6
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        running.retain(|port, (target, task)| {
+            let keep = want.get(port) == Some(target) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for (port, target) in want {
+            if running.contains_key(&port) {
+                continue;
+            }
+            let listener = match std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port))
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(port, error = %e, "published port not served on [::1]");
+                    continue;
+                }
+            };
+            let task = handle.spawn(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ = inbound.set_nodelay(true);
+                            let _ = outbound.set_nodelay(true);
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            });
+            running.insert(port, (target, task));
+        }
     }
 
     /// Our accept rules in another firewall's FORWARD chain (dockerd's policy DROP), in step
@@ -1075,13 +1373,14 @@ impl Daemon {
 
     /// The `--dns` servers of the container at `ip` on network `net_id`, if it has any.
     pub fn own_nameservers(&self, net_id: &str, ip: std::net::IpAddr) -> Option<Vec<SocketAddr>> {
-        let std::net::IpAddr::V4(ip) = ip else {
-            return None;
-        };
         let c = self.containers.list().into_iter().find(|c| {
-            c.endpoints
-                .values()
-                .any(|e| e.network_id == net_id && e.ip == Some(ip))
+            c.endpoints.values().any(|e| {
+                e.network_id == net_id
+                    && match ip {
+                        IpAddr::V4(v4) => e.ip == Some(v4),
+                        IpAddr::V6(v6) => e.ip6 == Some(v6),
+                    }
+            })
         })?;
         let servers: Vec<SocketAddr> = c
             .host_config
@@ -1096,7 +1395,7 @@ impl Daemon {
 
     /// The addresses `name` has on network `net_id`: running containers by name, short or
     /// full id, hostname-less aliases.
-    pub fn lookup_name(&self, net_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+    pub fn lookup_name(&self, net_id: &str, name: &str) -> Option<Vec<IpAddr>> {
         let mut out = Vec::new();
         for c in self.containers.list() {
             if c.state.status != Status::Running && c.state.status != Status::Paused {
@@ -1110,7 +1409,8 @@ impl Daemon {
                 || (name.len() >= 12 && c.id.starts_with(name))
                 || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
             if hit {
-                out.push(ip);
+                out.push(IpAddr::V4(ip));
+                out.extend(e.ip6.map(IpAddr::V6));
             }
         }
         (!out.is_empty()).then_some(out)
@@ -1243,6 +1543,8 @@ impl Daemon {
                     ip,
                     prefix: e.prefix,
                     gateway: None,
+                    ip6: e.ip6.map(|a| (a, e.prefix6)),
+                    gateway6: None,
                     bridge: n.bridge.clone(),
                 },
             )
@@ -1314,7 +1616,7 @@ impl Daemon {
                             "EndpointID": e.endpoint_id,
                             "MacAddress": e.mac,
                             "IPv4Address": format!("{ip}/{}", e.prefix),
-                            "IPv6Address": "",
+                            "IPv6Address": e.ip6.map(|a| format!("{a}/{}", e.prefix6)).unwrap_or_default(),
                         }),
                     );
                 }
@@ -1326,7 +1628,11 @@ impl Daemon {
                 if let Some(r) = &n.ip_range {
                     c["IPRange"] = json!(r);
                 }
-                json!([c])
+                let mut v = vec![c];
+                if let (Some(s6), Some(g6)) = (&n.subnet6, &n.gateway6) {
+                    v.push(json!({"Subnet": s6, "Gateway": g6}));
+                }
+                json!(v)
             }
             _ => json!([]),
         };
@@ -1337,7 +1643,7 @@ impl Daemon {
             "Scope": "local",
             "Driver": n.driver,
             "EnableIPv4": true,
-            "EnableIPv6": false,
+            "EnableIPv6": n.enable_ipv6,
             "IPAM": { "Driver": "default", "Options": null, "Config": config },
             "Internal": n.internal,
             "Attachable": n.attachable,
@@ -1357,7 +1663,16 @@ impl Daemon {
             nets.insert(
                 name.clone(),
                 json!({
-                    "IPAMConfig": e.requested_ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+                    "IPAMConfig": if e.requested_ip.is_some() || e.requested_ip6.is_some() {
+                        let mut m = serde_json::Map::new();
+                        if let Some(ip) = e.requested_ip {
+                            m.insert("IPv4Address".into(), json!(ip.to_string()));
+                        }
+                        if let Some(ip) = e.requested_ip6 {
+                            m.insert("IPv6Address".into(), json!(ip.to_string()));
+                        }
+                        Value::Object(m)
+                    } else { Value::Null },
                     "Links": null,
                     "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
                     "MacAddress": e.mac,
@@ -1368,9 +1683,9 @@ impl Daemon {
                     "Gateway": e.gateway.map(|g| g.to_string()).unwrap_or_default(),
                     "IPAddress": e.ip.map(|g| g.to_string()).unwrap_or_default(),
                     "IPPrefixLen": e.prefix,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
+                    "IPv6Gateway": e.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": e.ip6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": e.prefix6,
                     "DNSNames": if e.ip.is_some() && name != "bridge" {
                         let mut v = vec![c.name.clone(), c.id[..12].to_string()];
                         v.extend(e.aliases.iter().cloned());
@@ -1456,6 +1771,9 @@ pub fn clear_endpoints(c: &mut Container) -> bool {
         e.ip = None;
         e.gateway = None;
         e.prefix = 0;
+        e.ip6 = None;
+        e.gateway6 = None;
+        e.prefix6 = 0;
         e.mac.clear();
         e.endpoint_id.clear();
         e.ifname.clear();
