@@ -411,3 +411,205 @@ fn test_daemons_never_contact_registries_beyond_loopback() {
     assert!(stderr(&o).contains("refusing to contact"), "{}", stderr(&o));
     assert!(d.image_ids().is_empty());
 }
+
+/// How [`cutting_registry`] answers GETs of its layer blob.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// The first answer breaks off halfway; a `Range` request gets the rest (206).
+    FirstThenRange,
+    /// The first answer breaks off halfway; `Range` is ignored (the whole blob, 200).
+    FirstThenIgnoreRange,
+    /// Every answer breaks off halfway through what it should send.
+    Always,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// A one-image registry in this process on 127.0.0.1 (`cut/bb:1`, one gzip'd busybox layer)
+/// whose layer downloads break off as `mode` says. Returns the port, the image id, and the
+/// `Range` header (or "-") of each GET of the layer.
+fn cutting_registry(mode: Cut) -> (u16, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::{Arc, Mutex};
+    let tar = busybox_rootfs_tar(&[]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).expect("gzip");
+    let layer = gz.finish().expect("gzip");
+    let config = serde_json::json!({
+        "architecture": host_arch(), "os": "linux",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]},
+    })
+    .to_string()
+    .into_bytes();
+    let layer_digest = format!("sha256:{}", sha256_hex(&layer));
+    let config_digest = format!("sha256:{}", sha256_hex(&config));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": config.len(), "digest": config_digest},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": layer.len(), "digest": layer_digest}],
+    })
+    .to_string()
+    .into_bytes();
+    let manifest_digest = format!("sha256:{}", sha256_hex(&manifest));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let (layer, config, manifest, log2) = (
+        Arc::new(layer),
+        Arc::new(config),
+        Arc::new(manifest),
+        log.clone(),
+    );
+    let (ld, cd) = (layer_digest.clone(), config_digest.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (layer, config, manifest, log) = (
+                layer.clone(),
+                config.clone(),
+                manifest.clone(),
+                log2.clone(),
+            );
+            let (ld, cd, md) = (ld.clone(), cd.clone(), manifest_digest.clone());
+            std::thread::spawn(move || {
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        // a TLS ClientHello (the client probes HTTPS first): hang up
+                        Ok(n) if n > 0 && req.is_empty() && buf[0] == 0x16 => return,
+                        Ok(n) if n > 0 && req.len() < 65536 => req.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                let path = text.split(' ').nth(1).unwrap_or("").to_string();
+                let range = text
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("range")
+                            .then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_else(|| "-".to_string());
+                let reply = |s: &mut TcpStream, status: &str, headers: &str, body: &[u8]| {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(body);
+                };
+                let blob = |d: &str| format!("/v2/cut/bb/blobs/{d}");
+                if path == "/v2/" {
+                    reply(&mut s, "200 OK", "", b"{}");
+                } else if path == "/v2/cut/bb/manifests/1"
+                    || path == format!("/v2/cut/bb/manifests/{md}")
+                {
+                    let h = format!("Content-Type: application/vnd.docker.distribution.manifest.v2+json\r\nDocker-Content-Digest: {md}\r\n");
+                    reply(&mut s, "200 OK", &h, &manifest);
+                } else if path == blob(&cd) {
+                    reply(&mut s, "200 OK", "", &config);
+                } else if path == blob(&ld) {
+                    let first = {
+                        let mut g = log.lock().expect("log");
+                        g.push(range.clone());
+                        g.len() == 1
+                    };
+                    let from: usize = range
+                        .strip_prefix("bytes=")
+                        .and_then(|r| r.strip_suffix('-'))
+                        .and_then(|r| r.parse().ok())
+                        .unwrap_or(0);
+                    let total = layer.len();
+                    let (status, start) = if from > 0 && mode != Cut::FirstThenIgnoreRange {
+                        (
+                            format!(
+                                "206 Partial Content\r\nContent-Range: bytes {from}-{}/{total}",
+                                total - 1
+                            ),
+                            from,
+                        )
+                    } else {
+                        ("200 OK".to_string(), 0)
+                    };
+                    let rest = &layer[start..];
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        rest.len()
+                    );
+                    let cut = first || mode == Cut::Always;
+                    let send = if cut { rest.len() / 2 } else { rest.len() };
+                    let _ = s.write_all(&rest[..send]);
+                    let _ = s.flush();
+                } else {
+                    reply(
+                        &mut s,
+                        "404 Not Found",
+                        "Content-Type: application/json\r\n",
+                        br#"{"errors":[{"code":"NOT_FOUND","message":"not found"}]}"#,
+                    );
+                }
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (port, config_digest, log)
+}
+
+#[test]
+fn a_blob_download_that_breaks_off_is_resumed_with_a_range() {
+    let (port, id, log) = cutting_registry(Cut::FirstThenRange);
+    let d = Daemon::start();
+    let name = format!("127.0.0.1:{port}/cut/bb:1");
+    d.ok(&["pull", &name]);
+    assert_eq!(d.image_ids(), vec![id]);
+    let ranges = log.lock().expect("log").clone();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0], "-");
+    let half: u64 = ranges[1]
+        .strip_prefix("bytes=")
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("not a resume: {ranges:?}"));
+    assert!(half > 0, "{ranges:?}");
+    d.ok(&["run", "--rm", &name, "true"]);
+    no_pull_leftovers(&d);
+}
+
+#[test]
+fn a_resume_the_server_answers_with_the_whole_blob_starts_over() {
+    let (port, id, log) = cutting_registry(Cut::FirstThenIgnoreRange);
+    let d = Daemon::start();
+    let name = format!("127.0.0.1:{port}/cut/bb:1");
+    d.ok(&["pull", &name]);
+    assert_eq!(d.image_ids(), vec![id]);
+    let ranges = log.lock().expect("log").clone();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert!(ranges[1].starts_with("bytes="), "{ranges:?}");
+    no_pull_leftovers(&d);
+}
+
+#[test]
+fn a_blob_that_keeps_breaking_off_fails_the_pull_and_stores_nothing() {
+    let (port, _, log) = cutting_registry(Cut::Always);
+    let d = Daemon::start();
+    let name = format!("127.0.0.1:{port}/cut/bb:1");
+    let o = d.wharf(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("gave up after 5 resumes"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(log.lock().expect("log").len(), 6);
+    assert!(d.image_ids().is_empty());
+    no_pull_leftovers(&d);
+}

@@ -322,8 +322,13 @@ pub async fn pull(
     Ok(())
 }
 
+/// How many times a blob download that broke off is resumed before the pull fails.
+const RESUMES: u32 = 5;
+
 /// Streams one blob to `path`, hashing it; the digest (and size, when the manifest gives
-/// one) must match.
+/// one) must match. A body that breaks off (a reset connection, a short body, a stall) is
+/// resumed with `Range: bytes=<received>-`, hashing on; a server that answers the range with
+/// the whole blob (200) is read again from the start.
 async fn download(
     client: &http::Client,
     r: &Reference,
@@ -333,52 +338,74 @@ async fn download(
     tx: &Progress,
 ) -> Result<(), ApiError> {
     use http_body_util::BodyExt;
+    use tokio::io::AsyncSeekExt;
     let mut body = client.blob(r, digest).await?;
     let mut f = tokio::fs::File::create(path)
         .await
         .map_err(|e| ApiError::internal(format!("failed to create {}: {e}", path.display())))?;
+    let write_err =
+        |e: std::io::Error| ApiError::internal(format!("failed to write {}: {e}", path.display()));
     let mut hasher = Digester::new();
     let mut n: u64 = 0;
     let mut reported: u64 = 0;
+    let mut resumes = 0;
     let id = digest.short().to_string();
     let idle = http::registry_timeout();
     loop {
-        let next = tokio::time::timeout(idle, body.frame())
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "failed to download {digest}: the registry sent nothing for {}s",
-                        idle.as_secs()
-                    ),
-                )
-            })?;
-        let Some(frame) = next else {
-            break;
+        let next = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => Some(Err(format!(
+                "the registry sent nothing for {}s",
+                idle.as_secs()
+            ))),
+            Ok(None) => None,
+            Ok(Some(Ok(frame))) => Some(Ok(frame)),
+            Ok(Some(Err(e))) => Some(Err(e.to_string())),
         };
-        let frame = frame.map_err(|e| {
-            ApiError::new(
+        let broke = match next {
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                hasher.update(&data);
+                n += data.len() as u64;
+                f.write_all(&data).await.map_err(write_err)?;
+                if n - reported >= 512 * 1024 || (size > 0 && n == size) {
+                    reported = n;
+                    tx.send_async(json!({
+                        "status": "Downloading",
+                        "progressDetail": {"current": n, "total": size},
+                        "id": id,
+                    }))
+                    .await;
+                }
+                continue;
+            }
+            // the body ended: complete, unless the manifest says there is more
+            None if size == 0 || n >= size => break,
+            None => format!("the registry sent {n} of {size} bytes"),
+            Some(Err(e)) => e,
+        };
+        if resumes == RESUMES {
+            return Err(ApiError::new(
                 ErrorKind::Unavailable,
-                format!("failed to download {digest}: {e}"),
-            )
-        })?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        hasher.update(&data);
-        n += data.len() as u64;
-        f.write_all(&data)
-            .await
-            .map_err(|e| ApiError::internal(format!("failed to write {}: {e}", path.display())))?;
-        if n - reported >= 512 * 1024 || (size > 0 && n == size) {
-            reported = n;
-            tx.send_async(json!({
-                "status": "Downloading",
-                "progressDetail": {"current": n, "total": size},
-                "id": id,
-            }))
-            .await;
+                format!("failed to download {digest}: {broke} (gave up after {RESUMES} resumes)"),
+            ));
+        }
+        resumes += 1;
+        tracing::info!(%digest, received = n, error = %broke, attempt = resumes, "blob download broke off; resuming");
+        tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(resumes))).await;
+        let (next_body, partial) = client.blob_from(r, digest, n).await?;
+        body = next_body;
+        if !partial && n > 0 {
+            // the server ignored the range: start over
+            tracing::info!(%digest, "registry ignored the range; downloading the blob again");
+            f.set_len(0).await.map_err(write_err)?;
+            f.seek(std::io::SeekFrom::Start(0))
+                .await
+                .map_err(write_err)?;
+            hasher = Digester::new();
+            n = 0;
+            reported = 0;
         }
     }
     f.flush()

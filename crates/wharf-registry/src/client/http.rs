@@ -279,8 +279,9 @@ async fn get_once(
     url: &str,
     accept: Option<&str>,
     auth: Option<&str>,
+    extra: &[(header::HeaderName, String)],
 ) -> Result<hyper::Response<Incoming>, Error> {
-    let mut h = Vec::new();
+    let mut h = extra.to_vec();
     if let Some(a) = accept {
         h.push((header::ACCEPT, a.to_string()));
     }
@@ -296,10 +297,20 @@ pub async fn get(
     accept: Option<&str>,
     auth: Option<&str>,
 ) -> Result<hyper::Response<Incoming>, Error> {
+    get_with(url, accept, auth, &[]).await
+}
+
+/// [`get`] with more headers (a `Range`), sent again after each redirect.
+pub async fn get_with(
+    url: &str,
+    accept: Option<&str>,
+    auth: Option<&str>,
+    extra: &[(header::HeaderName, String)],
+) -> Result<hyper::Response<Incoming>, Error> {
     let mut url = url.to_string();
     let mut auth = auth.map(str::to_string);
     for _ in 0..6 {
-        let resp = get_once(&url, accept, auth.as_deref()).await?;
+        let resp = get_once(&url, accept, auth.as_deref(), extra).await?;
         if resp.status().is_redirection() {
             if let Some(loc) = resp
                 .headers()
@@ -403,12 +414,21 @@ impl Client {
         path: &str,
         accept: Option<&str>,
     ) -> Result<hyper::Response<Incoming>, Error> {
+        self.authed_get_with(path, accept, &[]).await
+    }
+
+    async fn authed_get_with(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        extra: &[(header::HeaderName, String)],
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let url = self.0.ep.url(path);
-        let resp = get(&url, accept, self.auth_header().as_deref()).await?;
+        let resp = get_with(&url, accept, self.auth_header().as_deref(), extra).await?;
         if !self.take_challenge(&resp).await? {
             return Ok(resp);
         }
-        get(&url, accept, self.auth_header().as_deref()).await
+        get_with(&url, accept, self.auth_header().as_deref(), extra).await
     }
 
     /// On a 401 with a Bearer challenge: fetches a token; true when the request should be
@@ -611,9 +631,12 @@ impl Client {
         &self,
         r: &Reference,
         d: &Digest,
+        from: u64,
     ) -> Result<hyper::Response<Incoming>, Error> {
         let path = format!("/v2/{}/blobs/{d}", r.path);
-        let resp = self.authed_get(&path, None).await?;
+        let range = [(header::RANGE, format!("bytes={from}-"))];
+        let extra: &[_] = if from > 0 { &range } else { &[] };
+        let resp = self.authed_get_with(&path, None, extra).await?;
         if !resp.status().is_success() {
             let status = resp.status();
             let body = read_all(resp, 1 << 20).await.unwrap_or_default();
@@ -630,12 +653,43 @@ impl Client {
 
     /// The body of a blob, for streaming.
     pub async fn blob(&self, r: &Reference, d: &Digest) -> Result<Incoming, Error> {
-        Ok(self.blob_response(r, d).await?.into_body())
+        Ok(self.blob_response(r, d, 0).await?.into_body())
+    }
+
+    /// The rest of a blob from byte `from` (`Range: bytes=from-`), to resume a download that
+    /// broke off. Returns the body and whether it starts at `from` (a 206 whose
+    /// `Content-Range` starts there); false means the server sent the whole blob again (it
+    /// ignored the range: a 200), so the download starts over.
+    pub async fn blob_from(
+        &self,
+        r: &Reference,
+        d: &Digest,
+        from: u64,
+    ) -> Result<(Incoming, bool), Error> {
+        let resp = self.blob_response(r, d, from).await?;
+        if from == 0 || resp.status() != StatusCode::PARTIAL_CONTENT {
+            return Ok((resp.into_body(), false));
+        }
+        // `Content-Range: bytes <first>-<last>/<total>`
+        let first = resp
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("bytes "))
+            .and_then(|v| v.split('-').next())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if first != Some(from) {
+            return Err(unavailable(format!(
+                "registry {} answered a request for blob {d} from byte {from} with the wrong range",
+                self.0.ep.host
+            )));
+        }
+        Ok((resp.into_body(), true))
     }
 
     /// A small blob (a config), verified.
     pub async fn blob_bytes(&self, r: &Reference, d: &Digest) -> Result<Vec<u8>, Error> {
-        let resp = self.blob_response(r, d).await?;
+        let resp = self.blob_response(r, d, 0).await?;
         let body = read_all(resp, 16 << 20).await?;
         let got = Digest::of(&body);
         if &got != d {
