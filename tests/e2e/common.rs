@@ -212,10 +212,12 @@ impl Daemon {
     fn remove_kernel_objects(&self) {
         if let Some(t) = self.nft_table() {
             remove_filter_rules_of(&t);
-            let _ = Command::new("nft")
-                .args(["delete", "table", "ip", &t])
-                .stderr(Stdio::null())
-                .status();
+            for family in ["ip", "ip6"] {
+                let _ = Command::new("nft")
+                    .args(["delete", "table", family, &t])
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
         if let Some(b) = self.default_bridge() {
             let _ = Command::new("ip")
@@ -595,10 +597,12 @@ pub fn remove_kernel_objects_of(data_root: &Path) {
     };
     let t = t.trim();
     remove_filter_rules_of(t);
-    let _ = Command::new("nft")
-        .args(["delete", "table", "ip", t])
-        .stderr(Stdio::null())
-        .status();
+    for family in ["ip", "ip6"] {
+        let _ = Command::new("nft")
+            .args(["delete", "table", family, t])
+            .stderr(Stdio::null())
+            .status();
+    }
     if let Some(tag) = t.strip_prefix("wharf_") {
         let _ = Command::new("ip")
             .args(["link", "del", &format!("wh{}", &tag[..8.min(tag.len())])])

@@ -373,7 +373,7 @@ impl Daemon {
                 sn
             }
             None => ipv6::pick_subnet6(&ipv6::ula_prefix(&self.id), &taken).ok_or_else(|| {
-                ApiError::invalid("all predefined address pools have been fully subnetted")
+                ApiError::invalid("could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")
             })?,
         };
         let gateway = match req.gateway6.as_deref().filter(|s| !s.is_empty()) {
@@ -1817,6 +1817,7 @@ fn sweep_orphans() {
             "removing an orphaned table and bridge"
         );
         let _ = wharf_net::filter::remove(&t);
+        let _ = nft6::delete_table6(&t);
         if let Err(e) = nft::delete_table(&t) {
             tracing::warn!(table = t, error = %e, "failed to remove an orphaned table");
         }
