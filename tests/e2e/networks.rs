@@ -898,6 +898,8 @@ fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
     assert_eq!(ip6, subnet6.replace("::/64", "::2"), "{ep}");
     assert_eq!(ep["GlobalIPv6PrefixLen"], 64, "{ep}");
     assert_eq!(ep["IPv6Gateway"], gw6.as_str(), "{ep}");
+    let bindings = c[0]["NetworkSettings"]["Ports"]["80/tcp"].to_string();
+    assert!(bindings.contains(r#""HostIp":"::""#), "{bindings}");
     let n = net_inspect(&d, &["v6net"]);
     let members = n[0]["Containers"].as_object().expect("containers").clone();
     assert!(

@@ -592,6 +592,11 @@ impl Daemon {
                     tracing::warn!(network = n.name, error = %e, "failed to set up the bridge");
                 }
             }
+            if let (Some(gw6), Some(sn6)) = (n.gateway6(), n.subnet6()) {
+                if let Err(e) = netlink::ensure_bridge6(&n.bridge, gw6, sn6.prefix) {
+                    tracing::warn!(network = n.name, error = %e, "failed to set up IPv6 on the bridge");
+                }
+            }
             if n.has_dns() {
                 self.start_dns(&n);
             }
@@ -1196,12 +1201,7 @@ impl Daemon {
                 };
                 // As docker: a port published on all addresses (`-p 8080:80`) is published
                 // on IPv6 too; one bound to an IPv4 address is not.
-                for p in c.ports.iter().filter(|p| {
-                    !p.shared
-                        && p.host_ip
-                            .parse::<Ipv4Addr>()
-                            .map_or(p.host_ip.is_empty(), |a| a.is_unspecified())
-                }) {
+                for p in c.ports.iter().filter(|p| published_on_v6(p)) {
                     ports.push(nft6::PortMap6 {
                         proto: p.proto.clone(),
                         host_port: p.host_port,
@@ -1701,6 +1701,7 @@ impl Daemon {
             nets.insert("none".into(), json!({"NetworkID": self.networks.resolve("none").map(|n| n.id).unwrap_or_default()}));
         }
         let mut ports = serde_json::Map::new();
+        let v6 = self.has_ipv6(c);
         if c.state.status.is_live() {
             for k in c.config.exposed_ports.iter().flatten() {
                 ports.insert(k.clone(), Value::Null);
@@ -1713,6 +1714,9 @@ impl Daemon {
                 }
                 if let Some(a) = entry.as_array_mut() {
                     a.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
+                    if v6 && published_on_v6(p) {
+                        a.push(json!({"HostIp": "::", "HostPort": p.host_port.to_string()}));
+                    }
                 }
             }
         }
@@ -1739,14 +1743,26 @@ impl Daemon {
         })
     }
 
+    /// Whether the container's primary network gave it an IPv6 address (its ports that are
+    /// published on all addresses are then published on IPv6 too, listed with `HostIp` `::`).
+    fn has_ipv6(&self, c: &Container) -> bool {
+        self.primary_network(c)
+            .and_then(|n| c.endpoints.get(&n))
+            .is_some_and(|e| e.ip6.is_some())
+    }
+
     /// The `Ports` of `GET /containers/json`: published ones, then exposed-only ones.
     pub fn list_ports(&self, c: &Container) -> Value {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         if c.state.status.is_live() {
+            let v6 = self.has_ipv6(c);
             for p in &c.ports {
                 seen.insert(format!("{}/{}", p.port, p.proto));
                 out.push(json!({"IP": p.host_ip, "PrivatePort": p.port, "PublicPort": p.host_port, "Type": p.proto}));
+                if v6 && published_on_v6(p) {
+                    out.push(json!({"IP": "::", "PrivatePort": p.port, "PublicPort": p.host_port, "Type": p.proto}));
+                }
             }
         }
         for k in c.config.exposed_ports.iter().flatten() {
@@ -1760,6 +1776,15 @@ impl Daemon {
         }
         Value::Array(out)
     }
+}
+
+/// A published port that the IPv6 table forwards too (see `sync_nft6`): on all addresses,
+/// not shared by replicas.
+fn published_on_v6(p: &PublishedPort) -> bool {
+    !p.shared
+        && p.host_ip
+            .parse::<Ipv4Addr>()
+            .map_or(p.host_ip.is_empty(), |a| a.is_unspecified())
 }
 
 /// Clears the addresses, interfaces and host ports of a stopped container's record; true if
