@@ -4,11 +4,12 @@
 set -euo pipefail
 
 # Build: pkg-config + libseccomp-dev (the runtime's seccomp filters).
+# Build: git (the daemon fetches `ADD <git repository>` with it; docs/adr-0007-build.md).
 # Run: busybox-static (the seed image), iproute2, tini (its static build is `--init`; docs/adr-0005-init.md).
 # Test and bench references: docker.io (a real Docker engine beside ours, and its CLI), hyperfine.
 # openssl: the registry TLS tests make a throwaway CA and certificate with its CLI.
 # python3-docker is the Docker SDK used by the interop tests where pip's is absent.
-PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose openssl)
+PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose openssl git)
 
 missing=()
 for p in "${PKGS[@]}"; do

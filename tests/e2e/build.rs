@@ -911,3 +911,155 @@ fn secret_and_ssh_mounts_never_reach_the_image() {
         stderr(&o)
     );
 }
+
+/// A `git daemon` serving `base` on a free loopback port; killed on drop.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn git_daemon(base: &Path) -> GitDaemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("git")
+        .arg("daemon")
+        .arg("--export-all")
+        .arg(format!("--base-path={}", base.display()))
+        .arg("--listen=127.0.0.1")
+        .arg(format!("--port={port}"))
+        .arg("--reuseaddr")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    let g = GitDaemon { child, port };
+    let t0 = Instant::now();
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "git daemon not up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    g
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+#[test]
+fn add_git_repositories_from_a_local_git_daemon() {
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let base = context();
+    let repo = base.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo, "sub/a.txt", "a at v1\n");
+    write(&repo, "top.txt", "top\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    git(&repo, &["tag", "-a", "v1", "-m", "v1"]);
+    write(&repo, "sub/a.txt", "a at main\n");
+    git(&repo, &["commit", "-q", "-am", "two"]);
+    let gd = git_daemon(base.path());
+    let url = format!("git://127.0.0.1:{}/repo", gd.port);
+
+    let ctx = context();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!(
+            "FROM bb\nADD {url} /all\nADD {url}#v1:sub /v1sub\nADD --keep-git-dir {url}#main /kept\n"
+        ),
+    );
+    let o = build(&d, ctx.path(), &["-t", "git:1"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let show = |img: &str| {
+        d.ok(&[
+            "run", "--rm", img, "sh", "-c",
+            "cat /all/top.txt /all/sub/a.txt /v1sub/a.txt; ls -a /all /v1sub; test -d /kept/.git && echo kept-git",
+        ])
+    };
+    assert_eq!(
+        show("git:1"),
+        "top\na at main\na at v1\n/all:\n.\n..\nsub\ntop.txt\n\n/v1sub:\n.\n..\na.txt\nkept-git\n"
+    );
+    // Unchanged remote: every ADD from the cache.
+    let o = build(&d, ctx.path(), &["-t", "git:2", "--progress=plain"]);
+    assert_eq!(cached_and_run(&stdout(&o)).0, 3, "{}", stdout(&o));
+    assert_eq!(image_id(&d, "git:2"), image_id(&d, "git:1"));
+    // Reproducible: fetched again from scratch, the same digest (mtimes clamped).
+    let no_keep = context();
+    write(
+        no_keep.path(),
+        "Dockerfile",
+        &format!("FROM bb\nADD {url}#v1 /src\n"),
+    );
+    let o = build(&d, no_keep.path(), &["-t", "git:3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = build(&d, no_keep.path(), &["--no-cache", "-t", "git:4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(image_id(&d, "git:3"), image_id(&d, "git:4"));
+    // main moves: its ADD re-runs (a new commit), and so do the steps after it.
+    write(&repo, "sub/a.txt", "a at main, later\n");
+    git(&repo, &["commit", "-q", "-am", "three"]);
+    let o = build(&d, ctx.path(), &["-t", "git:5", "--progress=plain"]);
+    let out = stdout(&o);
+    let s = steps(&out);
+    assert_eq!(
+        s.iter().map(|(_, st)| st.as_str()).collect::<Vec<_>>(),
+        ["DONE", "DONE", "DONE", "DONE"],
+        "{out}"
+    );
+    assert!(d
+        .ok(&["run", "--rm", "git:5", "cat", "/all/sub/a.txt"])
+        .contains("later"));
+    // Errors: a missing ref, a missing subdirectory, COPY, a host off this machine (refused
+    // before any traffic by the tests' loopback guard).
+    for (df, want) in [
+        (
+            format!("FROM bb\nADD {url}#nope /x\n"),
+            "git ref nope not found".to_string(),
+        ),
+        (
+            format!("FROM bb\nADD {url}#v1:missing /x\n"),
+            "missing is not a directory of the repository".to_string(),
+        ),
+        (
+            format!("FROM bb\nCOPY {url} /x\n"),
+            "COPY cannot copy from a git repository".to_string(),
+        ),
+        (
+            "FROM bb\nADD git://192.0.2.1/repo /x\n".to_string(),
+            "not a loopback address".to_string(),
+        ),
+        (
+            "FROM bb\nADD git@github.com:o/r.git /x\n".to_string(),
+            "no ssh".to_string(),
+        ),
+    ] {
+        write(ctx.path(), "Dockerfile", &df);
+        let o = build(&d, ctx.path(), &["--progress=plain"]);
+        assert!(!o.status.success(), "{df}");
+        assert!(stderr(&o).contains(&want), "{df}: {}", stderr(&o));
+    }
+    drop(gd);
+}

@@ -12,6 +12,7 @@
 pub mod copy;
 mod events;
 mod fetch;
+mod git;
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -929,7 +930,6 @@ async fn run_step(
                 .or_else(|| opts.network_mode.clone())
                 .filter(|n| !n.is_empty() && n != "default");
             // After the cache key: secrets are never part of it.
-            let mut env = env;
             env.extend(sec.env);
             let id = run_container(
                 d,
@@ -965,8 +965,8 @@ async fn run_step(
             ..
         } => {
             copy_step(
-                d, ctx, work, st, ins, srcs, dest, from, chown, chmod, heredocs, false, results,
-                df, si, opts, epoch, created,
+                d, ctx, work, st, ins, srcs, dest, from, chown, chmod, heredocs, None, results, df,
+                si, opts, epoch, created,
             )
             .await
         }
@@ -976,17 +976,28 @@ async fn run_step(
             chown,
             chmod,
             heredocs,
+            keep_git_dir,
             ..
         } => {
-            if srcs
-                .iter()
-                .any(|s| s.starts_with("git@") || s.ends_with(".git"))
-            {
-                return Err(invalid("ADD of a git repository is not supported yet"));
-            }
             copy_step(
-                d, ctx, work, st, ins, srcs, dest, None, chown, chmod, heredocs, true, results, df,
-                si, opts, epoch, created,
+                d,
+                ctx,
+                work,
+                st,
+                ins,
+                srcs,
+                dest,
+                None,
+                chown,
+                chmod,
+                heredocs,
+                Some(keep_git_dir),
+                results,
+                df,
+                si,
+                opts,
+                epoch,
+                created,
             )
             .await
         }
@@ -1354,7 +1365,8 @@ async fn copy_step(
     chown: Option<String>,
     chmod: Option<String>,
     heredocs: Vec<dockerfile::Heredoc>,
-    add: bool,
+    // ADD: `Some(--keep-git-dir)`; COPY: `None`.
+    add_keep_git: Option<bool>,
     results: &[Option<Option<Digest>>],
     df: &dockerfile::Dockerfile,
     si: usize,
@@ -1392,9 +1404,24 @@ async fn copy_step(
         std::fs::write(&p, data).map_err(internal)?;
         hd_rels.push(PathBuf::from(&h.name));
     }
+    let add = add_keep_git.is_some();
+    // ADD <git repository>: resolved to a commit now (the cache key), fetched on a miss.
+    let mut gits = Vec::new();
+    for s in &srcs {
+        if let Some(g) = git::parse(s) {
+            if !add {
+                return Err(invalid(format!(
+                    "COPY cannot copy from a git repository ({s}); use ADD"
+                )));
+            }
+            let commit = git::resolve(&g).await.map_err(invalid)?;
+            gits.push((g, commit));
+        }
+    }
+    let is_git = |s: &str| git::parse(s).is_some();
     // ADD <url>: downloaded into the work dir, never unpacked (as docker).
     let mut url_rels = Vec::new();
-    for u in srcs.iter().filter(|s| is_url(s)) {
+    for u in srcs.iter().filter(|s| is_url(s) && !is_git(s)) {
         if !add {
             return Err(invalid(format!(
                 "COPY cannot copy from a URL ({u}); use ADD"
@@ -1407,13 +1434,13 @@ async fn copy_step(
     }
     let heredoc_names: HashSet<String> = heredocs.iter().map(|h| format!("<<{}", h.name)).collect();
     for s in &srcs {
-        if heredoc_names.contains(s) || s.starts_with("<<") || is_url(s) {
+        if heredoc_names.contains(s) || s.starts_with("<<") || is_url(s) || is_git(s) {
             continue;
         }
         rels.extend(copy::expand_source(&root, s).map_err(invalid)?);
     }
     let content = format!(
-        "{}{}{}",
+        "{}{}{}{}",
         copy::hash_sources(&root, &rels).map_err(internal)?,
         copy::hash_sources(&hd_dir, &hd_rels).map_err(internal)?,
         url_rels
@@ -1424,6 +1451,16 @@ async fn copy_step(
             )))
             .collect::<std::io::Result<Vec<String>>>()
             .map_err(internal)?
+            .join(","),
+        gits.iter()
+            .map(|(g, c)| format!(
+                "git:{}#{}:{}@{c}:{}",
+                g.url,
+                g.reference,
+                g.subdir,
+                add_keep_git == Some(true)
+            ))
+            .collect::<Vec<_>>()
             .join(",")
     );
     let cleanup_downloads = || {
@@ -1484,7 +1521,42 @@ async fn copy_step(
         format!("{}/{}", st.workdir().trim_end_matches('/'), dest)
     };
     let dest_rel = copy::clean_rel(&abs).unwrap_or_default();
-    let all_count = rels.len() + hd_rels.len() + url_rels.len();
+    // The repositories, checked out.
+    let mut git_dirs = Vec::new();
+    let mut git_rels = Vec::new();
+    for (g, commit) in &gits {
+        let dir = work.join(format!("git-{}", &wharf_types::id::random_id()[..8]));
+        let r = git::checkout(g, commit, &dir, add_keep_git == Some(true)).await;
+        git_dirs.push(dir.clone());
+        if let Err(e) = r {
+            for d in &git_dirs {
+                let _ = crate::container::remove_dir_all_no_follow(d);
+            }
+            return Err(invalid(e));
+        }
+        let rel = if g.subdir.is_empty() {
+            PathBuf::from(".")
+        } else {
+            let rel = copy::clean_rel(&g.subdir).ok_or_else(|| {
+                invalid(format!("ADD {}: invalid subdirectory {}", g.url, g.subdir))
+            })?;
+            // Never through a symlink of the repository (it could point at the host).
+            match copy::resolve_no_symlinks(&dir, &rel) {
+                Ok(Some(p)) if p.is_dir() => rel,
+                _ => {
+                    for d in &git_dirs {
+                        let _ = crate::container::remove_dir_all_no_follow(d);
+                    }
+                    return Err(invalid(format!(
+                        "ADD {}: {} is not a directory of the repository at {commit}",
+                        g.url, g.subdir
+                    )));
+                }
+            }
+        };
+        git_rels.push((dir, rel));
+    }
+    let all_count = rels.len() + hd_rels.len() + url_rels.len() + git_rels.len();
     let dest_is_dir =
         abs.ends_with('/') || dest == "." || all_count > 1 || pview.path.join(&dest_rel).is_dir();
     if all_count > 1 && !abs.ends_with('/') && !pview.path.join(&dest_rel).is_dir() {
@@ -1536,12 +1608,18 @@ async fn copy_step(
         for (dir, name, _) in &url_rels {
             place(dir, name, false)?;
         }
+        for (dir, rel) in &git_rels {
+            place(dir, rel, false)?;
+        }
         Ok(())
     })();
     drop(pview);
     drop(src_view);
     let _ = crate::container::remove_dir_all_no_follow(&hd_dir);
     cleanup_downloads();
+    for d in &git_dirs {
+        let _ = crate::container::remove_dir_all_no_follow(d);
+    }
     if let Err(e) = run {
         let _ = crate::container::remove_dir_all_no_follow(&stage_dir);
         return Err(e);
