@@ -666,3 +666,120 @@ fn devices_and_privileged_containers() {
     let left = d.ok(&["ps", "-aq"]);
     assert_eq!(left, "");
 }
+
+#[test]
+fn namespace_and_resource_options() {
+    let d = daemon_with_busybox();
+    let run = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        d.ok(&a)
+    };
+    let out = run(&["--shm-size", "128m", "bb", "df", "-k", "/dev/shm"]);
+    assert!(
+        out.lines().last().unwrap_or("").contains(" 131072 "),
+        "{out}"
+    );
+    let out = run(&[
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "kernel.shmmax=4096",
+        "bb",
+        "cat",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/kernel/shmmax",
+    ]);
+    assert_eq!(out, "1\n4096\n");
+    let o = d.wharf(&["run", "--rm", "--sysctl", "kernel.hostname=x", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("is not allowed"), "{}", stderr(&o));
+    let out = run(&[
+        "--group-add",
+        "4242",
+        "--group-add",
+        "nogroup",
+        "bb",
+        "id",
+        "-G",
+    ]);
+    assert_eq!(out, "0 4242 65534\n");
+    let out = run(&[
+        "--oom-score-adj",
+        "500",
+        "bb",
+        "cat",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(out, "500\n");
+    let out = run(&[
+        "--cpuset-cpus",
+        "0",
+        "bb",
+        "cat",
+        "/sys/fs/cgroup/cpuset/cpuset.cpus",
+    ]);
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert_eq!(out, "0\n");
+        let out = run(&[
+            "--oom-kill-disable", "--memory-reservation", "20m", "bb", "sh", "-c",
+            "head -1 /sys/fs/cgroup/memory/memory.oom_control; cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+        ]);
+        assert_eq!(out, "oom_kill_disable 1\n20971520\n");
+    }
+
+    // The host's namespaces.
+    let host_ns = |k: &str| std::fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
+    let out = run(&["--ipc", "host", "bb", "readlink", "/proc/self/ns/ipc"]);
+    assert_eq!(out.trim(), host_ns("ipc").to_string_lossy());
+    let out = run(&["--pid", "host", "bb", "readlink", "/proc/self/ns/pid"]);
+    assert_eq!(out.trim(), host_ns("pid").to_string_lossy());
+    let out = run(&["--uts", "host", "bb", "hostname"]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(out.trim(), host.trim());
+
+    // Another container's pid and ipc namespaces, /dev/shm included.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "bb",
+        "sh",
+        "-c",
+        "echo shared > /dev/shm/f; exec sleep 100",
+    ]);
+    d.ok(&["run", "-d", "--name", "private", "bb", "sleep", "100"]);
+    let o = d.wharf(&["run", "--rm", "--ipc", "container:private", "bb", "true"]);
+    assert!(stderr(&o).contains("non-shareable IPC"), "{}", stderr(&o));
+    d.ok(&["rm", "-f", "private"]);
+    let mut out = String::new();
+    for _ in 0..50 {
+        let o = d.wharf(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:donor",
+            "--pid",
+            "container:donor",
+            "bb",
+            "sh",
+            "-c",
+            "cat /dev/shm/f && ps -o comm | grep -c sleep",
+        ]);
+        out = format!("{}{}", stdout(&o), stderr(&o));
+        if o.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(out, "shared\n1\n");
+    let o = d.wharf(&["run", "--rm", "--userns", "remap", "bb", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
+    d.ok(&["rm", "-f", "donor"]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_eq!(mounts_under(&d.data_root()), 0, "nothing left mounted");
+}

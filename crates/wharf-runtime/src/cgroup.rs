@@ -21,6 +21,18 @@ pub fn memory_dir(cgroups_path: &str) -> PathBuf {
     }
 }
 
+/// `--oom-kill-disable` on a cgroup v1 host (`memory.oom_control` = 1); nothing on v2,
+/// which has no such switch. Best effort, as docker: a kernel without it just kills.
+pub fn disable_oom_killer(cgroups_path: &str) {
+    if is_unified() {
+        return;
+    }
+    let f = memory_dir(cgroups_path).join("memory.oom_control");
+    if let Err(e) = std::fs::write(&f, "1") {
+        tracing::warn!(file = %f.display(), error = %e, "could not disable the OOM killer");
+    }
+}
+
 /// Whether the kernel OOM killer killed a process in this cgroup.
 pub fn oom_killed(cgroups_path: &str) -> bool {
     let dir = memory_dir(cgroups_path);

@@ -107,6 +107,39 @@ pub struct ContainerConfig {
     /// `--device`: host devices made in the container's /dev.
     #[serde(default)]
     pub devices: Vec<DeviceMapping>,
+    /// Namespaces and resources beyond the defaults (`--pid`, `--ipc`, `--shm-size`, …).
+    #[serde(default)]
+    pub extra: Extra,
+}
+
+/// docker's less common `run` options (HostConfig fields), all off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Extra {
+    /// `--pid host|container:X` (a path `/proc/PID/ns/pid` for the latter).
+    pub pid: NetworkMode,
+    /// `--ipc host|container:X|private|shareable`; with another container's namespace,
+    /// `ipc_shm` is the /dev/shm to share (`/proc/PID/root/dev/shm`).
+    pub ipc: NetworkMode,
+    pub ipc_shm: Option<PathBuf>,
+    /// `--uts host`.
+    pub uts_host: bool,
+    /// `--cgroupns host`.
+    pub cgroupns_host: bool,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<i64>,
+    /// `--group-add`: group names (looked up in the container's /etc/group) or numbers.
+    pub group_add: Vec<String>,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// `--sysctl` (namespaced ones only, as docker allows).
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    pub oom_kill_disable: bool,
+    pub memory_reservation: Option<i64>,
+    pub oom_score_adj: Option<i32>,
+    pub blkio_weight: Option<u16>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// A process to run in an existing container (`docker exec`).

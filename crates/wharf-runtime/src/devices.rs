@@ -164,6 +164,36 @@ fn resolve_in(
     Ok((nodes, rules))
 }
 
+/// docker's `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS` with TYPE `a`, `b` or `c`,
+/// numbers or `*`, ACCESS a combination of r, w and m.
+pub fn parse_cgroup_rule(rule: &str) -> Result<Value> {
+    let bad = || Error::InvalidConfig(format!("invalid device cgroup rule {rule:?}"));
+    let f: Vec<&str> = rule.split_whitespace().collect();
+    let [kind, nums, access] = f.as_slice() else {
+        return Err(bad());
+    };
+    if !matches!(*kind, "a" | "b" | "c") {
+        return Err(bad());
+    }
+    check_perms(access).map_err(|_| bad())?;
+    let (maj, min) = nums.split_once(':').ok_or_else(bad)?;
+    let num = |n: &str| -> Result<Option<u64>> {
+        if n == "*" {
+            Ok(None)
+        } else {
+            n.parse().map(Some).map_err(|_| bad())
+        }
+    };
+    let mut r = json!({"allow": true, "type": kind, "access": access});
+    if let Some(m) = num(maj)? {
+        r["major"] = json!(m);
+    }
+    if let Some(m) = num(min)? {
+        r["minor"] = json!(m);
+    }
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +232,20 @@ mod tests {
         assert!(e.to_string().contains("invalid device mode"), "{e}");
         let e = resolve(false, &[map("/dev/null", "/etc/x", "")]).unwrap_err();
         assert!(e.to_string().contains("under /dev"), "{e}");
+    }
+
+    #[test]
+    fn cgroup_rules() {
+        let r = parse_cgroup_rule("c 1:3 rw").unwrap();
+        assert_eq!(
+            r,
+            json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"})
+        );
+        let r = parse_cgroup_rule("b *:* m").unwrap();
+        assert_eq!(r, json!({"allow": true, "type": "b", "access": "m"}));
+        for bad in ["c", "x 1:3 r", "c 1:3 rx", "c 1 r", "c a:3 r"] {
+            assert!(parse_cgroup_rule(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub mod spec;
 pub mod user;
 
 pub use config::{
-    ContainerConfig, DeviceMapping, ExecConfig, HostsFiles, Mount, NetworkMode, Pid, Seccomp,
-    State, Stats, Status, Stdio,
+    ContainerConfig, DeviceMapping, ExecConfig, Extra, HostsFiles, Mount, NetworkMode, Pid,
+    Seccomp, State, Stats, Status, Stdio,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use libcontainer_rt::LibcontainerRuntime;

@@ -120,7 +120,8 @@ impl LibcontainerRuntime {
         for (path, _) in &cfg.tmpfs {
             rootfs::prepare_mountpoint(&rootfs, path)?;
         }
-        let user = user::resolve(&rootfs, &cfg.user)?;
+        let mut user = user::resolve(&rootfs, &cfg.user)?;
+        user::add_groups(&rootfs, &mut user, &cfg.extra.group_add)?;
         let spec = spec::build_spec(cfg, &rootfs, &user)?;
         let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
         let config_path = layout.bundle().join("config.json");
@@ -142,6 +143,11 @@ impl LibcontainerRuntime {
             })?;
         if cfg.network == NetworkMode::New {
             loopback_up(pid)?;
+        }
+        if cfg.extra.oom_kill_disable {
+            // libcontainer 0.7 never passes the spec's disableOOMKiller on to its cgroup
+            // managers; cgroup v1 has the switch (v2 has none: docker warns and ignores).
+            crate::cgroup::disable_oom_killer(&spec::cgroups_path(&cfg.id));
         }
         Ok(pid)
     }

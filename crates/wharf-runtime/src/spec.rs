@@ -149,6 +149,42 @@ pub fn seccomp_json(
     Ok(Some(seccomp::to_oci(&profile, bounding)?))
 }
 
+/// docker's `ValidateSysctl`: only sysctls of a namespace the container has of its own
+/// (IPC: `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`; network: `net.*`).
+fn check_sysctl(key: &str, net: &NetworkMode, ipc: &NetworkMode) -> Result<()> {
+    let ipc_key = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ]
+    .contains(&key)
+        || key.starts_with("fs.mqueue.");
+    if ipc_key {
+        if *ipc == NetworkMode::Host {
+            return Err(Error::InvalidConfig(format!(
+                "sysctl {key:?} is not allowed in host IPC namespace"
+            )));
+        }
+        return Ok(());
+    }
+    if key.starts_with("net.") {
+        if *net == NetworkMode::Host {
+            return Err(Error::InvalidConfig(format!(
+                "sysctl {key:?} not allowed in host network namespace"
+            )));
+        }
+        return Ok(());
+    }
+    Err(Error::InvalidConfig(format!(
+        "sysctl {key:?} is not allowed"
+    )))
+}
+
 fn split_opts(opts: &str) -> Vec<String> {
     opts.split(',')
         .map(str::trim)
@@ -234,6 +270,9 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
     if cfg.no_new_privileges {
         process["noNewPrivileges"] = json!(true);
     }
+    if let Some(a) = cfg.extra.oom_score_adj.filter(|a| *a != 0) {
+        process["oomScoreAdj"] = json!(a);
+    }
 
     let sys_opts = if cfg.privileged {
         vec!["nosuid", "noexec", "nodev"]
@@ -248,8 +287,21 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
     ];
+    let x = &cfg.extra;
+    match (&x.ipc, &x.ipc_shm) {
+        // A shareable /dev/shm kept on the host (this container's, or the one whose IPC
+        // namespace it joins); the host's with the host's namespace, as docker.
+        (_, Some(shm)) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rprivate"]})),
+        (NetworkMode::Host, None) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        _ => {
+            let size = match x.shm_size {
+                Some(s) if s > 0 => s,
+                _ => 67108864,
+            };
+            mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={size}")]}));
+        }
+    }
     let hf = &cfg.extra_hosts_files;
     for (src, dst) in [
         (&hf.hosts, "/etc/hosts"),
@@ -282,20 +334,25 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         );
     }
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
-    ];
-    match &cfg.network {
-        NetworkMode::New => namespaces.push(json!({"type": "network"})),
-        NetworkMode::Host => {}
-        NetworkMode::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, mode) in [("pid", &x.pid), ("ipc", &x.ipc), ("network", &cfg.network)] {
+        match mode {
+            NetworkMode::New => namespaces.push(json!({"type": kind})),
+            NetworkMode::Host => {}
+            NetworkMode::Path(p) => namespaces.push(json!({"type": kind, "path": p})),
+        }
+    }
+    if !x.uts_host {
+        namespaces.push(json!({"type": "uts"}));
+    }
+    if !x.cgroupns_host {
+        namespaces.push(json!({"type": "cgroup"}));
     }
 
-    let (device_nodes, device_rules) = crate::devices::resolve(cfg.privileged, &cfg.devices)?;
+    let (device_nodes, mut device_rules) = crate::devices::resolve(cfg.privileged, &cfg.devices)?;
+    for r in &x.device_cgroup_rules {
+        device_rules.push(crate::devices::parse_cgroup_rule(r)?);
+    }
     let mut resources = json!({
         "devices": if cfg.privileged {
             json!([{"allow": true, "access": "rwm"}])
@@ -307,18 +364,35 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
             rules
         },
     });
-    if cfg.memory.is_some() || cfg.memory_swap.is_some() {
-        let mut mem = json!({});
-        if let Some(m) = cfg.memory {
-            mem["limit"] = json!(m);
-        }
-        if let Some(s) = cfg.memory_swap {
-            mem["swap"] = json!(s);
-        }
+    let mut mem = json!({});
+    if let Some(m) = cfg.memory {
+        mem["limit"] = json!(m);
+    }
+    if let Some(s) = cfg.memory_swap {
+        mem["swap"] = json!(s);
+    }
+    if let Some(r) = x.memory_reservation.filter(|r| *r > 0) {
+        mem["reservation"] = json!(r);
+    }
+    if x.oom_kill_disable {
+        mem["disableOOMKiller"] = json!(true);
+    }
+    if mem.as_object().is_some_and(|m| !m.is_empty()) {
         resources["memory"] = mem;
     }
-    if cfg.cpu_quota.is_some() || cfg.cpu_period.is_some() || cfg.cpu_shares.is_some() {
+    if cfg.cpu_quota.is_some()
+        || cfg.cpu_period.is_some()
+        || cfg.cpu_shares.is_some()
+        || !x.cpuset_cpus.is_empty()
+        || !x.cpuset_mems.is_empty()
+    {
         let mut cpu = json!({});
+        if !x.cpuset_cpus.is_empty() {
+            cpu["cpus"] = json!(x.cpuset_cpus);
+        }
+        if !x.cpuset_mems.is_empty() {
+            cpu["mems"] = json!(x.cpuset_mems);
+        }
         if let Some(q) = cfg.cpu_quota {
             cpu["quota"] = json!(q);
         }
@@ -333,12 +407,21 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
     if let Some(p) = cfg.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if let Some(w) = x.blkio_weight.filter(|w| *w > 0) {
+        resources["blockIO"] = json!({"weight": w});
+    }
 
     let mut linux = json!({
         "cgroupsPath": cgroups_path(&cfg.id),
         "namespaces": namespaces,
         "resources": resources,
     });
+    if !x.sysctls.is_empty() {
+        for k in x.sysctls.keys() {
+            check_sysctl(k, &cfg.network, &x.ipc)?;
+        }
+        linux["sysctl"] = json!(x.sysctls);
+    }
     if !device_nodes.is_empty() {
         linux["devices"] = device_nodes.iter().map(|n| n.spec()).collect();
     }
@@ -357,7 +440,8 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         "mounts": mounts,
         "linux": linux,
     });
-    if !cfg.hostname.is_empty() {
+    // With the host's UTS namespace the host's name stays (docker ignores -h there).
+    if !cfg.hostname.is_empty() && !cfg.extra.uts_host {
         spec["hostname"] = json!(cfg.hostname);
     }
     serde_json::from_value(spec).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))

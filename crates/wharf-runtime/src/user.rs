@@ -165,6 +165,33 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ResolvedUser> {
     })
 }
 
+/// docker's `--group-add`: each entry a group name of the container's /etc/group or a
+/// number; added to the process's supplementary groups (no duplicates).
+pub fn add_groups(root: &Path, user: &mut ResolvedUser, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let groups = parse_group(&read_in_root(root, "/etc/group")?.unwrap_or_default());
+    for n in names {
+        let gid = match n.parse::<u32>() {
+            Ok(g) => g,
+            Err(_) => groups
+                .iter()
+                .find(|(name, _, _)| name == n)
+                .map(|(_, g, _)| *g)
+                .ok_or_else(|| {
+                    Error::InvalidConfig(format!(
+                        "Unable to find group {n}: no matching entries in group file"
+                    ))
+                })?,
+        };
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -411,6 +411,7 @@ impl Daemon {
             tty: c.config.tty.unwrap_or(false),
             init: h.init.unwrap_or(false),
             ephemeral: h.auto_remove == Some(true),
+            extra: self.runtime_extra(h, dir)?,
         };
         let (mut max_size, mut max_files) = (0u64, 1u32);
         if let Some(lc) = &h.log_config {
@@ -1010,6 +1011,144 @@ pub fn remove_dir_all_no_follow(dir: &Path) -> std::io::Result<()> {
     // std's remove_dir_all does not follow symlinks (it unlinks them) and is race-safe on
     // Linux (openat/unlinkat with O_NOFOLLOW), which is exactly this contract.
     std::fs::remove_dir_all(dir)
+}
+
+/// A `--ipc shareable` container's /dev/shm: a tmpfs on the host at `<dir>/shm` (as docker
+/// keeps it), bind-mounted into the container and into those that join its IPC namespace.
+/// Mounted on first start; the container's removal unmounts everything under its directory.
+fn shareable_shm(dir: &Path, size: Option<i64>) -> Result<PathBuf, ApiError> {
+    use rustix::mount::{mount, MountFlags};
+    let at = dir.join("shm");
+    let fail =
+        |e: std::io::Error| ApiError::internal(format!("failed to mount {}: {e}", at.display()));
+    std::fs::create_dir_all(&at).map_err(fail)?;
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(at.to_string_lossy().as_ref()));
+    if !mounted {
+        let size = size.filter(|s| *s > 0).unwrap_or(64 << 20);
+        let data = std::ffi::CString::new(format!("mode=1777,size={size}"))
+            .map_err(|e| fail(std::io::Error::other(e)))?;
+        mount(
+            "shm",
+            &at,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| fail(e.into()))?;
+    }
+    Ok(at)
+}
+
+impl Daemon {
+    /// The namespace of another container for `--pid`/`--ipc container:X` (it must run).
+    fn joined_namespace(&self, other: &str, kind: &str) -> Result<(PathBuf, i64), ApiError> {
+        let o = self.containers.resolve(other)?;
+        if o.state.status != Status::Running {
+            return Err(ApiError::new(
+                ErrorKind::Conflict,
+                format!("cannot join {kind} namespace of a non running container: {other}"),
+            ));
+        }
+        let pid = o.state.pid;
+        Ok((PathBuf::from(format!("/proc/{pid}/ns/{kind}")), pid))
+    }
+
+    /// docker's less common HostConfig fields (`--pid`, `--ipc`, `--uts`, `--cgroupns`,
+    /// `--shm-size`, `--group-add`, `--cpuset-*`, `--sysctl`, `--oom-*`,
+    /// `--memory-reservation`, `--blkio-weight`, `--device-cgroup-rule`). What wharf does
+    /// not do (user namespace remapping) is refused rather than ignored.
+    fn runtime_extra(
+        &self,
+        h: &bollard_stubs::models::HostConfig,
+        dir: &Path,
+    ) -> Result<wharf_runtime::Extra, ApiError> {
+        use wharf_runtime::NetworkMode as Ns;
+        let invalid = |m: String| ApiError::new(ErrorKind::InvalidArgument, m);
+        let mut x = wharf_runtime::Extra::default();
+        match h.pid_mode.as_deref().unwrap_or("") {
+            "" | "private" => {}
+            "host" => x.pid = Ns::Host,
+            m => match m.strip_prefix("container:") {
+                Some(c) => x.pid = Ns::Path(self.joined_namespace(c, "pid")?.0),
+                None => return Err(invalid(format!("invalid PID mode: {m}"))),
+            },
+        }
+        match h.ipc_mode.as_deref().unwrap_or("") {
+            "" | "private" | "none" => {}
+            "shareable" => x.ipc_shm = Some(shareable_shm(dir, h.shm_size)?),
+            "host" => x.ipc = Ns::Host,
+            m => match m.strip_prefix("container:") {
+                Some(c) => {
+                    let (ns, _) = self.joined_namespace(c, "ipc")?;
+                    let donor = self.containers.resolve(c)?;
+                    match donor.host_config.ipc_mode.as_deref().unwrap_or("") {
+                        "shareable" => {
+                            x.ipc_shm = Some(self.container_dir(&donor.id).join("shm"));
+                            x.ipc = Ns::Path(ns);
+                        }
+                        "host" => x.ipc = Ns::Host,
+                        _ => {
+                            return Err(ApiError::new(
+                                ErrorKind::Conflict,
+                                format!("cannot join IPC of container {c}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"),
+                            ))
+                        }
+                    }
+                }
+                None => return Err(invalid(format!("invalid IPC mode: {m}"))),
+            },
+        }
+        match h.uts_mode.as_deref().unwrap_or("") {
+            "" => {}
+            "host" => x.uts_host = true,
+            m => return Err(invalid(format!("invalid UTS mode: {m}"))),
+        }
+        match h.userns_mode.as_deref().unwrap_or("") {
+            "" | "host" => {}
+            m => {
+                return Err(invalid(format!(
+                    "invalid user namespace mode {m:?}: user namespace remapping is not supported"
+                )))
+            }
+        }
+        x.cgroupns_host = matches!(
+            h.cgroupns_mode,
+            Some(bollard_stubs::models::HostConfigCgroupnsModeEnum::HOST)
+        );
+        if let Some(s) = h.shm_size.filter(|s| *s != 0) {
+            if s < 0 {
+                return Err(invalid("SHM size can not be less than 0".into()));
+            }
+            x.shm_size = Some(s);
+        }
+        x.group_add = h.group_add.clone().unwrap_or_default();
+        x.cpuset_cpus = h.cpuset_cpus.clone().unwrap_or_default();
+        x.cpuset_mems = h.cpuset_mems.clone().unwrap_or_default();
+        x.sysctls = h.sysctls.clone().unwrap_or_default().into_iter().collect();
+        x.oom_kill_disable = h.oom_kill_disable.unwrap_or(false);
+        x.memory_reservation = h.memory_reservation.filter(|r| *r > 0);
+        if let Some(a) = h.oom_score_adj.filter(|a| *a != 0) {
+            if !(-1000..=1000).contains(&a) {
+                return Err(invalid(format!(
+                    "Invalid value {a}, range for oom score adj is [-1000, 1000]"
+                )));
+            }
+            x.oom_score_adj = Some(a as i32);
+        }
+        if let Some(w) = h.blkio_weight.filter(|w| *w > 0) {
+            if !(10..=1000).contains(&w) {
+                return Err(invalid(
+                    "Range of blkio weight is from 10 to 1000".to_string(),
+                ));
+            }
+            x.blkio_weight = Some(w);
+        }
+        x.device_cgroup_rules = h.device_cgroup_rules.clone().unwrap_or_default();
+        Ok(x)
+    }
 }
 
 #[cfg(test)]

@@ -135,6 +135,51 @@ pub struct ContainerOpts {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Add additional groups to join
+    #[arg(long = "group-add", value_name = "list")]
+    pub group_add: Vec<String>,
+    /// PID namespace to use
+    #[arg(long = "pid", value_name = "string")]
+    pub pid: Option<String>,
+    /// IPC mode to use
+    #[arg(long = "ipc", value_name = "string")]
+    pub ipc: Option<String>,
+    /// UTS namespace to use
+    #[arg(long = "uts", value_name = "string")]
+    pub uts: Option<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long = "cgroupns", value_name = "string")]
+    pub cgroupns: Option<String>,
+    /// User namespace to use
+    #[arg(long = "userns", value_name = "string")]
+    pub userns: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "string")]
+    pub cpuset_mems: Option<String>,
+    /// Sysctl options
+    #[arg(long = "sysctl", value_name = "map")]
+    pub sysctl: Vec<String>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", value_name = "int", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long = "blkio-weight", value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule", value_name = "list")]
+    pub device_cgroup_rule: Vec<String>,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
@@ -302,6 +347,27 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         .map(|m| ram_in_bytes(m).map_err(|e| flag_err(m, "-m, --memory", &e)))
         .transpose()?
         .unwrap_or(0);
+    let shm_size = o
+        .shm_size
+        .as_deref()
+        .map(|m| ram_in_bytes(m).map_err(|e| flag_err(m, "--shm-size", &e)))
+        .transpose()?
+        .unwrap_or(0);
+    let memory_reservation = o
+        .memory_reservation
+        .as_deref()
+        .map(|m| ram_in_bytes(m).map_err(|e| flag_err(m, "--memory-reservation", &e)))
+        .transpose()?
+        .unwrap_or(0);
+    let mut sysctls = serde_json::Map::new();
+    for kv in &o.sysctl {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                sysctls.insert(k.to_string(), Value::from(v));
+            }
+            _ => return Err(flag_err(kv, "--sysctl", &format!("invalid value {kv}"))),
+        }
+    }
     let memory_swap = match o.memory_swap.as_deref() {
         None => 0,
         Some("-1") => -1,
@@ -479,30 +545,30 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "ConsoleSize": console,
         "CapAdd": caps(&o.cap_add),
         "CapDrop": caps(&o.cap_drop),
-        "CgroupnsMode": "",
+        "CgroupnsMode": o.cgroupns.clone().unwrap_or_default(),
         "Dns": dns,
         "DnsOptions": o.dns_option,
         "DnsSearch": dns_search,
         "ExtraHosts": strs_or_null(&o.add_host),
-        "GroupAdd": null,
-        "IpcMode": "",
+        "GroupAdd": strs_or_null(&o.group_add),
+        "IpcMode": o.ipc.clone().unwrap_or_default(),
         "Cgroup": "",
         "Links": strs_or_null(&o.link),
-        "OomScoreAdj": 0,
-        "PidMode": "",
+        "OomScoreAdj": o.oom_score_adj.unwrap_or(0),
+        "PidMode": o.pid.clone().unwrap_or_default(),
         "Privileged": o.privileged,
         "PublishAllPorts": o.publish_all,
         "ReadonlyRootfs": o.read_only,
         "SecurityOpt": strs_or_null(&security_opt),
-        "UTSMode": "",
-        "UsernsMode": "",
-        "ShmSize": 0,
+        "UTSMode": o.uts.clone().unwrap_or_default(),
+        "UsernsMode": o.userns.clone().unwrap_or_default(),
+        "ShmSize": shm_size,
         "Isolation": "",
         "CpuShares": o.cpu_shares,
         "Memory": memory,
         "NanoCpus": nano_cpus,
         "CgroupParent": "",
-        "BlkioWeight": 0,
+        "BlkioWeight": o.blkio_weight.unwrap_or(0),
         "BlkioWeightDevice": [],
         "BlkioDeviceReadBps": [],
         "BlkioDeviceWriteBps": [],
@@ -512,15 +578,16 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "CpuQuota": 0,
         "CpuRealtimePeriod": 0,
         "CpuRealtimeRuntime": 0,
-        "CpusetCpus": "",
-        "CpusetMems": "",
+        "CpusetCpus": o.cpuset_cpus.clone().unwrap_or_default(),
+        "CpusetMems": o.cpuset_mems.clone().unwrap_or_default(),
         "Devices": o.device.iter().map(device_json).collect::<Vec<_>>(),
-        "DeviceCgroupRules": null,
+        "DeviceCgroupRules": strs_or_null(&o.device_cgroup_rule),
         "DeviceRequests": null,
-        "MemoryReservation": 0,
+        "MemoryReservation": memory_reservation,
         "MemorySwap": memory_swap,
         "MemorySwappiness": -1,
-        "OomKillDisable": false,
+        "OomKillDisable": o.oom_kill_disable,
+        "Sysctls": if sysctls.is_empty() { Value::Null } else { Value::Object(sysctls) },
         "PidsLimit": o.pids_limit.unwrap_or(0),
         "Ulimits": ulimits,
         "CpuCount": 0,
