@@ -34,6 +34,7 @@ pub fn parse(listing: &str, tag: &str) -> FilterView {
     let mut chain = String::new();
     let mut forward_drop = false;
     let mut docker_user = false;
+    let mut forward_jumps = false;
     let mut ours = Vec::new();
     for line in listing.lines() {
         let l = line.trim();
@@ -51,6 +52,9 @@ pub fn parse(listing: &str, tag: &str) -> FilterView {
         if chain == "FORWARD" && l.contains("hook forward") && l.contains("policy drop") {
             forward_drop = true;
         }
+        if chain == "FORWARD" && l.contains("jump DOCKER-USER") {
+            forward_jumps = true;
+        }
         let (rule, handle) = match l.rsplit_once(" # handle ") {
             Some((r, h)) => (r.trim(), h.trim().parse::<u64>().ok()),
             None => (l, None),
@@ -61,7 +65,9 @@ pub fn parse(listing: &str, tag: &str) -> FilterView {
             }
         }
     }
-    let target = if docker_user {
+    // DOCKER-USER only while FORWARD still jumps to it (a stopped dockerd may leave the chain
+    // behind, unreferenced, with the policy still drop).
+    let target = if docker_user && forward_jumps {
         Some("DOCKER-USER".to_string())
     } else if forward_drop {
         Some("FORWARD".to_string())
@@ -223,6 +229,13 @@ table ip filter { # handle 5
         assert_eq!(v.target.as_deref(), Some("FORWARD"));
         assert_eq!(script("ip", &v, "wharf", &["wh1".into()]), None);
         // Policy accept and no DOCKER-USER: our rules go.
+        // DOCKER-USER that FORWARD no longer jumps to: the rules go to FORWARD.
+        let orphan_user =
+            listing.replace(" }\n}\n", " }\n chain DOCKER-USER { # handle 2\n }\n}\n");
+        assert_eq!(
+            parse(&orphan_user, "wharf").target.as_deref(),
+            Some("FORWARD")
+        );
         let accept = listing.replace("policy drop", "policy accept");
         let v = parse(&accept, "wharf");
         assert_eq!(v.target, None);
