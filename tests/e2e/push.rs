@@ -29,7 +29,8 @@ impl WharfRegistry {
             .args(["registry", "serve", "--addr", &format!("127.0.0.1:{port}")])
             .arg("--root")
             .arg(dir.join("registry"))
-            .args(extra)
+            // `{port}` in an argument is this registry's port (a token realm names it)
+            .args(extra.iter().map(|a| a.replace("{port}", &port.to_string())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -1011,4 +1012,184 @@ fn push_and_pull_with_a_client_certificate_the_registry_demands() {
         stderr(&o)
     );
     assert!(d3.image_ids().is_empty());
+}
+
+/// A PKCS#8 P-256 key and a self-signed certificate for it: (key, cert).
+fn make_token_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.crt"));
+    let o = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "genpkey: {}", stderr(&o));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=wharf token signer",
+            "-key",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "req: {}", stderr(&o));
+    (key, cert)
+}
+
+/// One raw HTTP/1.1 GET on 127.0.0.1: (status code, head, body).
+fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let code = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_string(), body.to_string())
+}
+
+fn token_registry(dir: &Path, htpasswd: &Path, key: &Path, cert: &Path) -> WharfRegistry {
+    let p = |x: &Path| x.to_str().expect("utf8").to_string();
+    WharfRegistry::start(
+        dir,
+        &[
+            "--htpasswd",
+            &p(htpasswd),
+            "--token-realm",
+            "http://127.0.0.1:{port}/token",
+            "--token-service",
+            "wharf-test",
+            "--token-issuer",
+            "wharf-test-issuer",
+            "--token-rootcertbundle",
+            &p(cert),
+            "--token-key",
+            &p(key),
+        ],
+    )
+}
+
+#[test]
+fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
+    let Some(line) = htpasswd_line() else {
+        eprintln!("SKIP: no bcrypt from python3's crypt module");
+        return;
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-token-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let htpasswd = tmp.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
+    let (key, cert) = make_token_key(tmp.path(), "signer");
+    let reg = token_registry(tmp.path(), &htpasswd, &key, &cert);
+    let server = format!("127.0.0.1:{}", reg.port);
+
+    // distribution's challenge, naming the scope the request needs
+    let (code, head, _) = raw_get(reg.port, "/v2/tok/bb/manifests/1", &[]);
+    assert_eq!(code, 401, "{head}");
+    assert!(
+        head.contains(&format!(
+            "Bearer realm=\"http://{server}/token\",service=\"wharf-test\",scope=\"repository:tok/bb:pull\""
+        )),
+        "{head}"
+    );
+    // Basic credentials are not a token
+    let (code, _, _) = raw_get(reg.port, "/v2/", &[("Authorization", "Basic dXNlcjpwYXNz")]);
+    assert_eq!(code, 401);
+    // a wrong password gets no token; anonymous gets one without access
+    let (code, _, _) = raw_get(
+        reg.port,
+        "/token?service=wharf-test&scope=repository:tok/bb:pull",
+        &[("Authorization", "Basic dXNlcjp3cm9uZw==")],
+    );
+    assert_eq!(code, 401);
+    let (code, _, body) = raw_get(
+        reg.port,
+        "/token?service=wharf-test&scope=repository:tok/bb:pull",
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let anon: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let bearer = format!("Bearer {}", anon["token"].as_str().expect("token"));
+    let (code, _, _) = raw_get(reg.port, "/v2/", &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "a valid token opens /v2/");
+    let (code, head, _) = raw_get(
+        reg.port,
+        "/v2/tok/bb/manifests/1",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(code, 401);
+    assert!(head.contains("insufficient_scope"), "{head}");
+
+    // a token signed by another key (another registry's issuer) is refused
+    let tmp2 = tempfile::Builder::new()
+        .prefix("wharf-token-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let (key2, cert2) = make_token_key(tmp2.path(), "other");
+    let reg2 = token_registry(tmp2.path(), &htpasswd, &key2, &cert2);
+    let (code, _, body) = raw_get(
+        reg2.port,
+        "/token?service=wharf-test&scope=repository:tok/bb:pull",
+        &[("Authorization", "Basic dXNlcjpwYXNz")],
+    );
+    assert_eq!(code, 200, "{body}");
+    let forged: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let forged = format!("Bearer {}", forged["token"].as_str().expect("token"));
+    let (code, _, _) = raw_get(reg.port, "/v2/", &[("Authorization", &forged)]);
+    assert_eq!(code, 401, "a token from an untrusted key");
+
+    // our client: the bearer flow for login, push and pull
+    let d = Daemon::start();
+    let name = reg.name("tok/bb:1");
+    d.import_busybox(&name);
+    let cfg = tmp.path().join("cli-config");
+    std::fs::create_dir_all(&cfg).expect("cfg");
+    assert!(!wharf_cfg(&d, &cfg, &["push", &name]).status.success());
+    let o = wharf_cfg(&d, &cfg, &["login", "-u", "user", "-p", "wrong", &server]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unauthorized: incorrect username or password"),
+        "{}",
+        stderr(&o)
+    );
+    ok_cfg(&d, &cfg, &["login", "-u", "user", "-p", "pass", &server]);
+    let digest = pushed_digest(&ok_cfg(&d, &cfg, &["push", &name]), "1");
+    let d2 = Daemon::start();
+    assert!(!d2.wharf(&["pull", &name]).status.success());
+    ok_cfg(&d2, &cfg, &["pull", &name]);
+    assert_eq!(d2.image_ids(), d.image_ids());
+    // a cross-repository mount asks for pull on the source too
+    let other = reg.name("tok/other:1");
+    d.ok(&["tag", &name, &other]);
+    let out = ok_cfg(&d, &cfg, &["push", &other]);
+    assert!(out.contains("Mounted from tok/bb"), "{out}");
+
+    // skopeo (containers/image's bearer flow) against our token server
+    if Path::new("/usr/bin/skopeo").exists() {
+        assert_eq!(skopeo_digest(&name, Some("user:pass")), digest);
+    }
 }

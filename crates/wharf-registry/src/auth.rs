@@ -1,6 +1,6 @@
 //! Basic authentication against an htpasswd file of bcrypt entries (`user:$2y$…`, as
 //! `htpasswd -B` writes and distribution's `htpasswd` auth reads). Other hash schemes are
-//! refused when the file is loaded. Token auth is not implemented.
+//! refused when the file is loaded. Token auth: [`crate::token`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -89,6 +89,16 @@ impl Htpasswd {
         } else {
             Err(denied())
         }
+    }
+}
+
+impl Htpasswd {
+    /// The user name of a request's Basic credentials (after [`Htpasswd::check`]).
+    pub fn user_of(&self, headers: &HeaderMap) -> Option<String> {
+        let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (_, b64) = v.split_once(' ')?;
+        let raw = String::from_utf8(base64_decode(b64.trim())?).ok()?;
+        Some(raw.split_once(':')?.0.to_string())
     }
 }
 

@@ -16,6 +16,7 @@ pub mod names;
 pub mod server;
 pub mod storage;
 pub mod tls;
+pub mod token;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -38,11 +39,13 @@ struct Cli {
     cmd: Cmd,
 }
 
+// parsed once per process: the size of the `Serve` variant does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve the registry API, over TLS with --tls-cert/--tls-key (client certificates
     /// required with --tls-client-ca), else plain HTTP;
-    /// --htpasswd enables basic auth (token auth is not supported).
+    /// --htpasswd enables basic auth; --token-* token auth (docs/adr-0008).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:5000")]
@@ -63,6 +66,22 @@ enum Cmd {
         /// TLS, distribution's `http.tls.clientcas`); needs --tls-cert.
         #[arg(long = "tls-client-ca", requires = "tls_cert")]
         tls_client_ca: Option<PathBuf>,
+        /// Token auth: the URL clients get tokens from (distribution's `auth.token.realm`).
+        #[arg(long = "token-realm")]
+        token_realm: Option<String>,
+        /// Token auth: the service name tokens must be issued for (`aud`).
+        #[arg(long = "token-service")]
+        token_service: Option<String>,
+        /// Token auth: the issuer tokens must name (`iss`).
+        #[arg(long = "token-issuer")]
+        token_issuer: Option<String>,
+        /// Token auth: PEM certificates whose keys may sign tokens (ES256, RS256).
+        #[arg(long = "token-rootcertbundle")]
+        token_rootcertbundle: Option<PathBuf>,
+        /// Also issue tokens at GET /token, signed with this PKCS#8 P-256 key (its certificate
+        /// in --token-rootcertbundle), for users of --htpasswd.
+        #[arg(long = "token-key", requires = "htpasswd")]
+        token_key: Option<PathBuf>,
     },
     /// Delete blobs no manifest references (untagged manifests are kept) and upload sessions
     /// idle for a week. Do not run it while pushes are in progress.
@@ -78,12 +97,60 @@ pub fn state(
     root: &std::path::Path,
     htpasswd: Option<&std::path::Path>,
 ) -> std::io::Result<Arc<AppState>> {
+    open_state(root, htpasswd).map(Arc::new)
+}
+
+fn open_state(
+    root: &std::path::Path,
+    htpasswd: Option<&std::path::Path>,
+) -> std::io::Result<AppState> {
     let store = Store::open(root)?;
     let htpasswd = match htpasswd {
         Some(p) => Some(auth::Htpasswd::load(p)?),
         None => None,
     };
-    Ok(Arc::new(AppState { store, htpasswd }))
+    Ok(AppState {
+        store,
+        htpasswd,
+        token: None,
+        issuer: None,
+    })
+}
+
+/// Token auth settings of `serve` (distribution's `auth.token` and our issuer).
+struct TokenArgs {
+    realm: Option<String>,
+    service: Option<String>,
+    issuer: Option<String>,
+    bundle: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    fn build(self) -> std::io::Result<(Option<token::Verifier>, Option<token::Issuer>)> {
+        let invalid =
+            |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string());
+        let Some(realm) = self.realm else {
+            if self.key.is_some() || self.bundle.is_some() {
+                return Err(invalid(
+                    "--token-key and --token-rootcertbundle need --token-realm",
+                ));
+            }
+            return Ok((None, None));
+        };
+        let (Some(service), Some(issuer), Some(bundle)) = (self.service, self.issuer, self.bundle)
+        else {
+            return Err(invalid(
+                "--token-realm needs --token-service, --token-issuer and --token-rootcertbundle",
+            ));
+        };
+        let v = token::Verifier::new(realm, service.clone(), issuer.clone(), &bundle)?;
+        let i = match self.key {
+            Some(k) => Some(token::Issuer::new(&k, issuer, service)?),
+            None => None,
+        };
+        Ok((Some(v), i))
+    }
 }
 
 /// Serves the registry on `listener` until the future is dropped.
@@ -108,7 +175,27 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             tls_cert,
             tls_key,
             tls_client_ca,
+            token_realm,
+            token_service,
+            token_issuer,
+            token_rootcertbundle,
+            token_key,
         } => {
+            let tokens = TokenArgs {
+                realm: token_realm,
+                service: token_service,
+                issuer: token_issuer,
+                bundle: token_rootcertbundle,
+                key: token_key,
+            }
+            .build();
+            let (verifier, issuer) = match tokens {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("wharf registry: {e}");
+                    return 1;
+                }
+            };
             let tls = match (&tls_cert, &tls_key) {
                 (Some(c), Some(k)) => match tls::server_config(c, k, tls_client_ca.as_deref()) {
                     Ok(cfg) => Some(cfg),
@@ -119,8 +206,12 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
                 },
                 _ => None,
             };
-            let st = match state(&root, htpasswd.as_deref()) {
-                Ok(s) => s,
+            let st = match open_state(&root, htpasswd.as_deref()) {
+                Ok(mut s) => {
+                    s.token = verifier;
+                    s.issuer = issuer;
+                    Arc::new(s)
+                }
                 Err(e) => {
                     eprintln!("wharf registry: opening {}: {e}", root.display());
                     return 1;

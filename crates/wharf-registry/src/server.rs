@@ -2,7 +2,7 @@
 //! hand, because repository names contain `/` and the route is known only from the path's
 //! tail (`…/blobs/uploads/<uuid>`, `…/blobs/<digest>`, `…/manifests/<ref>`, `…/tags/list`,
 //! `…/referrers/<digest>`). Handlers are thin: parse, call the store, map the result.
-//! Not implemented yet: TLS and token auth (put a TLS proxy in front; basic auth only).
+//! Auth: Basic against an htpasswd file ([`crate::auth`]) or bearer tokens ([`crate::token`]).
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
@@ -27,6 +27,10 @@ use crate::storage::{Link, Store};
 pub struct AppState {
     pub store: Store,
     pub htpasswd: Option<Htpasswd>,
+    /// Token auth: requests need a bearer token (then `htpasswd` only guards `/token`).
+    pub token: Option<crate::token::Verifier>,
+    /// Hands out tokens at `GET /token`.
+    pub issuer: Option<crate::token::Issuer>,
 }
 
 /// The registry's router.
@@ -87,10 +91,21 @@ fn pct_decode(s: &str) -> Option<String> {
 }
 
 async fn route(st: &AppState, req: Request) -> Result<Response> {
-    if let Some(h) = &st.htpasswd {
+    let path = req.uri().path().to_string();
+    if let (Some(iss), "/token", &Method::GET) = (&st.issuer, path.as_str(), req.method()) {
+        let q = req.uri().query().unwrap_or("");
+        return Ok(iss.issue(req.headers(), q, st.htpasswd.as_ref()));
+    }
+    if let Some(v) = &st.token {
+        let q = query(&req);
+        let from = q.get("mount").and(q.get("from")).map(String::as_str);
+        let needs = crate::token::needs(req.method(), &path, from);
+        if let Err(r) = v.check(req.headers(), &needs) {
+            return Ok(*r);
+        }
+    } else if let Some(h) = &st.htpasswd {
         h.check(req.headers())?;
     }
-    let path = req.uri().path().to_string();
     if path == "/v1/search" && req.method() == Method::GET {
         return search(st, &query(&req));
     }
