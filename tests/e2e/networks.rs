@@ -1221,6 +1221,25 @@ fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
             && !rules.contains("FORWARD:"),
         "{rules}"
     );
+    // dockerd reads the table back with iptables-nft: our rules must stay in its dialect (an
+    // nft-only match would make it refuse the whole table as "incompatible").
+    if let Ok(o) = host.cmd(&["iptables-nft", "-S", "DOCKER-USER"]).output() {
+        if !o.status.success() && stderr(&o).contains("No such file") {
+            eprintln!("SKIP: iptables-nft is not installed");
+        } else {
+            let t = d.nft_table().expect("nft-table");
+            let want = format!(
+                "-A DOCKER-USER -i {} -m comment --comment {t} -j ACCEPT",
+                br("n1")
+            );
+            assert!(
+                o.status.success() && stdout(&o).contains(&want),
+                "{}{}",
+                stdout(&o),
+                stderr(&o)
+            );
+        }
+    }
 
     // Networks gone: their rules gone; the default bridge's stay while the daemon keeps it.
     let (b1, b2) = (br("n1"), br("n2"));
