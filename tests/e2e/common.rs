@@ -544,6 +544,26 @@ impl Daemon {
         wait_for_socket(&d.sock(), Duration::from_secs(20));
         d
     }
+
+    /// Starts the daemon again in `ns` on the same socket and data root (after `kill9`).
+    pub fn respawn_in_netns(&mut self, ns: &NetNs) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log");
+        let child = ns
+            .cmd(&[WHARF, "daemon", "--host", &self.host(), "--data-root"])
+            .arg(self.data_root())
+            .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.child = Some(child);
+        wait_for_socket(&self.sock(), Duration::from_secs(20));
+    }
 }
 
 /// Deletes the accept rules a daemon with nftables table `table` put in `ip filter` (where

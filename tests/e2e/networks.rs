@@ -986,6 +986,87 @@ fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
             d.log()
         );
     }
+    // A daemon crash and restart: kernel DNAT kept answering on IPv6 addresses, the [::1]
+    // proxy and the names are back with the daemon.
+    let mut d = d;
+    d.kill9();
+    let o = host
+        .cmd(&[
+            "timeout",
+            "10",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://[fd00:cafe::1]:8080/",
+        ])
+        .output()
+        .expect("wget");
+    assert_eq!(
+        stdout(&o),
+        "hello from wharf6\n",
+        "daemon down: {}",
+        stderr(&o)
+    );
+    d.respawn_in_netns(&host);
+    d.ok(&["network", "ls"]); // answered once its networks are set up
+    let o = host
+        .cmd(&[
+            "timeout",
+            "10",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://[::1]:8080/",
+        ])
+        .output()
+        .expect("wget");
+    assert_eq!(
+        stdout(&o),
+        "hello from wharf6\n",
+        "after restart: {}\n{}",
+        stderr(&o),
+        d.log()
+    );
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6net",
+        "web",
+        "nslookup",
+        "-type=AAAA",
+        "srv",
+    ]);
+    assert!(stdout(&o).contains(&ip6), "{}{}", stdout(&o), stderr(&o));
+    // The docker CLI: --ipv6 with a subnet of its own and --ip6.
+    if let Some(o) = d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:d0c::/64",
+        "dk6",
+    ]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = d
+            .docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "dk6",
+                "--ip6",
+                "fd00:d0c::55",
+                "web",
+                "ip",
+                "-6",
+                "addr",
+                "show",
+                "eth0",
+            ])
+            .expect("docker");
+        assert!(stdout(&o).contains("fd00:d0c::55/64"), "{}", stderr(&o));
+        d.ok(&["network", "rm", "dk6"]);
+    }
     let t = d.nft_table().expect("nft-table");
     let table6 = || {
         host.cmd(&["nft", "list", "table", "ip6", &t])
