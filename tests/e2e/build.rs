@@ -927,9 +927,8 @@ impl Drop for GitDaemon {
 
 fn git_daemon(base: &Path) -> GitDaemon {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
         .port();
     let child = std::process::Command::new("git")
         .arg("daemon")
@@ -1062,4 +1061,41 @@ fn add_git_repositories_from_a_local_git_daemon() {
         assert!(stderr(&o).contains(&want), "{df}: {}", stderr(&o));
     }
     drop(gd);
+}
+
+#[test]
+fn the_whole_context_is_sent_when_a_base_image_has_onbuild_triggers() {
+    // wharf sends only the paths the Dockerfile reads; a base's ONBUILD COPY reads others.
+    let d = Daemon::start();
+    d.import_busybox("bb:latest");
+    let base = context();
+    write(
+        base.path(),
+        "Dockerfile",
+        "FROM bb\nONBUILD COPY other.txt /other\n",
+    );
+    let o = build(&d, base.path(), &["-t", "trig:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ctx = context();
+    write(ctx.path(), "Dockerfile", "FROM trig:1\nCOPY a.txt /a\n");
+    write(ctx.path(), "a.txt", "a\n");
+    write(ctx.path(), "other.txt", "other\n");
+    let o = build(&d, ctx.path(), &["-t", "child:2"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        d.ok(&["run", "--rm", "child:2", "cat", "/a", "/other"]),
+        "a\nother\n"
+    );
+    // Without triggers, what the Dockerfile names is there (and the rest is not needed).
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM bb\nCOPY a.txt /a\nRUN --mount=type=bind,source=other.txt,target=/o cat /o > /o2\n",
+    );
+    let o = build(&d, ctx.path(), &["-t", "child:3"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        d.ok(&["run", "--rm", "child:3", "cat", "/a", "/o2"]),
+        "a\nother\n"
+    );
 }

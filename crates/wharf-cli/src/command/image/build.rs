@@ -419,8 +419,48 @@ fn is_remote(c: &str) -> bool {
         .any(|p| c.starts_with(p))
 }
 
+/// Whether a build of `df` reads the context only through its own instructions: every base
+/// that is an image is here and has no ONBUILD triggers (which could COPY from the context).
+async fn bases_have_no_triggers(
+    client: &crate::client::Client,
+    df: &wharf_build::dockerfile::Dockerfile,
+) -> bool {
+    for (i, st) in df.stages.iter().enumerate() {
+        let base = st.base.to_ascii_lowercase();
+        if base.contains('$') {
+            return false;
+        }
+        let is_stage = df.stages[..i]
+            .iter()
+            .any(|s| s.name.as_deref() == Some(base.as_str()))
+            || base.parse::<usize>().is_ok_and(|n| n < i);
+        if is_stage || base == "scratch" {
+            continue;
+        }
+        let path = format!(
+            "/images/{}/json",
+            url::form_urlencoded::byte_serialize(st.base.as_bytes()).collect::<String>()
+        );
+        match client.get_json::<Value>(&path).await {
+            Ok(v) => {
+                if v["Config"]["OnBuild"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    return false;
+                }
+            }
+            Err(_) => return false, // to be pulled: its triggers are unknown
+        }
+    }
+    true
+}
+
 /// The request body and the `dockerfile` parameter for the given context.
-async fn prepare_body(args: &Args) -> Result<(Body, String), CliError> {
+async fn prepare_body(
+    args: &Args,
+    client: &crate::client::Client,
+) -> Result<(Body, String), CliError> {
     let prep = |m: &str| CliError::msg(format!("unable to prepare context: {m}"));
     let file = args.file.clone().filter(|f| !f.is_empty());
     if args.context == "-" {
@@ -462,9 +502,20 @@ async fn prepare_body(args: &Args) -> Result<(Body, String), CliError> {
         Some(f) => DockerfileSource::File(f.to_string()),
     };
     let context = args.context.clone();
-    let dir = tokio::task::spawn_blocking(move || DirContext::prepare(&context, source))
+    let mut dir = tokio::task::spawn_blocking(move || DirContext::prepare(&context, source))
         .await
         .map_err(|e| CliError::msg(e.to_string()))??;
+    // Only what the Dockerfile reads is sent, when that can be told (docs/adr-0007-build.md).
+    if let Some(df) = dir
+        .dockerfile_text()
+        .and_then(|t| wharf_build::dockerfile::parse(&t).ok())
+    {
+        if let Some(paths) = build_context::needed_paths(&df) {
+            if bases_have_no_triggers(client, &df).await {
+                dir.keep_only(&paths);
+            }
+        }
+    }
     let dockerfile = dir.dockerfile().to_string();
     Ok((
         Body::Reader(Box::pin(dir.stream()), "application/x-tar"),
@@ -686,14 +737,14 @@ pub async fn execute(
     let mut display = Display::choose(&args, tty)?;
     let secrets = read_secrets(&args.secret, env)?;
     let agents = ssh_agents(&args.ssh, env)?;
-    let (body, dockerfile) = prepare_body(&args).await?;
+    let mut client = ctx.client().await?.clone();
+    let (body, dockerfile) = prepare_body(&args, &client).await?;
     let mut q = build_query(&args, &dockerfile, env)?;
     if display.events() {
         // wharf's own parameter: step events instead of docker's classic lines (docker's
         // daemon ignores it; see docs/adr-0007-build.md).
         q.push_str("&wharfprogress=1");
     }
-    let mut client = ctx.client().await?.clone();
     if !secrets.is_empty() {
         // Secrets travel in a header of wharf's own, never in the context (docs/adr-0007).
         let hexed: BTreeMap<&String, String> = secrets
@@ -1143,7 +1194,9 @@ mod tests {
         assert!(out.contains("#1 naming to app done\n"), "{out}");
         assert_eq!(err, "");
         assert_eq!(std::fs::read_to_string(&iid).unwrap(), "sha256:4f1b2c");
-        let (head, body) = &seen[0];
+        // (after the base image's lookup, which this fake daemon answers with no JSON: the
+        // whole context is sent)
+        let (head, body) = seen.iter().find(|(h, _)| h.starts_with("POST")).unwrap();
         let line = head.lines().next().unwrap();
         assert!(
             line.starts_with("POST /v1.52/build?buildargs=%7B%7D&"),

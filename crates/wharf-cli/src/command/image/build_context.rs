@@ -131,6 +131,28 @@ impl DirContext {
         &self.entries
     }
 
+    /// The Dockerfile's text (`None` when it cannot be read: the daemon will say so).
+    pub fn dockerfile_text(&self) -> Option<String> {
+        match &self.extra {
+            Some(x) => String::from_utf8(x.content.clone()).ok(),
+            None => std::fs::read_to_string(self.root.join(&self.dockerfile)).ok(),
+        }
+    }
+
+    /// Sends only the paths under `prefixes` (and the directories above them), the
+    /// Dockerfile and `.dockerignore` (see [`needed_paths`]).
+    pub fn keep_only(&mut self, prefixes: &[String]) {
+        let df = self.dockerfile.clone();
+        self.entries.retain(|rel| {
+            let p = slash_path(rel);
+            p == ".dockerignore"
+                || p == df
+                || prefixes.iter().any(|n| {
+                    p == *n || p.starts_with(&format!("{n}/")) || n.starts_with(&format!("{p}/"))
+                })
+        });
+    }
+
     /// Writes the context tar. A file that vanished or became unreadable since the scan is
     /// reported through `warn` and left out (moby logs "Can't add file" and goes on); an error
     /// writing to `out` ends the archive.
@@ -360,6 +382,63 @@ fn eval_symlinks(p: &Path) -> Result<PathBuf, String> {
 /// A relative path with `/` separators, as the API and `.dockerignore` matching want it.
 fn slash_path(rel: &Path) -> String {
     rel.to_string_lossy().into_owned()
+}
+
+/// The context paths a Dockerfile reads — sources of `COPY`/`ADD` without `--from`, sources of
+/// `RUN --mount=type=bind` without `from` — as literal path prefixes (up to the first
+/// component with a wildcard). `None` when the whole context is needed or that cannot be told
+/// from the text: a `$` in a source, `..`, the context root itself. (A base image's ONBUILD
+/// triggers may read the context too: the caller checks the bases.)
+pub fn needed_paths(df: &wharf_build::dockerfile::Dockerfile) -> Option<Vec<String>> {
+    use wharf_build::dockerfile::Kind;
+    let mut out = Vec::new();
+    let mut add = |src: &str| -> Option<()> {
+        if src.contains('$') {
+            return None;
+        }
+        let mut prefix = Vec::new();
+        for c in src.split('/') {
+            match c {
+                "" | "." => continue,
+                ".." => return None,
+                c if c.contains(['*', '?', '[', '\\']) => break,
+                c => prefix.push(c),
+            }
+        }
+        if prefix.is_empty() {
+            return None; // the whole context
+        }
+        out.push(prefix.join("/"));
+        Some(())
+    };
+    for st in &df.stages {
+        for ins in &st.instructions {
+            match &ins.kind {
+                Kind::Copy {
+                    srcs, from: None, ..
+                }
+                | Kind::Add { srcs, .. } => {
+                    for s in srcs {
+                        let remote =
+                            s.starts_with("<<") || s.contains("://") || s.starts_with("git@");
+                        if !remote {
+                            add(s)?;
+                        }
+                    }
+                }
+                Kind::Run { mounts, .. } => {
+                    for m in mounts
+                        .iter()
+                        .filter(|m| m.kind == "bind" && m.from.is_none())
+                    {
+                        add(m.source.as_deref().unwrap_or("."))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `.dockerignore` at the context root, if there is one.
@@ -885,5 +964,44 @@ mod tests {
         let mut got = Vec::new();
         ctx.stream().read_to_end(&mut got).await.unwrap();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn only_what_the_dockerfile_reads_is_needed() {
+        let need = |df: &str| needed_paths(&wharf_build::dockerfile::parse(df).unwrap());
+        assert_eq!(
+            need("FROM bb\nCOPY src/a.txt ./b/ /x/\nADD pkg/*.tar.gz /p/\nCOPY --from=0 /all /y\nADD http://h/f /f\nRUN --mount=type=bind,source=conf,target=/c true\nCOPY <<EOF /h\nhi\nEOF\n").unwrap(),
+            ["src/a.txt", "b", "pkg", "conf"]
+        );
+        assert_eq!(need("FROM bb\nRUN true\n").unwrap(), Vec::<String>::new());
+        // the whole context, or not known from the text
+        assert_eq!(need("FROM bb\nCOPY . /app\n"), None);
+        assert_eq!(need("FROM bb\nCOPY *.txt /app/\n"), None);
+        assert_eq!(need("FROM bb\nARG D=src\nCOPY $D /app\n"), None);
+        assert_eq!(need("FROM bb\nCOPY ../x /app\n"), None);
+        assert_eq!(
+            need("FROM bb\nRUN --mount=type=bind,target=/c true\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn keep_only_sends_the_needed_paths_and_their_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        for f in [
+            "Dockerfile",
+            ".dockerignore",
+            "src/a.txt",
+            "src/b.txt",
+            "big/blob",
+            "srcx",
+        ] {
+            write(r, f, "x");
+        }
+        let mut ctx = prepare(r, DockerfileSource::Default);
+        ctx.keep_only(&["src/a.txt".to_string()]);
+        let kept: Vec<String> = ctx.entries().iter().map(|p| slash_path(p)).collect();
+        assert_eq!(kept, [".dockerignore", "Dockerfile", "src", "src/a.txt"]);
     }
 }
