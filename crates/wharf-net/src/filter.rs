@@ -125,10 +125,16 @@ pub fn script(family: &str, view: &FilterView, tag: &str, bridges: &[String]) ->
 pub const FAMILIES: [&str; 2] = ["ip", "ip6"];
 
 fn list_filter(family: &str) -> io::Result<Option<String>> {
-    let out = Command::new("nft")
+    let out = match Command::new("nft")
         .args(["-a", "list", "table", family, "filter"])
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+    {
+        Ok(o) => o,
+        // No nft, no nftables firewall to live with (and no warning every 5 s about it).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
     if !out.status.success() {
         // No such table: nobody filters forwarding there.
         return Ok(None);
