@@ -1188,8 +1188,154 @@ fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
     let out = ok_cfg(&d, &cfg, &["push", &other]);
     assert!(out.contains("Mounted from tok/bb"), "{out}");
 
+    // the real docker CLI through our daemon: login (bearer) and push
+    if let Some(o) = d.docker(&["login", "-u", "user", "-p", "pass", &server]) {
+        assert!(o.status.success(), "docker login: {}", stderr(&o));
+        let o = d.docker(&["push", &name]).expect("docker");
+        assert!(o.status.success(), "docker push: {}", stderr(&o));
+        assert_eq!(pushed_digest(&stdout(&o), "1"), digest);
+    }
+
     // skopeo (containers/image's bearer flow) against our token server
     if Path::new("/usr/bin/skopeo").exists() {
         assert_eq!(skopeo_digest(&name, Some("user:pass")), digest);
     }
+}
+
+fn b64url(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A JWS signed ES256 by `key` with openssl (its DER ECDSA signature turned into `r||s`).
+fn es256_token(
+    dir: &Path,
+    key: &Path,
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+) -> String {
+    let msg = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let input = dir.join("jws-input");
+    std::fs::write(&input, &msg).expect("write");
+    let o = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(&input)
+        .output()
+        .expect("openssl dgst");
+    assert!(o.status.success(), "openssl dgst: {}", stderr(&o));
+    // SEQUENCE { INTEGER r, INTEGER s }
+    let der = o.stdout;
+    let mut i = 2;
+    let mut fixed = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(der[i], 0x02);
+        let len = der[i + 1] as usize;
+        let int = &der[i + 2..i + 2 + len];
+        let int = &int[int.len().saturating_sub(32)..];
+        fixed.extend(std::iter::repeat_n(0u8, 32 - int.len()));
+        fixed.extend_from_slice(int);
+        i += 2 + len;
+    }
+    format!("{msg}.{}", b64url(&fixed))
+}
+
+#[test]
+fn registry_tokens_are_checked_for_signature_issuer_audience_time_and_access() {
+    let Some(line) = htpasswd_line() else {
+        eprintln!("SKIP: no bcrypt from python3's crypt module");
+        return;
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-token-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let htpasswd = tmp.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
+    let (key, cert) = make_token_key(tmp.path(), "signer");
+    let reg = token_registry(tmp.path(), &htpasswd, &key, &cert);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let es256 = serde_json::json!({"alg": "ES256", "typ": "JWT"});
+    let good = serde_json::json!({
+        "iss": "wharf-test-issuer", "aud": "wharf-test", "sub": "user",
+        "exp": now + 300, "nbf": now - 10, "iat": now,
+        "access": [{"type": "repository", "name": "t/a", "actions": ["pull"]}],
+    });
+    let status = |token: &str| {
+        raw_get(
+            reg.port,
+            "/v2/t/a/tags/list",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .0
+    };
+    // a token we mint ourselves with the trusted key passes (404: no such repository yet)
+    assert_eq!(status(&es256_token(tmp.path(), &key, &es256, &good)), 404);
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        es256_token(tmp.path(), &key, &es256, &c)
+    };
+    assert_eq!(status(&with("iss", "someone-else".into())), 401, "issuer");
+    assert_eq!(
+        status(&with("aud", "other-service".into())),
+        401,
+        "audience"
+    );
+    assert_eq!(
+        status(&with("aud", serde_json::json!(["x", "wharf-test"]))),
+        404,
+        "audience list"
+    );
+    assert_eq!(status(&with("exp", (now - 3600).into())), 401, "expired");
+    assert_eq!(
+        status(&with("nbf", (now + 3600).into())),
+        401,
+        "not yet valid"
+    );
+    assert_eq!(
+        status(&with(
+            "access",
+            serde_json::json!([{"type": "repository", "name": "t/b", "actions": ["pull"]}])
+        )),
+        401,
+        "access to another repository"
+    );
+    // alg none (no signature) and a tampered payload
+    let none = format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"none"}"#),
+        b64url(good.to_string().as_bytes())
+    );
+    assert_eq!(status(&none), 401, "alg none");
+    let t = es256_token(tmp.path(), &key, &es256, &good);
+    let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
+    let mut forged = good.clone();
+    forged["access"][0]["name"] = "t/b".into();
+    parts[1] = b64url(forged.to_string().as_bytes());
+    let tampered = parts.join(".");
+    let (code, _, _) = raw_get(
+        reg.port,
+        "/v2/t/b/tags/list",
+        &[("Authorization", &format!("Bearer {tampered}"))],
+    );
+    assert_eq!(code, 401, "tampered claims");
+    assert_eq!(status("not.a.jwt"), 401);
+    assert_eq!(status(""), 401);
 }
