@@ -926,6 +926,55 @@ mod tests {
     }
 
     #[test]
+    fn secrets_come_from_files_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tok");
+        std::fs::write(&f, "from a file").unwrap();
+        let env = |k: &str| match k {
+            "VAR" => Some("from a variable".to_string()),
+            "bare" => Some("bare's variable".to_string()),
+            _ => None,
+        };
+        let items = [
+            format!("id=a,src={}", f.display()),
+            "id=b,env=VAR".to_string(),
+            "id=bare".to_string(),
+            "id=c,type=env,src=VAR".to_string(),
+        ];
+        let m = read_secrets(&items, &env).unwrap();
+        assert_eq!(m["a"], b"from a file");
+        assert_eq!(m["b"], b"from a variable");
+        assert_eq!(m["bare"], b"bare's variable");
+        assert_eq!(m["c"], b"from a variable");
+        let err = |item: &str| {
+            read_secrets(&[item.to_string()], &env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("id=x,env=UNSET").contains("UNSET is not set"));
+        assert!(err("src=/nonexistent/x").contains("failed to read secret"));
+        assert!(err("id=x,bogus=1").contains("unexpected key"));
+        assert!(err("novalue").contains("not key=value"));
+        // ssh: a socket, not a key file; default is SSH_AUTH_SOCK
+        let sock = dir.path().join("agent");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let with_sock = |k: &str| (k == "SSH_AUTH_SOCK").then(|| sock.display().to_string());
+        let a = ssh_agents(&["default".into()], &with_sock).unwrap();
+        assert_eq!(
+            a["default"],
+            sock.canonicalize().unwrap().display().to_string()
+        );
+        assert!(ssh_agents(&["default".into()], &env)
+            .unwrap_err()
+            .to_string()
+            .contains("SSH_AUTH_SOCK"));
+        assert!(ssh_agents(&[format!("k={}", f.display())], &env)
+            .unwrap_err()
+            .to_string()
+            .contains("not a unix socket"));
+    }
+
+    #[test]
     fn flag_values_are_validated_like_docker() {
         let err = |args: &[&str]| {
             let mut v = vec!["wharf", "build"];

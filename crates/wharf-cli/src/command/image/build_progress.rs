@@ -204,7 +204,9 @@ struct TtyStep {
 /// The live terminal view.
 pub struct Tty {
     mp: MultiProgress,
-    header: ProgressBar,
+    /// `[+] Building …`, drawn from the first message on (an error before the build starts
+    /// leaves nothing on the screen).
+    header: Option<ProgressBar>,
     steps: HashMap<u64, TtyStep>,
     tags: Vec<String>,
     started: Instant,
@@ -240,12 +242,9 @@ fn fit(s: &str, w: usize) -> String {
 impl Tty {
     pub fn new(tags: Vec<String>) -> Tty {
         let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(10));
-        let header = mp.add(ProgressBar::new_spinner());
-        header.set_style(style("[+] Building {elapsed_precise} {msg}"));
-        header.enable_steady_tick(Duration::from_millis(100));
         Tty {
             mp,
-            header,
+            header: None,
             steps: HashMap::new(),
             tags,
             started: Instant::now(),
@@ -256,9 +255,19 @@ impl Tty {
         }
     }
 
-    fn progress(&self) {
-        self.header
-            .set_message(format!("({}/{})", self.tally.steps, self.total));
+    fn header(&mut self) -> &ProgressBar {
+        let (mp, started) = (&self.mp, self.started);
+        self.header.get_or_insert_with(|| {
+            let h = mp.add(ProgressBar::new_spinner().with_elapsed(started.elapsed()));
+            h.set_style(style("[+] Building {elapsed_precise} {msg}"));
+            h.enable_steady_tick(Duration::from_millis(100));
+            h
+        })
+    }
+
+    fn progress(&mut self) {
+        let msg = format!("({}/{})", self.tally.steps, self.total);
+        self.header().set_message(msg);
     }
 
     /// Prints a line above the bars.
@@ -279,6 +288,7 @@ impl Tty {
     }
 
     pub fn message(&mut self, msg: &Value) -> Result<(), CliError> {
+        self.header();
         if let Some(e) = error_of(msg) {
             let mut ids: Vec<u64> = self.steps.keys().copied().collect();
             ids.sort();
@@ -300,7 +310,7 @@ impl Tty {
                     logs.push((st.label, tail));
                 }
             }
-            self.header.abandon_with_message("ERROR");
+            self.header().abandon_with_message("ERROR");
             for (label, tail) in logs {
                 self.println(&format!("------\n > {label}:"));
                 for l in tail {
@@ -393,9 +403,9 @@ impl Tty {
     }
 
     /// Ends the view with the image's names and a summary; returns the image ID.
-    pub fn finish(self, out: &mut dyn Write) -> Result<String, CliError> {
-        self.header
-            .finish_with_message(format!("({}/{}) FINISHED", self.tally.steps, self.total));
+    pub fn finish(mut self, out: &mut dyn Write) -> Result<String, CliError> {
+        let msg = format!("({}/{}) FINISHED", self.tally.steps, self.total);
+        self.header().finish_with_message(msg);
         drop(self.mp);
         let short = self
             .image_id
