@@ -8,10 +8,14 @@
 //! A non-zero exit is a failure whose message is the program's stdout; for `get`, the message
 //! `credentials not found in native keychain` means "none stored" rather than an error.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::{Credentials, Error};
+
+/// How long a helper may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What helpers print when they hold nothing for a server.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -23,7 +27,7 @@ fn run(helper: &str, action: &str, input: &[u8]) -> Result<Vec<u8>, (String, Str
         .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
             let err = if e.kind() == std::io::ErrorKind::NotFound {
@@ -37,14 +41,37 @@ fn run(helper: &str, action: &str, input: &[u8]) -> Result<Vec<u8>, (String, Str
         // a helper that exits without reading its input is judged by its exit status
         let _ = stdin.write_all(input);
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| (e.to_string(), String::new()))?;
-    if out.status.success() {
-        return Ok(out.stdout);
+    // The daemon asks helpers too: one that hangs (a locked keychain waiting for a prompt)
+    // must not hold a request forever. Helpers answer with a few hundred bytes, well within
+    // a pipe's buffer, so waiting before reading cannot deadlock.
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err((
+                    format!(
+                        "{program} {action} did not finish within {}s",
+                        TIMEOUT.as_secs()
+                    ),
+                    String::new(),
+                ));
+            }
+            Err(e) => return Err((e.to_string(), String::new())),
+        }
+    };
+    let mut stdout = Vec::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_end(&mut stdout);
     }
-    let msg = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let status = match out.status.code() {
+    if status.success() {
+        return Ok(stdout);
+    }
+    let msg = String::from_utf8_lossy(&stdout).trim().to_string();
+    let status = match status.code() {
         Some(c) => format!("exit status {c}"),
         None => "signal: killed".to_string(),
     };
