@@ -202,13 +202,17 @@ pub fn ssh(
 /// Removes the mount points a RUN's secret and ssh mounts left in its write layer `upper`:
 /// the empty file at each target, then its parent directories while they are empty (an
 /// empty directory in the upper layer adds nothing the lower one lacks, unless it is an
-/// overlay "opaque" directory, which is kept). Never follows a symlink.
+/// overlay "opaque" directory, which is kept). Never follows a symlink: the step's command may
+/// have replaced a directory on the way with one pointing at the host (SECURITY.md, the BuildKit
+/// teardown row, CVE-2024-23652); the container has exited, nothing moves meanwhile.
 pub fn drop_stubs(upper: &Path, stubs: &[String]) {
     for t in stubs {
         let Some(rel) = super::copy::clean_rel(t) else {
             continue;
         };
-        let mut p = upper.join(&rel);
+        let Ok(Some(mut p)) = super::copy::resolve_no_symlinks(upper, &rel) else {
+            continue;
+        };
         match std::fs::symlink_metadata(&p) {
             Ok(m) if (m.is_file() && m.len() == 0) || m.file_type().is_socket() => {
                 let _ = std::fs::remove_file(&p);
@@ -226,5 +230,56 @@ pub fn drop_stubs(upper: &Path, stubs: &[String]) {
             }
             p = parent;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_point_cleanup_never_follows_a_container_made_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("host");
+        std::fs::create_dir(&host).unwrap();
+        std::fs::write(host.join("tok"), "").unwrap();
+        let upper = dir.path().join("upper");
+        std::fs::create_dir_all(upper.join("run")).unwrap();
+        // RUN replaced /run/secrets with a symlink to a host directory
+        std::os::unix::fs::symlink(&host, upper.join("run/secrets")).unwrap();
+        drop_stubs(&upper, &["/run/secrets/tok".to_string()]);
+        assert!(host.join("tok").exists());
+        // the ordinary case: the empty stub and its empty parents go, the rest stays
+        std::fs::remove_file(upper.join("run/secrets")).unwrap();
+        std::fs::create_dir_all(upper.join("run/secrets")).unwrap();
+        std::fs::write(upper.join("run/secrets/tok"), "").unwrap();
+        std::fs::write(upper.join("kept"), "x").unwrap();
+        drop_stubs(&upper, &["/run/secrets/tok".to_string()]);
+        assert!(!upper.join("run").exists());
+        assert!(upper.join("kept").exists());
+        // a file the step wrote there is not a stub
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/t"), "written by RUN").unwrap();
+        drop_stubs(&upper, &["/etc/t".to_string()]);
+        assert!(upper.join("etc/t").exists());
+    }
+
+    #[test]
+    fn secrets_headers_are_checked_and_never_printed() {
+        let v = hex::encode(r#"{"tok":"73336372337421"}"#);
+        let s = parse_secrets(Some(&v)).unwrap();
+        assert_eq!(s.0["tok"], b"s3cr3t!");
+        assert_eq!(format!("{s:?}"), r#"Secrets(["tok"])"#);
+        assert!(parse_secrets(Some("zz")).is_err());
+        let big = hex::encode(format!(r#"{{"a":"{}"}}"#, "00".repeat(MAX_SECRETS + 1)));
+        assert!(parse_secrets(Some(&big))
+            .unwrap_err()
+            .message
+            .contains("too large"));
+        let ssh = hex::encode(r#"{"default":"/nonexistent.sock"}"#);
+        assert!(parse_ssh(Some(&ssh))
+            .unwrap_err()
+            .message
+            .contains("local daemon"));
     }
 }
