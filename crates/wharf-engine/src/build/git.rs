@@ -121,6 +121,14 @@ async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
         "-c",
         "core.hooksPath=/dev/null",
     ])
+    .args(
+        // The tests' loopback guard: an http redirect must not lead off this machine.
+        if std::env::var_os("WHARF_REGISTRY_LOOPBACK_ONLY").is_some() {
+            &["-c", "http.followRedirects=false"][..]
+        } else {
+            &[][..]
+        },
+    )
     .args(args)
     .env("GIT_TERMINAL_PROMPT", "0")
     .env("GIT_CONFIG_NOSYSTEM", "1")
