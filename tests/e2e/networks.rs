@@ -947,6 +947,22 @@ fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
         stderr(&o),
         d.log()
     );
+    // Networks are isolated from each other over IPv6 too.
+    // (not as the last command of sh: busybox's timeout execs wget, which as pid 1 would
+    // ignore its SIGTERM)
+    let o = run(
+        "v6b",
+        &[
+            "sh",
+            "-c",
+            &format!("timeout 3 wget -qO- {url}; echo rc=$?"),
+        ],
+    );
+    assert!(
+        stdout(&o).contains("rc=") && !stdout(&o).contains("rc=0"),
+        "v6b reached v6net: {}",
+        stdout(&o)
+    );
     let o = run("v6net", &["nslookup", "-type=AAAA", "srv"]);
     assert!(stdout(&o).contains(&ip6), "{}{}", stdout(&o), stderr(&o));
     // Out through a veth to a namespace with no route back: masqueraded.
