@@ -12,6 +12,29 @@ use crate::error::{Error, IoContext, Result};
 use crate::unpack::remove_tree;
 
 /// `blobs/sha256`, `snapshots`, `tmp` under the data root.
+/// Marks `dir` as the top of directory hierarchies for ext4's Orlov allocator
+/// (`FS_TOPDIR_FL`, `chattr +T`): each directory made in it — a layer being unpacked —
+/// starts in a block group of its own with free room, instead of the group of its parent.
+///
+/// Why: ext4 allocates each new inode at the first free bit of the group, and without a
+/// journal it skips every inode freed in the last minute, looking each one up
+/// (`recently_deleted`). Unpacking into the group where a just-removed image's files were
+/// then costs a scan per file: measured with `bench/images.sh`' 4 × 5000-file image on this
+/// machine's journal-less ext4, the daemon's CPU per `rmi` + `load` went from 5.9–7.4 s to
+/// 1.9–4.3 s. Other filesystems ignore the flag; failing to set it changes nothing else.
+pub(crate) fn mark_top_dir(dir: &Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let Ok(f) = File::open(dir) else { return };
+    match ioctl_getflags(&f) {
+        Ok(flags) if !flags.contains(IFlags::TOPDIR) => {
+            if let Err(e) = ioctl_setflags(&f, flags | IFlags::TOPDIR) {
+                tracing::debug!(dir = %dir.display(), error = %e, "cannot mark as a top directory");
+            }
+        }
+        _ => {}
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Paths {
     pub root: PathBuf,

@@ -56,6 +56,7 @@ impl ImageStore {
         }
         fs::create_dir_all(&paths.tmp)
             .ctx(|| format!("failed to create {}", paths.tmp.display()))?;
+        crate::fsutil::mark_top_dir(&paths.tmp);
         db::init(&db)?;
         let store = ImageStore {
             paths,
