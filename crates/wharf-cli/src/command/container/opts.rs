@@ -587,7 +587,6 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
         "MemorySwap": memory_swap,
         "MemorySwappiness": -1,
         "OomKillDisable": o.oom_kill_disable,
-        "Sysctls": if sysctls.is_empty() { Value::Null } else { Value::Object(sysctls) },
         "PidsLimit": o.pids_limit.unwrap_or(0),
         "Ulimits": ulimits,
         "CpuCount": 0,
@@ -608,6 +607,9 @@ pub fn parse(o: &ContainerOpts, host: &dyn Host) -> Result<CreateRequest, CliErr
     }
     if o.init {
         h.insert("Init".into(), Value::Bool(true));
+    }
+    if !sysctls.is_empty() {
+        h.insert("Sysctls".into(), Value::Object(sysctls));
     }
     c.insert("HostConfig".into(), host_config);
     c.insert(
