@@ -947,6 +947,30 @@ fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
         stderr(&o),
         d.log()
     );
+    // network connect gives the running container an IPv6 address on the new network.
+    d.ok(&[
+        "network",
+        "connect",
+        "--ip6",
+        "fd00:dead:beef::77",
+        "v6b",
+        "srv",
+    ]);
+    let o = d.wharf(&["exec", "srv", "ip", "-6", "addr"]);
+    assert!(
+        stdout(&o).contains("fd00:dead:beef::77/64"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let c = inspect(&d, &["srv"]);
+    let ep = &c[0]["NetworkSettings"]["Networks"]["v6b"];
+    assert_eq!(ep["GlobalIPv6Address"], "fd00:dead:beef::77", "{ep}");
+    assert_eq!(
+        ep["IPAMConfig"]["IPv6Address"], "fd00:dead:beef::77",
+        "{ep}"
+    );
+    d.ok(&["network", "disconnect", "v6b", "srv"]);
     // Networks are isolated from each other over IPv6 too.
     // (not as the last command of sh: busybox's timeout execs wget, which as pid 1 would
     // ignore its SIGTERM)
