@@ -914,8 +914,16 @@ fn ipv6_networks_addresses_dns_masquerade_and_published_ports() {
         d.wharf(&args)
     };
     // Address, route and --ip6 inside.
-    let o = run("v6b", &["sh", "-c", "ip -6 addr show eth0; ip -6 route"]);
+    let o = run(
+        "v6b",
+        &[
+            "sh",
+            "-c",
+            "ip -6 addr show eth0; ip -6 route; cat /etc/hosts",
+        ],
+    );
     let out = stdout(&o);
+    assert!(out.contains("fd00:dead:beef::1\t"), "/etc/hosts: {out}");
     assert!(out.contains("fd00:dead:beef::1/64"), "{out}{}", stderr(&o));
     assert!(out.contains("default via fd00:dead:beef::fe"), "{out}");
     let o = d.wharf(&[

@@ -142,11 +142,15 @@ impl Daemon {
         let mut hosts = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
         );
+        // Each address of the container, IPv6 ones (`--ipv6` networks) too, as docker writes them.
         let ips: Vec<String> = c
             .endpoints
             .values()
-            .filter_map(|e| e.ip)
-            .map(|ip| ip.to_string())
+            .flat_map(|e| {
+                e.ip.map(|ip| ip.to_string())
+                    .into_iter()
+                    .chain(e.ip6.map(|ip| ip.to_string()))
+            })
             .collect();
         if !ips.is_empty() {
             for ip in &ips {
