@@ -671,52 +671,19 @@ impl Daemon {
         ec: Option<&bollard_stubs::models::EndpointSettings>,
     ) -> Result<Endpoint, ApiError> {
         let aliases = ec.and_then(|e| e.aliases.clone()).unwrap_or_default();
-        let requested = ec
-            .and_then(|e| e.ipam_config.as_ref())
-            .and_then(|i| i.ipv4_address.clone())
-            .filter(|s| !s.is_empty());
-        let requested_ip = match requested {
-            None => None,
-            Some(s) => {
-                let ip: Ipv4Addr = s
-                    .parse()
-                    .map_err(|_| ApiError::invalid(format!("invalid IPv4 address: {s}")))?;
-                if net.name == "bridge" {
-                    return Err(ApiError::invalid(
-                        "user specified IP address is supported on user defined networks only",
-                    ));
-                }
-                if !net.subnet().is_some_and(|sn| sn.contains(ip)) {
-                    return Err(ApiError::invalid(format!(
-                        "no configured subnet or ip-range contain the IP address {ip}"
-                    )));
-                }
-                Some(ip)
-            }
-        };
-        let requested6 = ec
-            .and_then(|e| e.ipam_config.as_ref())
-            .and_then(|i| i.ipv6_address.clone())
-            .filter(|s| !s.is_empty());
-        let requested_ip6 = match requested6 {
-            None => None,
-            Some(s) => {
-                let ip: Ipv6Addr = s
-                    .parse()
-                    .map_err(|_| ApiError::invalid(format!("invalid IPv6 address: {s}")))?;
-                if net.name == "bridge" {
-                    return Err(ApiError::invalid(
-                        "user specified IP address is supported on user defined networks only",
-                    ));
-                }
-                if !net.subnet6().is_some_and(|sn| sn.contains(ip)) {
-                    return Err(ApiError::invalid(format!(
-                        "no configured subnet or ip-range contain the IP address {ip}"
-                    )));
-                }
-                Some(ip)
-            }
-        };
+        let ipam = ec.and_then(|e| e.ipam_config.as_ref());
+        let requested_ip = requested_address::<Ipv4Addr>(
+            net,
+            ipam.and_then(|i| i.ipv4_address.as_deref()),
+            "IPv4",
+            |ip| net.subnet().is_some_and(|sn| sn.contains(ip)),
+        )?;
+        let requested_ip6 = requested_address::<Ipv6Addr>(
+            net,
+            ipam.and_then(|i| i.ipv6_address.as_deref()),
+            "IPv6",
+            |ip| net.subnet6().is_some_and(|sn| sn.contains(ip)),
+        )?;
         if !aliases.is_empty() && net.name == "bridge" {
             return Err(ApiError::invalid(
                 "network-scoped alias is supported only for containers in user defined networks",
@@ -1853,4 +1820,34 @@ fn sweep_orphans() {
             }
         }
     }
+}
+
+/// An address asked for with `--ip`/`--ip6` (`IPAMConfig`): parsed, allowed only on
+/// user-defined networks and inside the network's subnet of that family, with docker's messages.
+fn requested_address<A>(
+    net: &Network,
+    given: Option<&str>,
+    family: &str,
+    in_subnet: impl Fn(A) -> bool,
+) -> Result<Option<A>, ApiError>
+where
+    A: std::str::FromStr + std::fmt::Display + Copy,
+{
+    let Some(s) = given.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let ip: A = s
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("invalid {family} address: {s}")))?;
+    if net.name == "bridge" {
+        return Err(ApiError::invalid(
+            "user specified IP address is supported on user defined networks only",
+        ));
+    }
+    if !in_subnet(ip) {
+        return Err(ApiError::invalid(format!(
+            "no configured subnet or ip-range contain the IP address {ip}"
+        )));
+    }
+    Ok(Some(ip))
 }
