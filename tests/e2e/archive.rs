@@ -118,7 +118,18 @@ fn cp_both_directions_running_and_stopped() {
     // Nothing left mounted after a stopped copy.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let id = d.ok(&["inspect", "-f", "{{.Id}}", "c1"]);
-    assert!(!mounts.contains(id.trim()), "rootfs left mounted");
+    let left: Vec<&str> = mounts.lines().filter(|l| l.contains(id.trim())).collect();
+    if !left.is_empty() {
+        // The shim's log says why its clean-up did not unmount (a failed delete, say).
+        let shim = d
+            .dir
+            .path()
+            .join("root/containers")
+            .join(id.trim())
+            .join("shim.log");
+        let shim = std::fs::read_to_string(shim).unwrap_or_default();
+        panic!("rootfs left mounted: {left:?}\nshim log:\n{shim}");
+    }
     d.ok(&["start", "c1"]);
     assert_eq!(
         d.ok(&["exec", "c1", "cat", "/root/while-stopped"]),

@@ -33,9 +33,15 @@ use crate::{bpf, caps, cgroup, spec, user, Runtime};
 
 /// The libcontainer-backed runtime. `root` holds libcontainer's per-container state
 /// (e.g. `/run/wharf/runtime`); per-container files live in the config's `state_dir`.
+///
+/// Operations on containers are serialised by `ops`: libcontainer rewrites `state.json` in
+/// place (truncate, then write), so a `delete` that loads it while a `kill` from another
+/// thread saves it reads an empty file and fails — leaving the rootfs mounted and the cgroup
+/// behind (seen as a stop-then-cp flake).
 #[derive(Debug, Clone)]
 pub struct LibcontainerRuntime {
     root: PathBuf,
+    ops: Arc<std::sync::Mutex<()>>,
 }
 
 fn validate_id(id: &str) -> Result<()> {
@@ -71,7 +77,41 @@ impl LibcontainerRuntime {
             .mode(0o700)
             .create(&root)
             .map_err(|e| Error::io("create runtime root", &root, e))?;
-        Ok(LibcontainerRuntime { root })
+        Ok(LibcontainerRuntime {
+            root,
+            ops: Arc::default(),
+        })
+    }
+
+    /// What [`Runtime::delete`] would have removed, found without libcontainer's state (for
+    /// when that state cannot be read): the rootfs mount and runtime dirs under `state_dir`,
+    /// the container's cgroups (its processes are gone), and its state directory.
+    pub fn remove_leftovers(&self, id: &str, state_dir: &Path) -> Vec<Error> {
+        if let Err(e) = validate_id(id) {
+            return vec![e];
+        }
+        let _ops = self.lock();
+        let mut errors = rootfs::teardown(&Layout::new(state_dir));
+        let mut dirs = cgroup::existing_dirs(&spec::cgroups_path(id));
+        // Children first (a cgroup with children cannot be removed).
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            if let Err(e) = std::fs::remove_dir(&d) {
+                errors.push(Error::io("remove cgroup", &d, e));
+            }
+        }
+        let dir = self.root.join(id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                errors.push(Error::io("remove state of", &dir, e));
+            }
+        }
+        errors
+    }
+
+    /// Held for the length of one operation on a container's state.
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The libcontainer state root.
@@ -385,6 +425,7 @@ fn map_status(s: ContainerStatus) -> Status {
 
 impl Runtime for LibcontainerRuntime {
     fn create(&self, cfg: &ContainerConfig, stdio: Stdio) -> Result<Pid> {
+        let _ops = self.lock();
         validate_id(&cfg.id)?;
         if self.root.join(&cfg.id).exists() {
             return Err(Error::AlreadyExists(cfg.id.clone()));
@@ -415,6 +456,7 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn start(&self, id: &str) -> Result<()> {
+        let _ops = self.lock();
         let mut c = self.load(id)?;
         if c.status() != ContainerStatus::Created {
             return Err(Error::WrongState {
@@ -427,6 +469,7 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn kill(&self, id: &str, sig: i32, all: bool) -> Result<()> {
+        let _ops = self.lock();
         let mut c = self.load(id)?;
         let signal = libcontainer::signal::Signal::try_from(sig)
             .map_err(|_| Error::InvalidConfig(format!("invalid signal {sig}")))?;
@@ -434,6 +477,7 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let _ops = self.lock();
         let mut c = self.load(id)?;
         let bundle = c.bundle().clone();
         let mut errors = Vec::new();
@@ -477,6 +521,7 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn state(&self, id: &str) -> Result<State> {
+        let _ops = self.lock();
         let c = self.load(id)?;
         Ok(State {
             id: id.to_string(),
@@ -487,6 +532,7 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn exec(&self, id: &str, p: &ExecConfig, stdio: Stdio) -> Result<Pid> {
+        let _ops = self.lock();
         let c = self.load(id)?;
         if c.status() != ContainerStatus::Running {
             return Err(Error::WrongState {
@@ -554,10 +600,12 @@ impl Runtime for LibcontainerRuntime {
     }
 
     fn pause(&self, id: &str) -> Result<()> {
+        let _ops = self.lock();
         self.load(id)?.pause().map_err(lc("pause", id))
     }
 
     fn resume(&self, id: &str) -> Result<()> {
+        let _ops = self.lock();
         self.load(id)?.resume().map_err(lc("resume", id))
     }
 

@@ -111,6 +111,8 @@ async fn get_archive(
             }
         };
         let mut tx = Some(tx);
+        // The archive's end goes out after the view (and any mount it made) is gone.
+        let mut out = fs::HoldTail::new(&mut w, fs::TAR_TRAILER);
         let r = d.with_cp_view(&c, |root| {
             let (l, st) = fs::stat_path(root, &path).map_err(in_container(&id))?;
             let rebase = st.name.clone();
@@ -118,13 +120,18 @@ async fn get_archive(
             if tx.take().is_some_and(|tx| tx.send(Ok(st)).is_err()) {
                 return Ok(());
             }
-            if let Err(e) = fs::archive(root, &l, &rebase, &mut w) {
-                tracing::warn!(error = %e, "archive failed mid-stream");
-            }
-            Ok(())
+            fs::archive(root, &l, &rebase, &mut out)
+                .map_err(|e| ApiError::internal(format!("archive failed mid-stream: {e}")))
         });
-        if let (Err(e), Some(tx)) = (r, tx) {
-            let _ = tx.send(Err(e));
+        match (r, tx) {
+            // A stream cut short stays without its end: the client sees a truncated archive.
+            (Err(e), None) => tracing::warn!(error = %e.message, "archive failed"),
+            (Err(e), Some(tx)) => {
+                let _ = tx.send(Err(e));
+            }
+            (Ok(()), _) => {
+                let _ = out.release();
+            }
         }
     });
     let st = rx
@@ -201,9 +208,14 @@ async fn export(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<
                 if tx.send(Ok(())).is_err() {
                     return;
                 }
-                if let Err(e) = fs::export(std::os::fd::AsFd::as_fd(&view.fd), &mut w) {
+                let mut out = fs::HoldTail::new(&mut w, fs::TAR_TRAILER);
+                if let Err(e) = fs::export(std::os::fd::AsFd::as_fd(&view.fd), &mut out) {
                     tracing::warn!(error = %e, "export failed mid-stream");
+                    return;
                 }
+                // The archive's end goes out after the temporary mount is gone.
+                drop(view);
+                let _ = out.release();
             }
         }
     });

@@ -882,6 +882,60 @@ pub fn archive(root: BorrowedFd<'_>, l: &Located, rebase: &str, out: impl Write)
     w.finish()?.flush()
 }
 
+/// A writer that passes everything on except the last `keep` bytes, written by
+/// [`HoldTail::release`]: a tar's end-of-archive blocks go out only after the caller has let go
+/// of what it read (a stopped container's temporary mount), so a client that has the whole
+/// archive never sees that mount still there.
+pub struct HoldTail<W: Write> {
+    inner: W,
+    held: Vec<u8>,
+    keep: usize,
+}
+
+impl<W: Write> HoldTail<W> {
+    pub fn new(inner: W, keep: usize) -> HoldTail<W> {
+        HoldTail {
+            inner,
+            held: Vec::with_capacity(keep),
+            keep,
+        }
+    }
+
+    /// Writes the held bytes and flushes.
+    pub fn release(mut self) -> io::Result<W> {
+        self.inner.write_all(&self.held)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for HoldTail<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() >= self.keep {
+            let (now, later) = buf.split_at(buf.len() - self.keep);
+            self.inner.write_all(&self.held)?;
+            self.inner.write_all(now)?;
+            self.held.clear();
+            self.held.extend_from_slice(later);
+        } else {
+            self.held.extend_from_slice(buf);
+            if self.held.len() > self.keep {
+                let out = self.held.len() - self.keep;
+                self.inner.write_all(&self.held[..out])?;
+                self.held.drain(..out);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The size of a tar's end-of-archive marker.
+pub const TAR_TRAILER: usize = 1024;
+
 impl Daemon {
     /// Runs `f` on the container's filesystem as `cp` must see it. A running container: its
     /// own view (`/proc/<pid>/root`). A stopped one with volumes or bind mounts: on a thread of
@@ -971,6 +1025,19 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn hold_tail_keeps_the_last_bytes_until_released() {
+        let mut out = Vec::new();
+        let mut h = HoldTail::new(&mut out, 4);
+        h.write_all(b"ab").unwrap();
+        h.write_all(b"cdefgh").unwrap();
+        h.write_all(b"i").unwrap();
+        h.flush().unwrap();
+        assert_eq!(h.inner.as_slice(), b"abcde");
+        h.release().unwrap();
+        assert_eq!(out, b"abcdefghi");
+    }
 
     #[test]
     fn splits_paths_lexically() {

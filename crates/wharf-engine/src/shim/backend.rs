@@ -40,6 +40,7 @@ pub trait Backend {
 pub struct RuntimeBackend {
     rt: LibcontainerRuntime,
     id: String,
+    state_dir: std::path::PathBuf,
 }
 
 pub fn open(spec: &ShimSpec) -> Result<Box<dyn Backend + Send + Sync>, String> {
@@ -47,6 +48,7 @@ pub fn open(spec: &ShimSpec) -> Result<Box<dyn Backend + Send + Sync>, String> {
     Ok(Box::new(RuntimeBackend {
         rt,
         id: spec.id.clone(),
+        state_dir: spec.run.state_dir.clone(),
     }))
 }
 
@@ -81,7 +83,15 @@ impl Backend for RuntimeBackend {
             .map_err(|e| e.to_string())
     }
     fn delete(&self) -> Result<(), String> {
-        self.rt.delete(&self.id, true).map_err(|e| e.to_string())
+        self.rt.delete(&self.id, true).map_err(|e| {
+            // Whatever stopped the runtime (its state unreadable), the container's mount,
+            // cgroups and state must still go.
+            let mut msg = e.to_string();
+            for l in self.rt.remove_leftovers(&self.id, &self.state_dir) {
+                msg.push_str(&format!("; {l}"));
+            }
+            msg
+        })
     }
     fn oom_killed(&self) -> bool {
         self.rt.oom_killed(&self.id)
