@@ -162,7 +162,16 @@ impl LibcontainerRuntime {
         }
         let mut user = user::resolve(&rootfs, &cfg.user)?;
         user::add_groups(&rootfs, &mut user, &cfg.extra.group_add)?;
-        let spec = spec::build_spec(cfg, &rootfs, &user)?;
+        let mut spec = spec::build_spec(cfg, &rootfs, &user)?;
+        if !cfg.extra.group_add.is_empty() {
+            // For execs as another user (`exec -u`), which get these groups too (as docker's).
+            let mut a = spec.annotations().clone().unwrap_or_default();
+            a.insert(
+                GROUP_ADD_ANNOTATION.to_string(),
+                serde_json::to_string(&cfg.extra.group_add).unwrap_or_default(),
+            );
+            spec.set_annotations(Some(a));
+        }
         let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
         let config_path = layout.bundle().join("config.json");
         spec.save(&config_path).map_err(Error::Spec)?;
@@ -337,6 +346,9 @@ impl Executor for WharfExecutor {
 
 static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// The container's `--group-add` entries (a JSON list) in its saved spec.
+const GROUP_ADD_ANNOTATION: &str = "org.wharf.group-add";
+
 /// The OCI `process` for an exec, derived from the container's own spec. With
 /// `force_nnp` (a container whose filter libcontainer applied, so the exec'd process must
 /// install it without CAP_SYS_ADMIN) it gets no_new_privs — a deviation from Docker kept
@@ -362,7 +374,14 @@ pub fn exec_process(
             u.additional_gids().clone().unwrap_or_default(),
         )
     } else {
-        let r = user::resolve(rootfs, &p.user)?;
+        let mut r = user::resolve(rootfs, &p.user)?;
+        let group_add: Vec<String> = init
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(GROUP_ADD_ANNOTATION))
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default();
+        user::add_groups(rootfs, &mut r, &group_add)?;
         (r.uid, r.gid, r.additional_gids)
     };
     let bounding: Vec<String> = iproc
