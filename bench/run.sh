@@ -3,9 +3,10 @@
 #   bench/run.sh [RUNS=30] [N=100]
 # Prints (medians over RUNS with hyperfine):
 #   run --rm true     the whole `run --rm IMAGE true` command, end to end through the API
-#   CPU per run --rm  (wharf) daemon + shims + containers, from /proc/DAEMON/stat: steady under load
+#   CPU per run --rm  (wharf) daemon + zygote + shims + containers, from /proc/PID/stat: steady under load
 #   run -d x N        per-container time of N detached starts in a row
-#   per-container PSS of the shims (and Docker's containerd-shims) with N running
+#   per-container PSS of the shims, the shim zygote included (and Docker's containerd-shims),
+#   with N running
 #   daemon RSS idle and with N running
 #   N concurrent `run --rm`: how many succeed, and what is left behind
 # Docker runs as a private dockerd (Debian docker.io) with --bridge=none; both use no network.
@@ -44,14 +45,17 @@ pss_kib() { # total PSS (KiB) of the given pids
 }
 # utime+stime of a daemon and its reaped children (clock ticks): for wharf that is daemon,
 # shims and containers, a cost that does not depend on how busy the machine is.
-cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat"))); done; echo $t; }
+# wharf's shim zygote (a child of the daemon that forks the shims; docs/adr-0003-shim.md).
+zygote_of() { pgrep -P "$1" -x wharf-zygote || true; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 measure() { # NAME CLI DAEMON_PID SHIM_PATTERN
   local name=$1 cli=$2 dpid=$3 pat=$4
-  local c0; c0=$(cpu_ticks "$dpid")
+  local zpid; zpid=$(zygote_of "$dpid")
+  local c0; c0=$(cpu_ticks "$dpid" $zpid)
   hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/$name-run.json" "$cli run --rm --network none bb true" >/dev/null
-  local c1; c1=$(cpu_ticks "$dpid")
+  local c1; c1=$(cpu_ticks "$dpid" $zpid)
   local run; run=$(median "$work/$name-run.json")
   local idle; idle=$(rss_kib "$dpid")
   local t0 t1; t0=$(date +%s.%N)
@@ -59,7 +63,7 @@ measure() { # NAME CLI DAEMON_PID SHIM_PATTERN
   t1=$(date +%s.%N)
   local each; each=$(python3 -c "print(round(($t1-$t0)/$N*1000,1))")
   sleep 1
-  local shims; shims=$(pgrep -f "$pat" || true)
+  local shims; shims=$( (pgrep -f "$pat"; [ -n "$zpid" ] && { echo "$zpid"; pgrep -P "$zpid"; }) | sort -u || true)
   local pss; pss=$(pss_kib $shims)
   local busy; busy=$(rss_kib "$dpid")
   $cli rm -f $($cli ps -aq) >/dev/null
@@ -68,7 +72,7 @@ measure() { # NAME CLI DAEMON_PID SHIM_PATTERN
   local left; left=$($cli ps -aq | wc -l)
   printf '%-7s run--rm %7s ms | run -d %6s ms each | per-container PSS %6s KiB | daemon RSS idle %6s KiB, %d running %6s KiB | %d/%d concurrent ok, %d left\n' \
     "$name" "$(ms "$run")" "$each" "$((pss / N))" "$idle" "$N" "$busy" "$ok" "$N" "$left"
-  [ "$name" = wharf ] && echo "wharf   CPU per run --rm (daemon + shim + container): $(python3 -c "print(round(($c1-$c0)*1000/$(getconf CLK_TCK)/($RUNS+3),1))") ms"
+  [ "$name" = wharf ] && echo "wharf   CPU per run --rm (daemon + zygote + shim + container): $(python3 -c "print(round(($c1-$c0)*1000/$(getconf CLK_TCK)/($RUNS+3),1))") ms"
   echo "$run" > "$work/$name.median"
 }
 

@@ -387,6 +387,74 @@ fn running_containers_survive_a_daemon_kill_9() {
     d.ok(&["rm", "survivor"]);
 }
 
+/// A process's parent and name (`/proc/PID/stat`, `/proc/PID/comm`).
+fn parent_and_name(pid: u32) -> Option<(u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (comm) STATE PPID …": the name may hold spaces; the last ')' ends it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let ppid = rest.split(' ').nth(1)?.parse().ok()?;
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some((ppid, name.trim().to_string()))
+}
+
+/// Running (not gone, not a zombie waiting for its parent).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| Some(s[s.rfind(')')? + 2..].starts_with('Z')))
+        .is_some_and(|zombie| !zombie)
+}
+
+fn container_pid(d: &Daemon, name: &str) -> u32 {
+    d.ok(&["inspect", "-f", "{{.State.Pid}}", name])
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+#[test]
+fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
+    let mut d = daemon_with_busybox();
+    d.ok(&["run", "-d", "--name", "zy", "bb", "sleep", "1000"]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "zy"]);
+    // container init → shim (named after the container) → zygote → daemon.
+    let (shim, _) = parent_and_name(container_pid(&d, "zy")).expect("init");
+    let (zygote, shim_name) = parent_and_name(shim).expect("shim");
+    assert_eq!(shim_name, format!("shim-{}", &id[..10]));
+    let (daemon, zygote_name) = parent_and_name(zygote).expect("zygote");
+    assert_eq!(zygote_name, "wharf-zygote");
+    assert_eq!(daemon, d.child.as_ref().expect("daemon").id());
+
+    // kill -9 of the daemon: the zygote sees its socket close and ends; the shim and the
+    // container go on, and the next daemon has a zygote of its own.
+    d.kill9();
+    wait_until("the zygote to end", Duration::from_secs(5), || {
+        !alive(zygote)
+    });
+    assert!(alive(shim), "the shim died with the daemon");
+    d.spawn();
+    d.ok(&["exec", "zy", "true"]);
+    d.ok(&["run", "-d", "--name", "zy2", "bb", "sleep", "1000"]);
+    let (shim2, _) = parent_and_name(container_pid(&d, "zy2")).expect("init");
+    let (zygote2, _) = parent_and_name(shim2).expect("shim");
+    assert_eq!(parent_and_name(zygote2).expect("zygote").1, "wharf-zygote");
+
+    // A zygote that dies: shims are exec'd meanwhile, nothing fails.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(zygote2 as i32).expect("pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill zygote");
+    wait_until("the zygote to be reaped", Duration::from_secs(5), || {
+        !alive(zygote2)
+    });
+    assert_eq!(d.ok(&["run", "--rm", "bb", "echo", "ok"]), "ok\n");
+    d.ok(&["rm", "-f", "zy", "zy2"]);
+    wait_until("the shims to end", Duration::from_secs(5), || {
+        !alive(shim) && !alive(shim2)
+    });
+}
+
 #[test]
 fn health_checks_report_healthy_and_unhealthy() {
     let d = daemon_with_busybox();
@@ -704,6 +772,23 @@ fn namespace_and_resource_options() {
         "-G",
     ]);
     assert_eq!(out, "0 4242 65534\n");
+    // `exec -u` as another user gets the container's --group-add groups too, as docker's.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ga",
+        "--group-add",
+        "4242",
+        "bb",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(
+        d.ok(&["exec", "-u", "65534:65534", "ga", "id", "-G"]),
+        "65534 4242\n"
+    );
+    d.ok(&["rm", "-f", "ga"]);
     let out = run(&[
         "--oom-score-adj",
         "500",

@@ -31,9 +31,18 @@ fn shim_exe() -> std::path::PathBuf {
         .clone()
 }
 
-/// Makes the sealed copy now (at daemon start) rather than on the first container start.
+/// Makes the sealed copy now (at daemon start) rather than on the first container start, and
+/// starts the shim [`zygote`](super::zygote) from it.
 pub fn prepare() {
-    let _ = shim_exe();
+    let exe = shim_exe();
+    if zygote_wanted() {
+        super::zygote::ensure(&exe);
+    }
+}
+
+/// `WHARF_NO_ZYGOTE=1`: exec every shim (for comparisons; see docs/adr-0003-shim.md).
+fn zygote_wanted() -> bool {
+    std::env::var_os("WHARF_NO_ZYGOTE").is_none()
 }
 
 fn sealed_copy_of_self() -> std::io::Result<std::os::fd::OwnedFd> {
@@ -53,14 +62,18 @@ fn sealed_copy_of_self() -> std::io::Result<std::os::fd::OwnedFd> {
     Ok(fd)
 }
 
-/// Starts `wharf shim DIR` in its own session and waits for its `ready PID` line.
+/// Starts `wharf shim DIR` in its own session — forked by the zygote, or exec'd when there
+/// is none — and waits for its `ready PID` line.
 pub async fn spawn(dir: &Path) -> Result<i64, String> {
-    let exe = shim_exe();
     let log = std::fs::File::options()
         .create(true)
         .append(true)
         .open(dir.join("shim.log"))
         .map_err(|e| format!("failed to open shim log: {e}"))?;
+    if let Some(r) = spawn_forked(dir, &log).await {
+        return r;
+    }
+    let exe = shim_exe();
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("shim")
         .arg(dir)
@@ -86,6 +99,31 @@ pub async fn spawn(dir: &Path) -> Result<i64, String> {
         let _ = child.wait().await;
     });
     read.map_err(|e| format!("failed to read from the shim: {e}"))?;
+    ready(dir, &line)
+}
+
+/// Through the zygote: `None` when it did not take the request (the caller execs instead).
+async fn spawn_forked(dir: &Path, log: &std::fs::File) -> Option<Result<i64, String>> {
+    use std::os::fd::AsFd;
+    if !zygote_wanted() {
+        return None;
+    }
+    super::zygote::ensure(&shim_exe());
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+    super::zygote::spawn(&[dir.as_os_str()], w.as_fd(), log.as_fd()).ok()?;
+    // Only the shim holds the write end now: end of file if it dies before its line.
+    drop(w);
+    let r = tokio::net::unix::pipe::Receiver::from_owned_fd(r).ok()?;
+    let mut line = String::new();
+    let read = BufReader::new(r).read_line(&mut line).await;
+    Some(
+        read.map_err(|e| format!("failed to read from the shim: {e}"))
+            .and_then(|_| ready(dir, &line)),
+    )
+}
+
+/// The shim's first line: `ready PID`, or `error MESSAGE`.
+fn ready(dir: &Path, line: &str) -> Result<i64, String> {
     let line = line.trim();
     if let Some(pid) = line.strip_prefix("ready ") {
         return pid.parse().map_err(|_| format!("bad shim answer: {line}"));

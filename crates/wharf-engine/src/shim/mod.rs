@@ -13,6 +13,7 @@ pub mod backend;
 pub mod client;
 pub mod log;
 pub mod proto;
+pub mod zygote;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -46,7 +47,13 @@ pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> i32 {
         println!("error cannot run from a sealed copy of the binary: {e}");
         return 1;
     }
+    dispatch(args)
+}
+
+/// `wharf shim …` once set up: from [`shim_main`], or in a child forked by the zygote.
+fn dispatch(args: Vec<OsString>) -> i32 {
     match args.get(1).and_then(|a| a.to_str()) {
+        Some("zygote") if args.len() == 2 => zygote::zygote_main(dispatch),
         Some("exec") if args.len() == 4 => exec_main(Path::new(&args[2]), Path::new(&args[3])),
         Some(_) if args.len() == 2 => match run(Path::new(&args[1])) {
             Ok(()) => 0,

@@ -1,0 +1,365 @@
+//! The shim zygote: one `wharf shim zygote` process per daemon that forks shims.
+//!
+//! Starting a shim by `fork` + `exec` of the wharf binary costs every container the exec, the
+//! dynamic loader's relocation of the whole (PIE) binary, the page faults of a fresh address
+//! space and the shim's own set-up; and every shim then holds a private copy of the
+//! relocated read-only data (`.data.rel.ro`, ≈ 700 KiB — most of a shim's PSS). The zygote
+//! pays that once. It is exec'd (from the same sealed copy of the binary, CVE-2019-5736) when
+//! the daemon starts, stays single-threaded, and for each container forks a child that *is*
+//! the shim: the child shares every page the zygote has not written since, starts in well
+//! under a millisecond, and runs exactly the code `wharf shim DIR` runs.
+//!
+//! Protocol: the daemon holds one end of a `SOCK_SEQPACKET` pair, the zygote's stdin is the
+//! other. A request is one message: the shim's arguments (after `shim`), NUL-separated, with
+//! two descriptors attached (the shim's stdout — the daemon reads `ready PID` from it — and
+//! its stderr, the container's `shim.log`). The zygote answers nothing: the daemon learns
+//! everything from the shim's stdout, as with an exec'd shim. End of file on stdin (the
+//! daemon is gone) ends the zygote; running shims are in sessions of their own and go on.
+//!
+//! The zygote reaps its children (the shims) as they end (`SIGCHLD` through a signalfd), so
+//! their CPU time adds up in its own (`cutime`, as the daemon's did for exec'd shims); each
+//! child unblocks `SIGCHLD` again before anything else.
+//!
+//! When there is no zygote (it could not start, or died), the daemon execs shims as before.
+
+use std::ffi::OsString;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+
+/// Longest request (arguments) the zygote reads.
+const MAX_REQUEST: usize = 8192;
+
+/// The daemon's end of the zygote's socket, with the zygote's pid (None: no zygote; exec
+/// shims).
+static ZYGOTE: Mutex<Option<(u32, OwnedFd)>> = Mutex::new(None);
+
+fn zygote() -> std::sync::MutexGuard<'static, Option<(u32, OwnedFd)>> {
+    ZYGOTE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// When the zygote was last started (a dead one is started again, at most this often).
+static STARTED: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+const RESTART_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the zygote again if it is gone and was not (re)started in the last few seconds.
+pub fn ensure(exe: &std::path::Path) {
+    if zygote().is_some() {
+        return;
+    }
+    let due = STARTED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_none_or(|t| t.elapsed() >= RESTART_EVERY);
+    if due {
+        if let Err(e) = start(exe) {
+            tracing::warn!(error = %e, "cannot start the shim zygote; shims will be exec'd");
+        }
+    }
+}
+
+/// Starts the zygote from `exe` (the sealed copy of the binary). Daemon side; a failure
+/// leaves shims to be exec'd.
+pub fn start(exe: &std::path::Path) -> io::Result<()> {
+    *STARTED.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("shim")
+        .arg("zygote")
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    // SAFETY: setsid is async-signal-safe. Its own session: signals sent to the daemon's
+    // process group do not reach the zygote or the shims it forks.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            rustix::process::setsid().map_err(io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    drop(cmd);
+    let pid = child.id();
+    *zygote() = Some((pid, ours));
+    // Reap it whenever it ends (it ends when our end closes, or if it crashes).
+    std::thread::Builder::new()
+        .name("wharf-zygote-reaper".into())
+        .spawn(move || {
+            let status = child.wait();
+            tracing::warn!(?status, "the shim zygote ended");
+            let mut g = zygote();
+            if g.as_ref().is_some_and(|(p, _)| *p == pid) {
+                *g = None; // (not a successor's)
+            }
+        })?;
+    Ok(())
+}
+
+/// Asks the zygote for a shim with `args` (after `shim`), `stdout` and `stderr`. `Err`:
+/// no zygote, or it did not take the request (then it is dropped; the caller execs).
+pub fn spawn(
+    args: &[&std::ffi::OsStr],
+    stdout: BorrowedFd<'_>,
+    stderr: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let mut msg = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            msg.push(0);
+        }
+        msg.extend_from_slice(a.as_bytes());
+    }
+    if msg.len() > MAX_REQUEST || args.iter().any(|a| a.as_bytes().contains(&0)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad shim arguments",
+        ));
+    }
+    let mut g = zygote();
+    let Some((_, sock)) = g.as_ref() else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no shim zygote"));
+    };
+    let fds = [stdout, stderr];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(&fds));
+    match rustix::net::sendmsg(
+        sock,
+        &[IoSlice::new(&msg)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    ) {
+        Ok(n) if n == msg.len() => Ok(()),
+        Ok(_) => Err(io::Error::other("short write to the shim zygote")),
+        Err(e) => {
+            // Gone (EPIPE, ECONNRESET): stop asking it.
+            *g = None;
+            Err(e.into())
+        }
+    }
+}
+
+/// `wharf shim zygote`: serves requests on stdin until it closes. Called while the process
+/// is single-threaded (it forks).
+pub fn zygote_main(run_shim: fn(Vec<OsString>) -> i32) -> i32 {
+    if let Ok(name) = std::ffi::CString::new("wharf-zygote") {
+        let _ = rustix::thread::set_name(&name);
+    }
+    let reaper = match Reaper::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shim zygote: cannot watch for SIGCHLD: {e}");
+            return 1;
+        }
+    };
+    let control = rustix::stdio::stdin();
+    let mut buf = vec![0u8; MAX_REQUEST];
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&reaper.fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two descriptors we own, in an array that outlives the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            eprintln!("shim zygote: poll: {e}");
+            return 1;
+        }
+        let (request, children) = (fds[0].revents != 0, fds[1].revents != 0);
+        if children {
+            reaper.reap();
+        }
+        if !request {
+            continue;
+        }
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let got = rustix::net::recvmsg(
+            control,
+            &mut [IoSliceMut::new(&mut buf)],
+            &mut anc,
+            RecvFlags::CMSG_CLOEXEC,
+        );
+        let got = match got {
+            Ok(r) => r,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                eprintln!("shim zygote: {e}");
+                return 1;
+            }
+        };
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for m in anc.drain() {
+            if let RecvAncillaryMessage::ScmRights(r) = m {
+                fds.extend(r);
+            }
+        }
+        if got.bytes == 0 && fds.is_empty() {
+            return 0; // the daemon closed its end
+        }
+        if fds.len() != 2 || got.flags.contains(rustix::net::ReturnFlags::TRUNC) {
+            eprintln!("shim zygote: malformed request ignored");
+            continue;
+        }
+        let args: Vec<OsString> = std::iter::once(OsString::from("shim"))
+            .chain(
+                buf[..got.bytes]
+                    .split(|b| *b == 0)
+                    .map(|a| OsString::from_vec(a.to_vec())),
+            )
+            .collect();
+        if args.get(1).is_some_and(|a| a == "zygote") {
+            continue; // one zygote is enough
+        }
+        // SAFETY: this process is single-threaded (the zygote never starts a thread), so the
+        // child may run any code after fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            eprintln!("shim zygote: fork: {}", io::Error::last_os_error());
+            continue; // dropping the fds: the daemon reads end of file, reports the failure
+        }
+        if pid == 0 {
+            reaper.forget();
+            std::process::exit(child(args, fds, run_shim));
+        }
+        drop(fds);
+    }
+}
+
+/// In the forked child: become what an exec'd `wharf shim …` would be, then run it.
+fn child(args: Vec<OsString>, fds: Vec<OwnedFd>, run_shim: fn(Vec<OsString>) -> i32) -> i32 {
+    let _ = rustix::process::setsid();
+    let Ok(null) = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
+        return 1;
+    };
+    // stdin becomes /dev/null (closing the zygote's socket here); dup2 clears close-on-exec
+    // on the targets, as a spawned process's stdio has it. The received copies then close.
+    if rustix::stdio::dup2_stdin(&null).is_err()
+        || rustix::stdio::dup2_stdout(&fds[0]).is_err()
+        || rustix::stdio::dup2_stderr(&fds[1]).is_err()
+    {
+        return 1;
+    }
+    drop(fds);
+    drop(null);
+    set_command_line(&args);
+    run_shim(args)
+}
+
+/// Makes `ps` show `wharf shim DIR` for this shim, as for an exec'd one (instead of the
+/// zygote's command line): points the kernel's record of the argument area at a new,
+/// never-freed copy (`PR_SET_MM_ARG_START`/`_END`, which needs `CAP_SYS_RESOURCE`; a root
+/// without it, as in some sandboxes, keeps the zygote's line). Best effort. The process name
+/// (`comm`: `ps -o comm`, `pgrep`, `top`) becomes `shim-` and the container ID's first ten
+/// characters either way.
+fn set_command_line(args: &[OsString]) {
+    if let Some(id) = args
+        .last()
+        .and_then(|d| std::path::Path::new(d).file_name())
+        .and_then(|n| n.to_str())
+    {
+        let name = format!("shim-{}", &id[..id.len().min(10)]);
+        if let Ok(name) = std::ffi::CString::new(name) {
+            let _ = rustix::thread::set_name(&name);
+        }
+    }
+    let mut line = b"wharf".to_vec();
+    for a in args {
+        line.push(0);
+        line.extend_from_slice(a.as_bytes());
+    }
+    line.push(0);
+    let line: &'static [u8] = Box::leak(line.into_boxed_slice());
+    let (start, end) = (
+        line.as_ptr() as libc::c_ulong,
+        (line.as_ptr() as libc::c_ulong) + line.len() as libc::c_ulong,
+    );
+    // SAFETY: prctl only records the two addresses; the memory they bound lives as long as
+    // the process (leaked). The new area lies below the old one (heap below stack), so the
+    // start may move first without the start passing the end.
+    unsafe {
+        if libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_ARG_START, start, 0, 0) == 0 {
+            libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_ARG_END, end, 0, 0);
+        }
+    }
+}
+
+/// `SIGCHLD`, blocked and read from a signalfd, and the mask to give back to children.
+struct Reaper {
+    fd: OwnedFd,
+    old_mask: libc::sigset_t,
+}
+
+impl Reaper {
+    fn new() -> io::Result<Reaper> {
+        // SAFETY: plain signal-mask calls on values we own; the process is single-threaded.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old_mask: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old_mask) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Reaper {
+                fd: std::os::fd::FromRawFd::from_raw_fd(fd),
+                old_mask,
+            })
+        }
+    }
+
+    /// Drains the signalfd and collects every child that ended.
+    fn reap(&self) {
+        let mut info = [0u8; 128];
+        while rustix::io::read(&self.fd, &mut info).is_ok_and(|n| n > 0) {}
+        loop {
+            // SAFETY: waitpid on our own children, no status pointer.
+            let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+        }
+    }
+
+    /// In a forked child: the signal mask as it was, and no signalfd.
+    fn forget(self) {
+        // SAFETY: restoring the mask saved in `new`.
+        unsafe {
+            libc::sigprocmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
+        }
+        drop(self.fd);
+    }
+}
