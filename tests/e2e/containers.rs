@@ -456,6 +456,28 @@ fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
 }
 
 #[test]
+fn an_exit_recorded_just_before_a_daemon_crash_is_not_lost() {
+    // The exit is committed without waiting for the disk; a crash right after must still
+    // show the container exited with its code (recovery reads the shim's exit.json).
+    let mut d = daemon_with_busybox();
+    d.ok(&["run", "-d", "--name", "quick", "bb", "sh", "-c", "exit 3"]);
+    assert_eq!(d.ok(&["wait", "quick"]).trim(), "3");
+    d.kill9();
+    d.spawn();
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "quick"
+        ])
+        .trim(),
+        "exited 3"
+    );
+    d.ok(&["rm", "quick"]);
+}
+
+#[test]
 fn health_checks_report_healthy_and_unhealthy() {
     let d = daemon_with_busybox();
     d.ok(&[

@@ -643,12 +643,14 @@ impl Daemon {
             .resolve(id)
             .is_ok_and(|c| !c.ports.is_empty())
         {
-            let _ = self.containers.update(id, |c| c.ports.clear());
+            let _ = self.containers.update_recoverable(id, |c| c.ports.clear());
             let d = self.clone();
             let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
         }
         self.set_draining(id, false);
-        let Ok(c) = self.containers.update(id, |c| {
+        // Not waiting for the disk: a crash before the next durable commit leaves the record
+        // live, and recovery reads the exit from exit.json again.
+        let Ok(c) = self.containers.update_recoverable(id, |c| {
             crate::network::clear_endpoints(c);
             c.state.status = Status::Exited;
             c.state.pid = 0;

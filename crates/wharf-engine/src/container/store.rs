@@ -154,8 +154,13 @@ impl ContainerStore {
     }
 
     fn persist(&self, c: &Container) -> Result<(), ApiError> {
+        self.persist_with(c, redb::Durability::Immediate)
+    }
+
+    fn persist_with(&self, c: &Container, durability: redb::Durability) -> Result<(), ApiError> {
         let bytes = serde_json::to_vec(c).map_err(db_err)?;
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(durability);
         {
             let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
             t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
@@ -216,14 +221,37 @@ impl ContainerStore {
 
     /// Applies `f` to the record and writes it through; state watchers are told.
     pub fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T, ApiError> {
+        self.update_with(id, f, redb::Durability::Immediate)
+    }
+
+    fn update_with<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container) -> T,
+        durability: redb::Durability,
+    ) -> Result<T, ApiError> {
         let mut map = self.lock();
         let e = map.get_mut(id).ok_or_else(|| no_such_container(id))?;
         let mut c = e.c.clone();
         let out = f(&mut c);
-        self.persist(&c)?;
+        self.persist_with(&c, durability)?;
         e.tx.send_replace(c.state.clone());
         e.c = c;
         Ok(out)
+    }
+
+    /// [`ContainerStore::update`] for what a restarted daemon learns from the container's shim
+    /// anyway (its exit: `exit.json`, read by [`crate::state::Daemon::recover`] for every
+    /// container recorded as live): committed without waiting for the disk
+    /// (`Durability::None`), so a container's exit costs no fsync; the next durable commit
+    /// (any create, remove, image change) carries it to disk. A crash before that leaves the
+    /// record as it was before, which recovery corrects.
+    pub fn update_recoverable<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container) -> T,
+    ) -> Result<T, ApiError> {
+        self.update_with(id, f, redb::Durability::None)
     }
 
     pub fn rename(&self, id: &str, new_name: &str) -> Result<(), ApiError> {
