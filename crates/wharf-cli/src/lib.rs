@@ -35,8 +35,8 @@ pub fn main() -> i32 {
 
 /// Runs the CLI on `args` (including argv[0]).
 pub fn run_args(args: Vec<String>) -> i32 {
-    let cmd = Cli::command();
-    let matches = match cmd.clone().try_get_matches_from(&args) {
+    let mut cmd = Cli::command();
+    let matches = match cmd.try_get_matches_from_mut(&args) {
         Ok(m) => m,
         Err(e) => return usage_error(&cmd, &args, e),
     };

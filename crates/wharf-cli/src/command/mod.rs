@@ -51,6 +51,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum Command {
     /// Manage containers
     #[command(subcommand, override_usage = "wharf container COMMAND")]

@@ -10,6 +10,8 @@ use crate::command::image::build;
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
     #[command(override_usage = "wharf builder build [OPTIONS] PATH | URL | -")]

@@ -42,6 +42,8 @@ use crate::client::{path_segment, query, Body, Client};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Attach local standard input, output, and error streams to a running container
     #[command(override_usage = "wharf container attach [OPTIONS] CONTAINER")]

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::CliError;
 
-/// The flags of `wharf create` (and, with a few more, `wharf run`).
+// The flags of `wharf create` (and, with a few more, `wharf run`). Not a doc comment: clap
+// would make it the `about` of every command that flattens these (help is built lazily).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ContainerOpts {
     /// Add a custom host-to-IP mapping (host:ip)

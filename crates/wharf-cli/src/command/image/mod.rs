@@ -22,6 +22,8 @@ use super::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images
     #[command(

@@ -20,6 +20,8 @@ use super::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Connect a container to a network
     #[command(override_usage = "wharf network connect [OPTIONS] NETWORK CONTAINER")]

@@ -12,6 +12,8 @@ use super::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one parsed (CLI start time).
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume
     #[command(override_usage = "wharf volume create [OPTIONS] [VOLUME]")]
