@@ -13,5 +13,6 @@ mod interop;
 mod networks;
 mod pull;
 mod push;
+mod push_resume;
 mod registry;
 mod volumes;

@@ -218,9 +218,12 @@ async fn chunked_push_then_pull_with_ranges() {
         )
         .await;
     assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    // The upload's status (spec "Resuming an upload"): what a client resumes from.
     let r = reg.get(&loc).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(r.header("range"), "0-3999");
+    assert_eq!(r.header("location"), loc);
+    assert!(loc.ends_with(&r.header("docker-upload-uuid")), "{loc}");
 
     let r = reg
         .req(

@@ -245,18 +245,25 @@ async fn push_compressing(
     use http_body_util::BodyExt;
     const CHUNK: usize = 256 * 1024;
     let (btx, brx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    // Set when the upload failed for good. A request that merely broke off leaves it unset:
+    // the compression goes on into the cache, and the upload resumes from the cached file.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let producer = {
-        let (cache, dl) = (cache.clone(), diff_id.clone());
+        let (cache, dl, stop) = (cache.clone(), diff_id.clone(), stop.clone());
         tokio::task::spawn_blocking(move || {
             let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+            let mut detached = false;
             let res = {
                 let mut sink = |chunk: &[u8]| {
                     buf.extend_from_slice(chunk);
                     if buf.len() < CHUNK {
-                        return true;
+                        return !stop.load(Ordering::Relaxed);
                     }
                     let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
-                    btx.blocking_send(Ok(Bytes::from(full))).is_ok()
+                    if !detached && btx.blocking_send(Ok(Bytes::from(full))).is_err() {
+                        detached = true; // the request is gone; keep compressing for a resume
+                    }
+                    !stop.load(Ordering::Relaxed)
                 };
                 let mut progress = |n: u64| {
                     sent.fetch_add(n, Ordering::Relaxed);
@@ -264,7 +271,7 @@ async fn push_compressing(
                 cache.compress(&dl, &mut sink, &mut progress)
             };
             match &res {
-                Ok(_) if !buf.is_empty() => {
+                Ok(_) if !buf.is_empty() && !detached => {
                     let _ = btx.blocking_send(Ok(Bytes::from(buf)));
                 }
                 Ok(_) => {}
@@ -284,15 +291,18 @@ async fn push_compressing(
     let done = async {
         let res = async {
             let info = producer.await??;
-            info.digest
+            let digest = info
+                .digest
                 .parse::<Digest>()
-                .map_err(|_| ApiError::internal(format!("bad digest {}", info.digest)))
+                .map_err(|_| ApiError::internal(format!("bad digest {}", info.digest)))?;
+            let path = cache.blob_path(&digest);
+            Ok::<_, ApiError>((digest, path, info.size))
         };
         res.await
             .map_err(|e| crate::pull::Error::new(e.kind, e.message))
     };
     let what = format!("layer {}", diff_id.short());
-    upload::push_streamed(client, repo, &what, body, done).await?;
+    upload::push_streamed(client, repo, &what, body, stop, done).await?;
     let info = {
         let (cache, dl) = (cache.clone(), diff_id.clone());
         tokio::task::spawn_blocking(move || cache.layer(&dl)).await?

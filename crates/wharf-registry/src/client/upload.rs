@@ -4,9 +4,14 @@
 //! ?digest=` with the whole body for small blobs, `PATCH` chunks (`Content-Range`) then an
 //! empty `PUT ?digest=` for large ones. The registry verifies the digest on the final `PUT`;
 //! until then nothing is visible in the repository.
+//!
+//! An upload request that breaks off (a connection error) or gets a 5xx is resumed: the
+//! upload's status (`GET <location>` → `204` with `Range: 0-<last byte>`, spec "Resuming an
+//! upload"), then the rest in `PATCH` chunks with `Content-Range`, then `PUT ?digest=`; up to
+//! [`UPLOAD_RESUMES`] times. A registry that no longer knows the upload gets a new one.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::{header, Method, StatusCode};
@@ -23,6 +28,8 @@ use super::Error;
 /// Blobs up to this size go in one `PUT`; larger ones in `PATCH` chunks of [`CHUNK`].
 pub const MONOLITHIC_MAX: u64 = 16 << 20;
 pub const CHUNK: u64 = 128 << 20;
+/// How many times an upload that broke off is resumed before the push fails.
+pub const UPLOAD_RESUMES: u32 = 5;
 
 /// Where a blob's bytes are.
 pub enum Blob {
@@ -95,45 +102,219 @@ async fn start_upload(client: &Client, repo: &str, what: &str) -> Result<String,
 
 /// Uploads a blob whose digest is known only once `body` has been produced (a layer compressed
 /// while it is sent, as docker does): one streaming `PATCH`, then `PUT ?digest=` with the
-/// digest `done` yields. The registry verifies it.
+/// digest `done` yields. The registry verifies it. `done` also yields where the whole blob
+/// was kept and its size: when the `PATCH` breaks off, the upload resumes from that file.
+/// `stop` is set when the request failed for good (the producer may stop).
 pub async fn push_streamed<F>(
     client: &Client,
     repo: &str,
     what: &str,
     body: ReqBody,
+    stop: Arc<AtomicBool>,
     done: F,
 ) -> Result<Digest, Error>
 where
-    F: std::future::Future<Output = Result<Digest, Error>>,
+    F: std::future::Future<Output = Result<(Digest, PathBuf, u64), Error>>,
 {
     let loc = start_upload(client, repo, what).await?;
     let h = [(header::CONTENT_TYPE, "application/octet-stream".to_string())];
-    let resp = client.send_stream(Method::PATCH, &loc, &h, body).await;
-    let digest = done.await;
-    // A failed request stops the producer ("stopped"): then the request's error is the news;
-    // otherwise the producer's (a corrupt layer) explains a failed request better.
-    let (resp, digest) = match (resp, digest) {
-        (Err(e), Err(p)) if p.message.contains("upload of this layer stopped") => return Err(e),
-        (_, Err(p)) => return Err(p),
-        (r, Ok(d)) => (r?, d),
+    let sent = client.send_stream(Method::PATCH, &loc, &h, body).await;
+    let failed = format!("failed to upload {what}");
+    let resp = match check(sent, StatusCode::ACCEPTED, &failed).await {
+        Err(Failure::Fatal(e)) => {
+            stop.store(true, Ordering::Relaxed);
+            // A stopped producer says nothing new; otherwise its error (a corrupt layer)
+            // explains a failed request better.
+            return Err(match done.await {
+                Err(p) if !p.message.contains("upload of this layer stopped") => p,
+                _ => e,
+            });
+        }
+        r => r,
     };
-    if resp.status() != StatusCode::ACCEPTED {
-        return Err(registry_error(&format!("failed to upload {what}"), resp).await);
-    }
-    let loc = location(&resp)?;
-    let h = [(header::CONTENT_LENGTH, "0".to_string())];
-    let resp = client
-        .send_stream(
-            Method::PUT,
-            &client.resolve(&with_digest(&loc, &digest)),
-            &h,
-            full_body(Bytes::new()),
-        )
-        .await?;
-    if resp.status() != StatusCode::CREATED {
-        return Err(registry_error(&format!("failed to upload {digest}"), resp).await);
-    }
+    let (digest, path, size) = done.await?;
+    let blob = Blob::File(path);
+    let (loc, broke) = match resp {
+        Ok(resp) => {
+            let loc = location(&resp)?;
+            let h = [(header::CONTENT_LENGTH, "0".to_string())];
+            let put = client
+                .send_stream(
+                    Method::PUT,
+                    &client.resolve(&with_digest(&loc, &digest)),
+                    &h,
+                    full_body(Bytes::new()),
+                )
+                .await;
+            match check(
+                put,
+                StatusCode::CREATED,
+                &format!("failed to upload {digest}"),
+            )
+            .await
+            {
+                Ok(_) => return Ok(digest),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Broke(e)) => (loc, e),
+            }
+        }
+        Err(Failure::Broke(e)) => (loc, e),
+        Err(Failure::Fatal(e)) => return Err(e),
+    };
+    let up = Upload {
+        client,
+        repo,
+        digest: &digest,
+        size,
+        blob: &blob,
+        sent: Arc::new(AtomicU64::new(0)),
+    };
+    up.resume(loc, broke).await?;
     Ok(digest)
+}
+
+/// Why an upload request did not succeed.
+enum Failure {
+    /// A connection error or a 5xx: worth asking where the upload stands and resuming.
+    Broke(Error),
+    /// Any other answer (refused, a bad digest): the push fails.
+    Fatal(Error),
+}
+
+/// Sorts a request's outcome: the expected status, a reason to resume, or a failure.
+async fn check(
+    sent: Result<hyper::Response<Incoming>, Error>,
+    want: StatusCode,
+    what: &str,
+) -> Result<hyper::Response<Incoming>, Failure> {
+    match sent {
+        Ok(r) if r.status() == want => Ok(r),
+        Ok(r) if r.status().is_server_error() => Err(Failure::Broke(registry_error(what, r).await)),
+        Ok(r) => Err(Failure::Fatal(registry_error(what, r).await)),
+        Err(e) if e.kind == ErrorKind::Unavailable => Err(Failure::Broke(e)),
+        Err(e) => Err(Failure::Fatal(e)),
+    }
+}
+
+/// Where an upload stands: (bytes the registry has, the `Location` to continue at), or
+/// `None` when the registry does not know it any more (start a new one). Spec: "Resuming an
+/// upload" — `204`, `Range: 0-<offset of the last byte>`, `Docker-Upload-UUID`.
+async fn upload_status(client: &Client, loc: &str) -> Result<Option<(u64, String)>, Error> {
+    let resp = client.authed(Method::GET, loc, &[], Bytes::new()).await?;
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(registry_error("failed to get the upload's status", resp).await);
+    }
+    if status != StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
+    // `0-0` is both "nothing" and "one byte" (distribution writes it for an empty upload):
+    // taken as nothing; a registry that has the byte refuses the `PATCH` from 0 (416).
+    let received = resp
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes=").or(Some(v.trim())))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .map_or(0, |(a, b)| if a == 0 && b > 0 { b + 1 } else { 0 });
+    let next = location(&resp).unwrap_or_else(|_| loc.to_string());
+    Ok(Some((received, next)))
+}
+
+/// One blob being uploaded: what is needed to send it, or the rest of it.
+struct Upload<'a> {
+    client: &'a Client,
+    repo: &'a str,
+    digest: &'a Digest,
+    size: u64,
+    blob: &'a Blob,
+    /// Bytes sent, for progress; set back to what the registry has on a resume.
+    sent: Arc<AtomicU64>,
+}
+
+impl Upload<'_> {
+    /// The blob's bytes `off..off + len` as a request body.
+    async fn body(&self, off: u64, len: u64) -> Result<ReqBody, Error> {
+        match self.blob {
+            Blob::Bytes(b) => {
+                let (a, z) = (off as usize, (off + len) as usize);
+                let part = b
+                    .get(a..z)
+                    .map(|p| b.slice_ref(p))
+                    .ok_or_else(|| Error::internal("blob range out of bounds"))?;
+                self.sent.fetch_add(len, Ordering::Relaxed);
+                Ok(full_body(part))
+            }
+            Blob::File(p) => file_body(p, off, len, self.sent.clone()).await,
+        }
+    }
+
+    /// Sends the blob from byte `off` to the upload at `loc` in `PATCH` chunks, then `PUT
+    /// ?digest=`. `loc` follows each answer's `Location`.
+    async fn send_from(&self, loc: &mut String, mut off: u64) -> Result<(), Failure> {
+        let failed = format!("failed to upload {}", self.digest);
+        while off < self.size {
+            let n = CHUNK.min(self.size - off);
+            let body = self.body(off, n).await.map_err(Failure::Fatal)?;
+            let h = [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (header::CONTENT_LENGTH, n.to_string()),
+                (header::CONTENT_RANGE, format!("{off}-{}", off + n - 1)),
+            ];
+            let sent = self.client.send_stream(Method::PATCH, loc, &h, body).await;
+            let resp = check(sent, StatusCode::ACCEPTED, &failed).await?;
+            *loc = location(&resp).map_err(Failure::Broke)?;
+            off += n;
+        }
+        let h = [(header::CONTENT_LENGTH, "0".to_string())];
+        let url = self.client.resolve(&with_digest(loc, self.digest));
+        let sent = self
+            .client
+            .send_stream(Method::PUT, &url, &h, full_body(Bytes::new()))
+            .await;
+        check(sent, StatusCode::CREATED, &failed).await.map(|_| ())
+    }
+
+    /// After a request of the upload at `loc` broke off (`cause`): asks the registry what it
+    /// has and sends the rest, up to [`UPLOAD_RESUMES`] times (200 ms, 400 ms, … apart).
+    async fn resume(&self, mut loc: String, mut cause: Error) -> Result<(), Error> {
+        for attempt in 1..=UPLOAD_RESUMES {
+            tracing::info!(digest = %self.digest, error = %cause, attempt, "blob upload broke off; resuming");
+            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+            let off = match upload_status(self.client, &loc).await {
+                Ok(Some((n, next))) if n <= self.size => {
+                    loc = next;
+                    n
+                }
+                Ok(_) => match start_upload(self.client, self.repo, self.digest.as_str()).await {
+                    Ok(next) => {
+                        tracing::info!(digest = %self.digest, "registry lost the upload; starting over");
+                        loc = next;
+                        0
+                    }
+                    Err(e) => {
+                        cause = e;
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    cause = e;
+                    continue;
+                }
+            };
+            self.sent.store(off, Ordering::Relaxed);
+            match self.send_from(&mut loc, off).await {
+                Ok(()) => return Ok(()),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Broke(e)) => cause = e,
+            }
+        }
+        Err(Error::new(
+            cause.kind,
+            format!("{} (gave up after {UPLOAD_RESUMES} resumes)", cause.message),
+        ))
+    }
 }
 
 /// A body streaming `len` bytes of `path` from `offset`, counting them into `sent`.
@@ -212,48 +393,37 @@ pub async fn push_blob(
         Some(l) => l,
         None => start_upload(client, repo, digest.as_str()).await?,
     };
-    let octet = (header::CONTENT_TYPE, "application/octet-stream".to_string());
-    let finish = |loc: &str| client.resolve(&with_digest(loc, digest));
-    let resp = if size <= MONOLITHIC_MAX {
-        let body = match &blob {
-            Blob::Bytes(b) => {
-                sent.fetch_add(b.len() as u64, Ordering::Relaxed);
-                full_body(b.clone())
-            }
-            Blob::File(p) => file_body(p, 0, size, sent.clone()).await?,
-        };
-        let h = [octet.clone(), (header::CONTENT_LENGTH, size.to_string())];
-        client
-            .send_stream(Method::PUT, &finish(&loc), &h, body)
-            .await?
-    } else {
-        let Blob::File(path) = &blob else {
-            return Err(Error::internal("large in-memory blob"));
-        };
-        let mut loc = loc;
-        let mut off = 0;
-        while off < size {
-            let n = CHUNK.min(size - off);
-            let body = file_body(path, off, n, sent.clone()).await?;
-            let h = [
-                octet.clone(),
-                (header::CONTENT_LENGTH, n.to_string()),
-                (header::CONTENT_RANGE, format!("{off}-{}", off + n - 1)),
-            ];
-            let resp = client.send_stream(Method::PATCH, &loc, &h, body).await?;
-            if resp.status() != StatusCode::ACCEPTED {
-                return Err(registry_error(&format!("failed to upload {digest}"), resp).await);
-            }
-            loc = location(&resp)?;
-            off += n;
-        }
-        let h = [(header::CONTENT_LENGTH, "0".to_string())];
-        client
-            .send_stream(Method::PUT, &finish(&loc), &h, full_body(Bytes::new()))
-            .await?
+    let mut loc = loc;
+    let up = Upload {
+        client,
+        repo,
+        digest,
+        size,
+        blob: &blob,
+        sent,
     };
-    if resp.status() != StatusCode::CREATED {
-        return Err(registry_error(&format!("failed to upload {digest}"), resp).await);
+    let first = if size <= MONOLITHIC_MAX {
+        let body = up.body(0, size).await?;
+        let h = [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
+        ];
+        let url = client.resolve(&with_digest(&loc, digest));
+        let sent = client.send_stream(Method::PUT, &url, &h, body).await;
+        check(
+            sent,
+            StatusCode::CREATED,
+            &format!("failed to upload {digest}"),
+        )
+        .await
+        .map(|_| ())
+    } else {
+        up.send_from(&mut loc, 0).await
+    };
+    match first {
+        Ok(()) => {}
+        Err(Failure::Fatal(e)) => return Err(e),
+        Err(Failure::Broke(e)) => up.resume(loc, e).await?,
     }
     Ok(Outcome::Pushed)
 }

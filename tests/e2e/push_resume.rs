@@ -1,0 +1,272 @@
+//! Resumable blob uploads: `wharf push` through a proxy on 127.0.0.1 that cuts upload
+//! connections after some bytes; the client asks `wharf registry serve` where the upload
+//! stands (`GET` on its location → `204`, `Range: 0-N`) and sends the rest with
+//! `Content-Range` `PATCH`es.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::common::*;
+use crate::push::WharfRegistry;
+
+/// A TCP proxy to `upstream` that cuts a connection once the client sent more than `after`
+/// bytes on it, for the first `cuts` such connections; records each connection's request
+/// head (request line and headers).
+struct CuttingProxy {
+    port: u16,
+    cut: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16, after: usize, cuts: usize) -> CuttingProxy {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let cut = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (c, r) = (cut.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(client) = s else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (c, r) = (c.clone(), r.clone());
+                std::thread::spawn(move || pipe(client, server, after, cuts, &c, &r));
+            }
+        });
+        CuttingProxy {
+            port,
+            cut,
+            requests,
+        }
+    }
+
+    fn name(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.port)
+    }
+
+    fn cuts(&self) -> usize {
+        self.cut.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+fn pipe(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    after: usize,
+    cuts: usize,
+    cut: &AtomicUsize,
+    requests: &Mutex<Vec<String>>,
+) {
+    let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut s2, &mut c2);
+        let _ = c2.shutdown(Shutdown::Write);
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0usize;
+    let mut first = true;
+    loop {
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if first {
+            first = false;
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let head = head.split("\r\n\r\n").next().unwrap_or("").to_string();
+            requests.lock().expect("lock").push(head);
+        }
+        if total + n > after && cut.load(Ordering::SeqCst) < cuts {
+            cut.fetch_add(1, Ordering::SeqCst);
+            let keep = after.saturating_sub(total);
+            let _ = server.write_all(&buf[..keep]);
+            let _ = server.shutdown(Shutdown::Both);
+            let _ = client.shutdown(Shutdown::Both);
+            break;
+        }
+        total += n;
+        if server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(Shutdown::Write);
+    let _ = back.join();
+}
+
+/// An image with one layer of `mb` MiB of incompressible bytes.
+fn import_random(d: &Daemon, name: &str, mb: usize, seed: u64) {
+    let mut big = vec![0u8; mb << 20];
+    let mut x: u64 = seed;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let tar = busybox_rootfs_tar(&[("big.bin", &big)]);
+    let o = d.wharf_stdin(&["import", "-", name], &tar);
+    assert!(o.status.success(), "import: {}", stderr(&o));
+}
+
+/// Every blob of `name` in `reg` (straight from the registry, not through the proxy) hashes
+/// to its digest.
+fn blobs_verify(reg: &WharfRegistry, repo: &str, tag: &str) -> usize {
+    let base = format!("http://127.0.0.1:{}/v2/{repo}", reg.port);
+    let o = Command::new("curl")
+        .args(["-sf", "-H"])
+        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!("{base}/manifests/{tag}"))
+        .output()
+        .expect("curl");
+    assert!(o.status.success(), "manifest of {repo}:{tag}");
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let mut digests = vec![m["config"]["digest"].as_str().expect("config").to_string()];
+    for l in m["layers"].as_array().expect("layers") {
+        digests.push(l["digest"].as_str().expect("digest").to_string());
+    }
+    for dg in &digests {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("curl -sf {base}/blobs/{dg} | sha256sum"))
+            .output()
+            .expect("sha256sum");
+        let got = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            format!("sha256:{}", got.split(' ').next().unwrap_or("")),
+            *dg,
+            "stored blob hashes to its digest"
+        );
+    }
+    digests.len()
+}
+
+#[test]
+fn a_blob_upload_that_breaks_off_resumes_from_the_registrys_offset() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-resume-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    // the first two connections that carry more than 3 MiB are cut after 3 MiB
+    let proxy = CuttingProxy::start(reg.port, 3 << 20, 2);
+    let d = Daemon::start();
+    let name = proxy.name("resume/img:1");
+    import_random(&d, &name, 20, 0x9e3779b97f4a7c15);
+
+    // First push: the layer is compressed while a streaming PATCH sends it; the PATCH is cut,
+    // then the resumed one too; the rest comes from the compressed file kept in the cache.
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains(": Pushed"), "{out}");
+    assert_eq!(proxy.cuts(), 2, "{:?}", proxy.requests());
+    let status_asks = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /v2/resume/img/blobs/uploads/"))
+        .count();
+    assert_eq!(status_asks, 2, "{:?}", proxy.requests());
+    let log = d.log();
+    assert!(log.contains("blob upload broke off; resuming"), "{log}");
+    assert!(
+        !log.contains("starting over"),
+        "resumed, not restarted: {log}"
+    );
+    assert_eq!(blobs_verify(&reg, "resume/img", "1"), 2);
+    // the bytes before the cut were not sent twice: the resumed PATCHes say where they start
+    let resumed: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH "))
+        .collect();
+    assert_eq!(
+        resumed.len(),
+        3,
+        "one streamed PATCH, two resumed ones: {resumed:?}"
+    );
+    let starts: Vec<u64> = resumed[1..]
+        .iter()
+        .map(|h| {
+            let cr = h
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-range:")
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| panic!("no Content-Range in {h}"));
+            cr.trim()
+                .split('-')
+                .next()
+                .and_then(|a| a.parse().ok())
+                .expect("range start")
+        })
+        .collect();
+    // each cut connection delivered about 3 MiB (less its request head)
+    assert!(
+        starts[0] > (3 << 20) - 4096 && starts[0] <= 3 << 20,
+        "{starts:?}"
+    );
+    assert!(starts[1] > starts[0] + (3 << 20) - 4096, "{starts:?}");
+
+    // Second push, to another repository through a fresh proxy: the layer is cached, so the
+    // blob goes in Content-Range PATCHes from the file; cut once, resumed.
+    let proxy2 = CuttingProxy::start(reg.port, 5 << 20, 1);
+    let name2 = proxy2.name("resume/other:1");
+    d.ok(&["tag", &name, &name2]);
+    let out2 = d.ok(&["push", &name2]);
+    assert!(out2.contains(": Pushed"), "{out2}");
+    assert_eq!(proxy2.cuts(), 1, "{:?}", proxy2.requests());
+    assert_eq!(blobs_verify(&reg, "resume/other", "1"), 2);
+    assert_eq!(
+        out2.lines().last().map(|l| l.split(' ').nth(2)),
+        out.lines().last().map(|l| l.split(' ').nth(2)),
+        "the same manifest digest"
+    );
+
+    // and a fresh daemon pulls it back (every digest verified again)
+    let d2 = Daemon::start();
+    d2.ok(&["pull", &reg.name("resume/img:1")]);
+    assert_eq!(d2.image_ids(), d.image_ids());
+}
+
+#[test]
+fn an_upload_that_keeps_breaking_off_fails_after_bounded_resumes_and_stores_nothing() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-resume-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    // every connection carrying more than 1 MiB is cut: each resume gets 1 MiB further
+    let proxy = CuttingProxy::start(reg.port, 1 << 20, usize::MAX);
+    let d = Daemon::start();
+    let name = proxy.name("broken/img:1");
+    import_random(&d, &name, 20, 0x2545f4914f6cdd1d);
+    let o = d.wharf(&["push", &name]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("gave up after 5 resumes"), "{err}");
+    assert!(
+        proxy.cuts() >= 6,
+        "the first try and 5 resumes: {}",
+        proxy.cuts()
+    );
+    let status = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!(
+            "http://127.0.0.1:{}/v2/broken/img/manifests/1",
+            reg.port
+        ))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "404");
+}
