@@ -236,6 +236,29 @@ fn isolation_defaults_match_docker() {
         "/proc/net/dev",
     ]);
     assert!(net.contains("lo:") && net.lines().count() == 3, "{net}");
+    // /sys/fs/cgroup is read-only, as docker's: a container cannot raise its own limits.
+    // It sees its own cgroup there (its limit, not the host's).
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "bb",
+        "sh",
+        "-c",
+        "L=/sys/fs/cgroup; [ -d $L/memory ] || exit 0; cat $L/memory/memory.limit_in_bytes; \
+         echo 1073741824 > $L/memory/memory.limit_in_bytes || echo refused; \
+         echo max > $L/pids/pids.max || echo refused; mkdir $L/x || echo refused; \
+         cat $L/memory/memory.limit_in_bytes $L/pids/pids.max",
+    ]);
+    if !out.is_empty() {
+        assert_eq!(
+            out, "67108864\nrefused\nrefused\nrefused\n67108864\n50\n",
+            "cgroup files writable from the container"
+        );
+    }
     // --privileged gets every capability back.
     // (every one this host lets us have: a sandbox may withhold some from root)
     let ours = std::fs::read_to_string("/proc/self/status")

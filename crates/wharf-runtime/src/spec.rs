@@ -131,6 +131,54 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
     })
 }
 
+/// The container's `/sys/fs/cgroup`. On a cgroup v1 host, as runc makes it: a tmpfs with,
+/// for each controller hierarchy, a bind of the container's own directory in it (read-only
+/// unless privileged; a comounted hierarchy such as `cpu,cpuacct` also appears under each
+/// controller's name, where runc puts a symlink). libcontainer's own v1 `cgroup` mount is
+/// not used: it mounts every controller read-write whatever the options say (a container
+/// could raise its own memory and pids limits), and re-reads the mount table once per
+/// controller. Returns whether it made the v1 layout; otherwise (v2) the runtime's
+/// `cgroup` mount, read-only.
+fn cgroup_mounts(cfg: &ContainerConfig, mounts: &mut Vec<Value>) -> bool {
+    let hierarchies = if crate::cgroup::is_unified() {
+        Vec::new()
+    } else {
+        crate::cgroup::v1_hierarchies()
+    };
+    if hierarchies.is_empty() {
+        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+        return false;
+    }
+    mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "nodev", "mode=755"]}));
+    let mut opts = vec!["bind", "nosuid", "noexec", "nodev"];
+    if !cfg.privileged {
+        opts.push("ro");
+    }
+    let rel = cgroups_path(&cfg.id);
+    let rel = rel.trim_start_matches('/');
+    let mut names: Vec<String> = hierarchies
+        .iter()
+        .filter_map(|(mp, _)| Some(mp.file_name()?.to_str()?.to_string()))
+        .collect();
+    for (mp, controllers) in &hierarchies {
+        let Some(base) = mp.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let source = mp.join(rel);
+        let mut at = vec![base.to_string()];
+        for c in controllers {
+            if !names.contains(c) {
+                names.push(c.clone());
+                at.push(c.clone());
+            }
+        }
+        for name in at {
+            mounts.push(json!({"destination": format!("/sys/fs/cgroup/{name}"), "type": "bind", "source": source, "options": opts}));
+        }
+    }
+    true
+}
+
 /// The `linux.seccomp` object for a container, `None` when unconfined or privileged.
 pub fn seccomp_json(
     policy: &Seccomp,
@@ -285,9 +333,9 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
     ];
+    let cgroup_v1 = cgroup_mounts(cfg, &mut mounts);
+    mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
     let x = &cfg.extra;
     match (&x.ipc, &x.ipc_shm) {
         // A shareable /dev/shm kept on the host (this container's, or the one whose IPC
@@ -427,7 +475,13 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
     }
     if !cfg.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        let mut ro: Vec<&str> = READONLY_PATHS.to_vec();
+        if cgroup_v1 {
+            // The tmpfs holding the controller binds: writable while the runtime makes their
+            // mount points, read-only once it is done (the binds themselves are `ro`).
+            ro.push("/sys/fs/cgroup");
+        }
+        linux["readonlyPaths"] = json!(ro);
     }
     if let Some(sc) = seccomp_json(&cfg.seccomp, cfg.privileged, &cap_set)? {
         linux["seccomp"] = sc;
