@@ -15,4 +15,5 @@ mod pull;
 mod push;
 mod push_resume;
 mod registry;
+mod search;
 mod volumes;

@@ -57,14 +57,14 @@ impl Drop for WharfRegistry {
 }
 
 /// `wharf ARGS` with the CLI's config dir set (never the real ~/.docker).
-fn wharf_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> Output {
+pub(crate) fn wharf_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> Output {
     d.wharf_cmd(args)
         .env("DOCKER_CONFIG", cfg)
         .output()
         .expect("run wharf")
 }
 
-fn ok_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> String {
+pub(crate) fn ok_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> String {
     let o = wharf_cfg(d, cfg, args);
     assert!(
         o.status.success(),
@@ -88,7 +88,7 @@ fn skopeo_digest(name: &str, creds: Option<&str>) -> String {
     v["Digest"].as_str().expect("digest").to_string()
 }
 
-fn pushed_digest(out: &str, tag: &str) -> String {
+pub(crate) fn pushed_digest(out: &str, tag: &str) -> String {
     let prefix = format!("{tag}: digest: ");
     let line = out
         .lines()
@@ -1015,7 +1015,7 @@ fn push_and_pull_with_a_client_certificate_the_registry_demands() {
 }
 
 /// A PKCS#8 P-256 key and a self-signed certificate for it: (key, cert).
-fn make_token_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn make_token_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.key"));
     let cert = dir.join(format!("{name}.crt"));
     let o = Command::new("openssl")
@@ -1051,7 +1051,7 @@ fn make_token_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// One raw HTTP/1.1 GET on 127.0.0.1: (status code, head, body).
-fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+pub(crate) fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -1070,7 +1070,12 @@ fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, Str
     (code, head.to_string(), body.to_string())
 }
 
-fn token_registry(dir: &Path, htpasswd: &Path, key: &Path, cert: &Path) -> WharfRegistry {
+pub(crate) fn token_registry(
+    dir: &Path,
+    htpasswd: &Path,
+    key: &Path,
+    cert: &Path,
+) -> WharfRegistry {
     let p = |x: &Path| x.to_str().expect("utf8").to_string();
     WharfRegistry::start(
         dir,

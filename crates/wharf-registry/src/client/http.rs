@@ -361,6 +361,51 @@ struct Inner {
     extra_scopes: Vec<String>,
 }
 
+/// A token from a Bearer challenge's realm (the Docker token spec: `GET realm?service=&scope=…`),
+/// asked with Basic credentials (base64 `user:pass`) when there are some.
+pub async fn bearer_token(
+    ch: &Challenge,
+    basic: Option<&str>,
+    scopes: &[String],
+) -> Result<String, Error> {
+    let realm = ch
+        .param("realm")
+        .ok_or_else(|| unavailable("registry's auth challenge has no realm".into()))?;
+    let query = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = ch.param("service") {
+            q.append_pair("service", s);
+        }
+        for s in scopes {
+            q.append_pair("scope", s);
+        }
+        q.finish()
+    };
+    let sep = if realm.contains('?') { '&' } else { '?' };
+    let url = format!("{realm}{sep}{query}");
+    let basic = basic.map(|b| format!("Basic {b}"));
+    let resp = get(&url, None, basic.as_deref()).await?;
+    let status = resp.status();
+    let body = read_all(resp, 1 << 20).await?;
+    if !status.is_success() {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "failed to get an auth token from {realm}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ),
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| unavailable(format!("invalid token response from {realm}: {e}")))?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
+}
+
 /// A registry client for one repository; cheap to clone.
 #[derive(Clone)]
 pub struct Client(Arc<Inner>);
@@ -504,52 +549,17 @@ impl Client {
     }
 
     async fn fetch_token(&self, ch: &Challenge) -> Result<String, Error> {
-        let realm = ch
-            .param("realm")
-            .ok_or_else(|| unavailable("registry's auth challenge has no realm".into()))?;
-        let query = {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            if let Some(s) = ch.param("service") {
-                q.append_pair("service", s);
-            }
-            let own = format!("repository:{}:{}", self.0.repo, self.0.actions);
-            let mut scopes: Vec<String> = Vec::new();
-            if let Some(s) = ch.param("scope") {
-                scopes.extend(s.split(' ').map(str::to_string));
-            }
-            for s in std::iter::once(own).chain(self.0.extra_scopes.iter().cloned()) {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
-            for s in &scopes {
-                q.append_pair("scope", s);
-            }
-            q.finish()
-        };
-        let sep = if realm.contains('?') { '&' } else { '?' };
-        let url = format!("{realm}{sep}{query}");
-        let basic = self.0.basic.as_ref().map(|b| format!("Basic {b}"));
-        let resp = get(&url, None, basic.as_deref()).await?;
-        let status = resp.status();
-        let body = read_all(resp, 1 << 20).await?;
-        if !status.is_success() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "failed to get an auth token from {realm}: {status}: {}",
-                    String::from_utf8_lossy(&body).trim()
-                ),
-            ));
+        let own = format!("repository:{}:{}", self.0.repo, self.0.actions);
+        let mut scopes: Vec<String> = Vec::new();
+        if let Some(s) = ch.param("scope") {
+            scopes.extend(s.split(' ').map(str::to_string));
         }
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| unavailable(format!("invalid token response from {realm}: {e}")))?;
-        v.get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
+        for s in std::iter::once(own).chain(self.0.extra_scopes.iter().cloned()) {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        bearer_token(ch, self.0.basic.as_deref(), &scopes).await
     }
 
     fn status_error(&self, r: &Reference, what: &str, status: StatusCode, body: &[u8]) -> Error {

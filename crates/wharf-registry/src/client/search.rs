@@ -3,7 +3,12 @@
 
 use wharf_types::ErrorKind;
 
-use super::http::{basic_auth, endpoint_for, get, insecure_registries, read_all, unavailable};
+use axum::http::{header, StatusCode};
+
+use super::http::{
+    basic_auth, bearer_token, endpoint_for, get, insecure_registries, parse_challenge, read_all,
+    unavailable,
+};
 use super::Error;
 
 /// One result, in the Engine API's shape.
@@ -35,7 +40,8 @@ pub fn split_term(term: &str) -> (String, String) {
 }
 
 /// Searches; `limit` in 1..=100. `basic`: the client's credentials (`X-Registry-Auth`), else
-/// the daemon's config.json ones for that host.
+/// the daemon's config.json ones for that host; sent as Basic, or traded for a token when the
+/// registry's challenge is Bearer.
 pub async fn search(
     term: &str,
     limit: usize,
@@ -54,10 +60,29 @@ pub async fn search(
         .append_pair("n", &limit.to_string())
         .finish();
     let url = ep.url(&format!("/v1/search?{q}"));
-    let auth = basic
-        .or_else(|| basic_auth(&ep.host))
-        .map(|b| format!("Basic {b}"));
-    let resp = get(&url, Some("application/json"), auth.as_deref()).await?;
+    let basic = basic.or_else(|| basic_auth(&ep.host));
+    let auth = basic.as_ref().map(|b| format!("Basic {b}"));
+    let mut resp = get(&url, Some("application/json"), auth.as_deref()).await?;
+    // A token-auth registry answers 401 with a Bearer challenge (scope `registry:catalog:*`
+    // from ours and distribution): a token for the scopes it names, asked with the same
+    // credentials, then once more — as pull and push do.
+    let challenge = (resp.status() == StatusCode::UNAUTHORIZED)
+        .then(|| resp.headers().get(header::WWW_AUTHENTICATE))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_challenge)
+        .filter(|c| c.scheme == "bearer");
+    if let Some(ch) = challenge {
+        let scopes: Vec<String> = ch
+            .param("scope")
+            .unwrap_or("registry:catalog:search")
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        let token = bearer_token(&ch, basic.as_deref(), &scopes).await?;
+        let bearer = format!("Bearer {token}");
+        resp = get(&url, Some("application/json"), Some(&bearer)).await?;
+    }
     let status = resp.status();
     let body = read_all(resp, 8 << 20).await?;
     if !status.is_success() {
