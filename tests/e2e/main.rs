@@ -15,5 +15,6 @@ mod pull;
 mod push;
 mod push_resume;
 mod registry;
+mod registry_tokens;
 mod search;
 mod volumes;

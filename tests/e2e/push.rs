@@ -1222,7 +1222,7 @@ fn b64url(data: &[u8]) -> String {
 }
 
 /// A JWS signed ES256 by `key` with openssl (its DER ECDSA signature turned into `r||s`).
-fn es256_token(
+pub(crate) fn es256_token(
     dir: &Path,
     key: &Path,
     header: &serde_json::Value,

@@ -306,8 +306,40 @@ fn p256_fixed_to_der(sig: &[u8]) -> Result<Vec<u8>, String> {
 /// Issues tokens at `GET /token` (see the module doc).
 pub struct Issuer {
     key: ring::signature::EcdsaKeyPair,
+    /// The libtrust key id of the signing key: the `kid` header distribution looks the
+    /// verifying key up by.
+    kid: String,
     issuer: String,
     service: String,
+}
+
+/// The DER `SubjectPublicKeyInfo` prefix of a P-256 key (id-ecPublicKey, prime256v1), before
+/// the 65-byte uncompressed point (RFC 5480).
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// libtrust's key id (docker/libtrust `keyIDFromCryptoKey`, what distribution's token
+/// verifier indexes its root-bundle keys by): the sha256 of the DER `SubjectPublicKeyInfo`,
+/// its first 240 bits in base32 (RFC 4648 alphabet, no padding), in 12 groups of 4
+/// joined by `:`.
+pub fn libtrust_key_id(spki_der: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let sum = ring::digest::digest(&ring::digest::SHA256, spki_der);
+    let mut b32 = String::with_capacity(48);
+    // 30 bytes = 240 bits = 48 five-bit groups, no padding needed
+    for chunk in sum.as_ref()[..30].chunks(5) {
+        let v = chunk.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+        for i in (0..8).rev() {
+            b32.push(ALPHABET[((v >> (i * 5)) & 31) as usize] as char);
+        }
+    }
+    b32.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl Issuer {
@@ -332,7 +364,10 @@ impl Issuer {
             &ring::rand::SystemRandom::new(),
         )
         .map_err(|e| bad(&e))?;
+        let mut spki = P256_SPKI_PREFIX.to_vec();
+        spki.extend_from_slice(ring::signature::KeyPair::public_key(&key).as_ref());
         Ok(Issuer {
+            kid: libtrust_key_id(&spki),
             key,
             issuer,
             service,
@@ -384,7 +419,7 @@ impl Issuer {
             "jti": hex::encode(jti),
             "access": access,
         });
-        let head = json!({"alg": "ES256", "typ": "JWT"});
+        let head = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
         let msg = format!(
             "{}.{}",
             b64url(head.to_string().as_bytes()),
@@ -461,5 +496,17 @@ mod tests {
         assert_eq!(der[0], 0x30);
         assert_eq!(&der[2..5], &[0x02, 33, 0]);
         assert!(p256_fixed_to_der(&[0; 10]).is_err());
+    }
+
+    #[test]
+    fn key_ids_are_libtrusts() {
+        // the value Python's hashlib + base32 give for these bytes
+        let mut spki = P256_SPKI_PREFIX.to_vec();
+        spki.push(4);
+        spki.extend(1..=64u8);
+        assert_eq!(
+            libtrust_key_id(&spki),
+            "CVML:EFWX:X7JT:253V:YRK5:MA4A:2ORM:6YPR:7WMA:5GRU:QOCV:SBRL"
+        );
     }
 }
