@@ -270,3 +270,38 @@ fn an_upload_that_keeps_breaking_off_fails_after_bounded_resumes_and_stores_noth
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&status.stdout), "404");
 }
+
+#[test]
+fn a_broken_upload_to_distribution_resumes_or_starts_over_and_the_push_succeeds() {
+    let Some(dist) = crate::pull::Registry::start() else {
+        return;
+    };
+    // one connection carrying more than 3 MiB is cut
+    let proxy = CuttingProxy::start(dist.port, 3 << 20, 1);
+    let d = Daemon::start();
+    let name = proxy.name("resume/dist:1");
+    import_random(&d, &name, 20, 0x5851f42d4c957f2d);
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains(": Pushed"), "{out}");
+    assert_eq!(proxy.cuts(), 1, "{:?}", proxy.requests());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("GET /v2/resume/dist/blobs/uploads/")),
+        "the upload's status was asked: {:?}",
+        proxy.requests()
+    );
+    let log = d.log();
+    let how: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("resuming") || l.contains("starting over"))
+        .collect();
+    // distribution 2.8 drops an upload whose PATCH broke off: the client starts a new one
+    assert!(!how.is_empty(), "{log}");
+    // distribution's verdict on the resumed upload (it checks the digest on the final PUT),
+    // then a fresh daemon pulls it straight from distribution, verifying every digest
+    let d2 = Daemon::start();
+    d2.ok(&["pull", &dist.name("resume/dist:1")]);
+    assert_eq!(d2.image_ids(), d.image_ids());
+}
