@@ -36,6 +36,10 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
+# Every timed run starts with nothing dirty in the page cache: a pull ends with a syncfs of its
+# data root (ADR-0002), which also writes back whatever the runs before it left unwritten
+# (distribution never fsyncs its blobs); without this, a run pays for its predecessors.
+settle() { sync; }
 mbs() { python3 -c "print(round($1/1e6/($3-$2)))"; }
 median() { python3 -c "import statistics,sys; print(round(statistics.median(map(float,sys.argv[1:]))))" "$@"; }
 
@@ -61,6 +65,7 @@ $WHARF registry serve --addr "127.0.0.1:$wport" --root "$work/wreg" > "$work/wre
 sleep 1
 
 push() { # PORT NAME
+  settle
   local t0 t1; t0=$(now)
   skopeo copy -q --dest-tls-verify=false "docker-archive:$work/img.tar" "docker://127.0.0.1:$1/bench/$2:1" >/dev/null
   t1=$(now); mbs "$bytes" "$t0" "$t1"
@@ -75,6 +80,7 @@ pull_wharf() { # PORT NAME
   local root="$work/w$RANDOM""root"; mkdir -p "$root"
   $WHARF daemon --host "unix://$root.sock" --data-root "$root" > "$root.log" 2>&1 & local p=$!
   for _ in $(seq 100); do [ -S "$root.sock" ] && break; sleep 0.05; done
+  settle
   local t0 t1; t0=$(now)
   $WHARF -H "unix://$root.sock" pull -q "127.0.0.1:$1/bench/$2:1" >/dev/null
   t1=$(now)
@@ -82,7 +88,10 @@ pull_wharf() { # PORT NAME
   mbs "$bytes" "$t0" "$t1"
 }
 wp=(); wpw=()
-for i in $(seq "$RUNS"); do wp+=("$(pull_wharf "$dport" d1)"); wpw+=("$(pull_wharf "$wport" w1)"); done
+for i in $(seq "$RUNS"); do # alternating which registry goes first
+  if [ $((i % 2)) = 1 ]; then wp+=("$(pull_wharf "$dport" d1)"); wpw+=("$(pull_wharf "$wport" w1)")
+  else wpw+=("$(pull_wharf "$wport" w1)"); wp+=("$(pull_wharf "$dport" d1)"); fi
+done
 echo "pull (wharf client) from distribution: $(median "${wp[@]}") MB/s; from wharf registry: $(median "${wpw[@]}") MB/s"
 
 # A fresh distribution registry per push run: nothing to skip or mount.
@@ -104,6 +113,7 @@ wpc=(); wpw=()
 for i in $(seq "$RUNS"); do
   read -r port rp < <(new_dist); pids+=("$rp"); wait_port "$port"
   $WHARF -H "unix://$wroot.sock" tag "$loaded" "127.0.0.1:$port/bench/push:1"
+  settle
   t0=$(now)
   $WHARF -H "unix://$wroot.sock" push -q "127.0.0.1:$port/bench/push:1" >/dev/null
   t1=$(now)
@@ -126,6 +136,7 @@ if command -v dockerd >/dev/null; then
   for i in $(seq "$RUNS"); do
     read -r port rp < <(new_dist); pids+=("$rp"); wait_port "$port"
     docker -H "unix://$dsock" tag "$dl" "127.0.0.1:$port/bench/push:1"
+    settle
     t0=$(now)
     docker -H "unix://$dsock" push -q "127.0.0.1:$port/bench/push:1" >/dev/null
     t1=$(now)
@@ -150,6 +161,7 @@ if command -v dockerd >/dev/null; then
       -H "unix://$work/d$i.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd$i.log" 2>&1 &
     p=$!
     for _ in $(seq 200); do docker -H "unix://$work/d$i.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+    settle
     t0=$(now)
     docker -H "unix://$work/d$i.sock" pull -q "127.0.0.1:$dport/bench/d1:1" >/dev/null
     t1=$(now)
