@@ -14,10 +14,13 @@ use crate::push::WharfRegistry;
 
 /// A TCP proxy to `upstream` that cuts a connection once the client sent more than `after`
 /// bytes on it, for the first `cuts` such connections; records each connection's request
-/// head (request line and headers).
+/// head (request line and headers). `fail_patches`: how many `PATCH`es with a
+/// `Content-Length` it answers itself with a 500 (after reading their body), upstream never
+/// seeing them.
 struct CuttingProxy {
     port: u16,
     cut: Arc<AtomicUsize>,
+    fail_patches: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
@@ -27,20 +30,22 @@ impl CuttingProxy {
         let port = l.local_addr().expect("addr").port();
         let cut = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (c, r) = (cut.clone(), requests.clone());
+        let fail_patches = Arc::new(AtomicUsize::new(0));
+        let (c, r, f) = (cut.clone(), requests.clone(), fail_patches.clone());
         std::thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(client) = s else { continue };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                     continue;
                 };
-                let (c, r) = (c.clone(), r.clone());
-                std::thread::spawn(move || pipe(client, server, after, cuts, &c, &r));
+                let (c, r, f) = (c.clone(), r.clone(), f.clone());
+                std::thread::spawn(move || pipe(client, server, after, cuts, &c, &f, &r));
             }
         });
         CuttingProxy {
             port,
             cut,
+            fail_patches,
             requests,
         }
     }
@@ -64,6 +69,7 @@ fn pipe(
     after: usize,
     cuts: usize,
     cut: &AtomicUsize,
+    fail_patches: &AtomicUsize,
     requests: &Mutex<Vec<String>>,
 ) {
     let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
@@ -85,7 +91,41 @@ fn pipe(
             first = false;
             let head = String::from_utf8_lossy(&buf[..n]);
             let head = head.split("\r\n\r\n").next().unwrap_or("").to_string();
-            requests.lock().expect("lock").push(head);
+            requests.lock().expect("lock").push(head.clone());
+            let len = head.lines().find_map(|l| {
+                let l = l.to_ascii_lowercase();
+                l.strip_prefix("content-length:")?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            });
+            if let (true, Some(len)) = (head.starts_with("PATCH "), len) {
+                if fail_patches
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+                    .is_ok()
+                {
+                    // read the whole body, then answer 500 ourselves
+                    let mut left = (head.len() + 4 + len).saturating_sub(n);
+                    while left > 0 {
+                        match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => left = left.saturating_sub(k),
+                        }
+                    }
+                    let body = r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#;
+                    let _ = client.write_all(
+                        format!(
+                            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    let _ = server.shutdown(Shutdown::Both);
+                    let _ = client.shutdown(Shutdown::Write);
+                    let _ = back.join();
+                    return;
+                }
+            }
         }
         if total + n > after && cut.load(Ordering::SeqCst) < cuts {
             cut.fetch_add(1, Ordering::SeqCst);
@@ -304,4 +344,41 @@ fn a_broken_upload_to_distribution_resumes_or_starts_over_and_the_push_succeeds(
     let d2 = Daemon::start();
     d2.ok(&["pull", &dist.name("resume/dist:1")]);
     assert_eq!(d2.image_ids(), d.image_ids());
+}
+
+#[test]
+fn a_5xx_answer_to_an_upload_chunk_is_resumed_from_the_registrys_offset() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-resume-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let d = Daemon::start();
+    // a first push straight to the registry compresses the layer into the cache
+    let direct = reg.name("five/img:1");
+    import_random(&d, &direct, 20, 0x27bb2ee687b0b0fd);
+    d.ok(&["push", &direct]);
+    // through the proxy (another host: no mounts), the layer goes in Content-Length PATCHes;
+    // the first one is answered 500 by the proxy, the registry never sees it
+    let proxy = CuttingProxy::start(reg.port, usize::MAX, 0);
+    proxy.fail_patches.store(1, Ordering::SeqCst);
+    let name = proxy.name("five/other:1");
+    d.ok(&["tag", &direct, &name]);
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains(": Pushed"), "{out}");
+    assert_eq!(proxy.fail_patches.load(Ordering::SeqCst), 0);
+    let reqs = proxy.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.starts_with("GET /v2/five/other/blobs/uploads/")),
+        "{reqs:?}"
+    );
+    let log = d.log();
+    assert!(
+        log.lines().any(
+            |l| l.contains("blob upload broke off; resuming") && l.contains("injected failure")
+        ),
+        "{log}"
+    );
+    assert_eq!(blobs_verify(&reg, "five/other", "1"), 2);
 }
