@@ -233,6 +233,15 @@ async fn push_known(
     Ok((outcome, info))
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A layer never compressed here: gzip'd on the blocking pool while it is uploaded (one
 /// streaming `PATCH`), and kept in the cache for the next push.
 async fn push_compressing(
@@ -302,6 +311,8 @@ async fn push_compressing(
             .map_err(|e| crate::pull::Error::new(e.kind, e.message))
     };
     let what = format!("layer {}", diff_id.short());
+    // an abandoned push (another layer failed, the client went away) stops the compression
+    let _stop_on_drop = StopOnDrop(stop.clone());
     upload::push_streamed(client, repo, &what, body, stop, done).await?;
     let info = {
         let (cache, dl) = (cache.clone(), diff_id.clone());
