@@ -920,6 +920,11 @@ struct GitDaemon {
 
 impl Drop for GitDaemon {
     fn drop(&mut self) {
+        // `git daemon` runs `git-daemon` as a child: end the whole process group, or the
+        // server outlives the test.
+        if let Some(pg) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -930,6 +935,7 @@ fn git_daemon(base: &Path) -> GitDaemon {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
+    use std::os::unix::process::CommandExt;
     let child = std::process::Command::new("git")
         .arg("daemon")
         .arg("--export-all")
@@ -940,6 +946,7 @@ fn git_daemon(base: &Path) -> GitDaemon {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("git daemon");
     let g = GitDaemon { child, port };
