@@ -55,7 +55,7 @@ pub use commit::CommitOptions;
 pub use compress::{decompressed, detect, Compression};
 pub use config::ImageConfigFile;
 pub use error::{Error, Result};
-pub use pull::{PullOutcome, PulledLayer};
+pub use pull::{LayerGate, PullOutcome, PulledLayer};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -313,7 +313,7 @@ impl ImageStore {
         }
         let jobs: Vec<LayerJob> = jobs.into_values().collect();
         let t1 = std::time::Instant::now();
-        let results = self.run_jobs(&jobs)?;
+        let results = self.run_jobs(&jobs, &|_| Ok(()))?;
         tracing::debug!(elapsed = ?t1.elapsed(), layers = jobs.len(), "layers ingested");
         drop(specs); // speculative work nobody needed: its temporaries go
         {
@@ -473,7 +473,13 @@ impl ImageStore {
 
     /// Runs layer jobs on a few threads (layers are independent). The first error wins;
     /// the other workers stop taking jobs.
-    pub(crate) fn run_jobs(&self, jobs: &[LayerJob]) -> Result<Vec<Option<u64>>> {
+    /// Runs the layer jobs on a few threads; each first calls `ready(job index)`, which may
+    /// block until the job's source is complete (a pull still downloading it).
+    pub(crate) fn run_jobs(
+        &self,
+        jobs: &[LayerJob],
+        ready: &(dyn Fn(usize) -> Result<()> + Sync),
+    ) -> Result<Vec<Option<u64>>> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let results: Mutex<Vec<Option<Result<Option<u64>>>>> =
@@ -491,7 +497,7 @@ impl ImageStore {
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let r = run_job(self.paths(), job);
+                    let r = ready(i).and_then(|()| run_job(self.paths(), job));
                     if r.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }

@@ -25,6 +25,52 @@ pub struct PulledLayer {
     pub digest: Digest,
 }
 
+/// Which downloaded layers are complete, so [`ImageStore::store_pulled`] can unpack each one
+/// while the others still download. The pull opens each layer's gate once, with its
+/// download's outcome.
+#[derive(Debug)]
+pub struct LayerGate {
+    done: Mutex<Vec<Option<std::result::Result<(), String>>>>,
+    changed: std::sync::Condvar,
+}
+
+impl LayerGate {
+    pub fn new(layers: usize) -> LayerGate {
+        LayerGate {
+            done: Mutex::new(vec![None; layers]),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Layer `i` is complete (`Ok`), or will never be (`Err`, why).
+    pub fn open(&self, i: usize, outcome: std::result::Result<(), String>) {
+        let mut g = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = g.get_mut(i) {
+            slot.get_or_insert(outcome);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits until layer `i` is complete.
+    pub fn wait(&self, i: usize) -> Result<()> {
+        let mut g = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match g.get(i) {
+                None => return Err(Error::invalid(format!("no layer {i}"))),
+                Some(Some(Ok(()))) => return Ok(()),
+                Some(Some(Err(e))) => return Err(Error::invalid(e.clone())),
+                Some(None) => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+
+    /// Waits until every layer is complete.
+    pub fn wait_all(&self) -> Result<()> {
+        let n = self.done.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (0..n).try_for_each(|i| self.wait(i))
+    }
+}
+
 /// What [`ImageStore::store_pulled`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PullOutcome {
@@ -56,13 +102,16 @@ impl ImageStore {
     }
 
     /// Stores a pulled image: `config` (its sha256 is the image id), its layers bottom first,
-    /// tagged `reference` (if any) and recording `repo_digest` (`name@sha256:…`).
+    /// tagged `reference` (if any) and recording `repo_digest` (`name@sha256:…`). With a
+    /// `gate`, each layer is unpacked as soon as its download is complete (the others may
+    /// still be downloading); without one, the files must be complete already.
     pub fn store_pulled(
         &self,
         config: &[u8],
         layers: &[PulledLayer],
         reference: Option<&Reference>,
         repo_digest: &str,
+        gate: Option<&LayerGate>,
     ) -> Result<PullOutcome> {
         let id = Digest::of(config);
         let cfg: ImageConfigFile = serde_json::from_slice(config)
@@ -90,9 +139,9 @@ impl ImageStore {
         let _pins = self.pin(keys);
         let cat = self.catalog()?;
 
-        let mut jobs: BTreeMap<Digest, LayerJob> = BTreeMap::new();
+        let mut jobs: BTreeMap<Digest, (usize, LayerJob)> = BTreeMap::new();
         let mut sizes: HashMap<Digest, u64> = HashMap::new();
-        for ((d, ch), l) in diff_ids.iter().zip(&chains).zip(layers) {
+        for (i, ((d, ch), l)) in diff_ids.iter().zip(&chains).zip(layers).enumerate() {
             let snap_exists = self.paths().snapshot(ch).is_dir();
             if snap_exists {
                 if let Some(s) = cat.layer_size(ch) {
@@ -104,20 +153,23 @@ impl ImageStore {
             if !need_snap && !need_blob {
                 continue;
             }
-            let job = jobs.entry(d.clone()).or_insert_with(|| LayerJob {
-                source: l.path.clone(),
-                source_digest: l.digest.clone(),
-                diff_id: d.clone(),
-                need_blob,
-                snapshots: Vec::new(),
-                spec: Mutex::new(None),
+            let (_, job) = jobs.entry(d.clone()).or_insert_with(|| {
+                let job = LayerJob {
+                    source: l.path.clone(),
+                    source_digest: l.digest.clone(),
+                    diff_id: d.clone(),
+                    need_blob,
+                    snapshots: Vec::new(),
+                    spec: Mutex::new(None),
+                };
+                (i, job)
             });
             if need_snap && !job.snapshots.contains(ch) {
                 job.snapshots.push(ch.clone());
             }
         }
-        let jobs: Vec<LayerJob> = jobs.into_values().collect();
-        let results = self.run_jobs(&jobs)?;
+        let (sources, jobs): (Vec<usize>, Vec<LayerJob>) = jobs.into_values().unzip();
+        let results = self.run_jobs(&jobs, &|j| gate.map_or(Ok(()), |g| g.wait(sources[j])))?;
         for (job, size) in jobs.iter().zip(results) {
             if let Some(s) = size {
                 for ch in &job.snapshots {

@@ -228,29 +228,13 @@ pub async fn pull(
         tx.send_async(json!({"status": status, "id": dg.short()}))
             .await;
     }
-    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, (dg, size)) in layers.iter().cloned().enumerate() {
-        if !fetch[i] {
-            continue;
-        }
-        let (client, r, tx, sem) = (client.clone(), r.clone(), tx.clone(), sem.clone());
-        let path = tmp.0.join(format!("layer-{i}"));
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            download(&client, &r, &dg, size, &path, &tx).await?;
-            tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
-                .await;
-            Ok::<_, ApiError>(())
-        });
-    }
-    while let Some(res) = set.join_next().await {
-        if let Err(e) = res? {
-            set.abort_all();
-            return Err(e);
+    // Each layer is unpacked as soon as it is downloaded, while the others still download.
+    let gate = Arc::new(wharf_image::LayerGate::new(layers.len()));
+    for (i, f) in fetch.iter().enumerate() {
+        if !f {
+            gate.open(i, Ok(()));
         }
     }
-
     let pulled: Vec<PulledLayer> = layers
         .iter()
         .enumerate()
@@ -266,8 +250,18 @@ pub async fn pull(
     };
     let cache = crate::push::cache::DistCache::new(&d.data_root);
     let (fetched, sizes) = (fetch.clone(), layers.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
-        let outcome = images.store_pulled(&config, &pulled, tag_ref.as_ref(), &repo_digest)?;
+    let store_gate = gate.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        let gate = store_gate;
+        let outcome = images.store_pulled(
+            &config,
+            &pulled,
+            tag_ref.as_ref(),
+            &repo_digest,
+            Some(&gate),
+        )?;
+        // Every download is over before the cache takes the files.
+        gate.wait_all()?;
         // What the distribution cache learns (for push): the compressed blobs as pulled,
         // the manifest, and that this repository holds them. Best effort: the image is
         // stored already.
@@ -304,8 +298,50 @@ pub async fn pull(
             }
         }
         Ok::<_, ApiError>(outcome)
-    })
-    .await??;
+    });
+
+    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (dg, size)) in layers.iter().cloned().enumerate() {
+        if !fetch[i] {
+            continue;
+        }
+        let (client, r, tx, sem, gate) = (
+            client.clone(),
+            r.clone(),
+            tx.clone(),
+            sem.clone(),
+            gate.clone(),
+        );
+        let path = tmp.0.join(format!("layer-{i}"));
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let res = download(&client, &r, &dg, size, &path, &tx).await;
+            gate.open(i, res.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+            res?;
+            tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
+                .await;
+            Ok::<_, ApiError>(())
+        });
+    }
+    let mut failed = None;
+    while let Some(res) = set.join_next().await {
+        let res = res.map_err(ApiError::from).and_then(|r| r);
+        if let Err(e) = res {
+            set.abort_all();
+            failed = Some(e);
+            break;
+        }
+    }
+    if let Some(e) = failed {
+        // Downloads that will not finish now: the store gives up on them, then we report.
+        for i in 0..layers.len() {
+            gate.open(i, Err("the pull failed".into()));
+        }
+        let _ = store.await;
+        return Err(e);
+    }
+    let outcome = store.await??;
     drop(tmp);
     for ((dg, _), _) in layers.iter().zip(&fetch).filter(|(_, f)| **f) {
         tx.send_async(json!({"status": "Pull complete", "id": dg.short()}))
