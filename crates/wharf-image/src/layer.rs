@@ -6,6 +6,8 @@
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use wharf_types::{Digest, Digester};
 
@@ -173,7 +175,7 @@ pub(crate) struct LayerJob {
     /// Chain ids whose snapshot (this layer unpacked) must be made.
     pub snapshots: Vec<Digest>,
     /// The speculative result for `source`, if one was made.
-    pub spec: std::sync::Mutex<Option<Result<Spec>>>,
+    pub spec: Mutex<Option<Result<Spec>>>,
 }
 
 fn store_blob(paths: &Paths, job: &LayerJob, tmp: Option<TempPath>) -> Result<()> {
@@ -265,4 +267,120 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
         size = Some(n);
     }
     Ok(size)
+}
+
+/// Runs `n` independent jobs on a few threads (as many as cores, 2 to 8). The first error
+/// wins: the other workers take no new job, and the error of the lowest failed index is
+/// returned.
+pub(crate) fn run_parallel<T: Send>(
+    n: usize,
+    job: &(dyn Fn(usize) -> Result<T> + Sync),
+) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<T>>>> = Mutex::new((0..n).map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+        .min(n);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let r = job(i);
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::with_capacity(n);
+    for r in results {
+        match r {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(Error::invalid(
+                    "layer not processed after an earlier failure",
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A layer made in `tmp/` and verified, not yet in place: a pull renames it into the store
+/// only once every layer of the image is ([`commit_staged`]).
+pub(crate) struct Staged {
+    /// The uncompressed blob; `None` when the source itself is the plain tar (hard-linked).
+    blob: Option<TempPath>,
+    snapshots: Vec<(TempPath, Digest)>,
+    size: Option<u64>,
+}
+
+/// Stages one layer read from `src` while its bytes still arrive (a pull's download): one
+/// pass decompresses, hashes (the diff_id) and unpacks into `tmp/`. `verified` blocks until
+/// the source is complete and its digest checked (the download's outcome); nothing is staged
+/// unless it and the diff_id check out. Snapshots of the same layer at other positions (rare)
+/// are unpacked again from the staged blob.
+pub(crate) fn stage_streamed(
+    paths: &Paths,
+    job: &LayerJob,
+    src: impl Read,
+    verified: &dyn Fn() -> Result<()>,
+) -> Result<Staged> {
+    let mut br = BufReader::with_capacity(BUF_SIZE, src);
+    let plain = compress::detect(&mut br)? == Compression::None;
+    if plain && job.source_digest != job.diff_id {
+        return Err(mismatch(&job.diff_id, &job.source_digest));
+    }
+    let want_snap = !job.snapshots.is_empty();
+    let s = stream_layer(paths, br, job.need_blob && !plain, want_snap)?;
+    verified()?;
+    if s.diff_id != job.diff_id {
+        return Err(mismatch(&job.diff_id, &s.diff_id));
+    }
+    let mut staged = Staged {
+        blob: s.blob,
+        snapshots: Vec::new(),
+        size: None,
+    };
+    let mut rest = job.snapshots.as_slice();
+    if let Some((dir, n)) = s.snapshot {
+        staged.snapshots.push((dir, rest[0].clone()));
+        staged.size = Some(n);
+        rest = &rest[1..];
+    }
+    for chain in rest {
+        let tar = match (&staged.blob, plain) {
+            (Some(b), _) => b.path.clone(),
+            (None, true) => job.source.clone(),
+            (None, false) => paths.blob(&job.diff_id),
+        };
+        let (dir, n) = unpack_file(paths, &tar)?;
+        staged.snapshots.push((dir, chain.clone()));
+        staged.size = Some(n);
+    }
+    Ok(staged)
+}
+
+/// Moves a staged layer into place: its blob (if the store needs it), then its snapshots.
+/// Returns the layer's content size when it was unpacked.
+pub(crate) fn commit_staged(paths: &Paths, job: &LayerJob, staged: Staged) -> Result<Option<u64>> {
+    if job.need_blob {
+        store_blob(paths, job, staged.blob)?;
+    }
+    for (dir, chain) in staged.snapshots {
+        paths.commit_snapshot(dir, &chain)?;
+    }
+    Ok(staged.size)
 }

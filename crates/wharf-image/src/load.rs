@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File};
 use std::io::{BufWriter, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use serde::Deserialize;
@@ -22,7 +21,7 @@ use crate::compress::BUF_SIZE;
 use crate::db::{self, ImageRecord, LayerRecord};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{chain_ids, TempPath};
-use crate::layer::{content_size, run_job, speculate, LayerJob, Spec};
+use crate::layer::{content_size, run_job, run_parallel, speculate, LayerJob, Spec};
 use crate::store::{blob_key, snap_key};
 use crate::unpack::clean_path;
 use crate::{ImageConfigFile, ImageStore};
@@ -313,7 +312,7 @@ impl ImageStore {
         }
         let jobs: Vec<LayerJob> = jobs.into_values().collect();
         let t1 = std::time::Instant::now();
-        let results = self.run_jobs(&jobs, &|_| Ok(()))?;
+        let results = run_parallel(jobs.len(), &|i| run_job(self.paths(), &jobs[i]))?;
         tracing::debug!(elapsed = ?t1.elapsed(), layers = jobs.len(), "layers ingested");
         drop(specs); // speculative work nobody needed: its temporaries go
         {
@@ -469,56 +468,6 @@ impl ImageStore {
             r
         })?;
         Ok((spool, specs.into_inner().unwrap_or_else(|p| p.into_inner())))
-    }
-
-    /// Runs layer jobs on a few threads (layers are independent). The first error wins;
-    /// the other workers stop taking jobs.
-    /// Runs the layer jobs on a few threads; each first calls `ready(job index)`, which may
-    /// block until the job's source is complete (a pull still downloading it).
-    pub(crate) fn run_jobs(
-        &self,
-        jobs: &[LayerJob],
-        ready: &(dyn Fn(usize) -> Result<()> + Sync),
-    ) -> Result<Vec<Option<u64>>> {
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<Option<u64>>>>> =
-            Mutex::new((0..jobs.len()).map(|_| None).collect());
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8)
-            .min(jobs.len());
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    if failed.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let r = ready(i).and_then(|()| run_job(self.paths(), job));
-                    if r.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                });
-            }
-        });
-        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::with_capacity(jobs.len());
-        for r in results {
-            match r {
-                Some(Ok(s)) => out.push(s),
-                Some(Err(e)) => return Err(e),
-                None => {
-                    return Err(Error::invalid(
-                        "layer not processed after an earlier failure",
-                    ))
-                }
-            }
-        }
-        Ok(out)
     }
 
     fn candidate(

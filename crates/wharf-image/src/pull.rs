@@ -1,19 +1,27 @@
 //! Storing a pulled image: the registry client (in the daemon) downloads the manifest's
 //! blobs into a temporary directory, verifying each against its digest; this turns them into
-//! an image exactly as `load` does (decompress, check the diff_id against the config, blob
-//! and snapshot into `tmp/` then renamed, one sync, then one metadata transaction). A failure
-//! anywhere leaves the store unchanged.
+//! an image as `load` does (decompress, check the diff_id against the config, blob and
+//! snapshot into `tmp/` then renamed, one sync, then one metadata transaction).
+//!
+//! Layers are unpacked while they download: each layer's job reads its file behind the
+//! download ([`LayerGate`] says how many bytes are written and, at the end, whether the
+//! blob's digest checked out), decompressing, hashing and unpacking into `tmp/` in one pass.
+//! The whole blob's digest (checked by the download) and the diff_id of the decompressed
+//! stream (checked here) must both match before anything is renamed into place, and nothing
+//! is renamed until every layer is staged: a failure anywhere leaves the store unchanged.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use wharf_types::{Digest, Reference};
 
 use crate::db::{self, ImageRecord, LayerRecord};
 use crate::error::{Error, Result};
 use crate::fsutil::chain_ids;
-use crate::layer::{content_size, LayerJob};
+use crate::layer::{commit_staged, content_size, run_job, run_parallel, stage_streamed, LayerJob};
 use crate::store::{blob_key, snap_key};
 use crate::{ImageConfigFile, ImageStore};
 
@@ -25,49 +33,137 @@ pub struct PulledLayer {
     pub digest: Digest,
 }
 
-/// Which downloaded layers are complete, so [`ImageStore::store_pulled`] can unpack each one
-/// while the others still download. The pull opens each layer's gate once, with its
-/// download's outcome.
+/// How far each layer's download has come, so [`ImageStore::store_pulled`] can unpack a
+/// layer while its bytes still arrive. The pull reports, per layer, how many bytes of its
+/// file are written ([`LayerGate::progress`]: only ever growing — a resumed download appends,
+/// so the unpacker sees one continuous stream), then opens the layer's gate once with the
+/// download's outcome ([`LayerGate::open`]: `Ok` only after the digest and size checked out).
 #[derive(Debug)]
 pub struct LayerGate {
-    done: Mutex<Vec<Option<std::result::Result<(), String>>>>,
-    changed: std::sync::Condvar,
+    layers: Mutex<Vec<Slot>>,
+    changed: Condvar,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    written: u64,
+    outcome: Option<std::result::Result<(), String>>,
 }
 
 impl LayerGate {
     pub fn new(layers: usize) -> LayerGate {
         LayerGate {
-            done: Mutex::new(vec![None; layers]),
-            changed: std::sync::Condvar::new(),
+            layers: Mutex::new(vec![Slot::default(); layers]),
+            changed: Condvar::new(),
         }
     }
 
-    /// Layer `i` is complete (`Ok`), or will never be (`Err`, why).
-    pub fn open(&self, i: usize, outcome: std::result::Result<(), String>) {
-        let mut g = self.done.lock().unwrap_or_else(|p| p.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        self.layers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first `written` bytes of layer `i`'s file are written (and readable).
+    pub fn progress(&self, i: usize, written: u64) {
+        let mut g = self.lock();
         if let Some(slot) = g.get_mut(i) {
-            slot.get_or_insert(outcome);
+            if slot.outcome.is_none() && written > slot.written {
+                slot.written = written;
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    /// Layer `i` is complete and verified (`Ok`), or will never be (`Err`, why). The first
+    /// outcome stays.
+    pub fn open(&self, i: usize, outcome: std::result::Result<(), String>) {
+        let mut g = self.lock();
+        if let Some(slot) = g.get_mut(i) {
+            slot.outcome.get_or_insert(outcome);
         }
         self.changed.notify_all();
     }
 
-    /// Waits until layer `i` is complete.
+    /// Waits until layer `i` is complete and verified.
     pub fn wait(&self, i: usize) -> Result<()> {
-        let mut g = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.lock();
         loop {
             match g.get(i) {
                 None => return Err(Error::invalid(format!("no layer {i}"))),
-                Some(Some(Ok(()))) => return Ok(()),
-                Some(Some(Err(e))) => return Err(Error::invalid(e.clone())),
-                Some(None) => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+                Some(Slot {
+                    outcome: Some(o), ..
+                }) => return o.clone().map_err(Error::invalid),
+                Some(_) => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
             }
         }
     }
 
     /// Waits until every layer is complete.
     pub fn wait_all(&self) -> Result<()> {
-        let n = self.done.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let n = self.lock().len();
         (0..n).try_for_each(|i| self.wait(i))
+    }
+
+    /// Waits until layer `i` has more than `pos` bytes written, or is over: returns how many
+    /// are written (`pos` itself: the layer is complete, the end of the stream); the
+    /// download's error if it failed (even with bytes left to read: they would be wasted).
+    fn available(&self, i: usize, pos: u64) -> std::result::Result<u64, String> {
+        let mut g = self.lock();
+        loop {
+            let Some(slot) = g.get(i) else {
+                return Err(format!("no layer {i}"));
+            };
+            match &slot.outcome {
+                Some(Err(e)) => return Err(e.clone()),
+                Some(Ok(())) => return Ok(slot.written.max(pos)),
+                None if slot.written > pos => return Ok(slot.written),
+                None => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+}
+
+/// Reads layer `i`'s file behind its download: never past the bytes the download reported
+/// written, waiting for more; the end of the stream only once the download is complete and
+/// verified; an error as soon as the download failed.
+struct Following<'a> {
+    gate: &'a LayerGate,
+    i: usize,
+    path: &'a Path,
+    file: Option<File>,
+    pos: u64,
+}
+
+impl Read for Following<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let written = self
+            .gate
+            .available(self.i, self.pos)
+            .map_err(std::io::Error::other)?;
+        if written <= self.pos {
+            return Ok(0);
+        }
+        let f = match &mut self.file {
+            Some(f) => f,
+            // opened at the first byte: the download creates the file before reporting any
+            None => self.file.insert(File::open(self.path)?),
+        };
+        let want = usize::try_from(written - self.pos).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} ends at byte {} but {written} were written",
+                    self.path.display(),
+                    self.pos
+                ),
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -103,8 +199,11 @@ impl ImageStore {
 
     /// Stores a pulled image: `config` (its sha256 is the image id), its layers bottom first,
     /// tagged `reference` (if any) and recording `repo_digest` (`name@sha256:…`). With a
-    /// `gate`, each layer is unpacked as soon as its download is complete (the others may
-    /// still be downloading); without one, the files must be complete already.
+    /// `gate`, each layer is decompressed and unpacked (into `tmp/`) while its file is still
+    /// being downloaded, reading behind the download; the layers are renamed into place only
+    /// once every download is verified (the gate opened `Ok`) and every diff_id checked out,
+    /// so a failed, truncated or mismatching download leaves the store unchanged. Without a
+    /// gate, the files must be complete already.
     pub fn store_pulled(
         &self,
         config: &[u8],
@@ -169,7 +268,34 @@ impl ImageStore {
             }
         }
         let (sources, jobs): (Vec<usize>, Vec<LayerJob>) = jobs.into_values().unzip();
-        let results = self.run_jobs(&jobs, &|j| gate.map_or(Ok(()), |g| g.wait(sources[j])))?;
+        let results = match gate {
+            None => run_parallel(jobs.len(), &|j| run_job(self.paths(), &jobs[j]))?,
+            Some(gate) => {
+                // Each layer is unpacked into tmp/ as its bytes arrive; nothing is renamed
+                // into the store until every download is verified and every layer staged.
+                let staged = run_parallel(jobs.len(), &|j| {
+                    let i = sources[j];
+                    let src = Following {
+                        gate,
+                        i,
+                        path: &layers[i].path,
+                        file: None,
+                        pos: 0,
+                    };
+                    stage_streamed(self.paths(), &jobs[j], src, &|| gate.wait(i))
+                        // a stream that broke because its download failed: say why
+                        .map_err(|e| match gate.wait(i) {
+                            Err(download) => download,
+                            Ok(()) => e,
+                        })
+                })?;
+                gate.wait_all()?;
+                jobs.iter()
+                    .zip(staged)
+                    .map(|(job, s)| commit_staged(self.paths(), job, s))
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
         for (job, size) in jobs.iter().zip(results) {
             if let Some(s) = size {
                 for ch in &job.snapshots {
@@ -238,5 +364,91 @@ impl ImageStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn follow<'a>(gate: &'a LayerGate, path: &'a Path) -> Following<'a> {
+        Following {
+            gate,
+            i: 0,
+            path,
+            file: None,
+            pos: 0,
+        }
+    }
+
+    /// A writer thread appends in pieces, reporting each; the reader sees exactly the bytes
+    /// in order, and its end only once the gate opened.
+    #[test]
+    fn the_reader_follows_the_writer_and_ends_only_when_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let gate = LayerGate::new(1);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut f = File::create(&path).unwrap();
+                for (k, chunk) in data.chunks(40_000).enumerate() {
+                    f.write_all(chunk).unwrap();
+                    gate.progress(0, ((k * 40_000) + chunk.len()) as u64);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                // complete: still no end of stream until the digest is checked
+                std::thread::sleep(Duration::from_millis(50));
+                gate.open(0, Ok(()));
+            });
+            let mut got = Vec::new();
+            follow(&gate, &path).read_to_end(&mut got).unwrap();
+            assert_eq!(got.len(), data.len());
+            assert!(got == data);
+        });
+    }
+
+    /// A download that fails is an error for the reader, even mid-stream.
+    #[test]
+    fn a_failed_download_is_an_error_for_the_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer");
+        std::fs::write(&path, b"partial").unwrap();
+        let gate = LayerGate::new(1);
+        gate.progress(0, 7);
+        let mut r = follow(&gate, &path);
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read(&mut buf).unwrap(), 4);
+        gate.open(0, Err("the registry sent 7 of 20 bytes".into()));
+        let e = r.read(&mut buf).unwrap_err();
+        assert!(e.to_string().contains("sent 7 of 20"), "{e}");
+        // progress after the outcome is ignored; the outcome stays the first one
+        gate.progress(0, 20);
+        gate.open(0, Ok(()));
+        assert!(gate.wait(0).is_err());
+    }
+
+    /// Nothing past what the writer reported is read, even if the file holds more.
+    #[test]
+    fn the_reader_never_reads_past_the_reported_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let gate = LayerGate::new(1);
+        gate.progress(0, 3);
+        let mut r = follow(&gate, &path);
+        let mut buf = [0u8; 10];
+        assert_eq!(r.read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"012");
+        gate.progress(0, 2); // never shrinks
+        gate.progress(0, 10);
+        gate.open(0, Ok(()));
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"3456789");
     }
 }

@@ -1,8 +1,9 @@
 //! `docker pull`: the daemon's side of pulling with the registry client
 //! (`wharf_registry::client`). Manifests and blobs are verified against their sha256 digests
 //! before anything is stored; layers are downloaded a few at a time into a temporary
-//! directory and handed to the image store, which ingests them like `load` does (a failure
-//! leaves no half image).
+//! directory, and the image store unpacks each one while it downloads, reading its file
+//! behind the writer (`wharf_image::LayerGate`); nothing is renamed into the store before
+//! every blob is verified (a failure leaves no half image).
 
 pub use wharf_registry::client::{
     certs_dirs, http, login, registry_auth_basic, registry_config, search, set_certs_dir, upload,
@@ -228,7 +229,8 @@ pub async fn pull(
         tx.send_async(json!({"status": status, "id": dg.short()}))
             .await;
     }
-    // Each layer is unpacked as soon as it is downloaded, while the others still download.
+    // Each layer is unpacked while it downloads: the store reads its file behind the
+    // download (the gate tells how far the file is written, then the verified outcome).
     let gate = Arc::new(wharf_image::LayerGate::new(layers.len()));
     for (i, f) in fetch.iter().enumerate() {
         if !f {
@@ -316,7 +318,7 @@ pub async fn pull(
         let path = tmp.0.join(format!("layer-{i}"));
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let res = download(&client, &r, &dg, size, &path, &tx).await;
+            let res = download(&client, &r, &dg, size, &path, &tx, (&gate, i)).await;
             gate.open(i, res.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
             res?;
             tx.send_async(json!({"status": "Download complete", "id": dg.short()}))
@@ -361,10 +363,17 @@ pub async fn pull(
 /// How many times a blob download that broke off is resumed before the pull fails.
 const RESUMES: u32 = 5;
 
+/// Bytes written between two reports of a download's progress (to the client and to the
+/// unpacker reading behind it).
+const REPORT_EVERY: u64 = 512 * 1024;
+
 /// Streams one blob to `path`, hashing it; the digest (and size, when the manifest gives
-/// one) must match. A body that breaks off (a reset connection, a short body, a stall) is
-/// resumed with `Range: bytes=<received>-`, hashing on; a server that answers the range with
-/// the whole blob (200) is read again from the start.
+/// one) must match. What is written is reported to `gate` as it goes (the store unpacks
+/// behind it), always a prefix of the blob that only grows. A body that breaks off (a reset
+/// connection, a short body, a stall) is resumed with `Range: bytes=<received>-`, hashing on;
+/// a server that answers the range with the whole blob (200) has its first `<received>`
+/// bytes skipped, so the file (and the unpacker) still see one continuous stream — the digest
+/// over the whole file catches a server whose second answer differs from the first.
 async fn download(
     client: &http::Client,
     r: &Reference,
@@ -372,9 +381,9 @@ async fn download(
     size: u64,
     path: &std::path::Path,
     tx: &Progress,
+    (gate, layer): (&wharf_image::LayerGate, usize),
 ) -> Result<(), ApiError> {
     use http_body_util::BodyExt;
-    use tokio::io::AsyncSeekExt;
     let mut body = client.blob(r, digest).await?;
     let mut f = tokio::fs::File::create(path)
         .await
@@ -384,6 +393,8 @@ async fn download(
     let mut hasher = Digester::new();
     let mut n: u64 = 0;
     let mut reported: u64 = 0;
+    // bytes of the current answer that the file already holds (a 200 to a range request)
+    let mut skip: u64 = 0;
     let mut resumes = 0;
     let id = digest.short().to_string();
     let idle = http::registry_timeout();
@@ -399,13 +410,24 @@ async fn download(
         };
         let broke = match next {
             Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
+                let Ok(mut data) = frame.into_data() else {
                     continue;
                 };
+                if skip > 0 {
+                    let k = usize::try_from(skip).map_or(data.len(), |s| s.min(data.len()));
+                    let _ = data.split_to(k);
+                    skip -= k as u64;
+                }
+                if data.is_empty() {
+                    continue;
+                }
                 hasher.update(&data);
                 n += data.len() as u64;
                 f.write_all(&data).await.map_err(write_err)?;
-                if n - reported >= 512 * 1024 || (size > 0 && n == size) {
+                if n - reported >= REPORT_EVERY || (size > 0 && n == size) {
+                    // written through to the file before the unpacker is told it may read it
+                    f.flush().await.map_err(write_err)?;
+                    gate.progress(layer, n);
                     reported = n;
                     tx.send_async(json!({
                         "status": "Downloading",
@@ -416,8 +438,10 @@ async fn download(
                 }
                 continue;
             }
-            // the body ended: complete, unless the manifest says there is more
-            None if size == 0 || n >= size => break,
+            // the body ended: complete, unless the manifest says there is more (or the
+            // whole-blob answer to a range ended before reaching what we had)
+            None if skip == 0 && (size == 0 || n >= size) => break,
+            None if skip > 0 => format!("the registry's whole-blob answer ended before byte {n}"),
             None => format!("the registry sent {n} of {size} bytes"),
             Some(Err(e)) => e,
         };
@@ -432,21 +456,13 @@ async fn download(
         tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(resumes))).await;
         let (next_body, partial) = client.blob_from(r, digest, n).await?;
         body = next_body;
-        if !partial && n > 0 {
-            // the server ignored the range: start over
-            tracing::info!(%digest, "registry ignored the range; downloading the blob again");
-            f.set_len(0).await.map_err(write_err)?;
-            f.seek(std::io::SeekFrom::Start(0))
-                .await
-                .map_err(write_err)?;
-            hasher = Digester::new();
-            n = 0;
-            reported = 0;
+        skip = if partial { 0 } else { n };
+        if skip > 0 {
+            tracing::info!(%digest, skip, "registry ignored the range; skipping what was received");
         }
     }
-    f.flush()
-        .await
-        .map_err(|e| ApiError::internal(format!("failed to write {}: {e}", path.display())))?;
+    f.flush().await.map_err(write_err)?;
+    gate.progress(layer, n);
     let got = hasher.finish();
     if &got != digest {
         return Err(ApiError::invalid(format!(

@@ -1,0 +1,316 @@
+//! `ImageStore::store_pulled` with a `LayerGate`, as a pull drives it: each layer is
+//! unpacked while its file is still being written by a (here simulated) download, and
+//! nothing reaches the store unless every download is verified and every diff_id checks out.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use wharf_image::{LayerGate, PulledLayer, Reference};
+
+/// A simulated download of layer `i`: appends to its file and reports to the gate.
+struct Download {
+    gate: Arc<LayerGate>,
+    i: usize,
+    f: File,
+    written: u64,
+}
+
+impl Download {
+    fn start(gate: &Arc<LayerGate>, i: usize, path: &Path) -> Download {
+        Download {
+            gate: gate.clone(),
+            i,
+            f: File::create(path).unwrap(),
+            written: 0,
+        }
+    }
+
+    /// Writes in 64 KiB pieces, reporting each (the daemon reports every 512 KiB).
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(64 * 1024) {
+            self.f.write_all(c).unwrap();
+            self.written += c.len() as u64;
+            self.gate.progress(self.i, self.written);
+        }
+    }
+
+    fn finish(self, outcome: Result<(), String>) {
+        self.gate.open(self.i, outcome);
+    }
+}
+
+/// Bytes gzip cannot shrink much (so a layer is many reads long).
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// A layer: a small file `<tag>-first`, then 2 MB of noise in `<tag>-last`.
+fn layer(tag: &str, seed: u32) -> (Vec<u8>, Vec<u8>) {
+    let mut t = RawTar::new();
+    t.file(&format!("{tag}-first"), tag.as_bytes())
+        .file(&format!("{tag}-last"), &noise(2 << 20, seed));
+    let tar = t.finish();
+    let gz = gzip(&tar);
+    (tar, gz)
+}
+
+fn pulled(dir: &Path, gzs: &[&[u8]]) -> Vec<PulledLayer> {
+    gzs.iter()
+        .enumerate()
+        .map(|(i, gz)| PulledLayer {
+            path: dir.join(format!("layer-{i}")),
+            digest: sha(gz).parse().unwrap(),
+        })
+        .collect()
+}
+
+/// Waits (up to 20 s) until a snapshot being unpacked in `tmp/` holds `name` with `len`
+/// bytes: the unpacker got that far.
+fn unpacked_in_tmp(root: &Path, name: &str, len: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        for e in std::fs::read_dir(root.join("tmp")).unwrap().flatten() {
+            if let Ok(m) = std::fs::metadata(e.path().join(name)) {
+                if m.len() == len {
+                    return true;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Nothing visible in the store: no blob, no snapshot, nothing left in tmp/, no image.
+fn store_unchanged(e: &Env) {
+    // (the empty `blobs/sha256/` a fresh store has)
+    assert_eq!(tree(&e.root), vec!["blobs/sha256/".to_string()]);
+    assert!(e.store.list().unwrap().is_empty());
+}
+
+fn download_dir(e: &Env) -> PathBuf {
+    let d = e.dir.path().join("downloads");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_layer_is_unpacked_while_its_download_is_still_arriving() {
+    let e = env();
+    let dl = download_dir(&e);
+    let (tar, gz) = layer("a", 1);
+    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&gz]);
+    let gate = Arc::new(LayerGate::new(1));
+    let r = Reference::parse_normalized("127.0.0.1:5000/stream:1").unwrap();
+    let out = std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, Some(&r), "", Some(&gate))
+        });
+        let mut d = Download::start(&gate, 0, &layers[0].path);
+        let half = gz.len() / 2;
+        d.write(&gz[..half]);
+        // Half the blob is here: the first file is unpacked already, into tmp/ only.
+        let seen = unpacked_in_tmp(&e.root, "a-first", 1);
+        let in_store = std::fs::read_dir(e.root.join("snapshots")).unwrap().count();
+        d.write(&gz[half..]);
+        d.finish(Ok(()));
+        let out = store.join().unwrap();
+        assert!(seen, "nothing unpacked before the download completed");
+        assert_eq!(
+            in_store, 0,
+            "a snapshot was committed before the layer was verified"
+        );
+        out
+    })
+    .unwrap();
+    assert!(out.updated);
+    let img = e.store.resolve("127.0.0.1:5000/stream:1").unwrap();
+    assert_eq!(img.id.as_str(), sha(&config));
+    let dirs = e.store.layer_dirs(&img.id).unwrap();
+    assert_eq!(std::fs::read(dirs[0].join("a-first")).unwrap(), b"a");
+    assert_eq!(
+        std::fs::read(dirs[0].join("a-last")).unwrap(),
+        noise(2 << 20, 1)
+    );
+    // the uncompressed blob is stored by its diff_id; tmp/ is empty again
+    assert!(e
+        .root
+        .join("blobs/sha256")
+        .join(&sha(&tar)["sha256:".len()..])
+        .is_file());
+    assert_eq!(std::fs::read_dir(e.root.join("tmp")).unwrap().count(), 0);
+}
+
+/// The download's digest check fails after the layer was completely unpacked (and another
+/// layer was complete and verified): the store stays as it was.
+#[test]
+fn a_digest_mismatch_after_the_layer_unpacked_stores_nothing() {
+    let e = env();
+    let dl = download_dir(&e);
+    let (tar0, gz0) = layer("a", 1);
+    let (tar1, gz1) = layer("b", 2);
+    let config = config_for(&[&tar0, &tar1], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&gz0, &gz1]);
+    let gate = Arc::new(LayerGate::new(2));
+    let err = std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, None, "", Some(&gate))
+        });
+        let mut d0 = Download::start(&gate, 0, &layers[0].path);
+        d0.write(&gz0);
+        d0.finish(Ok(()));
+        let mut d1 = Download::start(&gate, 1, &layers[1].path);
+        d1.write(&gz1);
+        let seen = unpacked_in_tmp(&e.root, "b-last", 2 << 20);
+        let in_store = std::fs::read_dir(e.root.join("snapshots")).unwrap().count();
+        d1.finish(Err(format!(
+            "digest mismatch for blob {}: the registry sent content with digest {}",
+            layers[1].digest,
+            sha(b"other")
+        )));
+        let r = store.join().unwrap();
+        assert!(seen, "layer 1 was not unpacked before its outcome");
+        assert_eq!(
+            in_store, 0,
+            "layer 0 was committed before layer 1 was verified"
+        );
+        r
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("digest mismatch for blob"),
+        "{err}"
+    );
+    store_unchanged(&e);
+}
+
+/// A download that breaks off for good (the daemon gave up resuming): the unpacker, which
+/// was reading behind it, stops with the download's error; nothing is stored.
+#[test]
+fn a_truncated_download_stores_nothing() {
+    let e = env();
+    let dl = download_dir(&e);
+    let (tar, gz) = layer("a", 3);
+    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&gz]);
+    let gate = Arc::new(LayerGate::new(1));
+    let err = std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, None, "", Some(&gate))
+        });
+        let mut d = Download::start(&gate, 0, &layers[0].path);
+        d.write(&gz[..gz.len() / 2]);
+        assert!(unpacked_in_tmp(&e.root, "a-first", 1));
+        d.finish(Err(format!(
+            "failed to download {}: the registry sent {} of {} bytes (gave up after 5 resumes)",
+            layers[0].digest,
+            gz.len() / 2,
+            gz.len()
+        )));
+        store.join().unwrap()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("gave up after 5 resumes"), "{err}");
+    store_unchanged(&e);
+}
+
+/// A blob whose digest checked out but whose content is not the config's diff_id.
+#[test]
+fn a_wrong_diff_id_is_refused_while_streaming() {
+    let e = env();
+    let dl = download_dir(&e);
+    let (_, gz) = layer("a", 4);
+    let (other, _) = layer("a", 5);
+    let config = config_for(&[&other], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&gz]);
+    let gate = Arc::new(LayerGate::new(1));
+    let err = std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, None, "", Some(&gate))
+        });
+        let mut d = Download::start(&gate, 0, &layers[0].path);
+        d.write(&gz);
+        d.finish(Ok(()));
+        store.join().unwrap()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("layer digest mismatch"), "{err}");
+    store_unchanged(&e);
+}
+
+/// The unpacker's refusals hold on the streamed path: a `..` entry fails the pull, nothing
+/// is written outside the snapshot, nothing is stored.
+#[test]
+fn a_path_escape_is_refused_while_streaming() {
+    let e = env();
+    let dl = download_dir(&e);
+    let mut t = RawTar::new();
+    t.file("ok", b"fine").file("../../escaped", b"x");
+    let tar = t.finish();
+    let gz = gzip(&tar);
+    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&gz]);
+    let gate = Arc::new(LayerGate::new(1));
+    let err = std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, None, "", Some(&gate))
+        });
+        let mut d = Download::start(&gate, 0, &layers[0].path);
+        d.write(&gz);
+        d.finish(Ok(()));
+        store.join().unwrap()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("escapes the layer root"), "{err}");
+    assert!(!e.root.join("escaped").exists());
+    assert!(!e.root.join("tmp/escaped").exists());
+    store_unchanged(&e);
+}
+
+/// A plain (uncompressed) layer blob streams too; its blob is the downloaded file itself.
+#[test]
+fn a_plain_tar_layer_streams_and_is_stored() {
+    let e = env();
+    let dl = download_dir(&e);
+    let (tar, _) = layer("p", 6);
+    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
+    let layers = pulled(&dl, &[&tar]);
+    let gate = Arc::new(LayerGate::new(1));
+    std::thread::scope(|s| {
+        let store = s.spawn(|| {
+            e.store
+                .store_pulled(&config, &layers, None, "", Some(&gate))
+        });
+        let mut d = Download::start(&gate, 0, &layers[0].path);
+        d.write(&tar);
+        d.finish(Ok(()));
+        store.join().unwrap()
+    })
+    .unwrap();
+    let img = &e.store.list().unwrap()[0];
+    let dirs = e.store.layer_dirs(&img.id).unwrap();
+    assert_eq!(std::fs::read(dirs[0].join("p-first")).unwrap(), b"p");
+    assert_eq!(std::fs::read_dir(e.root.join("tmp")).unwrap().count(), 0);
+}
