@@ -16,38 +16,49 @@ use crate::push::WharfRegistry;
 /// bytes on it, for the first `cuts` such connections; records each connection's request
 /// head (request line and headers). `fail_patches`: how many `PATCH`es with a
 /// `Content-Length` it answers itself with a 500 (after reading their body), upstream never
-/// seeing them.
+/// seeing them. `cut_patches`: how many `PATCH`es it cuts after passing on their head and
+/// the first `patch_bytes` bytes of their body (so the registry holds exactly that many).
 struct CuttingProxy {
     port: u16,
-    cut: Arc<AtomicUsize>,
-    fail_patches: Arc<AtomicUsize>,
-    requests: Arc<Mutex<Vec<String>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the proxy's connections share: its knobs and what it saw.
+struct Shared {
+    after: usize,
+    cuts: usize,
+    cut: AtomicUsize,
+    fail_patches: AtomicUsize,
+    cut_patches: AtomicUsize,
+    patch_bytes: AtomicUsize,
+    requests: Mutex<Vec<String>>,
 }
 
 impl CuttingProxy {
     fn start(upstream: u16, after: usize, cuts: usize) -> CuttingProxy {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
-        let cut = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let fail_patches = Arc::new(AtomicUsize::new(0));
-        let (c, r, f) = (cut.clone(), requests.clone(), fail_patches.clone());
+        let shared = Arc::new(Shared {
+            after,
+            cuts,
+            cut: AtomicUsize::new(0),
+            fail_patches: AtomicUsize::new(0),
+            cut_patches: AtomicUsize::new(0),
+            patch_bytes: AtomicUsize::new(0),
+            requests: Mutex::new(Vec::new()),
+        });
+        let sh = shared.clone();
         std::thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(client) = s else { continue };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                     continue;
                 };
-                let (c, r, f) = (c.clone(), r.clone(), f.clone());
-                std::thread::spawn(move || pipe(client, server, after, cuts, &c, &f, &r));
+                let sh = sh.clone();
+                std::thread::spawn(move || pipe(client, server, &sh));
             }
         });
-        CuttingProxy {
-            port,
-            cut,
-            fail_patches,
-            requests,
-        }
+        CuttingProxy { port, shared }
     }
 
     fn name(&self, repo: &str) -> String {
@@ -55,23 +66,15 @@ impl CuttingProxy {
     }
 
     fn cuts(&self) -> usize {
-        self.cut.load(Ordering::SeqCst)
+        self.shared.cut.load(Ordering::SeqCst)
     }
 
     fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
+        self.shared.requests.lock().expect("lock").clone()
     }
 }
 
-fn pipe(
-    mut client: TcpStream,
-    mut server: TcpStream,
-    after: usize,
-    cuts: usize,
-    cut: &AtomicUsize,
-    fail_patches: &AtomicUsize,
-    requests: &Mutex<Vec<String>>,
-) {
+fn pipe(mut client: TcpStream, mut server: TcpStream, sh: &Shared) {
     let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
@@ -82,6 +85,8 @@ fn pipe(
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0usize;
     let mut first = true;
+    // where this connection is cut, and whether regardless of `cuts`
+    let (mut after, mut forced) = (sh.after, false);
     loop {
         let n = match client.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -91,7 +96,7 @@ fn pipe(
             first = false;
             let head = String::from_utf8_lossy(&buf[..n]);
             let head = head.split("\r\n\r\n").next().unwrap_or("").to_string();
-            requests.lock().expect("lock").push(head.clone());
+            sh.requests.lock().expect("lock").push(head.clone());
             let len = head.lines().find_map(|l| {
                 let l = l.to_ascii_lowercase();
                 l.strip_prefix("content-length:")?
@@ -100,10 +105,7 @@ fn pipe(
                     .ok()
             });
             if let (true, Some(len)) = (head.starts_with("PATCH "), len) {
-                if fail_patches
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
-                    .is_ok()
-                {
+                if take_one(&sh.fail_patches) {
                     // read the whole body, then answer 500 ourselves
                     let mut left = (head.len() + 4 + len).saturating_sub(n);
                     while left > 0 {
@@ -125,10 +127,14 @@ fn pipe(
                     let _ = back.join();
                     return;
                 }
+                if take_one(&sh.cut_patches) {
+                    after = head.len() + 4 + sh.patch_bytes.load(Ordering::SeqCst);
+                    forced = true;
+                }
             }
         }
-        if total + n > after && cut.load(Ordering::SeqCst) < cuts {
-            cut.fetch_add(1, Ordering::SeqCst);
+        if total + n > after && (forced || sh.cut.load(Ordering::SeqCst) < sh.cuts) {
+            sh.cut.fetch_add(1, Ordering::SeqCst);
             let keep = after.saturating_sub(total);
             let _ = server.write_all(&buf[..keep]);
             let _ = server.shutdown(Shutdown::Both);
@@ -142,6 +148,12 @@ fn pipe(
     }
     let _ = server.shutdown(Shutdown::Write);
     let _ = back.join();
+}
+
+/// Takes one from a countdown; false when it is at zero.
+fn take_one(n: &AtomicUsize) -> bool {
+    n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+        .is_ok()
 }
 
 /// An image with one layer of `mb` MiB of incompressible bytes.
@@ -361,12 +373,12 @@ fn a_5xx_answer_to_an_upload_chunk_is_resumed_from_the_registrys_offset() {
     // through the proxy (another host: no mounts), the layer goes in Content-Length PATCHes;
     // the first one is answered 500 by the proxy, the registry never sees it
     let proxy = CuttingProxy::start(reg.port, usize::MAX, 0);
-    proxy.fail_patches.store(1, Ordering::SeqCst);
+    proxy.shared.fail_patches.store(1, Ordering::SeqCst);
     let name = proxy.name("five/other:1");
     d.ok(&["tag", &direct, &name]);
     let out = d.ok(&["push", &name]);
     assert!(out.contains(": Pushed"), "{out}");
-    assert_eq!(proxy.fail_patches.load(Ordering::SeqCst), 0);
+    assert_eq!(proxy.shared.fail_patches.load(Ordering::SeqCst), 0);
     let reqs = proxy.requests();
     assert!(
         reqs.iter()
@@ -381,4 +393,53 @@ fn a_5xx_answer_to_an_upload_chunk_is_resumed_from_the_registrys_offset() {
         "{log}"
     );
     assert_eq!(blobs_verify(&reg, "five/other", "1"), 2);
+}
+
+/// `Range: 0-0` in an upload's status is no byte or one (distribution and our server write it
+/// for an empty upload; the spec reads it as byte 0 received). The client does not guess: it
+/// cancels that upload and starts a new one, so the push succeeds whether the registry holds
+/// one byte of the cut `PATCH` or none (reading `0-0` as "nothing" made the first case a 416).
+#[test]
+fn an_upload_status_of_0_0_starts_a_new_upload_whether_the_registry_has_one_byte_or_none() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-resume-")
+        .tempdir_in(test_tmp())
+        .expect("tempdir");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let d = Daemon::start();
+    // a first push straight to the registry compresses the layer into the cache, so the
+    // pushes through the proxy send it in Content-Length PATCHes
+    let direct = reg.name("zero/img:1");
+    import_random(&d, &direct, 20, 0x3c6ef372fe94f82b);
+    d.ok(&["push", &direct]);
+    for (bytes, repo) in [(1, "zero/one"), (0, "zero/none")] {
+        let proxy = CuttingProxy::start(reg.port, usize::MAX, 0);
+        proxy.shared.patch_bytes.store(bytes, Ordering::SeqCst);
+        proxy.shared.cut_patches.store(1, Ordering::SeqCst);
+        let name = proxy.name(&format!("{repo}:1"));
+        d.ok(&["tag", &direct, &name]);
+        let out = d.ok(&["push", &name]);
+        assert!(out.contains(": Pushed"), "{out}");
+        assert_eq!(proxy.cuts(), 1, "{:?}", proxy.requests());
+        // the status is asked, the 0-0 upload cancelled, and a new one started
+        let reqs = proxy.requests();
+        let at = |prefix: &str| reqs.iter().position(|r| r.starts_with(prefix));
+        let uploads = format!("/v2/{repo}/blobs/uploads/");
+        let status = at(&format!("GET {uploads}")).unwrap_or_else(|| panic!("{reqs:?}"));
+        let cancel = at(&format!("DELETE {uploads}")).unwrap_or_else(|| panic!("{reqs:?}"));
+        assert!(status < cancel, "{reqs:?}");
+        assert!(
+            reqs[cancel..]
+                .iter()
+                .any(|r| r.starts_with(&format!("POST {uploads}"))),
+            "{reqs:?}"
+        );
+        assert_eq!(blobs_verify(&reg, repo, "1"), 2);
+    }
+    let log = d.log();
+    assert_eq!(
+        log.matches("upload status 0-0 (no byte or one)").count(),
+        2,
+        "{log}"
+    );
 }

@@ -196,30 +196,54 @@ async fn check(
     }
 }
 
-/// Where an upload stands: (bytes the registry has, the `Location` to continue at), or
-/// `None` when the registry does not know it any more (start a new one). Spec: "Resuming an
-/// upload" — `204`, `Range: 0-<offset of the last byte>`, `Docker-Upload-UUID`.
-async fn upload_status(client: &Client, loc: &str) -> Result<Option<(u64, String)>, Error> {
+/// Where an upload stands, as its status answer says.
+#[derive(Debug, PartialEq, Eq)]
+enum Standing {
+    /// The registry holds this many bytes; continue at the `Location`.
+    Has(u64, String),
+    /// `Range: 0-0`: zero bytes (distribution, and our server, write it for an empty upload)
+    /// or one (the spec: the last byte received is byte 0). Not guessed: a wrong guess is a
+    /// `416` that fails the push, so the upload (at most one byte) is dropped and started anew.
+    AtMostOneByte(String),
+    /// The registry does not know the upload any more, or did not say how far it is.
+    Unknown,
+}
+
+/// Bytes received according to an upload's `Range` header: `0-<last byte>` (spec "Pushing
+/// a blob in chunks"; distribution and older drafts also write `bytes=0-<last>`). `Ok(None)`
+/// for the ambiguous `0-0`; `Err` for anything else (missing, not from 0, not numbers).
+fn received(range: Option<&str>) -> Result<Option<u64>, ()> {
+    let v = range.ok_or(())?.trim();
+    let v = v.strip_prefix("bytes=").unwrap_or(v);
+    let (a, b) = v.split_once('-').ok_or(())?;
+    match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+        (Ok(0), Ok(0)) => Ok(None),
+        (Ok(0), Ok(last)) => last.checked_add(1).map(Some).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+/// Where an upload stands (spec "Resuming an upload": `GET` on its location → `204`, `Range:
+/// 0-<offset of the last byte>`, `Docker-Upload-UUID`).
+async fn upload_status(client: &Client, loc: &str) -> Result<Standing, Error> {
     let resp = client.authed(Method::GET, loc, &[], Bytes::new()).await?;
     let status = resp.status();
     if status.is_server_error() {
         return Err(registry_error("failed to get the upload's status", resp).await);
     }
     if status != StatusCode::NO_CONTENT {
-        return Ok(None);
+        return Ok(Standing::Unknown);
     }
-    // `0-0` is both "nothing" and "one byte" (distribution writes it for an empty upload):
-    // taken as nothing; a registry that has the byte refuses the `PATCH` from 0 (416).
-    let received = resp
+    let range = resp
         .headers()
         .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes=").or(Some(v.trim())))
-        .and_then(|v| v.split_once('-'))
-        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
-        .map_or(0, |(a, b)| if a == 0 && b > 0 { b + 1 } else { 0 });
+        .and_then(|v| v.to_str().ok());
     let next = location(&resp).unwrap_or_else(|_| loc.to_string());
-    Ok(Some((received, next)))
+    Ok(match received(range) {
+        Ok(Some(n)) => Standing::Has(n, next),
+        Ok(None) => Standing::AtMostOneByte(next),
+        Err(()) => Standing::Unknown,
+    })
 }
 
 /// One blob being uploaded: what is needed to send it, or the rest of it.
@@ -276,6 +300,29 @@ impl Upload<'_> {
         check(sent, StatusCode::CREATED, &failed).await.map(|_| ())
     }
 
+    /// A new upload, after the registry lost the old one, or said `0-0` of it (then the old
+    /// one is cancelled first, best effort: the spec's "Cancel a blob upload", so the
+    /// registry drops its byte, if any, rather than keep it until its uploads expire).
+    async fn start_over(&self, standing: Standing) -> Result<String, Error> {
+        match &standing {
+            Standing::AtMostOneByte(old) => {
+                tracing::info!(digest = %self.digest, "upload status 0-0 (no byte or one): cancelling the upload; starting over");
+                let h = [(header::CONTENT_LENGTH, "0".to_string())];
+                match self
+                    .client
+                    .authed(Method::DELETE, old, &h, Bytes::new())
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => tracing::debug!(status = %r.status(), "cancelling the upload"),
+                    Err(e) => tracing::debug!(error = %e, "cancelling the upload"),
+                }
+            }
+            _ => tracing::info!(digest = %self.digest, "registry lost the upload; starting over"),
+        }
+        start_upload(self.client, self.repo, self.digest.as_str()).await
+    }
+
     /// After a request of the upload at `loc` broke off (`cause`): asks the registry what it
     /// has and sends the rest, up to [`UPLOAD_RESUMES`] times (200 ms, 400 ms, … apart).
     async fn resume(&self, mut loc: String, mut cause: Error) -> Result<(), Error> {
@@ -283,13 +330,17 @@ impl Upload<'_> {
             tracing::info!(digest = %self.digest, error = %cause, attempt, "blob upload broke off; resuming");
             tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
             let off = match upload_status(self.client, &loc).await {
-                Ok(Some((n, next))) if n <= self.size => {
+                Err(e) => {
+                    cause = e;
+                    continue;
+                }
+                Ok(Standing::Has(n, next)) if n <= self.size => {
                     loc = next;
                     n
                 }
-                Ok(_) => match start_upload(self.client, self.repo, self.digest.as_str()).await {
+                // lost, not said, beyond the blob, or `0-0`
+                Ok(standing) => match self.start_over(standing).await {
                     Ok(next) => {
-                        tracing::info!(digest = %self.digest, "registry lost the upload; starting over");
                         loc = next;
                         0
                     }
@@ -298,10 +349,6 @@ impl Upload<'_> {
                         continue;
                     }
                 },
-                Err(e) => {
-                    cause = e;
-                    continue;
-                }
             };
             self.sent.store(off, Ordering::Relaxed);
             match self.send_from(&mut loc, off).await {
@@ -431,6 +478,23 @@ pub async fn push_blob(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `0-0` is neither 0 nor 1 byte (distribution writes it for both); other ranges count
+    /// their last byte; anything else is not an answer.
+    #[test]
+    fn upload_status_ranges() {
+        assert_eq!(received(Some("0-0")), Ok(None));
+        assert_eq!(received(Some("bytes=0-0")), Ok(None));
+        assert_eq!(received(Some("0-1")), Ok(Some(2)));
+        assert_eq!(received(Some("0-3145727")), Ok(Some(3 << 20)));
+        assert_eq!(received(Some("bytes=0-99")), Ok(Some(100)));
+        assert_eq!(received(Some(" 0-9 ")), Ok(Some(10)));
+        assert_eq!(received(None), Err(()));
+        assert_eq!(received(Some("5-9")), Err(()));
+        assert_eq!(received(Some("0-")), Err(()));
+        assert_eq!(received(Some("0-x")), Err(()));
+        assert_eq!(received(Some("0-18446744073709551615")), Err(()));
+    }
 
     #[test]
     fn digest_joins_the_upload_location() {
