@@ -16,5 +16,6 @@ mod push;
 mod push_resume;
 mod registry;
 mod registry_tokens;
+mod regsetup;
 mod search;
 mod volumes;

@@ -618,20 +618,23 @@ fn a_resume_the_server_answers_with_the_whole_blob_skips_what_was_received() {
     no_pull_leftovers(&d);
 }
 
+/// Pulls from a [`cutting_registry`] cutting as `mode`: the pull must fail with `error` and
+/// store nothing. Returns the `Range` of each GET of the layer.
+fn failed_pull(mode: Cut, error: &str) -> Vec<String> {
+    let (port, _, log) = cutting_registry(mode);
+    let d = Daemon::start();
+    let o = d.wharf(&["pull", &format!("127.0.0.1:{port}/cut/bb:1")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(error), "{}", stderr(&o));
+    nothing_stored(&d);
+    let ranges = log.lock().expect("log").clone();
+    ranges
+}
+
 #[test]
 fn a_blob_that_keeps_breaking_off_fails_the_pull_and_stores_nothing() {
-    let (port, _, log) = cutting_registry(Cut::Always);
-    let d = Daemon::start();
-    let name = format!("127.0.0.1:{port}/cut/bb:1");
-    let o = d.wharf(&["pull", &name]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("gave up after 5 resumes"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(log.lock().expect("log").len(), 6);
-    nothing_stored(&d);
+    let ranges = failed_pull(Cut::Always, "gave up after 5 resumes");
+    assert_eq!(ranges.len(), 6);
 }
 
 /// The layer is unpacked while it streams, across the resume; the resumed bytes are wrong
@@ -639,18 +642,7 @@ fn a_blob_that_keeps_breaking_off_fails_the_pull_and_stores_nothing() {
 /// digest over the whole stream refuses it and nothing is stored.
 #[test]
 fn a_resumed_blob_with_a_wrong_digest_is_refused_and_nothing_is_stored() {
-    let (port, _, log) = cutting_registry(Cut::FirstThenCorruptRange);
-    let d = Daemon::start();
-    let name = format!("127.0.0.1:{port}/cut/bb:1");
-    let o = d.wharf(&["pull", &name]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("digest mismatch for blob"),
-        "{}",
-        stderr(&o)
-    );
-    let ranges = log.lock().expect("log").clone();
+    let ranges = failed_pull(Cut::FirstThenCorruptRange, "digest mismatch for blob");
     assert_eq!(ranges.len(), 2, "{ranges:?}");
     assert!(ranges[1].starts_with("bytes="), "{ranges:?}");
-    nothing_stored(&d);
 }

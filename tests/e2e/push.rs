@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::pull::{htpasswd_line, Registry};
+use crate::regsetup::{daemon_with_busybox, login, scratch, TokenRegistry};
 
 /// `wharf registry serve` on a free loopback port; killed on drop.
 pub(crate) struct WharfRegistry {
@@ -1098,19 +1099,10 @@ pub(crate) fn token_registry(
 
 #[test]
 fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
-    let Some(line) = htpasswd_line() else {
-        eprintln!("SKIP: no bcrypt from python3's crypt module");
+    let Some(t) = TokenRegistry::start("wharf-token-") else {
         return;
     };
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-token-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let htpasswd = tmp.path().join("htpasswd");
-    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
-    let (key, cert) = make_token_key(tmp.path(), "signer");
-    let reg = token_registry(tmp.path(), &htpasswd, &key, &cert);
-    let server = format!("127.0.0.1:{}", reg.port);
+    let (reg, server) = (&t.reg, t.server.as_str());
 
     // distribution's challenge, naming the scope the request needs
     let (code, head, _) = raw_get(reg.port, "/v2/tok/bb/manifests/1", &[]);
@@ -1150,12 +1142,9 @@ fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
     assert!(head.contains("insufficient_scope"), "{head}");
 
     // a token signed by another key (another registry's issuer) is refused
-    let tmp2 = tempfile::Builder::new()
-        .prefix("wharf-token-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
+    let tmp2 = scratch("wharf-token-");
     let (key2, cert2) = make_token_key(tmp2.path(), "other");
-    let reg2 = token_registry(tmp2.path(), &htpasswd, &key2, &cert2);
+    let reg2 = token_registry(tmp2.path(), &t.htpasswd, &key2, &cert2);
     let (code, _, body) = raw_get(
         reg2.port,
         "/token?service=wharf-test&scope=repository:tok/bb:pull",
@@ -1168,20 +1157,17 @@ fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
     assert_eq!(code, 401, "a token from an untrusted key");
 
     // our client: the bearer flow for login, push and pull
-    let d = Daemon::start();
     let name = reg.name("tok/bb:1");
-    d.import_busybox(&name);
-    let cfg = tmp.path().join("cli-config");
-    std::fs::create_dir_all(&cfg).expect("cfg");
+    let (d, cfg) = daemon_with_busybox(&name, t.tmp.path());
     assert!(!wharf_cfg(&d, &cfg, &["push", &name]).status.success());
-    let o = wharf_cfg(&d, &cfg, &["login", "-u", "user", "-p", "wrong", &server]);
+    let o = wharf_cfg(&d, &cfg, &["login", "-u", "user", "-p", "wrong", server]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("unauthorized: incorrect username or password"),
         "{}",
         stderr(&o)
     );
-    ok_cfg(&d, &cfg, &["login", "-u", "user", "-p", "pass", &server]);
+    login(&d, &cfg, server);
     let digest = pushed_digest(&ok_cfg(&d, &cfg, &["push", &name]), "1");
     let d2 = Daemon::start();
     assert!(!d2.wharf(&["pull", &name]).status.success());
@@ -1194,7 +1180,7 @@ fn token_auth_in_wharf_registry_serve_with_its_own_token_issuer() {
     assert!(out.contains("Mounted from tok/bb"), "{out}");
 
     // the real docker CLI through our daemon: login (bearer) and push
-    if let Some(o) = d.docker(&["login", "-u", "user", "-p", "pass", &server]) {
+    if let Some(o) = d.docker(&["login", "-u", "user", "-p", "pass", server]) {
         assert!(o.status.success(), "docker login: {}", stderr(&o));
         let o = d.docker(&["push", &name]).expect("docker");
         assert!(o.status.success(), "docker push: {}", stderr(&o));

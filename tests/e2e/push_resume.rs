@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::*;
 use crate::push::WharfRegistry;
+use crate::regsetup::scratch;
 
 /// A TCP proxy to `upstream` that cuts a connection once the client sent more than `after`
 /// bytes on it, for the first `cuts` such connections; records each connection's request
@@ -156,6 +157,14 @@ fn take_one(n: &AtomicUsize) -> bool {
         .is_ok()
 }
 
+/// `wharf registry serve` on 127.0.0.1 (no auth), with the scratch directory it stores in
+/// (dropped after it).
+fn our_registry() -> (tempfile::TempDir, WharfRegistry) {
+    let tmp = scratch("wharf-resume-");
+    let reg = WharfRegistry::start(tmp.path(), &[]);
+    (tmp, reg)
+}
+
 /// An image with one layer of `mb` MiB of incompressible bytes.
 fn import_random(d: &Daemon, name: &str, mb: usize, seed: u64) {
     let mut big = vec![0u8; mb << 20];
@@ -169,6 +178,25 @@ fn import_random(d: &Daemon, name: &str, mb: usize, seed: u64) {
     let tar = busybox_rootfs_tar(&[("big.bin", &big)]);
     let o = d.wharf_stdin(&["import", "-", name], &tar);
     assert!(o.status.success(), "import: {}", stderr(&o));
+}
+
+/// A daemon holding a 20 MiB one-layer image `reg/<repo>`, pushed once straight to `reg`:
+/// its compressed layer is cached, so later pushes send it in Content-Length `PATCH`es.
+fn pushed_once(reg: &WharfRegistry, repo: &str, seed: u64) -> (Daemon, String) {
+    let d = Daemon::start();
+    let direct = reg.name(repo);
+    import_random(&d, &direct, 20, seed);
+    d.ok(&["push", &direct]);
+    (d, direct)
+}
+
+/// Tags `image` as `<proxy>/<repo>` and pushes it through the proxy (another host to the
+/// daemon: no cross-repository mounts); the push must succeed.
+fn push_through(d: &Daemon, image: &str, proxy: &CuttingProxy, repo: &str) {
+    let name = proxy.name(repo);
+    d.ok(&["tag", image, &name]);
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains(": Pushed"), "{out}");
 }
 
 /// Every blob of `name` in `reg` (straight from the registry, not through the proxy) hashes
@@ -205,11 +233,7 @@ fn blobs_verify(reg: &WharfRegistry, repo: &str, tag: &str) -> usize {
 
 #[test]
 fn a_blob_upload_that_breaks_off_resumes_from_the_registrys_offset() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-resume-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let (_tmp, reg) = our_registry();
     // the first two connections that carry more than 3 MiB are cut after 3 MiB
     let proxy = CuttingProxy::start(reg.port, 3 << 20, 2);
     let d = Daemon::start();
@@ -293,11 +317,7 @@ fn a_blob_upload_that_breaks_off_resumes_from_the_registrys_offset() {
 
 #[test]
 fn an_upload_that_keeps_breaking_off_fails_after_bounded_resumes_and_stores_nothing() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-resume-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let reg = WharfRegistry::start(tmp.path(), &[]);
+    let (_tmp, reg) = our_registry();
     // every connection carrying more than 1 MiB is cut: each resume gets 1 MiB further
     let proxy = CuttingProxy::start(reg.port, 1 << 20, usize::MAX);
     let d = Daemon::start();
@@ -360,24 +380,13 @@ fn a_broken_upload_to_distribution_resumes_or_starts_over_and_the_push_succeeds(
 
 #[test]
 fn a_5xx_answer_to_an_upload_chunk_is_resumed_from_the_registrys_offset() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-resume-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let reg = WharfRegistry::start(tmp.path(), &[]);
-    let d = Daemon::start();
-    // a first push straight to the registry compresses the layer into the cache
-    let direct = reg.name("five/img:1");
-    import_random(&d, &direct, 20, 0x27bb2ee687b0b0fd);
-    d.ok(&["push", &direct]);
-    // through the proxy (another host: no mounts), the layer goes in Content-Length PATCHes;
-    // the first one is answered 500 by the proxy, the registry never sees it
+    let (_tmp, reg) = our_registry();
+    let (d, direct) = pushed_once(&reg, "five/img:1", 0x27bb2ee687b0b0fd);
+    // through the proxy the first PATCH is answered 500 by the proxy, the registry never
+    // sees it
     let proxy = CuttingProxy::start(reg.port, usize::MAX, 0);
     proxy.shared.fail_patches.store(1, Ordering::SeqCst);
-    let name = proxy.name("five/other:1");
-    d.ok(&["tag", &direct, &name]);
-    let out = d.ok(&["push", &name]);
-    assert!(out.contains(": Pushed"), "{out}");
+    push_through(&d, &direct, &proxy, "five/other:1");
     assert_eq!(proxy.shared.fail_patches.load(Ordering::SeqCst), 0);
     let reqs = proxy.requests();
     assert!(
@@ -401,25 +410,13 @@ fn a_5xx_answer_to_an_upload_chunk_is_resumed_from_the_registrys_offset() {
 /// one byte of the cut `PATCH` or none (reading `0-0` as "nothing" made the first case a 416).
 #[test]
 fn an_upload_status_of_0_0_starts_a_new_upload_whether_the_registry_has_one_byte_or_none() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-resume-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let reg = WharfRegistry::start(tmp.path(), &[]);
-    let d = Daemon::start();
-    // a first push straight to the registry compresses the layer into the cache, so the
-    // pushes through the proxy send it in Content-Length PATCHes
-    let direct = reg.name("zero/img:1");
-    import_random(&d, &direct, 20, 0x3c6ef372fe94f82b);
-    d.ok(&["push", &direct]);
+    let (_tmp, reg) = our_registry();
+    let (d, direct) = pushed_once(&reg, "zero/img:1", 0x3c6ef372fe94f82b);
     for (bytes, repo) in [(1, "zero/one"), (0, "zero/none")] {
         let proxy = CuttingProxy::start(reg.port, usize::MAX, 0);
         proxy.shared.patch_bytes.store(bytes, Ordering::SeqCst);
         proxy.shared.cut_patches.store(1, Ordering::SeqCst);
-        let name = proxy.name(&format!("{repo}:1"));
-        d.ok(&["tag", &direct, &name]);
-        let out = d.ok(&["push", &name]);
-        assert!(out.contains(": Pushed"), "{out}");
+        push_through(&d, &direct, &proxy, &format!("{repo}:1"));
         assert_eq!(proxy.cuts(), 1, "{:?}", proxy.requests());
         // the status is asked, the 0-0 upload cancelled, and a new one started
         let reqs = proxy.requests();

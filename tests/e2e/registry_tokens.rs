@@ -5,23 +5,16 @@
 use std::process::Command;
 
 use crate::common::*;
-use crate::pull::{htpasswd_line, Registry};
-use crate::push::{es256_token, make_token_key, ok_cfg, raw_get, token_registry, wharf_cfg};
+use crate::pull::Registry;
+use crate::push::{es256_token, ok_cfg, raw_get, wharf_cfg};
+use crate::regsetup::{daemon_with_busybox, login, TokenRegistry};
 
 #[test]
 fn distribution_verifies_tokens_from_our_issuer_by_their_kid() {
-    let Some(line) = htpasswd_line() else {
-        eprintln!("SKIP: no bcrypt from python3's crypt module");
+    let Some(t) = TokenRegistry::start("wharf-kid-") else {
         return;
     };
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-kid-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let htpasswd = tmp.path().join("htpasswd");
-    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
-    let (key, cert) = make_token_key(tmp.path(), "signer");
-    let issuer = token_registry(tmp.path(), &htpasswd, &key, &cert);
+    let (issuer, key, cert, tmp) = (&t.reg, &t.key, &t.cert, &t.tmp);
     let realm = format!("http://127.0.0.1:{}/token", issuer.port);
     let Some(dist) = Registry::start_with(|_| {
         format!(
@@ -82,7 +75,7 @@ fn distribution_verifies_tokens_from_our_issuer_by_their_kid() {
     let claims: serde_json::Value = serde_json::from_slice(&o.stdout).expect("claims json");
     let bare = es256_token(
         tmp.path(),
-        &key,
+        key,
         &serde_json::json!({"alg": "ES256", "typ": "JWT"}),
         &claims,
     );
@@ -94,13 +87,10 @@ fn distribution_verifies_tokens_from_our_issuer_by_their_kid() {
     assert_eq!(code, 401, "a token without kid");
 
     // our client, through distribution's challenge and our token server
-    let d = Daemon::start();
     let name = dist.name("kid/bb:1");
-    d.import_busybox(&name);
-    let cfg = tmp.path().join("cli-config");
-    std::fs::create_dir_all(&cfg).expect("cfg");
+    let (d, cfg) = daemon_with_busybox(&name, tmp.path());
     assert!(!wharf_cfg(&d, &cfg, &["push", &name]).status.success());
-    ok_cfg(&d, &cfg, &["login", "-u", "user", "-p", "pass", &server]);
+    login(&d, &cfg, &server);
     ok_cfg(&d, &cfg, &["push", &name]);
     let d2 = Daemon::start();
     ok_cfg(&d2, &cfg, &["pull", &name]);

@@ -3,35 +3,23 @@
 //! with the stored credentials.
 
 use crate::common::*;
-use crate::pull::htpasswd_line;
-use crate::push::{make_token_key, ok_cfg, raw_get, token_registry, wharf_cfg};
+use crate::push::{ok_cfg, raw_get, wharf_cfg};
+use crate::regsetup::{daemon_with_busybox, login, TokenRegistry};
 
 #[test]
 fn search_against_a_token_auth_registry_fetches_a_catalog_token() {
-    let Some(line) = htpasswd_line() else {
-        eprintln!("SKIP: no bcrypt from python3's crypt module");
+    let Some(t) = TokenRegistry::start("wharf-search-") else {
         return;
     };
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-search-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let htpasswd = tmp.path().join("htpasswd");
-    std::fs::write(&htpasswd, format!("{line}\n")).expect("htpasswd");
-    let (key, cert) = make_token_key(tmp.path(), "signer");
-    let reg = token_registry(tmp.path(), &htpasswd, &key, &cert);
-    let server = format!("127.0.0.1:{}", reg.port);
+    let (reg, server, tmp) = (&t.reg, &t.server, &t.tmp);
 
     // the registry's challenge names the catalog scope
     let (code, head, _) = raw_get(reg.port, "/v1/search?q=bb", &[]);
     assert_eq!(code, 401, "{head}");
     assert!(head.contains("scope=\"registry:catalog:*\""), "{head}");
 
-    let d = Daemon::start();
     let name = reg.name("tok/bb:1");
-    d.import_busybox(&name);
-    let cfg = tmp.path().join("cli-config");
-    std::fs::create_dir_all(&cfg).expect("cfg");
+    let (d, cfg) = daemon_with_busybox(&name, tmp.path());
     // anonymous: the token server gives a token without access; the search stays refused
     let o = wharf_cfg(&d, &cfg, &["search", &format!("{server}/bb")]);
     assert!(!o.status.success(), "{}", stdout(&o));
@@ -41,7 +29,7 @@ fn search_against_a_token_auth_registry_fetches_a_catalog_token() {
         stderr(&o)
     );
 
-    ok_cfg(&d, &cfg, &["login", "-u", "user", "-p", "pass", &server]);
+    login(&d, &cfg, server);
     ok_cfg(&d, &cfg, &["push", &name]);
     let out = ok_cfg(&d, &cfg, &["search", &format!("{server}/bb")]);
     let mut lines = out.lines();
@@ -74,7 +62,7 @@ fn search_against_a_token_auth_registry_fetches_a_catalog_token() {
     );
 
     // the real docker CLI through our daemon (it sends the login as X-Registry-Auth)
-    if let Some(o) = d.docker(&["login", "-u", "user", "-p", "pass", &server]) {
+    if let Some(o) = d.docker(&["login", "-u", "user", "-p", "pass", server]) {
         assert!(o.status.success(), "docker login: {}", stderr(&o));
         let o = d
             .docker(&["search", &format!("{server}/bb")])

@@ -375,6 +375,16 @@ mod tests {
 
     use super::*;
 
+    /// A file holding `bytes`, of which the gate says `written` are written.
+    fn partly_written(bytes: &[u8], written: u64) -> (tempfile::TempDir, PathBuf, LayerGate) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer");
+        std::fs::write(&path, bytes).unwrap();
+        let gate = LayerGate::new(1);
+        gate.progress(0, written);
+        (dir, path, gate)
+    }
+
     fn follow<'a>(gate: &'a LayerGate, path: &'a Path) -> Following<'a> {
         Following {
             gate,
@@ -415,11 +425,7 @@ mod tests {
     /// A download that fails is an error for the reader, even mid-stream.
     #[test]
     fn a_failed_download_is_an_error_for_the_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("layer");
-        std::fs::write(&path, b"partial").unwrap();
-        let gate = LayerGate::new(1);
-        gate.progress(0, 7);
+        let (_dir, path, gate) = partly_written(b"partial", 7);
         let mut r = follow(&gate, &path);
         let mut buf = [0u8; 4];
         assert_eq!(r.read(&mut buf).unwrap(), 4);
@@ -435,11 +441,7 @@ mod tests {
     /// Nothing past what the writer reported is read, even if the file holds more.
     #[test]
     fn the_reader_never_reads_past_the_reported_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("layer");
-        std::fs::write(&path, b"0123456789").unwrap();
-        let gate = LayerGate::new(1);
-        gate.progress(0, 3);
+        let (_dir, path, gate) = partly_written(b"0123456789", 3);
         let mut r = follow(&gate, &path);
         let mut buf = [0u8; 10];
         assert_eq!(r.read(&mut buf).unwrap(), 3);

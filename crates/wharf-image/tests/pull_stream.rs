@@ -8,12 +8,12 @@ mod common;
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use wharf_image::{LayerGate, PulledLayer, Reference};
+use wharf_image::{LayerGate, PullOutcome, PulledLayer, Reference};
 
 /// A simulated download of layer `i`: appends to its file and reports to the gate.
 struct Download {
@@ -70,16 +70,6 @@ fn layer(tag: &str, seed: u32) -> (Vec<u8>, Vec<u8>) {
     (tar, gz)
 }
 
-fn pulled(dir: &Path, gzs: &[&[u8]]) -> Vec<PulledLayer> {
-    gzs.iter()
-        .enumerate()
-        .map(|(i, gz)| PulledLayer {
-            path: dir.join(format!("layer-{i}")),
-            digest: sha(gz).parse().unwrap(),
-        })
-        .collect()
-}
-
 /// Waits (up to 20 s) until a snapshot being unpacked in `tmp/` holds `name` with `len`
 /// bytes: the unpacker got that far.
 fn unpacked_in_tmp(root: &Path, name: &str, len: u64) -> bool {
@@ -104,46 +94,106 @@ fn store_unchanged(e: &Env) {
     assert!(e.store.list().unwrap().is_empty());
 }
 
-fn download_dir(e: &Env) -> PathBuf {
-    let d = e.dir.path().join("downloads");
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A pull in progress: an image whose config names the layers `tars` (uncompressed) and
+/// whose blobs are `blobs` (as served), stored with a gate while the test plays the
+/// downloads.
+struct Pull {
+    e: Env,
+    config: Vec<u8>,
+    layers: Vec<PulledLayer>,
+    gate: Arc<LayerGate>,
+}
+
+impl Pull {
+    fn new(tars: &[&[u8]], blobs: &[&[u8]]) -> Pull {
+        let e = env();
+        let dir = e.dir.path().join("downloads");
+        std::fs::create_dir_all(&dir).unwrap();
+        let layers = blobs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| PulledLayer {
+                path: dir.join(format!("layer-{i}")),
+                digest: sha(b).parse().unwrap(),
+            })
+            .collect();
+        Pull {
+            config: config_for(tars, "2024-01-01T00:00:00Z"),
+            layers,
+            gate: Arc::new(LayerGate::new(blobs.len())),
+            e,
+        }
+    }
+
+    /// Layer `i`'s download begins (its file is created).
+    fn download(&self, i: usize) -> Download {
+        Download::start(&self.gate, i, &self.layers[i].path)
+    }
+
+    /// Stores the pull on another thread (tagged `reference`) while `downloads` runs on this
+    /// one; the store's result.
+    fn run(
+        &self,
+        reference: Option<&Reference>,
+        downloads: impl FnOnce(&Pull),
+    ) -> wharf_image::Result<PullOutcome> {
+        std::thread::scope(|s| {
+            let store = s.spawn(|| {
+                self.e.store.store_pulled(
+                    &self.config,
+                    &self.layers,
+                    reference,
+                    "",
+                    Some(&self.gate),
+                )
+            });
+            downloads(self);
+            store.join().unwrap()
+        })
+    }
+
+    /// How many snapshots are in the store (committed).
+    fn snapshots(&self) -> usize {
+        std::fs::read_dir(self.e.root.join("snapshots"))
+            .unwrap()
+            .count()
+    }
+
+    /// The pull failed with `error` and the store is as it was.
+    fn refused(&self, r: wharf_image::Result<PullOutcome>, error: &str) {
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains(error), "{err}");
+        store_unchanged(&self.e);
+    }
 }
 
 #[test]
 fn a_layer_is_unpacked_while_its_download_is_still_arriving() {
-    let e = env();
-    let dl = download_dir(&e);
     let (tar, gz) = layer("a", 1);
-    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&gz]);
-    let gate = Arc::new(LayerGate::new(1));
+    let p = Pull::new(&[&tar], &[&gz]);
     let r = Reference::parse_normalized("127.0.0.1:5000/stream:1").unwrap();
-    let out = std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, Some(&r), "", Some(&gate))
-        });
-        let mut d = Download::start(&gate, 0, &layers[0].path);
-        let half = gz.len() / 2;
-        d.write(&gz[..half]);
-        // Half the blob is here: the first file is unpacked already, into tmp/ only.
-        let seen = unpacked_in_tmp(&e.root, "a-first", 1);
-        let in_store = std::fs::read_dir(e.root.join("snapshots")).unwrap().count();
-        d.write(&gz[half..]);
-        d.finish(Ok(()));
-        let out = store.join().unwrap();
-        assert!(seen, "nothing unpacked before the download completed");
-        assert_eq!(
-            in_store, 0,
-            "a snapshot was committed before the layer was verified"
-        );
-        out
-    })
-    .unwrap();
+    let (mut seen, mut in_store) = (false, usize::MAX);
+    let out = p
+        .run(Some(&r), |p| {
+            let mut d = p.download(0);
+            let half = gz.len() / 2;
+            d.write(&gz[..half]);
+            // Half the blob is here: the first file is unpacked already, into tmp/ only.
+            seen = unpacked_in_tmp(&p.e.root, "a-first", 1);
+            in_store = p.snapshots();
+            d.write(&gz[half..]);
+            d.finish(Ok(()));
+        })
+        .unwrap();
+    assert!(seen, "nothing unpacked before the download completed");
+    assert_eq!(
+        in_store, 0,
+        "a snapshot was committed before the layer was verified"
+    );
     assert!(out.updated);
+    let e = &p.e;
     let img = e.store.resolve("127.0.0.1:5000/stream:1").unwrap();
-    assert_eq!(img.id.as_str(), sha(&config));
+    assert_eq!(img.id.as_str(), sha(&p.config));
     let dirs = e.store.layer_dirs(&img.id).unwrap();
     assert_eq!(std::fs::read(dirs[0].join("a-first")).unwrap(), b"a");
     assert_eq!(
@@ -163,154 +213,96 @@ fn a_layer_is_unpacked_while_its_download_is_still_arriving() {
 /// layer was complete and verified): the store stays as it was.
 #[test]
 fn a_digest_mismatch_after_the_layer_unpacked_stores_nothing() {
-    let e = env();
-    let dl = download_dir(&e);
     let (tar0, gz0) = layer("a", 1);
     let (tar1, gz1) = layer("b", 2);
-    let config = config_for(&[&tar0, &tar1], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&gz0, &gz1]);
-    let gate = Arc::new(LayerGate::new(2));
-    let err = std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, None, "", Some(&gate))
-        });
-        let mut d0 = Download::start(&gate, 0, &layers[0].path);
+    let p = Pull::new(&[&tar0, &tar1], &[&gz0, &gz1]);
+    let (mut seen, mut in_store) = (false, usize::MAX);
+    let r = p.run(None, |p| {
+        let mut d0 = p.download(0);
         d0.write(&gz0);
         d0.finish(Ok(()));
-        let mut d1 = Download::start(&gate, 1, &layers[1].path);
+        let mut d1 = p.download(1);
         d1.write(&gz1);
-        let seen = unpacked_in_tmp(&e.root, "b-last", 2 << 20);
-        let in_store = std::fs::read_dir(e.root.join("snapshots")).unwrap().count();
+        seen = unpacked_in_tmp(&p.e.root, "b-last", 2 << 20);
+        in_store = p.snapshots();
         d1.finish(Err(format!(
             "digest mismatch for blob {}: the registry sent content with digest {}",
-            layers[1].digest,
+            p.layers[1].digest,
             sha(b"other")
         )));
-        let r = store.join().unwrap();
-        assert!(seen, "layer 1 was not unpacked before its outcome");
-        assert_eq!(
-            in_store, 0,
-            "layer 0 was committed before layer 1 was verified"
-        );
-        r
-    })
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("digest mismatch for blob"),
-        "{err}"
+    });
+    assert!(seen, "layer 1 was not unpacked before its outcome");
+    assert_eq!(
+        in_store, 0,
+        "layer 0 was committed before layer 1 was verified"
     );
-    store_unchanged(&e);
+    p.refused(r, "digest mismatch for blob");
 }
 
 /// A download that breaks off for good (the daemon gave up resuming): the unpacker, which
 /// was reading behind it, stops with the download's error; nothing is stored.
 #[test]
 fn a_truncated_download_stores_nothing() {
-    let e = env();
-    let dl = download_dir(&e);
     let (tar, gz) = layer("a", 3);
-    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&gz]);
-    let gate = Arc::new(LayerGate::new(1));
-    let err = std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, None, "", Some(&gate))
-        });
-        let mut d = Download::start(&gate, 0, &layers[0].path);
+    let p = Pull::new(&[&tar], &[&gz]);
+    let mut seen = false;
+    let r = p.run(None, |p| {
+        let mut d = p.download(0);
         d.write(&gz[..gz.len() / 2]);
-        assert!(unpacked_in_tmp(&e.root, "a-first", 1));
+        seen = unpacked_in_tmp(&p.e.root, "a-first", 1);
         d.finish(Err(format!(
             "failed to download {}: the registry sent {} of {} bytes (gave up after 5 resumes)",
-            layers[0].digest,
+            p.layers[0].digest,
             gz.len() / 2,
             gz.len()
         )));
-        store.join().unwrap()
-    })
-    .unwrap_err();
-    assert!(err.to_string().contains("gave up after 5 resumes"), "{err}");
-    store_unchanged(&e);
+    });
+    assert!(seen, "nothing unpacked before the download failed");
+    p.refused(r, "gave up after 5 resumes");
+}
+
+/// Feeds every layer completely, each verified.
+fn complete<'a>(blobs: &'a [&'a [u8]]) -> impl FnOnce(&Pull) + 'a {
+    move |p| {
+        for (i, b) in blobs.iter().enumerate() {
+            let mut d = p.download(i);
+            d.write(b);
+            d.finish(Ok(()));
+        }
+    }
 }
 
 /// A blob whose digest checked out but whose content is not the config's diff_id.
 #[test]
 fn a_wrong_diff_id_is_refused_while_streaming() {
-    let e = env();
-    let dl = download_dir(&e);
     let (_, gz) = layer("a", 4);
     let (other, _) = layer("a", 5);
-    let config = config_for(&[&other], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&gz]);
-    let gate = Arc::new(LayerGate::new(1));
-    let err = std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, None, "", Some(&gate))
-        });
-        let mut d = Download::start(&gate, 0, &layers[0].path);
-        d.write(&gz);
-        d.finish(Ok(()));
-        store.join().unwrap()
-    })
-    .unwrap_err();
-    assert!(err.to_string().contains("layer digest mismatch"), "{err}");
-    store_unchanged(&e);
+    let p = Pull::new(&[&other], &[&gz]);
+    p.refused(p.run(None, complete(&[&gz])), "layer digest mismatch");
 }
 
 /// The unpacker's refusals hold on the streamed path: a `..` entry fails the pull, nothing
 /// is written outside the snapshot, nothing is stored.
 #[test]
 fn a_path_escape_is_refused_while_streaming() {
-    let e = env();
-    let dl = download_dir(&e);
     let mut t = RawTar::new();
     t.file("ok", b"fine").file("../../escaped", b"x");
     let tar = t.finish();
     let gz = gzip(&tar);
-    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&gz]);
-    let gate = Arc::new(LayerGate::new(1));
-    let err = std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, None, "", Some(&gate))
-        });
-        let mut d = Download::start(&gate, 0, &layers[0].path);
-        d.write(&gz);
-        d.finish(Ok(()));
-        store.join().unwrap()
-    })
-    .unwrap_err();
-    assert!(err.to_string().contains("escapes the layer root"), "{err}");
-    assert!(!e.root.join("escaped").exists());
-    assert!(!e.root.join("tmp/escaped").exists());
-    store_unchanged(&e);
+    let p = Pull::new(&[&tar], &[&gz]);
+    p.refused(p.run(None, complete(&[&gz])), "escapes the layer root");
+    assert!(!p.e.root.join("escaped").exists());
+    assert!(!p.e.root.join("tmp/escaped").exists());
 }
 
 /// A plain (uncompressed) layer blob streams too; its blob is the downloaded file itself.
 #[test]
 fn a_plain_tar_layer_streams_and_is_stored() {
-    let e = env();
-    let dl = download_dir(&e);
     let (tar, _) = layer("p", 6);
-    let config = config_for(&[&tar], "2024-01-01T00:00:00Z");
-    let layers = pulled(&dl, &[&tar]);
-    let gate = Arc::new(LayerGate::new(1));
-    std::thread::scope(|s| {
-        let store = s.spawn(|| {
-            e.store
-                .store_pulled(&config, &layers, None, "", Some(&gate))
-        });
-        let mut d = Download::start(&gate, 0, &layers[0].path);
-        d.write(&tar);
-        d.finish(Ok(()));
-        store.join().unwrap()
-    })
-    .unwrap();
-    let img = &e.store.list().unwrap()[0];
-    let dirs = e.store.layer_dirs(&img.id).unwrap();
+    let p = Pull::new(&[&tar], &[&tar]);
+    p.run(None, complete(&[&tar])).unwrap();
+    let img = &p.e.store.list().unwrap()[0];
+    let dirs = p.e.store.layer_dirs(&img.id).unwrap();
     assert_eq!(std::fs::read(dirs[0].join("p-first")).unwrap(), b"p");
-    assert_eq!(std::fs::read_dir(e.root.join("tmp")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(p.e.root.join("tmp")).unwrap().count(), 0);
 }
