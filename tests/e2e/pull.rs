@@ -585,16 +585,24 @@ fn cutting_registry(mode: Cut) -> (u16, String, std::sync::Arc<std::sync::Mutex<
     (port, config_digest, log)
 }
 
-#[test]
-fn a_blob_download_that_breaks_off_is_resumed_with_a_range() {
-    let (port, id, log) = cutting_registry(Cut::FirstThenRange);
+/// Pulls from a [`cutting_registry`] cutting as `mode` (once): the pull succeeds after one
+/// resume. Returns the daemon, the image's name and the `Range` of each GET of the layer.
+fn resumed_pull(mode: Cut) -> (Daemon, String, Vec<String>) {
+    let (port, id, log) = cutting_registry(mode);
     let d = Daemon::start();
     let name = format!("127.0.0.1:{port}/cut/bb:1");
     d.ok(&["pull", &name]);
     assert_eq!(d.image_ids(), vec![id]);
+    no_pull_leftovers(&d);
     let ranges = log.lock().expect("log").clone();
     assert_eq!(ranges.len(), 2, "{ranges:?}");
     assert_eq!(ranges[0], "-");
+    (d, name, ranges)
+}
+
+#[test]
+fn a_blob_download_that_breaks_off_is_resumed_with_a_range() {
+    let (d, name, ranges) = resumed_pull(Cut::FirstThenRange);
     let half: u64 = ranges[1]
         .strip_prefix("bytes=")
         .and_then(|r| r.strip_suffix('-'))
@@ -607,15 +615,10 @@ fn a_blob_download_that_breaks_off_is_resumed_with_a_range() {
 
 #[test]
 fn a_resume_the_server_answers_with_the_whole_blob_skips_what_was_received() {
-    let (port, id, log) = cutting_registry(Cut::FirstThenIgnoreRange);
-    let d = Daemon::start();
-    let name = format!("127.0.0.1:{port}/cut/bb:1");
-    d.ok(&["pull", &name]);
-    assert_eq!(d.image_ids(), vec![id]);
-    let ranges = log.lock().expect("log").clone();
-    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    let (d, name, ranges) = resumed_pull(Cut::FirstThenIgnoreRange);
     assert!(ranges[1].starts_with("bytes="), "{ranges:?}");
-    no_pull_leftovers(&d);
+    // the whole blob's first half was dropped, not appended again: the layer runs
+    d.ok(&["run", "--rm", &name, "true"]);
 }
 
 /// Pulls from a [`cutting_registry`] cutting as `mode`: the pull must fail with `error` and

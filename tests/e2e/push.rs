@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::pull::{htpasswd_line, Registry};
-use crate::regsetup::{daemon_with_busybox, login, scratch, TokenRegistry};
+use crate::regsetup::{daemon_with_busybox, login, scratch, search_lists, TokenRegistry};
 
 /// `wharf registry serve` on a free loopback port; killed on drop.
 pub(crate) struct WharfRegistry {
@@ -278,17 +278,7 @@ fn login_logout_and_push_with_credentials() {
         assert_eq!(skopeo_digest(&name, Some("user:pass")), digest);
     }
     // search against our registry's /v1/search (with the stored credentials)
-    let out = ok_cfg(&d, &cfg, &["search", &format!("{server}/bb")]);
-    let mut lines = out.lines();
-    assert_eq!(
-        lines
-            .next()
-            .expect("header")
-            .split_whitespace()
-            .collect::<Vec<_>>(),
-        ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]
-    );
-    assert!(out.contains("sec/bb"), "{out}");
+    search_lists(&d, &cfg, &format!("{server}/bb"), "sec/bb");
 
     assert!(ok_cfg(&d, &cfg, &["logout", &server])
         .contains(&format!("Removing login credentials for {server}")));

@@ -1,7 +1,7 @@
-//! Set-ups the registry suites share (`push`, `push_resume`, `registry_tokens`, `search`):
-//! a scratch directory, `wharf registry serve` with its own token issuer and an htpasswd user
-//! (`user:pass`), and a daemon holding busybox with a fresh CLI config directory to log in
-//! from.
+//! Set-ups and checks the registry suites share (`push`, `push_resume`, `registry_tokens`,
+//! `search`): a scratch directory, `wharf registry serve` with its own token issuer and an
+//! htpasswd user (`user:pass`), a daemon holding busybox with a fresh CLI config directory to
+//! log in from, and `wharf search`'s table.
 
 use std::path::{Path, PathBuf};
 
@@ -68,4 +68,15 @@ pub(crate) fn daemon_with_busybox(name: &str, dir: &Path) -> (Daemon, PathBuf) {
 /// `wharf login -u user -p pass <server>` into the CLI config `cfg`.
 pub(crate) fn login(d: &Daemon, cfg: &Path, server: &str) {
     ok_cfg(d, cfg, &["login", "-u", "user", "-p", "pass", server]);
+}
+
+/// `wharf search <term>` with the CLI config `cfg` prints docker's table, listing `repo`.
+pub(crate) fn search_lists(d: &Daemon, cfg: &Path, term: &str, repo: &str) {
+    let out = ok_cfg(d, cfg, &["search", term]);
+    let header = out.lines().next().expect("header");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]
+    );
+    assert!(out.contains(repo), "{out}");
 }
