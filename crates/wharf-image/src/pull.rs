@@ -83,6 +83,16 @@ impl LayerGate {
         self.changed.notify_all();
     }
 
+    /// Every layer not complete yet never will be (`why`): what a pull that failed or was
+    /// dropped does, so no layer job waits for it forever.
+    pub fn abandon(&self, why: &str) {
+        let mut g = self.lock();
+        for slot in g.iter_mut() {
+            slot.outcome.get_or_insert_with(|| Err(why.to_string()));
+        }
+        self.changed.notify_all();
+    }
+
     /// Waits until layer `i` is complete and verified.
     pub fn wait(&self, i: usize) -> Result<()> {
         let mut g = self.lock();
@@ -436,6 +446,22 @@ mod tests {
         gate.progress(0, 20);
         gate.open(0, Ok(()));
         assert!(gate.wait(0).is_err());
+    }
+
+    /// Abandoning opens only the layers still waiting; a reader waiting on one wakes up.
+    #[test]
+    fn abandoning_wakes_a_waiting_reader() {
+        let (_dir, path, _) = partly_written(b"", 0);
+        let gate = LayerGate::new(2);
+        gate.open(1, Ok(()));
+        std::thread::scope(|s| {
+            let r = s.spawn(|| follow(&gate, &path).read(&mut [0u8; 4]));
+            std::thread::sleep(Duration::from_millis(50));
+            gate.abandon("the pull was abandoned");
+            let e = r.join().unwrap().unwrap_err();
+            assert!(e.to_string().contains("abandoned"), "{e}");
+        });
+        assert!(gate.wait(1).is_ok());
     }
 
     /// Nothing past what the writer reported is read, even if the file holds more.

@@ -75,6 +75,14 @@ impl Drop for TempDir {
     }
 }
 
+/// Abandons every download still open in its gate when dropped.
+struct Abandon(Arc<wharf_image::LayerGate>);
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.abandon("the pull was abandoned");
+    }
+}
+
 /// Parses docker's `fromImage` + `tag` (the tag may be a digest) into a reference.
 pub fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, ApiError> {
     let named = Reference::parse_named(from_image)?;
@@ -232,6 +240,9 @@ pub async fn pull(
     // Each layer is unpacked while it downloads: the store reads its file behind the
     // download (the gate tells how far the file is written, then the verified outcome).
     let gate = Arc::new(wharf_image::LayerGate::new(layers.len()));
+    // However this future ends (an error, or dropped with a cancelled build), the store's
+    // layer jobs are not left waiting for downloads that stopped.
+    let _abandon = Abandon(gate.clone());
     for (i, f) in fetch.iter().enumerate() {
         if !f {
             gate.open(i, Ok(()));
@@ -337,9 +348,7 @@ pub async fn pull(
     }
     if let Some(e) = failed {
         // Downloads that will not finish now: the store gives up on them, then we report.
-        for i in 0..layers.len() {
-            gate.open(i, Err("the pull failed".into()));
-        }
+        gate.abandon("the pull failed");
         let _ = store.await;
         return Err(e);
     }
