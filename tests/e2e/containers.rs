@@ -435,6 +435,77 @@ fn container_pid(d: &Daemon, name: &str) -> u32 {
         .expect("pid")
 }
 
+/// The container's processes, and only they, are in its cgroups, with its limits: on a v1
+/// host the runtime enters them from a forked child without the kernel's global lock
+/// (docs/adr-0012-cgroup-entry.md), so the shim must not end up there, and `pids.max` is
+/// set once the create's helper processes are gone.
+#[test]
+fn container_cgroups_hold_its_processes_only_with_its_limits() {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return; // cgroup v2: libcontainer's own cgroup handling
+    }
+    let d = daemon_with_busybox();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cg",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "3",
+        "bb",
+        "sleep",
+        "600",
+    ]);
+    let id = id.trim();
+    let pid = container_pid(&d, "cg");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let mut managed = 0;
+    for l in own.lines() {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        if ctrls.is_empty() || ctrls.starts_with("name=") {
+            continue; // the v2 line of a hybrid host, named hierarchies: not managed
+        }
+        managed += 1;
+        assert_eq!(path, format!("/wharf/{id}"), "{ctrls} of the init: {own}");
+    }
+    assert!(managed >= 3, "{own}");
+    let dir = std::path::Path::new("/sys/fs/cgroup/pids/wharf").join(id);
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
+    assert_eq!(
+        procs.trim(),
+        pid.to_string(),
+        "only the init is in the cgroup"
+    );
+    let limit = std::fs::read_to_string(dir.join("pids.max")).expect("pids.max");
+    assert_eq!(limit.trim(), "3");
+    let mem = std::path::Path::new("/sys/fs/cgroup/memory/wharf")
+        .join(id)
+        .join("memory.limit_in_bytes");
+    assert_eq!(
+        std::fs::read_to_string(mem).expect("memory limit").trim(),
+        "33554432"
+    );
+    // sleep 600 + sh + 3 sleeps: past the limit of 3.
+    let o = d.wharf(&[
+        "exec",
+        "cg",
+        "sh",
+        "-c",
+        "sleep 1 & sleep 1 & sleep 1 & wait",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("can't fork"),
+        "{o:?}"
+    );
+    d.ok(&["rm", "-f", "cg"]);
+    assert!(cgroups_named(id).is_empty(), "{:?}", cgroups_named(id));
+    // A limit of one process still lets the container's own process start.
+    d.ok(&["run", "--rm", "--pids-limit", "1", "bb", "true"]);
+}
+
 #[test]
 fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
     let mut d = daemon_with_busybox();

@@ -129,6 +129,29 @@ pub fn existing_dirs(cgroups_path: &str) -> Vec<PathBuf> {
 #[cfg(test)]
 mod v1_tests {
     #[test]
+    fn other_containers_rootfs_only() {
+        let info = "1 0 0:1 / / rw - ext4 /dev/vda rw
+2 1 0:2 / /d/containers/aaa/rootfs rw - overlay overlay rw,lowerdir=/x
+3 1 0:3 / /d/containers/own/rootfs rw - overlay overlay rw,lowerdir=/y
+4 1 0:4 / /d/containers/bbb/shm rw - tmpfs shm rw
+5 1 0:5 / /d/volumes/v/rootfs rw - ext4 /dev/vdb rw
+6 1 0:6 / /d/containers/ccc/rootfs rw - overlay overlay rw,lowerdir=/z
+";
+        let got = super::other_rootfs_mounts(
+            info,
+            std::path::Path::new("/d/containers"),
+            std::path::Path::new("/d/containers/own"),
+        );
+        assert_eq!(
+            got,
+            vec![
+                std::path::PathBuf::from("/d/containers/aaa/rootfs"),
+                std::path::PathBuf::from("/d/containers/ccc/rootfs")
+            ]
+        );
+    }
+
+    #[test]
     fn finds_controller_hierarchies_only() {
         let info = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
 31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
@@ -142,4 +165,182 @@ mod v1_tests {
         assert_eq!(h[0].1, vec!["cpu", "cpuacct"]);
         assert_eq!(h[1].1, vec!["memory"]);
     }
+}
+
+/// A container's cgroups on a v1 host, entered without the kernel's global lock.
+///
+/// Writing a pid into `cgroup.procs` (what libcgroups does for the intermediate process)
+/// takes `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period:
+/// 8–25 ms on the build machine, the largest single cost of a container's start. Writing
+/// `0` into a hierarchy's `tasks` file moves only the calling thread and skips that lock
+/// (0.05–0.5 ms). So the runtime creates the container from a forked, single-threaded child
+/// that moves itself this way; the intermediate and init processes inherit its cgroups.
+/// libcgroups must then find nothing to do: in the child's private mount namespace the
+/// hierarchies are unmounted and only the container's own directories stay reachable, bound
+/// under `<state_dir>/cgroup/<i>` (which the spec's cgroup binds use as sources). See
+/// docs/adr-0012-cgroup-entry.md.
+#[derive(Debug)]
+pub struct V1Attach {
+    hierarchies: Vec<(PathBuf, Vec<String>)>,
+    rel: PathBuf,
+    base: PathBuf,
+}
+
+impl V1Attach {
+    /// Creates the container's directory in every managed hierarchy (cpusets filled from
+    /// the parent, as libcgroups does) and the empty `<state_dir>/cgroup`. `None` on a v2
+    /// host or when no managed v1 hierarchy is mounted.
+    pub fn prepare(cgroups_path: &str, state_dir: &Path) -> std::io::Result<Option<V1Attach>> {
+        if is_unified() {
+            return Ok(None);
+        }
+        let hierarchies = v1_hierarchies();
+        if hierarchies.is_empty() {
+            return Ok(None);
+        }
+        let rel = PathBuf::from(cgroups_path.trim_start_matches('/'));
+        for (mp, controllers) in &hierarchies {
+            std::fs::create_dir_all(mp.join(&rel))?;
+            if controllers.iter().any(|c| c == "cpuset") {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    fill_from_parents(mp, &rel, file)?;
+                }
+            }
+        }
+        let base = state_dir.join("cgroup");
+        match std::fs::create_dir(&base) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        Ok(Some(V1Attach {
+            hierarchies,
+            rel,
+            base,
+        }))
+    }
+
+    /// The hierarchies, in the order of [`V1Attach::hidden_dir`]'s index.
+    pub fn hierarchies(&self) -> &[(PathBuf, Vec<String>)] {
+        &self.hierarchies
+    }
+
+    /// Where the container's directory of hierarchy `i` is reachable in the creating
+    /// child's mount namespace.
+    pub fn hidden_dir(&self, i: usize) -> PathBuf {
+        self.base.join(i.to_string())
+    }
+
+    /// The container's directory in the hierarchy holding `controller`.
+    pub fn dir_of(&self, controller: &str) -> Option<PathBuf> {
+        self.hierarchies
+            .iter()
+            .find(|(_, c)| c.iter().any(|c| c == controller))
+            .map(|(mp, _)| mp.join(&self.rel))
+    }
+
+    /// In the forked single-threaded child: a private mount namespace (slave of the host's)
+    /// without the other containers' root filesystems; there `apply` sets the limits (its
+    /// mountinfo reads stay short), then the hierarchies are replaced by binds of the
+    /// container's directories and this process moves itself into them.
+    pub fn enter_hidden(
+        &self,
+        apply: impl FnOnce() -> std::result::Result<(), String>,
+    ) -> std::result::Result<(), String> {
+        use rustix::mount::{
+            mount, mount_bind, mount_change, unmount, MountFlags, MountPropagationFlags,
+            UnmountFlags,
+        };
+        use rustix::thread::{unshare_unsafe, UnshareFlags};
+        let err = |what: &str| {
+            let what = what.to_string();
+            move |e: rustix::io::Errno| format!("{what}: {e}")
+        };
+        // SAFETY: a new mount namespace for this single-threaded process only; nothing in
+        // it holds paths that the unshare invalidates.
+        unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(err("unshare"))?;
+        mount_change(
+            "/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )
+        .map_err(err("make / a slave"))?;
+        // The other containers' root filesystems are of no use here, and each is a long
+        // overlay line that libcgroups and libcontainer parse again and again in
+        // mountinfo (a start got slower with every container running).
+        if let (Some(own), Ok(info)) = (
+            self.base.parent(),
+            std::fs::read_to_string("/proc/self/mountinfo"),
+        ) {
+            if let Some(containers) = own.parent() {
+                for mp in other_rootfs_mounts(&info, containers, own) {
+                    let _ = unmount(&mp, UnmountFlags::DETACH);
+                }
+            }
+        }
+        apply()?;
+        mount(
+            "tmpfs",
+            &self.base,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            Some(c"mode=700,size=16k"),
+        )
+        .map_err(err("mount a tmpfs on the cgroup dir"))?;
+        for (i, (mp, _)) in self.hierarchies.iter().enumerate() {
+            let dir = self.hidden_dir(i);
+            std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            mount_bind(mp.join(&self.rel), &dir).map_err(err("bind the cgroup"))?;
+        }
+        for (mp, _) in &self.hierarchies {
+            unmount(mp, UnmountFlags::DETACH).map_err(err("unmount the hierarchy"))?;
+        }
+        for i in 0..self.hierarchies.len() {
+            let tasks = self.hidden_dir(i).join("tasks");
+            std::fs::write(&tasks, "0").map_err(|e| format!("{}: {e}", tasks.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Mount points named `<containers>/<id>/rootfs` for any container but `own`.
+fn other_rootfs_mounts(mountinfo: &str, containers: &Path, own: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|mp| {
+            mp.file_name().is_some_and(|n| n == "rootfs")
+                && mp
+                    .parent()
+                    .is_some_and(|c| c != own && c.parent() == Some(containers))
+        })
+        .collect()
+}
+
+/// Copies `file` (a cpuset list) from the parent into each level of `rel` under `mp` that
+/// has it empty: a cpuset cgroup takes no task until both lists are set.
+fn fill_from_parents(mp: &Path, rel: &Path, file: &str) -> std::io::Result<()> {
+    let mut dir = mp.to_path_buf();
+    let mut value = std::fs::read_to_string(dir.join(file))?;
+    for c in rel.components() {
+        dir.push(c);
+        let own = std::fs::read_to_string(dir.join(file))?;
+        if own.trim().is_empty() {
+            std::fs::write(dir.join(file), value.trim())?;
+        } else {
+            value = own;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the calling process has a single thread (a fork of it then holds no lock
+/// another thread took).
+pub fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim() == "1"))
+        })
+        .unwrap_or(false)
 }

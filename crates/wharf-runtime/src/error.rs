@@ -50,6 +50,9 @@ pub enum Error {
         #[source]
         source: Box<libcontainer::error::LibcontainerError>,
     },
+    /// A create run in a forked child (see `cgroup::V1Attach`), whose error came back as text.
+    #[error("libcontainer failed to create container {id}: {reason}")]
+    Create { id: String, reason: String },
     #[error("failed to {op} cgroup of container {id}: {reason}")]
     Cgroup {
         op: &'static str,

@@ -92,14 +92,7 @@ impl LibcontainerRuntime {
         }
         let _ops = self.lock();
         let mut errors = rootfs::teardown(&Layout::new(state_dir));
-        let mut dirs = cgroup::existing_dirs(&spec::cgroups_path(id));
-        // Children first (a cgroup with children cannot be removed).
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in dirs {
-            if let Err(e) = std::fs::remove_dir(&d) {
-                errors.push(Error::io("remove cgroup", &d, e));
-            }
-        }
+        errors.extend(remove_cgroup_dirs(id));
         let dir = self.root.join(id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
@@ -162,7 +155,8 @@ impl LibcontainerRuntime {
         }
         let mut user = user::resolve(&rootfs, &cfg.user)?;
         user::add_groups(&rootfs, &mut user, &cfg.extra.group_add)?;
-        let mut spec = spec::build_spec(cfg, &rootfs, &user)?;
+        let attach = fast_cgroup_entry(cfg);
+        let mut spec = spec::build_spec_with(cfg, &rootfs, &user, attach.as_ref())?;
         if !cfg.extra.group_add.is_empty() {
             // For execs as another user (`exec -u`), which get these groups too (as docker's).
             let mut a = spec.annotations().clone().unwrap_or_default();
@@ -172,24 +166,33 @@ impl LibcontainerRuntime {
             );
             spec.set_annotations(Some(a));
         }
-        let (spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
+        let (mut spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
+        // With the fast cgroup entry the limits are applied here, not by libcontainer
+        // (whose intermediate process finds no hierarchy to apply them to).
+        let resources = match (&attach, spec.linux_mut()) {
+            (Some(_), Some(l)) => l.resources_mut().take(),
+            _ => None,
+        };
         let config_path = layout.bundle().join("config.json");
         spec.save(&config_path).map_err(Error::Spec)?;
-        let container = self
+        let builder = self
             .builder(&cfg.id, stdio, executor)?
             .as_init(layout.bundle())
             .with_systemd(false)
-            .with_detach(true)
-            .build()
-            .map_err(lc("create", &cfg.id))?;
-        let pid = container
-            .pid()
-            .map(|p| p.as_raw())
-            .ok_or_else(|| Error::Cgroup {
-                op: "read pid of",
-                id: cfg.id.clone(),
-                reason: "no pid after create".into(),
-            })?;
+            .with_detach(true);
+        let pid = match &attach {
+            Some(a) => build_in_child(&cfg.id, move || builder.build(), resources, a)?,
+            None => builder
+                .build()
+                .map_err(lc("create", &cfg.id))?
+                .pid()
+                .map(|p| p.as_raw())
+                .ok_or_else(|| Error::Cgroup {
+                    op: "read pid of",
+                    id: cfg.id.clone(),
+                    reason: "no pid after create".into(),
+                })?,
+        };
         if cfg.network == NetworkMode::New {
             loopback_up(pid)?;
         }
@@ -200,6 +203,178 @@ impl LibcontainerRuntime {
         }
         Ok(pid)
     }
+}
+
+/// Removes the container's cgroup directories (its processes are gone).
+fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
+    let mut dirs = cgroup::existing_dirs(&spec::cgroups_path(id));
+    // Children first (a cgroup with children cannot be removed).
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    dirs.into_iter()
+        .filter_map(|d| {
+            std::fs::remove_dir(&d)
+                .err()
+                .map(|e| Error::io("remove cgroup", &d, e))
+        })
+        .collect()
+}
+
+/// The container's cgroups prepared for [`build_in_child`], or `None` for libcontainer's
+/// own cgroup handling: on cgroup v2 hosts, from a multi-threaded caller (a fork could
+/// inherit a lock another thread holds) or one that is not a child subreaper, with a mount that propagates back to the host
+/// (the child's mount namespace is a slave), or with `WHARF_CGROUP_PROCS=1`.
+fn fast_cgroup_entry(cfg: &ContainerConfig) -> Option<cgroup::V1Attach> {
+    if std::env::var_os("WHARF_CGROUP_PROCS").is_some_and(|v| v == "1")
+        || !cgroup::single_threaded()
+        || !is_child_subreaper()
+        || cfg
+            .mounts
+            .iter()
+            .any(|m| m.options.iter().any(|o| o == "shared" || o == "rshared"))
+    {
+        return None;
+    }
+    match cgroup::V1Attach::prepare(&spec::cgroups_path(&cfg.id), &cfg.state_dir) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "cgroup fast entry unavailable; libcontainer moves the task");
+            None
+        }
+    }
+}
+
+/// Whether orphans of this process's descendants come back to it (the shim is one): the
+/// init, created by the forked child of [`build_in_child`], must still be our child.
+fn is_child_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER stores an int at the given address.
+    let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
+    r == 0 && flag != 0
+}
+
+/// Creates the container from a forked child that first enters its cgroups without the
+/// kernel's global lock ([`cgroup::V1Attach`]). The child applies the resource limits
+/// before it moves, except `pids.max`, set here once the child, libcontainer's intermediate process
+/// and the init (all counted while the create runs) are down to the init. The init is
+/// the child's child (CLONE_PARENT); when the child exits it is reparented to the nearest
+/// subreaper (the shim).
+fn build_in_child(
+    id: &str,
+    build: impl FnOnce() -> std::result::Result<Container, libcontainer::error::LibcontainerError>,
+    resources: Option<oci_spec::runtime::LinuxResources>,
+    attach: &cgroup::V1Attach,
+) -> Result<Pid> {
+    use libcgroups::common::ControllerOpt;
+    let cg_err = |op: &'static str| {
+        move |e: &dyn std::fmt::Display| Error::Cgroup {
+            op,
+            id: id.to_string(),
+            reason: e.to_string(),
+        }
+    };
+    let mut pids_limit = None;
+    let mut resources = resources;
+    if let Some(r) = resources.as_mut() {
+        pids_limit = r.pids().as_ref().map(|p| p.limit());
+        r.set_pids(None);
+    }
+    let cgroups_path = spec::cgroups_path(id);
+    let apply = move || -> std::result::Result<(), String> {
+        let Some(res) = resources else {
+            return Ok(());
+        };
+        let m = libcgroups::v1::Manager::new(Path::new(&cgroups_path))
+            .map_err(|e| format!("failed to set up its cgroups: {e}"))?;
+        let opt = ControllerOpt {
+            resources: &res,
+            disable_oom_killer: false,
+            oom_score_adj: None,
+            freezer_state: None,
+        };
+        m.apply(&opt)
+            .map_err(|e| format!("failed to apply its limits: {e}"))
+    };
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::io("create pipe for", id, e.into()))?;
+    // SAFETY: the caller is single-threaded (checked in fast_cgroup_entry), so the child
+    // holds no lock of another thread; it ends with _exit and never returns.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Error::io("fork for", id, std::io::Error::last_os_error()));
+    }
+    if child == 0 {
+        drop(rd);
+        let outcome = attach
+            .enter_hidden(apply)
+            .and_then(|()| build().map_err(|e| error_chain(&e)))
+            .and_then(|c| c.pid().ok_or_else(|| "no pid after create".to_string()));
+        let (mut msg, code) = match outcome {
+            Ok(pid) => (format!("ok {}", pid.as_raw()), 0),
+            Err(e) => (format!("err {e}"), 1),
+        };
+        // One write that fits the pipe's buffer: the child never blocks on it.
+        if msg.len() > 4000 {
+            let cut = (0..=4000).rev().find(|&i| msg.is_char_boundary(i));
+            msg.truncate(cut.unwrap_or(0));
+        }
+        let _ = rustix::io::write(&wr, msg.as_bytes());
+        // SAFETY: leaves the forked child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    drop(wr);
+    // The container's processes inherit the pipe's write end until their exec, so the
+    // outcome is read once the child is gone, without waiting for the end of the pipe.
+    let mut status = 0;
+    // SAFETY: reaps the child forked above.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    let _ = rustix::io::ioctl_fionbio(&rd, true);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = rustix::io::read(&rd, &mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    let out = String::from_utf8_lossy(&out);
+    let pid = match out.split_once(' ') {
+        Some(("ok", pid)) => pid.parse::<Pid>().map_err(|e| cg_err("read pid of")(&e))?,
+        Some(("err", reason)) => {
+            return Err(Error::Create {
+                id: id.to_string(),
+                reason: reason.to_string(),
+            })
+        }
+        _ => {
+            return Err(Error::Create {
+                id: id.to_string(),
+                reason: format!(
+                    "the creating process ended without an outcome (status {status:#x})"
+                ),
+            })
+        }
+    };
+    // libcontainer leaves its caller non-dumpable; the shim relied on that.
+    // SAFETY: plain prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if let (Some(limit), Some(dir)) = (pids_limit, attach.dir_of("pids")) {
+        let v = if limit > 0 {
+            limit.to_string()
+        } else {
+            "max".into()
+        };
+        std::fs::write(dir.join("pids.max"), v).map_err(|e| cg_err("limit pids of")(&e))?;
+    }
+    Ok(pid)
+}
+
+/// An error and its sources, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 impl LibcontainerRuntime {
@@ -461,6 +636,7 @@ impl Runtime for LibcontainerRuntime {
                     }
                 }
                 let _ = std::fs::remove_dir_all(self.root.join(&cfg.id));
+                remove_cgroup_dirs(&cfg.id);
                 for d in rootfs::teardown(&layout) {
                     msgs.push(format!("rollback: {d}"));
                 }

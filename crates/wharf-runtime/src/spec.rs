@@ -139,11 +139,15 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
 /// could raise its own memory and pids limits), and re-reads the mount table once per
 /// controller. Returns whether it made the v1 layout; otherwise (v2) the runtime's
 /// `cgroup` mount, read-only.
-fn cgroup_mounts(cfg: &ContainerConfig, mounts: &mut Vec<Value>) -> bool {
-    let hierarchies = if crate::cgroup::is_unified() {
-        Vec::new()
-    } else {
-        crate::cgroup::v1_hierarchies()
+fn cgroup_mounts(
+    cfg: &ContainerConfig,
+    attach: Option<&crate::cgroup::V1Attach>,
+    mounts: &mut Vec<Value>,
+) -> bool {
+    let hierarchies = match attach {
+        Some(a) => a.hierarchies().to_vec(),
+        None if crate::cgroup::is_unified() => Vec::new(),
+        None => crate::cgroup::v1_hierarchies(),
     };
     if hierarchies.is_empty() {
         mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
@@ -160,11 +164,16 @@ fn cgroup_mounts(cfg: &ContainerConfig, mounts: &mut Vec<Value>) -> bool {
         .iter()
         .filter_map(|(mp, _)| Some(mp.file_name()?.to_str()?.to_string()))
         .collect();
-    for (mp, controllers) in &hierarchies {
+    for (i, (mp, controllers)) in hierarchies.iter().enumerate() {
         let Some(base) = mp.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let source = mp.join(rel);
+        // Created through the fast cgroup entry, the container's directories are bound
+        // elsewhere in the creating process's mount namespace (cgroup::V1Attach).
+        let source = match attach {
+            Some(a) => a.hidden_dir(i),
+            None => mp.join(rel),
+        };
         let mut at = vec![base.to_string()];
         for c in controllers {
             if !names.contains(c) {
@@ -274,6 +283,16 @@ fn init_binary() -> Result<std::path::PathBuf> {
 /// Build the OCI spec for `cfg`, whose rootfs is mounted at `rootfs` and whose user
 /// resolved to `user`.
 pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> Result<Spec> {
+    build_spec_with(cfg, rootfs, user, None)
+}
+
+/// [`build_spec`] for a container created through [`crate::cgroup::V1Attach`].
+pub fn build_spec_with(
+    cfg: &ContainerConfig,
+    rootfs: &Path,
+    user: &ResolvedUser,
+    attach: Option<&crate::cgroup::V1Attach>,
+) -> Result<Spec> {
     if cfg.args.is_empty() {
         return Err(Error::InvalidConfig("no command".into()));
     }
@@ -334,7 +353,7 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> 
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
     ];
-    let cgroup_v1 = cgroup_mounts(cfg, &mut mounts);
+    let cgroup_v1 = cgroup_mounts(cfg, attach, &mut mounts);
     mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
     let x = &cfg.extra;
     match (&x.ipc, &x.ipc_shm) {
