@@ -205,18 +205,35 @@ impl LibcontainerRuntime {
     }
 }
 
-/// Removes the container's cgroup directories (its processes are gone).
+/// Removes the container's cgroup directories as libcgroups' `remove` does: what is still
+/// in them is killed first, and a directory the kernel has not released yet (tasks still
+/// exiting) is retried for a while.
 fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
     let mut dirs = cgroup::existing_dirs(&spec::cgroups_path(id));
     // Children first (a cgroup with children cannot be removed).
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    dirs.into_iter()
-        .filter_map(|d| {
-            std::fs::remove_dir(&d)
-                .err()
-                .map(|e| Error::io("remove cgroup", &d, e))
-        })
-        .collect()
+    let mut errors = Vec::new();
+    for d in dirs {
+        for attempt in 0.. {
+            if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    // SAFETY: plain kill(2) of a process in the container's cgroup.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            match std::fs::remove_dir(&d) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 200 => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    errors.push(Error::io("remove cgroup", &d, e));
+                    break;
+                }
+                _ => break,
+            }
+        }
+    }
+    errors
 }
 
 /// The container's cgroups prepared for [`build_in_child`], or `None` for libcontainer's
@@ -676,7 +693,17 @@ impl Runtime for LibcontainerRuntime {
         let mut c = self.load(id)?;
         let bundle = c.bundle().clone();
         let mut errors = Vec::new();
-        if let Err(e) = c.delete(force) {
+        // A stopped container (we never set hooks): what libcontainer's delete would do,
+        // without its cgroup manager's dozens of mountinfo reads in the host namespace
+        // (≈ 3 ms of every run --rm; the state dir goes below).
+        let deleted = if c.status() == ContainerStatus::Stopped {
+            let failed = remove_cgroup_dirs(id);
+            errors.extend(failed.iter().map(ToString::to_string));
+            Ok(())
+        } else {
+            c.delete(force)
+        };
+        if let Err(e) = deleted {
             if matches!(
                 e,
                 libcontainer::error::LibcontainerError::IncorrectStatus(_)
