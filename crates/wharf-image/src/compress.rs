@@ -35,19 +35,49 @@ pub fn detect<R: BufRead>(src: &mut R) -> Result<Compression> {
     })
 }
 
-/// A reader yielding the uncompressed bytes of `src`.
-/// `src` should be buffered with [`BUF_SIZE`] (the decoders read from its buffer directly).
-pub fn decompressed<'a, R: BufRead + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
+/// A decoder for whichever compression [`detect`] finds (always boxed: the size of the
+/// largest variant does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Decoder<R: BufRead> {
+    Plain(R),
+    // Multi-member gzip is valid gzip (pigz, concatenated streams).
+    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Decoder::Plain(r) => r.read(buf),
+            Decoder::Gzip(r) => r.read(buf),
+            Decoder::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+fn decoder<R: BufRead>(src: R) -> Result<Decoder<R>> {
     let mut buf = src;
     Ok(match detect(&mut buf)? {
-        Compression::None => Box::new(buf),
-        // Multi-member gzip is valid gzip (pigz, concatenated streams).
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
-        Compression::Zstd => Box::new(
+        Compression::None => Decoder::Plain(buf),
+        Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buf)),
+        Compression::Zstd => Decoder::Zstd(
             zstd::stream::read::Decoder::with_buffer(buf)
                 .map_err(|e| Error::io("failed to start zstd decoder", e))?,
         ),
     })
+}
+
+/// A reader yielding the uncompressed bytes of `src`.
+/// `src` should be buffered with [`BUF_SIZE`] (the decoders read from its buffer directly).
+pub fn decompressed<'a, R: BufRead + 'a>(src: R) -> Result<Box<dyn Read + 'a>> {
+    Ok(Box::new(decoder(src)?))
+}
+
+/// As [`decompressed`], for a source that can move between threads.
+pub(crate) fn decompressed_send<R: BufRead + Send + 'static>(
+    src: R,
+) -> Result<Box<dyn Read + Send>> {
+    Ok(Box::new(decoder(src)?))
 }
 
 #[cfg(test)]

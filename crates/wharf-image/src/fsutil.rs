@@ -39,6 +39,9 @@ pub(crate) fn mark_top_dir(dir: &Path) {
 pub(crate) struct Paths {
     pub root: PathBuf,
     pub blobs: PathBuf,
+    /// `blobs/packed`: pulled layers kept in the compressed form they were pulled in (named
+    /// by diff_id, the digest of their *decompressed* content) instead of as plain tars.
+    pub packed: PathBuf,
     pub snapshots: PathBuf,
     pub tmp: PathBuf,
 }
@@ -48,6 +51,7 @@ impl Paths {
         Paths {
             root: root.to_path_buf(),
             blobs: root.join("blobs").join("sha256"),
+            packed: root.join("blobs").join("packed"),
             snapshots: root.join("snapshots"),
             tmp: root.join("tmp"),
         }
@@ -55,6 +59,46 @@ impl Paths {
 
     pub fn blob(&self, d: &Digest) -> PathBuf {
         self.blobs.join(d.hex())
+    }
+
+    /// Where a layer kept compressed lives (see [`Paths::packed`]).
+    pub fn packed(&self, diff_id: &Digest) -> PathBuf {
+        self.packed.join(diff_id.hex())
+    }
+
+    /// Whether the store holds layer `diff_id`'s tar, plain or compressed.
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.blob(diff_id).is_file() || self.packed(diff_id).is_file()
+    }
+
+    /// Layer `diff_id`'s uncompressed tar: the plain blob, or the compressed one decompressed
+    /// while it is read. (Its digest was verified when it was stored.)
+    pub fn open_layer(&self, diff_id: &Digest) -> Result<Box<dyn std::io::Read + Send>> {
+        let plain = self.blob(diff_id);
+        match File::open(&plain) {
+            Ok(f) => return Ok(Box::new(f)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(format!("failed to open {}", plain.display()), e))
+            }
+            Err(_) => {}
+        }
+        let p = self.packed(diff_id);
+        let f = File::open(&p).ctx(|| format!("failed to open layer {diff_id}"))?;
+        crate::compress::decompressed_send(std::io::BufReader::with_capacity(
+            crate::compress::BUF_SIZE,
+            f,
+        ))
+    }
+
+    /// The length of layer `diff_id`'s uncompressed tar (for a compressed one: decompressed
+    /// once to count).
+    pub fn layer_tar_size(&self, diff_id: &Digest) -> Result<u64> {
+        if let Ok(m) = fs::metadata(self.blob(diff_id)) {
+            return Ok(m.len());
+        }
+        let mut r = self.open_layer(diff_id)?;
+        std::io::copy(&mut r, &mut std::io::sink())
+            .ctx(|| format!("failed to read layer {diff_id}"))
     }
 
     pub fn snapshot(&self, chain: &Digest) -> PathBuf {

@@ -96,16 +96,28 @@ pub(crate) fn stream_layer(
 /// Unpacks an uncompressed tar file into a temp snapshot.
 pub(crate) fn unpack_file(paths: &Paths, tar: &Path) -> Result<(TempPath, u64)> {
     let f = File::open(tar).ctx(|| format!("failed to open {}", tar.display()))?;
-    let mut r = BufReader::with_capacity(BUF_SIZE, f);
+    unpack_reader(paths, f)
+}
+
+/// Unpacks a stored layer (plain or kept compressed) into a temp snapshot.
+pub(crate) fn unpack_layer(paths: &Paths, diff_id: &Digest) -> Result<(TempPath, u64)> {
+    unpack_reader(paths, paths.open_layer(diff_id)?)
+}
+
+fn unpack_reader(paths: &Paths, tar: impl Read) -> Result<(TempPath, u64)> {
+    let mut r = BufReader::with_capacity(BUF_SIZE, tar);
     let dir = paths.temp_dir("snapshot")?;
     let size = unpack(&mut r, &dir.path)?;
     Ok((dir, size))
 }
 
-/// Sum of regular file sizes in a tar (the layer size docker reports), without unpacking.
-pub(crate) fn content_size(tar: &Path) -> Result<u64> {
-    let f = File::open(tar).ctx(|| format!("failed to open {}", tar.display()))?;
-    let mut a = tar::Archive::new(BufReader::with_capacity(BUF_SIZE, f));
+/// Sum of regular file sizes in a stored layer's tar (the layer size docker reports),
+/// without unpacking.
+pub(crate) fn content_size(paths: &Paths, diff_id: &Digest) -> Result<u64> {
+    let mut a = tar::Archive::new(BufReader::with_capacity(
+        BUF_SIZE,
+        paths.open_layer(diff_id)?,
+    ));
     let mut n = 0;
     for e in a.entries().ctx(|| "failed to read layer".into())? {
         let e = e.ctx(|| "failed to read layer".into())?;
@@ -178,6 +190,28 @@ pub(crate) struct LayerJob {
     pub spec: Mutex<Option<Result<Spec>>>,
 }
 
+/// Keeps a pulled layer in the compressed form it was downloaded in: `blobs/packed/<diff_id>`
+/// becomes a hard link to the verified download (which the engine's distribution cache then
+/// takes as the blob to push), so the layer's bytes are written once, not again as a tar.
+fn link_packed(paths: &Paths, job: &LayerJob) -> Result<()> {
+    let dst = paths.packed(&job.diff_id);
+    let failed = |e: io::Error| Error::io(format!("failed to store layer {}", dst.display()), e);
+    fs::create_dir_all(&paths.packed).map_err(failed)?;
+    match fs::hard_link(&job.source, &dst) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        // another filesystem: a copy under a temp name, then the rename
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+            let tmp = TempPath::new(paths.temp_path("packed"));
+            fs::copy(&job.source, &tmp.path).map_err(failed)?;
+            fs::rename(&tmp.path, &dst).map_err(failed)?;
+            tmp.keep();
+            Ok(())
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
 fn store_blob(paths: &Paths, job: &LayerJob, tmp: Option<TempPath>) -> Result<()> {
     let dst = paths.blob(&job.diff_id);
     match tmp {
@@ -217,7 +251,7 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
             if let Some((first, rest)) = job.snapshots.split_first() {
                 paths.commit_snapshot(dir, first)?;
                 for chain in rest {
-                    let (dir, _) = unpack_file(paths, &paths.blob(&job.diff_id))?;
+                    let (dir, _) = unpack_layer(paths, &job.diff_id)?;
                     paths.commit_snapshot(dir, chain)?;
                 }
             }
@@ -262,7 +296,7 @@ pub(crate) fn run_job(paths: &Paths, job: &LayerJob) -> Result<Option<u64>> {
     }
     // The same layer at another position in some stack (rare): unpack again from the blob.
     for chain in rest {
-        let (dir, n) = unpack_file(paths, &paths.blob(&job.diff_id))?;
+        let (dir, n) = unpack_layer(paths, &job.diff_id)?;
         paths.commit_snapshot(dir, chain)?;
         size = Some(n);
     }
@@ -321,8 +355,11 @@ pub(crate) fn run_parallel<T: Send>(
 /// A layer made in `tmp/` and verified, not yet in place: a pull renames it into the store
 /// only once every layer of the image is ([`commit_staged`]).
 pub(crate) struct Staged {
-    /// The uncompressed blob; `None` when the source itself is the plain tar (hard-linked).
+    /// The uncompressed blob; `None` when the source itself is the plain tar (hard-linked)
+    /// or is kept compressed (`packed`).
     blob: Option<TempPath>,
+    /// The source is compressed and is kept as it is, in `blobs/packed/`.
+    packed: bool,
     snapshots: Vec<(TempPath, Digest)>,
     size: Option<u64>,
 }
@@ -344,13 +381,15 @@ pub(crate) fn stage_streamed(
         return Err(mismatch(&job.diff_id, &job.source_digest));
     }
     let want_snap = !job.snapshots.is_empty();
-    let s = stream_layer(paths, br, job.need_blob && !plain, want_snap)?;
+    // A compressed download is kept as it is (`blobs/packed/`), not written again as a tar.
+    let s = stream_layer(paths, br, false, want_snap)?;
     verified()?;
     if s.diff_id != job.diff_id {
         return Err(mismatch(&job.diff_id, &s.diff_id));
     }
     let mut staged = Staged {
         blob: s.blob,
+        packed: !plain,
         snapshots: Vec::new(),
         size: None,
     };
@@ -361,12 +400,12 @@ pub(crate) fn stage_streamed(
         rest = &rest[1..];
     }
     for chain in rest {
-        let tar = match (&staged.blob, plain) {
-            (Some(b), _) => b.path.clone(),
-            (None, true) => job.source.clone(),
-            (None, false) => paths.blob(&job.diff_id),
-        };
-        let (dir, n) = unpack_file(paths, &tar)?;
+        let f =
+            File::open(&job.source).ctx(|| format!("failed to open {}", job.source.display()))?;
+        let (dir, n) = unpack_reader(
+            paths,
+            compress::decompressed(BufReader::with_capacity(BUF_SIZE, f))?,
+        )?;
         staged.snapshots.push((dir, chain.clone()));
         staged.size = Some(n);
     }
@@ -377,7 +416,11 @@ pub(crate) fn stage_streamed(
 /// Returns the layer's content size when it was unpacked.
 pub(crate) fn commit_staged(paths: &Paths, job: &LayerJob, staged: Staged) -> Result<Option<u64>> {
     if job.need_blob {
-        store_blob(paths, job, staged.blob)?;
+        if staged.packed {
+            link_packed(paths, job)?;
+        } else {
+            store_blob(paths, job, staged.blob)?;
+        }
     }
     for (dir, chain) in staged.snapshots {
         paths.commit_snapshot(dir, &chain)?;

@@ -2,7 +2,9 @@
 //!
 //! Images are kept in three places under the data root, and made durable in that order:
 //! - `blobs/sha256/<hex>`: content-addressed blobs (configs; layers as **uncompressed** tars
-//!   keyed by their diff_id, so `save` is a plain copy). Written to `tmp/` while hashing,
+//!   keyed by their diff_id, so `save` is a plain copy). A layer pulled compressed is kept as
+//!   pulled instead, in `blobs/packed/<diff_id>` (a hard link to the verified download, which
+//!   the engine's push cache shares), and decompressed when read (ADR-0002). Written to `tmp/` while hashing,
 //!   verified, renamed: a blob whose digest does not match never becomes visible. Instead of
 //!   an fsync per file, one `syncfs` of the data root flushes blob data, snapshots and the
 //!   renames together, before any metadata naming them is committed.
@@ -59,6 +61,20 @@ pub use pull::{LayerGate, PullOutcome, PulledLayer};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The uncompressed tar of a layer stored under `data_root` (plain, or kept compressed as it
+/// was pulled and decompressed while read); NotFound-kind error when the store lacks it.
+pub fn open_layer_tar(
+    data_root: &std::path::Path,
+    diff_id: &Digest,
+) -> Result<Box<dyn std::io::Read + Send>> {
+    fsutil::Paths::new(data_root).open_layer(diff_id)
+}
+
+/// Whether the store under `data_root` holds layer `diff_id`'s tar (plain or compressed).
+pub fn layer_stored(data_root: &std::path::Path, diff_id: &Digest) -> bool {
+    fsutil::Paths::new(data_root).has_layer(diff_id)
+}
 
 pub use wharf_types::{Digest, Reference};
 

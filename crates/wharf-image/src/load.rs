@@ -292,7 +292,7 @@ impl ImageStore {
                     }
                 }
                 let need_snap = !snap_exists || !sizes.contains_key(ch);
-                let need_blob = !self.paths().blob(d).is_file();
+                let need_blob = !self.paths().has_layer(d);
                 if !need_snap && !need_blob {
                     continue;
                 }
@@ -334,7 +334,7 @@ impl ImageStore {
         for (c, chains) in candidates.iter().zip(&chains_of) {
             for (d, ch) in c.diff_ids.iter().zip(chains) {
                 if !sizes.contains_key(ch) {
-                    sizes.insert(ch.clone(), content_size(&self.paths().blob(d))?);
+                    sizes.insert(ch.clone(), content_size(self.paths(), d)?);
                 }
             }
         }
@@ -452,7 +452,7 @@ impl ImageStore {
                 }
                 if known
                     .get(&f.digest)
-                    .is_some_and(|d| self.paths().blob(d).is_file())
+                    .is_some_and(|d| self.paths().has_layer(d))
                 {
                     return;
                 }

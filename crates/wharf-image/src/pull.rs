@@ -200,7 +200,7 @@ impl ImageStore {
             .iter()
             .zip(&chains)
             .map(|(d, ch)| {
-                self.paths().blob(d).is_file()
+                self.paths().has_layer(d)
                     && self.paths().snapshot(ch).is_dir()
                     && cat.layer_size(ch).is_some()
             })
@@ -258,7 +258,7 @@ impl ImageStore {
                 }
             }
             let need_snap = !snap_exists || !sizes.contains_key(ch);
-            let need_blob = !self.paths().blob(d).is_file();
+            let need_blob = !self.paths().has_layer(d);
             if !need_snap && !need_blob {
                 continue;
             }
@@ -315,7 +315,7 @@ impl ImageStore {
         }
         for (d, ch) in diff_ids.iter().zip(&chains) {
             if !sizes.contains_key(ch) {
-                sizes.insert(ch.clone(), content_size(&self.paths().blob(d))?);
+                sizes.insert(ch.clone(), content_size(self.paths(), d)?);
             }
         }
         self.paths().put_blob(config)?;

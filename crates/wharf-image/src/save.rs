@@ -4,7 +4,6 @@
 //! Deterministic: entries sorted by name, mtime 0, uid/gid 0, mode 0644/0755.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read, Write};
 
 use serde::Serialize;
@@ -87,10 +86,7 @@ impl ImageStore {
             let config = self.config_bytes(id)?;
             let mut layers = Vec::new();
             for l in &rec.layers {
-                let p = self.paths().blob(&l.diff_id);
-                let size = std::fs::metadata(&p)
-                    .ctx(|| format!("failed to stat layer blob {}", p.display()))?
-                    .len();
+                let size = self.paths().layer_tar_size(&l.diff_id)?;
                 entries.insert(
                     blob_name(&l.diff_id),
                     Content::Blob(l.diff_id.clone(), size),
@@ -179,14 +175,13 @@ impl ImageStore {
                 }
                 Content::Blob(d, size) => {
                     write_header(&mut w, name, *size, false)?;
-                    let p = self.paths().blob(d);
-                    let mut f = File::open(&p).ctx(|| format!("failed to open {}", p.display()))?;
+                    let mut f = self.paths().open_layer(d)?;
                     let mut left = *size;
                     while left > 0 {
                         let want = buf.len().min(left as usize);
                         let n = f
                             .read(&mut buf[..want])
-                            .ctx(|| format!("failed to read {}", p.display()))?;
+                            .ctx(|| format!("failed to read layer {d}"))?;
                         if n == 0 {
                             return Err(Error::io(
                                 format!("blob {d} changed while saving"),

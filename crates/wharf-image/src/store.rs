@@ -74,9 +74,14 @@ impl ImageStore {
         let snaps = cat.referenced_snapshots();
         for (dir, keep, is_dir) in [
             (&self.paths.blobs, &blobs, false),
+            (&self.paths.packed, &blobs, false),
             (&self.paths.snapshots, &snaps, true),
         ] {
-            for ent in fs::read_dir(dir).ctx(|| format!("failed to read {}", dir.display()))? {
+            let entries = match fs::read_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                r => r.ctx(|| format!("failed to read {}", dir.display()))?,
+            };
+            for ent in entries {
                 let ent = ent.ctx(|| format!("failed to read {}", dir.display()))?;
                 let name = ent.file_name().to_string_lossy().into_owned();
                 if keep.contains(&name) {
@@ -130,10 +135,12 @@ impl ImageStore {
                 if keep_b.contains(b.hex()) || pins.contains_key(&blob_key(b)) {
                     continue;
                 }
-                match fs::remove_file(self.paths.blob(b)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => errors.push(Error::io(format!("failed to remove blob {b}"), e)),
+                for p in [self.paths.blob(b), self.paths.packed(b)] {
+                    match fs::remove_file(p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => errors.push(Error::io(format!("failed to remove blob {b}"), e)),
+                    }
                 }
             }
             for s in snapshots {

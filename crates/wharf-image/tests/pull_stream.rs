@@ -200,13 +200,41 @@ fn a_layer_is_unpacked_while_its_download_is_still_arriving() {
         std::fs::read(dirs[0].join("a-last")).unwrap(),
         noise(2 << 20, 1)
     );
-    // the uncompressed blob is stored by its diff_id; tmp/ is empty again
-    assert!(e
-        .root
-        .join("blobs/sha256")
-        .join(&sha(&tar)["sha256:".len()..])
-        .is_file());
+    // The layer is kept as it was pulled, compressed, named by its diff_id: a hard link to
+    // the download (what the engine keeps for push), not a second, uncompressed copy.
+    let diff_hex = &sha(&tar)["sha256:".len()..];
+    let packed = e.root.join("blobs/packed").join(diff_hex);
+    assert_eq!(std::fs::read(&packed).unwrap(), gz);
+    assert!(!e.root.join("blobs/sha256").join(diff_hex).exists());
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&packed), ino(&p.layers[0].path));
+    }
     assert_eq!(std::fs::read_dir(e.root.join("tmp")).unwrap().count(), 0);
+    // `save` still writes the layer as docker does: the uncompressed tar under its diff_id.
+    let mut out = Vec::new();
+    e.store
+        .save(&["127.0.0.1:5000/stream:1".to_string()], &mut out)
+        .unwrap();
+    let mut a = tar::Archive::new(&out[..]);
+    let saved = a
+        .entries()
+        .unwrap()
+        .map(|x| x.unwrap())
+        .find(|x| x.path().unwrap().to_string_lossy() == format!("blobs/sha256/{diff_hex}"))
+        .map(|mut x| {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut x, &mut b).unwrap();
+            b
+        })
+        .expect("the layer in the saved archive");
+    assert_eq!(saved, tar);
+    // Removing the image removes the packed layer too.
+    e.store
+        .remove("127.0.0.1:5000/stream:1", false, false, &|_| None)
+        .unwrap();
+    assert!(!packed.exists());
 }
 
 /// The download's digest check fails after the layer was completely unpacked (and another

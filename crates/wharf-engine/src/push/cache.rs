@@ -46,6 +46,7 @@ pub struct DistCache {
     root: PathBuf,
     /// The image store's blob directory (uncompressed layers by diff_id, configs by id).
     store_blobs: PathBuf,
+    data_root: PathBuf,
 }
 
 fn io_err(what: String, e: std::io::Error) -> ApiError {
@@ -57,6 +58,7 @@ impl DistCache {
         DistCache {
             root: data_root.join("distribution"),
             store_blobs: data_root.join("blobs").join("sha256"),
+            data_root: data_root.to_path_buf(),
         }
     }
 
@@ -204,12 +206,23 @@ impl DistCache {
         progress: &mut dyn FnMut(u64),
     ) -> Result<LayerInfo, ApiError> {
         let src = self.store_blobs.join(diff_id.hex());
-        let f = fs::File::open(&src).map_err(|e| {
+        let not_found = |e: &dyn std::fmt::Display| {
             ApiError::new(
                 wharf_types::ErrorKind::NotFound,
                 format!("layer {diff_id} is not in the image store: {e}"),
             )
-        })?;
+        };
+        // A plain tar; else a pulled layer the store keeps compressed (whose pulled blob this
+        // cache lost): decompressed and compressed again, at level 1.
+        let (level, f): (flate2::Compression, Box<dyn Read>) = match fs::File::open(&src) {
+            Ok(f) => (level_for(&f), Box::new(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let r = wharf_image::open_layer_tar(&self.data_root, diff_id)
+                    .map_err(|_| not_found(&e))?;
+                (flate2::Compression::fast(), r)
+            }
+            Err(e) => return Err(not_found(&e)),
+        };
         let tmp = self.tmp_path()?;
         let res = (|| -> Result<LayerInfo, ApiError> {
             let out = fs::File::create(&tmp)
@@ -220,7 +233,6 @@ impl DistCache {
                 n: 0,
                 sink,
             };
-            let level = level_for(&f);
             let mut gz = flate2::GzBuilder::new()
                 .mtime(0)
                 .operating_system(255)
@@ -274,7 +286,11 @@ impl DistCache {
 
     /// Drops entries whose layer or image is no longer in the store (and their blobs).
     pub fn sweep(&self) {
-        let exists = |hex: &str| self.store_blobs.join(hex).is_file();
+        let exists = |hex: &str| {
+            self.store_blobs.join(hex).is_file()
+                || Digest::from_hex(hex)
+                    .is_ok_and(|d| wharf_image::layer_stored(&self.data_root, &d))
+        };
         let mut keep_blobs = std::collections::HashSet::new();
         if let Ok(rd) = fs::read_dir(self.root.join("layers")) {
             for e in rd.flatten() {
@@ -397,6 +413,34 @@ mod tests {
         assert_eq!(c.layer(&diff_id).unwrap().sources, vec![src]);
         // the store lost the layer: swept
         fs::remove_file(dir.path().join("blobs/sha256").join(diff_id.hex())).unwrap();
+        c.sweep();
+        assert!(c.layer(&diff_id).is_none());
+    }
+
+    #[test]
+    fn a_layer_the_store_keeps_compressed_is_compressed_again_and_kept_by_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = b"a pulled layer ".repeat(1000);
+        let diff_id = Digest::of(&data);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&data).unwrap();
+        fs::create_dir_all(dir.path().join("blobs/packed")).unwrap();
+        fs::write(
+            dir.path().join("blobs/packed").join(diff_id.hex()),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
+        let c = DistCache::new(dir.path());
+        let a = c.compressed(&diff_id).unwrap();
+        let bytes = fs::read(c.blob_path(&a.digest.parse().unwrap())).unwrap();
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, data);
+        c.sweep();
+        assert_eq!(c.layer(&diff_id), Some(a));
+        fs::remove_file(dir.path().join("blobs/packed").join(diff_id.hex())).unwrap();
         c.sweep();
         assert!(c.layer(&diff_id).is_none());
     }
