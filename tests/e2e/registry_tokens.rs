@@ -18,7 +18,7 @@ use crate::push::{
     es256_token, fake_cred_helper, make_token_key, ok_cfg, raw_get, wharf_cfg, wharf_helpers,
     WharfRegistry,
 };
-use crate::regsetup::{daemon_with_busybox, login, scratch, TokenRegistry};
+use crate::regsetup::{daemon_with_busybox, login, scratch, search_lists, TokenRegistry};
 
 /// One raw HTTP/1.1 POST of a form on 127.0.0.1: (status code, body as JSON or null).
 fn post_form(port: u16, path: &str, form: &str) -> (u16, Value) {
@@ -248,6 +248,28 @@ fn login_stores_an_identity_token_and_a_fresh_daemon_pulls_and_pushes_with_it_al
     d2.ok(&["tag", &name, &other]);
     let out = ok_cfg(&d2, &only, &["push", &other]);
     assert!(out.contains("Mounted from idtok/bb"), "{out}");
+    // search trades it for a catalog token the same way
+    search_lists(&d2, &only, &format!("{server}/idtok"), "idtok/bb");
+    // `POST /auth` with the identity token (no password) checks it with the refresh grant
+    let auth = |tok: &str| {
+        let o = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
+            .arg(d2.sock())
+            .args(["-H", "Content-Type: application/json", "-d"])
+            .arg(json!({"serveraddress": server, "identitytoken": tok}).to_string())
+            .arg("http://localhost/auth")
+            .output()
+            .expect("curl");
+        let out = stdout(&o);
+        let (body, code) = out.rsplit_once('\n').expect("status line");
+        (code.trim().to_string(), body.to_string())
+    };
+    let (code, body) = auth(&token);
+    assert_eq!(code, "200", "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["IdentityToken"], token.as_str(), "{v}");
+    let (code, body) = auth(&with_bad_signature(&token));
+    assert_eq!(code, "401", "{body}");
 
     // a tampered identity token gets no access token: the push fails and says why
     let bad = token_only_config(
