@@ -73,28 +73,26 @@ impl Issuer {
                 ))
             }
         };
+        let signer = Signer::new(&der).map_err(|e| bad(key, &e))?;
         let signer = match cert {
             Some(c) => {
                 let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(c)
                     .map_err(|e| bad(c, &e))?
                     .collect::<Result<_, _>>()
                     .map_err(|e| bad(c, &e))?;
-                Signer::new(&der, &chain).map_err(|e| bad(c, &format!("--token-cert: {e}")))?
+                signer
+                    .with_chain(&chain)
+                    .map_err(|e| bad(c, &format!("--token-cert: {e}")))?
             }
-            None => {
-                let probe = Signer::new(&der, &[]).err();
-                let found = bundle
-                    .iter()
-                    .find_map(|c| Signer::new(&der, std::slice::from_ref(c)).ok());
-                match (found, probe) {
-                    (Some(s), _) => s,
-                    (None, Some(e)) if !e.contains("no certificate") => return Err(bad(key, &e)),
-                    (None, _) => return Err(bad(
-                        key,
-                        &"no certificate of --token-rootcertbundle holds this key: put its certificate there, or give it with --token-cert",
-                    )),
-                }
-            }
+            None => match bundle.iter().find(|c| signer.holds_key_of(c)) {
+                Some(leaf) => signer
+                    .with_chain(std::slice::from_ref(leaf))
+                    .map_err(|e| bad(key, &e))?,
+                None => return Err(bad(
+                    key,
+                    &"no certificate of --token-rootcertbundle holds this key: put its certificate there, or give it with --token-cert",
+                )),
+            },
         };
         Ok(Issuer {
             signer,

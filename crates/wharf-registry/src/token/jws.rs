@@ -208,9 +208,8 @@ pub(crate) struct Signer {
 }
 
 impl Signer {
-    /// `chain`: the key's certificate first, then any intermediates; the leaf must hold the
-    /// key's public key.
-    pub(crate) fn new(pkcs8: &[u8], chain: &[CertificateDer<'_>]) -> Result<Signer, String> {
+    /// A signer of the PKCS#8 P-256 key, with no certificate yet ([`Signer::with_chain`]).
+    pub(crate) fn new(pkcs8: &[u8]) -> Result<Signer, String> {
         let key = EcdsaKeyPair::from_pkcs8(
             &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             pkcs8,
@@ -219,13 +218,21 @@ impl Signer {
         .map_err(|e| e.to_string())?;
         let mut spki = P256_SPKI_PREFIX.to_vec();
         spki.extend_from_slice(key.public_key().as_ref());
-        let s = Signer {
+        Ok(Signer {
             kid: libtrust_key_id(&spki),
             key,
-            x5c: chain.iter().map(|c| b64::encode(c.as_ref())).collect(),
-        };
+            x5c: Vec::new(),
+        })
+    }
+
+    /// The same signer with its certificate chain for `x5c`: the key's certificate first,
+    /// then any intermediates; the first must hold the key's public key.
+    pub(crate) fn with_chain(mut self, chain: &[CertificateDer<'_>]) -> Result<Signer, String> {
         match chain.first() {
-            Some(leaf) if s.holds_key_of(leaf) => Ok(s),
+            Some(leaf) if self.holds_key_of(leaf) => {
+                self.x5c = chain.iter().map(|c| b64::encode(c.as_ref())).collect();
+                Ok(self)
+            }
             Some(_) => Err("the certificate does not hold the key's public key".into()),
             None => Err("no certificate".into()),
         }
