@@ -651,7 +651,7 @@ fn push_records_repo_digests_as_docker_does() {
 /// A fake `docker-credential-<name>` in `dir` (put `dir` first on PATH): keeps what it is
 /// given under `dir/store-<name>/`, one file per server, and logs each call to
 /// `dir/calls-<name>`; answers `get` for an unknown server as real helpers do.
-fn fake_cred_helper(dir: &Path, name: &str) {
+pub(crate) fn fake_cred_helper(dir: &Path, name: &str) {
     let script = format!(
         r#"#!/bin/sh
 store="{dir}/store-{name}"
@@ -680,7 +680,13 @@ esac
 }
 
 /// `wharf ARGS` with the CLI's config dir and PATH (fake helpers first) set.
-fn wharf_helpers(d: &Daemon, cfg: &Path, bin: &Path, args: &[&str], input: &[u8]) -> Output {
+pub(crate) fn wharf_helpers(
+    d: &Daemon,
+    cfg: &Path,
+    bin: &Path,
+    args: &[&str],
+    input: &[u8],
+) -> Output {
     let path = format!(
         "{}:{}",
         bin.display(),

@@ -49,24 +49,31 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Docker's `X-Registry-Auth` header value: base64url of the auth config JSON.
-pub fn registry_auth_header(user: &str, password: &str, server: &str) -> String {
-    let json = serde_json::json!({"username": user, "password": password, "serveraddress": server});
+/// Docker's `X-Registry-Auth` header value: base64url of the auth config JSON
+/// (`identitytoken` too when the credentials hold one, as docker's CLI sends it).
+pub fn registry_auth_header(c: &crate::Credentials, server: &str) -> String {
+    let mut json =
+        serde_json::json!({"username": c.username, "password": c.secret, "serveraddress": server});
+    if let Some(t) = &c.identity_token {
+        json["identitytoken"] = t.clone().into();
+    }
     encode(json.to_string().as_bytes())
         .replace('+', "-")
         .replace('/', "_")
 }
 
-/// The Basic credentials (base64 `user:pass`) in an `X-Registry-Auth` header, if any.
-pub fn registry_auth_basic(header: &str) -> Option<String> {
+/// The credentials in an `X-Registry-Auth` header, if any: its identity token, else its
+/// user name and password.
+pub fn registry_auth(header: &str) -> Option<crate::RegistryAuth> {
     let json = decode(header)?;
     let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
-    let user = v.get("username")?.as_str()?;
-    let pass = v.get("password").and_then(|p| p.as_str()).unwrap_or("");
-    if user.is_empty() {
-        return None;
-    }
-    Some(encode(format!("{user}:{pass}").as_bytes()))
+    let field = |k: &str| v.get(k).and_then(|p| p.as_str()).unwrap_or("").to_string();
+    let identity_token = Some(field("identitytoken")).filter(|t| !t.is_empty());
+    crate::RegistryAuth::of(&crate::Credentials {
+        username: field("username"),
+        secret: field("password"),
+        identity_token,
+    })
 }
 
 #[cfg(test)]
@@ -96,14 +103,34 @@ mod tests {
 
     #[test]
     fn x_registry_auth_round_trips() {
-        let h = registry_auth_header("user", "pass", "r");
-        assert_eq!(registry_auth_basic(&h).as_deref(), Some("dXNlcjpwYXNz"));
-        let unpadded = h.trim_end_matches('=');
+        use crate::{Credentials, RegistryAuth};
+        let basic = Some(RegistryAuth::Basic("dXNlcjpwYXNz".into()));
+        let c = Credentials {
+            username: "user".into(),
+            secret: "pass".into(),
+            identity_token: None,
+        };
+        let h = registry_auth_header(&c, "r");
+        assert_eq!(registry_auth(&h), basic);
+        assert_eq!(registry_auth(h.trim_end_matches('=')), basic);
+        assert_eq!(registry_auth(&encode(b"{}")), None);
+        assert_eq!(registry_auth("e30="), None);
+        // docker's CLI after a login that gave an identity token: user, no password, token
+        let c = Credentials {
+            username: "user".into(),
+            secret: String::new(),
+            identity_token: Some("tok".into()),
+        };
+        let h = registry_auth_header(&c, "r");
         assert_eq!(
-            registry_auth_basic(unpadded).as_deref(),
-            Some("dXNlcjpwYXNz")
+            registry_auth(&h),
+            Some(RegistryAuth::IdentityToken("tok".into()))
         );
-        assert_eq!(registry_auth_basic(&encode(b"{}")), None);
-        assert_eq!(registry_auth_basic("e30="), None);
+        let h = encode(br#"{"username":"<token>","password":"x"}"#);
+        assert_eq!(
+            registry_auth(&h),
+            None,
+            "a helper's token user name is no user"
+        );
     }
 }

@@ -107,7 +107,11 @@ pub fn get(helper: &str, server: &str) -> Result<Option<Credentials>, Error> {
     if username.is_empty() && secret.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Credentials { username, secret }))
+    Ok(Some(Credentials {
+        username,
+        secret,
+        identity_token: None,
+    }))
 }
 
 /// Stores `creds` for `server` with `helper`.

@@ -18,17 +18,51 @@ pub mod config;
 pub mod helper;
 pub mod store;
 
-pub use b64::{registry_auth_basic, registry_auth_header};
+pub use b64::{registry_auth, registry_auth_header};
 pub use store::{erase, get, store, Stored};
 
 /// Docker Hub's address in config.json and login messages.
 pub const HUB_ADDRESS: &str = "https://index.docker.io/v1/";
 
-/// A user name and its password (or token).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A user name and its password, or an identity token (docker's `AuthConfig`: `Username`,
+/// `Password`, `IdentityToken`). An identity token is an OAuth2 refresh token a registry's
+/// token server gave on login; docker then keeps it instead of the password (`auths.<server>`
+/// `identitytoken`, or a helper's `Secret` under the user name [`TOKEN_USERNAME`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub secret: String,
+    pub identity_token: Option<String>,
+}
+
+/// The user name credential helpers store an identity token under (docker/cli
+/// `credentials/native_store.go`'s `tokenUsername`).
+pub const TOKEN_USERNAME: &str = "<token>";
+
+/// What the registry client authenticates with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryAuth {
+    /// base64 `user:password`: Basic auth, and the credentials of a token realm's `GET`.
+    Basic(String),
+    /// An identity token: exchanged at the token realm for access tokens with OAuth2's
+    /// `grant_type=refresh_token` (docker's daemon, distribution `registry/client/auth`).
+    IdentityToken(String),
+}
+
+impl RegistryAuth {
+    /// As docker's daemon: an identity token wins over a user name and password (its
+    /// credential store hands the token handler the refresh token first).
+    pub fn of(c: &Credentials) -> Option<RegistryAuth> {
+        if let Some(t) = c.identity_token.as_ref().filter(|t| !t.is_empty()) {
+            return Some(RegistryAuth::IdentityToken(t.clone()));
+        }
+        if c.username.is_empty() || c.username == TOKEN_USERNAME {
+            return None;
+        }
+        Some(RegistryAuth::Basic(b64::encode(
+            format!("{}:{}", c.username, c.secret).as_bytes(),
+        )))
+    }
 }
 
 /// What went wrong reading or writing credentials, with docker's wording.

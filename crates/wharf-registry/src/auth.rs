@@ -66,7 +66,18 @@ impl Htpasswd {
         let raw = base64_decode(b64.trim()).ok_or_else(denied)?;
         let raw = String::from_utf8(raw).map_err(|_| denied())?;
         let (u, p) = raw.split_once(':').ok_or_else(denied)?;
-        let hash = self.users.get(u).ok_or_else(denied)?;
+        if self.verify(u, p) {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    }
+
+    /// Whether `p` is `u`'s password.
+    pub fn verify(&self, u: &str, p: &str) -> bool {
+        let Some(hash) = self.users.get(u) else {
+            return false;
+        };
         let key: [u8; 32] = {
             use sha2::Digest as _;
             let mut h = sha2::Sha256::new();
@@ -78,17 +89,25 @@ impl Htpasswd {
         };
         if let Ok(v) = self.verified.lock() {
             if v.contains(&key) {
-                return Ok(());
+                return true;
             }
         }
         if bcrypt::verify(p, hash).unwrap_or(false) {
             if let Ok(mut v) = self.verified.lock() {
                 v.insert(key);
             }
-            Ok(())
+            true
         } else {
-            Err(denied())
+            false
         }
+    }
+
+    /// A digest of `user`'s entry (its bcrypt hash), for binding refresh tokens to the
+    /// password they were issued for; `None` for an unknown user.
+    pub fn entry_digest(&self, user: &str) -> Option<String> {
+        use sha2::Digest as _;
+        let hash = self.users.get(user)?;
+        Some(hex::encode(&sha2::Sha256::digest(hash.as_bytes())[..16]))
     }
 }
 

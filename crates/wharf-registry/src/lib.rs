@@ -4,8 +4,9 @@
 //!
 //! [`storage::Store`] is the crash-safe content-addressed layout, [`server::router`] the HTTP
 //! API, [`manifest`] what the server reads of manifests, [`auth`] htpasswd basic auth and
-//! [`gc`] the mark-and-sweep, [`client`] the registry client the daemon pulls and pushes with, [`tls`] serving over TLS (`--tls-cert`/`--tls-key`). Not
-//! implemented: token auth.
+//! [`gc`] the mark-and-sweep, [`token`] token auth (verifying bearer tokens, and our own token
+//! issuer with refresh tokens), [`client`] the registry client the daemon pulls and pushes
+//! with, [`tls`] serving over TLS (`--tls-cert`/`--tls-key`).
 
 pub mod auth;
 pub mod client;
@@ -78,10 +79,16 @@ enum Cmd {
         /// Token auth: PEM certificates whose keys may sign tokens (ES256, RS256).
         #[arg(long = "token-rootcertbundle")]
         token_rootcertbundle: Option<PathBuf>,
-        /// Also issue tokens at GET /token, signed with this PKCS#8 P-256 key (its certificate
-        /// in --token-rootcertbundle), for users of --htpasswd.
+        /// Also issue tokens (and refresh tokens) at GET and POST /token, signed with this
+        /// PKCS#8 P-256 key, for users of --htpasswd. Its certificate is --token-cert, or else
+        /// the one in --token-rootcertbundle that holds the key.
         #[arg(long = "token-key", requires = "htpasswd")]
         token_key: Option<PathBuf>,
+        /// PEM certificate chain of --token-key (its certificate first, then intermediates),
+        /// sent in the tokens' `x5c` header; the chain must lead to a certificate of
+        /// --token-rootcertbundle for tokens to verify.
+        #[arg(long = "token-cert", requires = "token_key")]
+        token_cert: Option<PathBuf>,
     },
     /// Delete blobs no manifest references (untagged manifests are kept) and upload sessions
     /// idle for a week. Do not run it while pushes are in progress.
@@ -124,6 +131,7 @@ struct TokenArgs {
     issuer: Option<String>,
     bundle: Option<PathBuf>,
     key: Option<PathBuf>,
+    cert: Option<PathBuf>,
 }
 
 impl TokenArgs {
@@ -146,7 +154,13 @@ impl TokenArgs {
         };
         let v = token::Verifier::new(realm, service.clone(), issuer.clone(), &bundle)?;
         let i = match self.key {
-            Some(k) => Some(token::Issuer::new(&k, issuer, service)?),
+            Some(k) => Some(token::Issuer::new(
+                &k,
+                self.cert.as_deref(),
+                v.certs(),
+                issuer,
+                service,
+            )?),
             None => None,
         };
         Ok((Some(v), i))
@@ -180,6 +194,7 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             token_issuer,
             token_rootcertbundle,
             token_key,
+            token_cert,
         } => {
             let tokens = TokenArgs {
                 realm: token_realm,
@@ -187,6 +202,7 @@ pub fn registry_main(args: impl IntoIterator<Item = OsString>) -> i32 {
                 issuer: token_issuer,
                 bundle: token_rootcertbundle,
                 key: token_key,
+                cert: token_cert,
             }
             .build();
             let (verifier, issuer) = match tokens {

@@ -29,7 +29,7 @@ pub struct AppState {
     pub htpasswd: Option<Htpasswd>,
     /// Token auth: requests need a bearer token (then `htpasswd` only guards `/token`).
     pub token: Option<crate::token::Verifier>,
-    /// Hands out tokens at `GET /token`.
+    /// Hands out tokens at `GET /token` and `POST /token`.
     pub issuer: Option<crate::token::Issuer>,
 }
 
@@ -92,9 +92,21 @@ fn pct_decode(s: &str) -> Option<String> {
 
 async fn route(st: &AppState, req: Request) -> Result<Response> {
     let path = req.uri().path().to_string();
-    if let (Some(iss), "/token", &Method::GET) = (&st.issuer, path.as_str(), req.method()) {
-        let q = req.uri().query().unwrap_or("");
-        return Ok(iss.issue(req.headers(), q, st.htpasswd.as_ref()));
+    if let (Some(iss), "/token") = (&st.issuer, path.as_str()) {
+        if req.method() == Method::GET {
+            let q = req.uri().query().unwrap_or("");
+            return Ok(iss.issue(req.headers(), q, st.htpasswd.as_ref()));
+        }
+        if req.method() == Method::POST {
+            // the OAuth2 form: a few short fields
+            let form = axum::body::to_bytes(req.into_body(), 64 * 1024)
+                .await
+                .map_err(|_| {
+                    RegistryError::new(Code::Unsupported, "token request body too large")
+                        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                })?;
+            return Ok(iss.issue_oauth(&form, st.htpasswd.as_ref()));
+        }
     }
     if let Some(v) = &st.token {
         let q = query(&req);

@@ -214,7 +214,8 @@ async fn search(
 }
 
 /// `POST /auth` (`docker login`): checks the credentials against the registry
-/// (see `crate::pull::login`).
+/// (see `crate::pull::login`); `IdentityToken` is the refresh token the registry's token
+/// server gave, which docker's CLI then stores instead of the password.
 async fn auth(Json(body): Json<Value>) -> Response {
     let field = |k: &str| {
         body.get(k)
@@ -223,9 +224,12 @@ async fn auth(Json(body): Json<Value>) -> Response {
             .to_string()
     };
     let (user, password, server) = (field("username"), field("password"), field("serveraddress"));
+    let identity_token = field("identitytoken");
     let insecure = crate::pull::http::insecure_registries();
-    match crate::pull::login::login(&server, &user, &password, &insecure).await {
-        Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),
+    match crate::pull::login::login(&server, &user, &password, &identity_token, &insecure).await {
+        Ok(token) => {
+            Json(json!({"Status": "Login Succeeded", "IdentityToken": token})).into_response()
+        }
         Err(e) if e.unauthorized => (
             StatusCode::UNAUTHORIZED,
             Json(json!({ "message": e.error.message })),
@@ -274,12 +278,12 @@ async fn post_one(
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The Basic credentials in a request's `X-Registry-Auth` header, if any.
-fn registry_auth(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The credentials in a request's `X-Registry-Auth` header, if any.
+fn registry_auth(headers: &axum::http::HeaderMap) -> Option<crate::pull::RegistryAuth> {
     headers
         .get("x-registry-auth")
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::pull::registry_auth_basic)
+        .and_then(crate::pull::registry_auth)
 }
 
 /// `POST /images/{name}/push?tag=`: docker's progress stream (see `crate::push`); no tag
@@ -291,10 +295,10 @@ async fn push(
     p: Params,
 ) -> ApiResult<Response> {
     let r = crate::push::push_reference(name, p.str("tag"))?;
-    let basic = registry_auth(headers);
+    let auth = registry_auth(headers);
     let (tx, rx) = stream::channel();
     tokio::spawn(async move {
-        if let Err(e) = crate::push::push(d, r, basic, tx.clone()).await {
+        if let Err(e) = crate::push::push(d, r, auth, tx.clone()).await {
             tx.fail_async(e).await;
         }
     });
@@ -419,7 +423,7 @@ async fn create(
     body: Body,
 ) -> ApiResult<Response> {
     if !p.str("fromImage").is_empty() {
-        let basic = registry_auth(&headers);
+        let auth = registry_auth(&headers);
         let r = crate::pull::pull_reference(p.str("fromImage"), p.str("tag"))?;
         let platform = match p.str("platform") {
             "" => None,
@@ -430,7 +434,7 @@ async fn create(
         };
         let (tx, rx) = stream::channel();
         tokio::spawn(async move {
-            if let Err(e) = crate::pull::pull(d, r, platform, basic, tx.clone()).await {
+            if let Err(e) = crate::pull::pull(d, r, platform, auth, tx.clone()).await {
                 tx.fail_async(e).await;
             }
         });

@@ -6,8 +6,8 @@
 //! every blob is verified (a failure leaves no half image).
 
 pub use wharf_registry::client::{
-    certs_dirs, http, login, registry_auth_basic, registry_config, search, set_certs_dir, upload,
-    Error, ACCEPT,
+    certs_dirs, http, login, registry_auth, registry_config, search, set_certs_dir, upload, Error,
+    RegistryAuth, ACCEPT,
 };
 
 use std::path::PathBuf;
@@ -102,17 +102,17 @@ pub fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, ApiError
 }
 
 /// Pulls `r` into the daemon's image store, reporting docker's JSON progress on `tx`;
-/// `basic` is the client's credentials (base64 `user:pass`, from `X-Registry-Auth`).
+/// `auth` is the client's credentials (from `X-Registry-Auth`: Basic, or an identity token).
 /// Errors before the first progress message become the HTTP status (see api::stream).
 pub async fn pull(
     d: Arc<Daemon>,
     r: Reference,
     platform: Option<Platform>,
-    basic: Option<String>,
+    auth: Option<RegistryAuth>,
     tx: Progress,
 ) -> Result<(), ApiError> {
     let ep = registry_endpoint(&r).await?;
-    let client = http::Client::new(ep, &r, basic);
+    let client = http::Client::new(ep, &r, auth);
     let want = platform.unwrap_or_else(host_platform);
     let reference_str = match (&r.digest, &r.tag) {
         (Some(d), _) => d.to_string(),

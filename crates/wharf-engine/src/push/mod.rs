@@ -23,6 +23,7 @@ use crate::api::ApiError;
 use crate::pull::http::Client;
 use crate::pull::registry_endpoint;
 use crate::pull::upload::{self, push_blob, registry_error, Blob, Outcome};
+use crate::pull::RegistryAuth;
 use crate::state::Daemon;
 use cache::{DistCache, LayerInfo, Source};
 
@@ -58,7 +59,7 @@ pub fn push_reference(name: &str, tag: &str) -> Result<Reference, ApiError> {
 pub async fn push(
     d: Arc<Daemon>,
     r: Reference,
-    basic: Option<String>,
+    auth: Option<RegistryAuth>,
     tx: Progress,
 ) -> Result<(), ApiError> {
     let cache = Arc::new(DistCache::new(&d.data_root));
@@ -82,7 +83,7 @@ pub async fn push(
         }
     }
     extra.truncate(8);
-    let client = Client::with_scope(ep, &r, basic, "pull,push", extra);
+    let client = Client::with_scope(ep, &r, auth, "pull,push", extra);
     tx.send_async(json!({"status": format!("The push refers to repository [{}]", r.name())}))
         .await;
     for t in targets {

@@ -8,6 +8,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use wharf_credentials::RegistryAuth;
 use wharf_types::{Digest, ErrorKind, Reference};
 
 use super::Error;
@@ -344,15 +345,15 @@ pub async fn read_all(resp: hyper::Response<Incoming>, max: usize) -> Result<Byt
         .map_err(|e| unavailable(format!("failed to read registry response: {e}")))
 }
 
-/// Basic credentials (base64 `user:pass`) for `host` from the daemon user's docker config:
-/// its credential helper, else `auths.<host>.auth` (wharf-credentials, shared with the CLI).
-pub fn basic_auth(host: &str) -> Option<String> {
-    wharf_credentials::store::basic_for_host(host)
+/// The credentials for `host` from the daemon user's docker config: its credential helper,
+/// else `auths.<host>` (wharf-credentials, shared with the CLI).
+pub fn stored_auth(host: &str) -> Option<RegistryAuth> {
+    wharf_credentials::store::auth_for_host(host)
 }
 
 struct Inner {
     ep: Endpoint,
-    basic: Option<String>,
+    auth: Option<RegistryAuth>,
     token: Mutex<Option<String>>,
     repo: String,
     /// `pull` or `pull,push`: the actions a token is asked for on `repo`.
@@ -361,30 +362,98 @@ struct Inner {
     extra_scopes: Vec<String>,
 }
 
-/// A token from a Bearer challenge's realm (the Docker token spec: `GET realm?service=&scope=…`),
-/// asked with Basic credentials (base64 `user:pass`) when there are some.
+/// The `client_id` docker's daemon names itself with to token servers (moby
+/// `registry.AuthClientID`).
+pub const CLIENT_ID: &str = "docker";
+
+/// A token from a Bearer challenge's realm. With an identity token, OAuth2's `POST realm`
+/// with `grant_type=refresh_token` (the Docker token spec's `oauth.md`, as distribution's
+/// `registry/client/auth` does when its credential store has a refresh token); else the
+/// token spec's `GET realm?service=&scope=…`, with Basic credentials when there are some.
 pub async fn bearer_token(
     ch: &Challenge,
-    basic: Option<&str>,
+    auth: Option<&RegistryAuth>,
     scopes: &[String],
 ) -> Result<String, Error> {
     let realm = ch
         .param("realm")
         .ok_or_else(|| unavailable("registry's auth challenge has no realm".into()))?;
-    let query = {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(s) = ch.param("service") {
-            q.append_pair("service", s);
+    let resp = match auth {
+        Some(RegistryAuth::IdentityToken(t)) => {
+            refresh_grant(realm, ch.param("service"), t, scopes, false).await?
         }
-        for s in scopes {
-            q.append_pair("scope", s);
+        _ => {
+            let query = {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                if let Some(s) = ch.param("service") {
+                    q.append_pair("service", s);
+                }
+                for s in scopes {
+                    q.append_pair("scope", s);
+                }
+                q.finish()
+            };
+            let sep = if realm.contains('?') { '&' } else { '?' };
+            let url = format!("{realm}{sep}{query}");
+            let basic = match auth {
+                Some(RegistryAuth::Basic(b)) => Some(format!("Basic {b}")),
+                _ => None,
+            };
+            get(&url, None, basic.as_deref()).await?
         }
-        q.finish()
     };
-    let sep = if realm.contains('?') { '&' } else { '?' };
-    let url = format!("{realm}{sep}{query}");
-    let basic = basic.map(|b| format!("Basic {b}"));
-    let resp = get(&url, None, basic.as_deref()).await?;
+    let v = token_response(realm, resp).await?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
+}
+
+/// `POST realm` with `grant_type=refresh_token` (form: `refresh_token`, `service`,
+/// `client_id`, `scope` space-separated; `access_type=offline` when `offline`, asking for
+/// the refresh token back).
+pub async fn refresh_grant(
+    realm: &str,
+    service: Option<&str>,
+    refresh_token: &str,
+    scopes: &[String],
+    offline: bool,
+) -> Result<hyper::Response<Incoming>, Error> {
+    let body = {
+        let mut f = form_urlencoded::Serializer::new(String::new());
+        f.append_pair("grant_type", "refresh_token");
+        f.append_pair("refresh_token", refresh_token);
+        if let Some(s) = service {
+            f.append_pair("service", s);
+        }
+        f.append_pair("client_id", CLIENT_ID);
+        if !scopes.is_empty() {
+            f.append_pair("scope", &scopes.join(" "));
+        }
+        if offline {
+            f.append_pair("access_type", "offline");
+        }
+        Bytes::from(f.finish())
+    };
+    send_once(
+        Method::POST,
+        realm,
+        &[(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".to_string(),
+        )],
+        full_body(body),
+    )
+    .await
+}
+
+/// A token server's JSON answer, or docker's error for a refusal.
+pub async fn token_response(
+    realm: &str,
+    resp: hyper::Response<Incoming>,
+) -> Result<serde_json::Value, Error> {
     let status = resp.status();
     let body = read_all(resp, 1 << 20).await?;
     if !status.is_success() {
@@ -396,14 +465,8 @@ pub async fn bearer_token(
             ),
         ));
     }
-    let v: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| unavailable(format!("invalid token response from {realm}: {e}")))?;
-    v.get("token")
-        .or_else(|| v.get("access_token"))
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| unavailable(format!("no token in the response from {realm}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| unavailable(format!("invalid token response from {realm}: {e}")))
 }
 
 /// A registry client for one repository; cheap to clone.
@@ -411,23 +474,23 @@ pub async fn bearer_token(
 pub struct Client(Arc<Inner>);
 
 impl Client {
-    /// `basic`: credentials the client sent (`X-Registry-Auth`); else `~/.docker/config.json`'s.
-    pub fn new(ep: Endpoint, r: &Reference, basic: Option<String>) -> Client {
-        Client::with_scope(ep, r, basic, "pull", Vec::new())
+    /// `auth`: credentials the client sent (`X-Registry-Auth`); else `~/.docker/config.json`'s.
+    pub fn new(ep: Endpoint, r: &Reference, auth: Option<RegistryAuth>) -> Client {
+        Client::with_scope(ep, r, auth, "pull", Vec::new())
     }
 
     /// A client whose tokens cover `actions` on `r`'s repository and `extra_scopes`.
     pub fn with_scope(
         ep: Endpoint,
         r: &Reference,
-        basic: Option<String>,
+        auth: Option<RegistryAuth>,
         actions: &'static str,
         extra_scopes: Vec<String>,
     ) -> Client {
-        let basic = basic.or_else(|| basic_auth(&ep.host));
+        let auth = auth.or_else(|| stored_auth(&ep.host));
         Client(Arc::new(Inner {
             ep,
-            basic,
+            auth,
             token: Mutex::new(None),
             repo: r.path.clone(),
             actions,
@@ -448,7 +511,10 @@ impl Client {
             .clone();
         match t {
             Some(t) => Some(format!("Bearer {t}")),
-            None => self.0.basic.as_ref().map(|b| format!("Basic {b}")),
+            None => match &self.0.auth {
+                Some(RegistryAuth::Basic(b)) => Some(format!("Basic {b}")),
+                _ => None,
+            },
         }
     }
 
@@ -559,7 +625,7 @@ impl Client {
                 scopes.push(s);
             }
         }
-        bearer_token(ch, self.0.basic.as_deref(), &scopes).await
+        bearer_token(ch, self.0.auth.as_ref(), &scopes).await
     }
 
     fn status_error(&self, r: &Reference, what: &str, status: StatusCode, body: &[u8]) -> Error {

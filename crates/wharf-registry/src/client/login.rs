@@ -1,13 +1,18 @@
 //! `POST /auth` (`docker login`): checks credentials against a registry as docker does —
 //! `GET /v2/` anonymously; on a Basic challenge the same with the credentials, on a Bearer
-//! challenge a token fetched from the realm with them. The daemon stores nothing: the client
-//! keeps the credentials (`~/.docker/config.json`).
+//! challenge a token fetched from the realm with them, asking for a refresh token
+//! (`offline_token=true`, `client_id=docker`, moby's `loginV2`). A refresh token in the
+//! answer is the login's identity token, which the client keeps instead of the password.
+//! Credentials that are an identity token are checked with OAuth2's refresh grant. The
+//! daemon stores nothing: the client keeps the credentials (`~/.docker/config.json`).
 
 use axum::http::{header, StatusCode};
 use wharf_credentials::b64::encode as b64_encode;
 use wharf_types::ErrorKind;
 
-use super::http::{endpoint_for, get, parse_challenge, read_all, Endpoint};
+use super::http::{
+    endpoint_for, get, parse_challenge, read_all, refresh_grant, Endpoint, CLIENT_ID,
+};
 use super::Error;
 
 /// Docker Hub's login address, as docker's CLI and config.json spell it.
@@ -43,13 +48,16 @@ impl From<Error> for LoginError {
     }
 }
 
-/// Checks `user`/`password` against the registry at `server`.
+/// Checks `user`/`password` (or `identity_token`, when not empty) against the registry at
+/// `server`. Returns the identity token the registry's token server gave (a refresh token),
+/// or "" when it gave none.
 pub async fn login(
     server: &str,
     user: &str,
     password: &str,
+    identity_token: &str,
     insecure: &str,
-) -> Result<(), LoginError> {
+) -> Result<String, LoginError> {
     let ep: Endpoint = super::tls::negotiate(endpoint_for(&login_host(server), insecure)).await?;
     let url = ep.url("/v2/");
     let basic = b64_encode(format!("{user}:{password}").as_bytes());
@@ -67,7 +75,7 @@ pub async fn login(
     let resp = get(&url, None, None).await?;
     let status = resp.status();
     if status.is_success() {
-        return Ok(());
+        return Ok(String::new());
     }
     if status != StatusCode::UNAUTHORIZED {
         return Err(failed(status));
@@ -85,23 +93,34 @@ pub async fn login(
                     "registry's auth challenge has no realm",
                 )
             })?;
-            let query = {
-                let mut q = form_urlencoded::Serializer::new(String::new());
-                if let Some(s) = c.param("service") {
-                    q.append_pair("service", s);
-                }
-                q.append_pair("account", user);
-                q.append_pair("client_id", "docker");
-                q.append_pair("offline_token", "true");
-                q.finish()
+            let resp = if identity_token.is_empty() {
+                let query = {
+                    let mut q = form_urlencoded::Serializer::new(String::new());
+                    if let Some(s) = c.param("service") {
+                        q.append_pair("service", s);
+                    }
+                    q.append_pair("account", user);
+                    q.append_pair("client_id", CLIENT_ID);
+                    q.append_pair("offline_token", "true");
+                    q.finish()
+                };
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let token_url = format!("{realm}{sep}{query}");
+                get(&token_url, None, Some(&format!("Basic {basic}"))).await?
+            } else {
+                refresh_grant(realm, c.param("service"), identity_token, &[], false).await?
             };
-            let sep = if realm.contains('?') { '&' } else { '?' };
-            let token_url = format!("{realm}{sep}{query}");
-            let resp = get(&token_url, None, Some(&format!("Basic {basic}"))).await?;
             let status = resp.status();
-            let _ = read_all(resp, 1 << 20).await;
+            let body = read_all(resp, 1 << 20).await.unwrap_or_default();
             if status.is_success() {
-                Ok(())
+                // a refresh token is the identity token (distribution's client keeps it
+                // through `SetRefreshToken`); without one, the one used stays good
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let refresh = v
+                    .get("refresh_token")
+                    .and_then(|t| t.as_str())
+                    .filter(|t| !t.is_empty());
+                Ok(refresh.unwrap_or(identity_token).to_string())
             } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 Err(LoginError {
                     unauthorized: true,
@@ -118,7 +137,7 @@ pub async fn login(
             let resp = get(&url, None, Some(&format!("Basic {basic}"))).await?;
             let status = resp.status();
             if status.is_success() {
-                Ok(())
+                Ok(String::new())
             } else {
                 Err(failed(status))
             }

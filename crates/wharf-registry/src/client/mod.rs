@@ -13,7 +13,7 @@ pub mod search;
 pub mod tls;
 pub mod upload;
 
-pub use wharf_credentials::registry_auth_basic;
+pub use wharf_credentials::{registry_auth, RegistryAuth};
 
 use std::path::PathBuf;
 

@@ -6,10 +6,10 @@ use wharf_types::ErrorKind;
 use axum::http::{header, StatusCode};
 
 use super::http::{
-    basic_auth, bearer_token, endpoint_for, get, insecure_registries, parse_challenge, read_all,
+    bearer_token, endpoint_for, get, insecure_registries, parse_challenge, read_all, stored_auth,
     unavailable,
 };
-use super::Error;
+use super::{Error, RegistryAuth};
 
 /// One result, in the Engine API's shape.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -39,13 +39,13 @@ pub fn split_term(term: &str) -> (String, String) {
     ("index.docker.io".to_string(), term.to_string())
 }
 
-/// Searches; `limit` in 1..=100. `basic`: the client's credentials (`X-Registry-Auth`), else
+/// Searches; `limit` in 1..=100. `creds`: the client's credentials (`X-Registry-Auth`), else
 /// the daemon's config.json ones for that host; sent as Basic, or traded for a token when the
 /// registry's challenge is Bearer.
 pub async fn search(
     term: &str,
     limit: usize,
-    basic: Option<String>,
+    creds: Option<RegistryAuth>,
 ) -> Result<Vec<SearchResult>, Error> {
     let (index, remote) = split_term(term);
     // the index of Docker Hub is its own host, not registry-1's
@@ -60,8 +60,11 @@ pub async fn search(
         .append_pair("n", &limit.to_string())
         .finish();
     let url = ep.url(&format!("/v1/search?{q}"));
-    let basic = basic.or_else(|| basic_auth(&ep.host));
-    let auth = basic.as_ref().map(|b| format!("Basic {b}"));
+    let creds = creds.or_else(|| stored_auth(&ep.host));
+    let auth = match &creds {
+        Some(RegistryAuth::Basic(b)) => Some(format!("Basic {b}")),
+        _ => None,
+    };
     let mut resp = get(&url, Some("application/json"), auth.as_deref()).await?;
     // A token-auth registry answers 401 with a Bearer challenge (scope `registry:catalog:*`
     // from ours and distribution): a token for the scopes it names, asked with the same
@@ -79,7 +82,7 @@ pub async fn search(
             .split(' ')
             .map(str::to_string)
             .collect();
-        let token = bearer_token(&ch, basic.as_deref(), &scopes).await?;
+        let token = bearer_token(&ch, creds.as_ref(), &scopes).await?;
         let bearer = format!("Bearer {token}");
         resp = get(&url, Some("application/json"), Some(&bearer)).await?;
     }

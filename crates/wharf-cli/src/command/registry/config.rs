@@ -16,9 +16,5 @@ pub fn cli_error(e: wharf_credentials::Error) -> CliError {
 /// docker's `ResolveAuthConfig`, a failing helper counts as no credentials.
 pub fn registry_auth(key: &str) -> Option<String> {
     let c = wharf_credentials::get(key).ok()??;
-    Some(wharf_credentials::registry_auth_header(
-        &c.username,
-        &c.secret,
-        key,
-    ))
+    Some(wharf_credentials::registry_auth_header(&c, key))
 }

@@ -1,7 +1,9 @@
 //! `wharf login [-u USER] [-p PASS | --password-stdin] [SERVER]`: the daemon checks the
 //! credentials against the registry (`POST /auth`); on success they are stored as docker
 //! does: with the credential helper config.json names for the server (`credHelpers`,
-//! `credsStore`), else in config.json's `auths`.
+//! `credsStore`), else in config.json's `auths`. When the daemon answers an `IdentityToken`
+//! (the registry's token server gave a refresh token), that is stored instead of the
+//! password (`identitytoken`, or a helper's secret for the user `<token>`).
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
@@ -115,16 +117,27 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     let body = json!({"username": username, "password": password, "serveraddress": key});
     let client = ctx.client().await?;
-    client
+    let answer = client
         .call(
             Method::POST,
             "/auth",
             Body::Bytes(body.to_string().into(), "application/json"),
         )
         .await?;
+    // docker/cli `loginWithUsernameAndPassword`: an identity token from the registry is
+    // stored instead of the password
+    let identity_token = serde_json::from_slice::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| v.get("IdentityToken")?.as_str().map(str::to_string))
+        .filter(|t| !t.is_empty());
     let creds = wharf_credentials::Credentials {
         username,
-        secret: password,
+        secret: if identity_token.is_some() {
+            String::new()
+        } else {
+            password
+        },
+        identity_token,
     };
     let stored = wharf_credentials::store(&key, &creds).map_err(config::cli_error)?;
     if stored == wharf_credentials::Stored::File {
