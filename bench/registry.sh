@@ -22,14 +22,17 @@ if [ -z "${WHARF:-}" ]; then
 fi
 work=$(mktemp -d /var/tmp/wharf-bench-registry.XXXXXX)
 pids=()
+drop_root() { # a stopped daemon's data root, its nft table and bridge
+  if [ -f "$1/nft-table" ]; then
+    local t; t=$(cat "$1/nft-table"); nft delete table ip "$t" 2>/dev/null || true
+    ip link del "wh$(echo "${t#wharf_}" | cut -c1-8)" 2>/dev/null || true
+  fi
+  rm -rf "$1"
+}
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for r in "$work"/w*root; do
-    [ -f "$r/nft-table" ] || continue
-    t=$(cat "$r/nft-table"); nft delete table ip "$t" 2>/dev/null || true
-    ip link del "wh$(echo "${t#wharf_}" | cut -c1-8)" 2>/dev/null || true
-  done
+  for r in "$work"/w*root; do drop_root "$r"; done
   ip link del wbdocker2 2>/dev/null || true
   rm -rf "$work"
 }
@@ -85,12 +88,38 @@ pull_wharf() { # PORT NAME
   $WHARF -H "unix://$root.sock" pull -q "127.0.0.1:$1/bench/$2:1" >/dev/null
   t1=$(now)
   kill $p; wait $p 2>/dev/null || true
+  drop_root "$root"
   mbs "$bytes" "$t0" "$t1"
 }
-wp=(); wpw=()
-for i in $(seq "$RUNS"); do # alternating which registry goes first
-  if [ $((i % 2)) = 1 ]; then wp+=("$(pull_wharf "$dport" d1)"); wpw+=("$(pull_wharf "$wport" w1)")
-  else wpw+=("$(pull_wharf "$wport" w1)"); wp+=("$(pull_wharf "$dport" d1)"); fi
+pull_docker() { # RUN: a fresh dockerd on its own data root pulls from distribution
+  local i=$1 droot="$work/droot$1" p t0 t1
+  ip link add wbdocker2 type bridge 2>/dev/null || true
+  ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
+  ip link set wbdocker2 up
+  dockerd --data-root "$droot" --exec-root "$work/dexec$i" --pidfile "$work/d$i.pid" \
+    -H "unix://$work/d$i.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd$i.log" 2>&1 &
+  p=$!
+  for _ in $(seq 200); do docker -H "unix://$work/d$i.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+  settle
+  t0=$(now)
+  docker -H "unix://$work/d$i.sock" pull -q "127.0.0.1:$dport/bench/d1:1" >/dev/null
+  t1=$(now)
+  kill $p; wait $p 2>/dev/null || true
+  rm -rf "$droot" "$work/dexec$i"
+  mbs "$bytes" "$t0" "$t1"
+}
+# The pulls of both clients are interleaved, run by run, so that both see the same machine
+# (this 2-core machine's disk and CPU are shared: figures taken minutes apart differed 3x).
+have_docker=$(command -v dockerd >/dev/null && echo 1 || true)
+wp=(); wpw=(); dp=(); pairs=()
+for i in $(seq "$RUNS"); do # alternating who goes first
+  if [ $((i % 2)) = 1 ]; then
+    a=$(pull_wharf "$dport" d1); [ -n "$have_docker" ] && b=$(pull_docker "$i"); wpw+=("$(pull_wharf "$wport" w1)")
+  else
+    wpw+=("$(pull_wharf "$wport" w1)"); [ -n "$have_docker" ] && b=$(pull_docker "$i"); a=$(pull_wharf "$dport" d1)
+  fi
+  wp+=("$a")
+  if [ -n "$have_docker" ]; then dp+=("$b"); pairs+=("$(python3 -c "print(round($a/max($b,1),2))")"); fi
 done
 echo "pull (wharf client) from distribution: $(median "${wp[@]}") MB/s; from wharf registry: $(median "${wpw[@]}") MB/s"
 
@@ -150,26 +179,9 @@ else
   echo "docker: dockerd not installed; no push comparison"
 fi
 
-if command -v dockerd >/dev/null; then
-  ip link add wbdocker2 type bridge 2>/dev/null || true
-  ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
-  ip link set wbdocker2 up
-  dp=()
-  for i in $(seq "$RUNS"); do
-    droot="$work/droot$i"
-    dockerd --data-root "$droot" --exec-root "$work/dexec$i" --pidfile "$work/d$i.pid" \
-      -H "unix://$work/d$i.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd$i.log" 2>&1 &
-    p=$!
-    for _ in $(seq 200); do docker -H "unix://$work/d$i.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
-    settle
-    t0=$(now)
-    docker -H "unix://$work/d$i.sock" pull -q "127.0.0.1:$dport/bench/d1:1" >/dev/null
-    t1=$(now)
-    kill $p; wait $p 2>/dev/null || true
-    dp+=("$(mbs "$bytes" "$t0" "$t1")")
-  done
+if [ -n "$have_docker" ]; then
   echo "pull (docker) from distribution: $(median "${dp[@]}") MB/s"
-  echo "ratio pull wharf/docker: $(python3 -c "print(round($(median "${wp[@]}")/max($(median "${dp[@]}"),1),2))")"
+  echo "ratio pull wharf/docker: $(python3 -c "print(round($(median "${wp[@]}")/max($(median "${dp[@]}"),1),2))") (run by run: ${pairs[*]})"
 else
   echo "docker: dockerd not installed; no comparison"
 fi
