@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs Wharf on a pure cgroup v2 host: a Debian 6.1 kernel booted under qemu/KVM with every
+# Runs Wharf on a pure cgroup v2 host: a Debian 6.1 kernel booted under qemu (KVM, or TCG
+# where KVM cannot boot a guest) with every
 # v1 controller disabled (cgroup_no_v1=all), an initramfs of static busybox, the given
 # `wharf` binary and its shared libraries, and the checks of tests/vm/guest-init.sh. Prints
 # the guest's serial console; the checks' lines are `PASS name` / `FAIL name: detail`, and
@@ -9,7 +10,9 @@
 #
 # Exit: 0 all passed, 1 a check failed or the VM did not finish, 77 skipped (no /dev/kvm).
 # The kernel package is fetched once with `apt-get download` and unpacked (not installed)
-# under $WHARF_VM_CACHE (default /var/tmp/wharf-vm). The VM has no network device.
+# under $WHARF_VM_CACHE (default /var/tmp/wharf-vm; older kernel packages there are removed).
+# The VM has no network device. WHARF_VM_ACCEL=kvm|tcg skips the KVM probe;
+# WHARF_VM_TIMEOUT (s, default 300) bounds qemu; WHARF_VM_KARGS replaces `quiet loglevel=1`.
 set -euo pipefail
 
 WHARF=${1:?usage: tests/vm/cgroup-v2.sh path/to/wharf}
@@ -40,6 +43,9 @@ if [ ! -e "$KDIR/.done" ]; then
   dpkg-deb -x "$KDIR"/deb/*.deb "$KDIR/root"
   rm -rf "$KDIR/deb"
   touch "$KDIR/.done"
+  for old in "$CACHE"/linux-image-*; do
+    [ "$old" = "$KDIR" ] || rm -rf "$old"
+  done
 fi
 flock -u 9
 KVER=$(ls "$KDIR/root/lib/modules")

@@ -74,7 +74,8 @@ while [ ! -S $SOCK ] && [ $i -lt 200 ]; do
   sleep 0.1
   i=$((i + 1))
 done
-w() { wharf -H unix://$SOCK "$@"; }
+# Bounded, so that a hung command fails its check instead of the whole VM's timeout.
+w() { timeout 120 wharf -H unix://$SOCK "$@"; }
 if w version >/dev/null 2>&1; then pass daemon_up; else fail daemon_up "$(cat /run/daemon.log)"; fi
 
 # The busybox image, as the e2e tests make it.
