@@ -53,6 +53,7 @@ VMLINUZ="$KDIR/root/boot/vmlinuz-$KVER"
 
 WORK=$(mktemp -d /var/tmp/wharf-vm-run.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM
 R="$WORK/initramfs"
 mkdir -p "$R"/{bin,dev,proc,sys,etc,lib/modules,tmp,run,var}
 cp "$BUSYBOX" "$R/bin/busybox"
