@@ -8,8 +8,10 @@ set -euo pipefail
 # Run: busybox-static (the seed image), iproute2, tini (its static build is `--init`; docs/adr-0005-init.md).
 # Test and bench references: docker.io (a real Docker engine beside ours, and its CLI), hyperfine.
 # openssl: the registry TLS tests make a throwaway CA and certificate with its CLI.
+# qemu-system-x86 + cpio: the cgroup v2 test boots a Debian kernel (fetched with apt-get download,
+# not installed) in a VM from an initramfs (tests/vm/cgroup-v2.sh; docs/adr-0013-cgroup-v2.md).
 # python3-docker is the Docker SDK used by the interop tests where pip's is absent.
-PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose openssl git)
+PKGS=(pkg-config libseccomp-dev busybox-static iproute2 nftables wrk tini hyperfine docker.io ca-certificates docker-registry skopeo docker-compose openssl git qemu-system-x86 cpio)
 
 missing=()
 for p in "${PKGS[@]}"; do

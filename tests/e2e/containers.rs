@@ -488,6 +488,13 @@ fn container_cgroups_hold_its_processes_only_with_its_limits() {
         std::fs::read_to_string(mem).expect("memory limit").trim(),
         "33554432"
     );
+    // Docker: `--memory-swap` unset is twice `-m` (where swap accounting is on).
+    let memsw = std::path::Path::new("/sys/fs/cgroup/memory/wharf")
+        .join(id)
+        .join("memory.memsw.limit_in_bytes");
+    if let Ok(v) = std::fs::read_to_string(memsw) {
+        assert_eq!(v.trim(), "67108864");
+    }
     // sleep 600 + sh + 3 sleeps: past the limit of 3.
     let o = d.wharf(&[
         "exec",

@@ -3,6 +3,7 @@
 
 mod archive;
 mod build;
+mod cgroup_v2;
 mod common;
 mod compose;
 mod containers;

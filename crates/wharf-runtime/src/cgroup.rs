@@ -21,6 +21,19 @@ pub fn memory_dir(cgroups_path: &str) -> PathBuf {
     }
 }
 
+/// Whether the host can limit a container's swap, as docker's `SwapLimit`: v2 with the
+/// memory controller (`memory.swap.max`), v1 with swap accounting (`memory.memsw.*`).
+pub fn swap_limit_supported() -> bool {
+    if is_unified() {
+        std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+    } else {
+        Path::new(ROOT)
+            .join("memory/memory.memsw.limit_in_bytes")
+            .exists()
+    }
+}
+
 /// `--oom-kill-disable` on a cgroup v1 host (`memory.oom_control` = 1); nothing on v2,
 /// which has no such switch. Best effort, as docker: a kernel without it just kills.
 pub fn disable_oom_killer(cgroups_path: &str) {

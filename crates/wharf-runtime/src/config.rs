@@ -201,6 +201,10 @@ pub struct Stats {
     pub memory_usage: u64,
     /// Bytes; `u64::MAX`-ish when unlimited (as the kernel reports it).
     pub memory_limit: u64,
+    /// Inactive page cache (`memory.stat`: v1 `total_inactive_file`, v2 `inactive_file`),
+    /// which docker's CLI subtracts from the usage it shows.
+    #[serde(default)]
+    pub memory_inactive_file: u64,
     pub cpu_usage_ns: u64,
     pub pids: u64,
 }

@@ -848,6 +848,10 @@ impl Runtime for LibcontainerRuntime {
         Ok(Stats {
             memory_usage: s.memory.memory.usage,
             memory_limit: s.memory.memory.limit,
+            memory_inactive_file: ["total_inactive_file", "inactive_file"]
+                .iter()
+                .find_map(|k| s.memory.stats.get(*k).copied())
+                .unwrap_or(0),
             cpu_usage_ns: s.cpu.usage.usage_total,
             pids: s.pids.current,
         })

@@ -138,7 +138,7 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
 /// not used: it mounts every controller read-write whatever the options say (a container
 /// could raise its own memory and pids limits), and re-reads the mount table once per
 /// controller. Returns whether it made the v1 layout; otherwise (v2) the runtime's
-/// `cgroup` mount, read-only.
+/// `cgroup` mount, read-only unless privileged (docs/adr-0013-cgroup-v2.md).
 fn cgroup_mounts(
     cfg: &ContainerConfig,
     attach: Option<&crate::cgroup::V1Attach>,
@@ -150,7 +150,13 @@ fn cgroup_mounts(
         None => crate::cgroup::v1_hierarchies(),
     };
     if hierarchies.is_empty() {
-        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+        // cgroup v2: the container's own cgroup (its cgroup namespace's root), read-only
+        // unless privileged, as docker's. libcontainer mounts cgroup2 with these flags.
+        let mut opts = vec!["nosuid", "noexec", "nodev", "relatime"];
+        if !cfg.privileged {
+            opts.push("ro");
+        }
+        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": opts}));
         return false;
     }
     mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "nodev", "mode=755"]}));
@@ -435,7 +441,15 @@ pub fn build_spec_with(
     if let Some(m) = cfg.memory {
         mem["limit"] = json!(m);
     }
-    if let Some(s) = cfg.memory_swap {
+    // Docker: `--memory-swap` unset (or 0) with `-m` is twice `-m` (memory plus as much
+    // swap), where the host can limit swap; -1 is unlimited.
+    let swap = match (cfg.memory, cfg.memory_swap) {
+        (Some(m), None) if m > 0 && crate::cgroup::swap_limit_supported() => {
+            Some(m.saturating_mul(2))
+        }
+        (_, s) => s,
+    };
+    if let Some(s) = swap {
         mem["swap"] = json!(s);
     }
     if let Some(r) = x.memory_reservation.filter(|r| *r > 0) {

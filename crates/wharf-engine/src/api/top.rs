@@ -129,8 +129,24 @@ pub fn docker_stats(id: &str, name: &str, raw: &Value, prev: &Value) -> Value {
         "pids_stats": { "current": n("pids"), "limit": raw.get("pids_limit").cloned().unwrap_or(Value::Null) },
         "cpu_stats": cpu,
         "precpu_stats": prev.get("cpu_stats").cloned().unwrap_or(json!({ "cpu_usage": { "total_usage": 0 }, "throttling_data": {} })),
-        "memory_stats": { "usage": n("memory_usage"), "limit": limit, "stats": { "cache": n("memory_cache") } },
+        "memory_stats": { "usage": n("memory_usage"), "limit": limit, "stats": { "cache": n("memory_cache"), "inactive_file": n("memory_inactive_file") } },
         "blkio_stats": {},
         "networks": {},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_pass_the_inactive_page_cache_for_the_cli_to_subtract() {
+        let raw = json!({"memory_usage": 10_000_000u64, "memory_limit": 33_554_432u64, "memory_inactive_file": 4_000_000u64, "cpu_usage_ns": 5u64, "pids": 1u64});
+        let s = docker_stats("id", "/n", &raw, &json!({}));
+        assert_eq!(s["memory_stats"]["usage"], 10_000_000);
+        assert_eq!(s["memory_stats"]["stats"]["inactive_file"], 4_000_000);
+        // A shim from before the field: 0, nothing subtracted.
+        let s = docker_stats("id", "/n", &json!({"memory_usage": 1u64}), &json!({}));
+        assert_eq!(s["memory_stats"]["stats"]["inactive_file"], 0);
+    }
 }
