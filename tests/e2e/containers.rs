@@ -494,6 +494,12 @@ fn container_cgroups_hold_its_processes_only_with_its_limits() {
         .join("memory.memsw.limit_in_bytes");
     if let Ok(v) = std::fs::read_to_string(memsw) {
         assert_eq!(v.trim(), "67108864");
+        // and `inspect` shows it, as docker's does
+        assert_eq!(
+            d.ok(&["inspect", "-f", "{{.HostConfig.MemorySwap}}", "cg"])
+                .trim(),
+            "67108864"
+        );
     }
     // sleep 600 + sh + 3 sleeps: past the limit of 3.
     let o = d.wharf(&[

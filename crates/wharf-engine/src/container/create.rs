@@ -126,6 +126,15 @@ pub fn build(
         });
     }
     validate_host_config(&host_config)?;
+    // As docker's daemon: a memory limit without `--memory-swap` allows as much swap again,
+    // and `inspect` shows that (where the host can limit swap; the runtime applies it).
+    if let Some(m) = host_config.memory.filter(|m| *m > 0) {
+        if host_config.memory_swap.unwrap_or(0) == 0
+            && wharf_runtime::cgroup::swap_limit_supported()
+        {
+            host_config.memory_swap = Some(m.saturating_mul(2));
+        }
+    }
     let endpoints = d.endpoints_for_create(&host_config, body.networking_config.as_ref())?;
 
     let mut config = ContainerConfig {
