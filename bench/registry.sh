@@ -91,21 +91,24 @@ pull_wharf() { # PORT NAME
   drop_root "$root"
   mbs "$bytes" "$t0" "$t1"
 }
-pull_docker() { # RUN: a fresh dockerd on its own data root pulls from distribution
-  local i=$1 droot="$work/droot$1" p t0 t1
+start_dockerd() { # NAME: a private dockerd on $work/<NAME>.sock with its own roots; sets dockerd_pid
   ip link add wbdocker2 type bridge 2>/dev/null || true
   ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
   ip link set wbdocker2 up
-  dockerd --data-root "$droot" --exec-root "$work/dexec$i" --pidfile "$work/d$i.pid" \
-    -H "unix://$work/d$i.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd$i.log" 2>&1 &
-  p=$!
-  for _ in $(seq 200); do docker -H "unix://$work/d$i.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+  dockerd --data-root "$work/$1root" --exec-root "$work/$1exec" --pidfile "$work/$1.pid" \
+    -H "unix://$work/$1.sock" --bridge wbdocker2 --iptables=false > "$work/dockerd-$1.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 200); do docker -H "unix://$work/$1.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+}
+pull_docker() { # RUN: a fresh dockerd on its own data root pulls from distribution
+  local i=$1 droot="$work/d$1root" p t0 t1
+  start_dockerd "d$i"; p=$dockerd_pid
   settle
   t0=$(now)
   docker -H "unix://$work/d$i.sock" pull -q "127.0.0.1:$dport/bench/d1:1" >/dev/null
   t1=$(now)
   kill $p; wait $p 2>/dev/null || true
-  rm -rf "$droot" "$work/dexec$i"
+  rm -rf "$droot" "$work/d${i}exec"
   mbs "$bytes" "$t0" "$t1"
 }
 # The pulls of both clients are interleaved, run by run, so that both see the same machine
@@ -152,14 +155,8 @@ done
 echo "push (wharf client) into distribution: first (compressing) $(median "${wpc[@]}") MB/s; warm (cached compression) $([ ${#wpw[@]} -gt 0 ] && median "${wpw[@]}" || echo n/a) MB/s"
 
 if command -v dockerd >/dev/null; then
-  ip link add wbdocker2 type bridge 2>/dev/null || true
-  ip addr add 10.253.0.1/24 dev wbdocker2 2>/dev/null || true
-  ip link set wbdocker2 up
   dsock="$work/dpush.sock"
-  dockerd --data-root "$work/dpushroot" --exec-root "$work/dpushexec" --pidfile "$work/dpush.pid" \
-    -H "unix://$dsock" --bridge wbdocker2 --iptables=false > "$work/dockerd-push.log" 2>&1 &
-  dpid=$!; pids+=("$dpid")
-  for _ in $(seq 200); do docker -H "unix://$dsock" info >/dev/null 2>&1 && break; sleep 0.1; done
+  start_dockerd dpush; dpid=$dockerd_pid; pids+=("$dpid")
   dl=$(docker -H "unix://$dsock" load -q -i "$work/img.tar" | sed -n 's/^Loaded image: //p' | head -1)
   dpu=()
   for i in $(seq "$RUNS"); do
