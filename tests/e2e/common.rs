@@ -225,6 +225,20 @@ impl Daemon {
                 .stderr(Stdio::null())
                 .status();
         }
+        // What the daemon keeps mounted in its data root beyond its own life (volumes with
+        // mount options stay mounted until removed, as a real daemon's do).
+        let root = self.data_root().display().to_string();
+        let mut points: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&format!("{root}/")))
+            .map(str::to_string)
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = rustix::mount::unmount(p.as_str(), rustix::mount::UnmountFlags::DETACH);
+        }
     }
 }
 

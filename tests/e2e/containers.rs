@@ -690,6 +690,20 @@ fn concurrent_runs_all_succeed_and_leave_nothing() {
         .map(|r| r.count())
         .unwrap_or(0);
     assert_eq!(left, 0, "container directories left behind");
+    // Removed containers' files go through the trash, deleted in the background.
+    let trash = d.data_root().join("trash");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let n = std::fs::read_dir(&trash).map(|r| r.count()).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} removed containers still in the trash"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -662,4 +662,11 @@ fn volumes_from_filters_and_tmpfs_volumes() {
     d.ok(&["rm", "-f", "-v", "src"]);
     let left = d.ok(&["volume", "ls", "-q"]);
     assert_eq!(left, "lonely\nshared\ntv\n", "rm -v keeps named volumes");
+    // Removing the tmpfs volume unmounts it.
+    d.ok(&["volume", "rm", "tv"]);
+    assert!(
+        mounts_under(&d.data_root()).is_empty(),
+        "{:?}",
+        mounts_under(&d.data_root())
+    );
 }

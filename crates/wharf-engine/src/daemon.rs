@@ -114,6 +114,7 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         tracing::error!(error = %e, "networking is not available");
     }
     daemon.recover();
+    crate::container::empty_trash(&args.data_root);
     // Builds that a crash interrupted: their read-only views and scratch directories.
     let builds = args.data_root.join("build");
     if builds.exists() {

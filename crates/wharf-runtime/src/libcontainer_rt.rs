@@ -239,15 +239,19 @@ fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
 /// The container's cgroups prepared for [`build_in_child`], or `None` for libcontainer's
 /// own cgroup handling: on cgroup v2 hosts, from a multi-threaded caller (a fork could
 /// inherit a lock another thread holds) or one that is not a child subreaper, with a mount that propagates back to the host
-/// (the child's mount namespace is a slave), or with `WHARF_CGROUP_PROCS=1`.
+/// (the child's mount namespace is a slave) or binds the host's cgroup hierarchies (hidden
+/// in the child), or with `WHARF_CGROUP_PROCS=1`.
 fn fast_cgroup_entry(cfg: &ContainerConfig) -> Option<cgroup::V1Attach> {
     if std::env::var_os("WHARF_CGROUP_PROCS").is_some_and(|v| v == "1")
         || !cgroup::single_threaded()
         || !is_child_subreaper()
-        || cfg
-            .mounts
-            .iter()
-            .any(|m| m.options.iter().any(|o| o == "shared" || o == "rshared"))
+        || cfg.mounts.iter().any(|m| {
+            m.options.iter().any(|o| o == "shared" || o == "rshared")
+                // The child hides the hierarchies: a bind of (or into) them would be empty.
+                || (m.source.is_absolute()
+                    && (Path::new(cgroup::ROOT).starts_with(&m.source)
+                        || m.source.starts_with(cgroup::ROOT)))
+        })
     {
         return None;
     }
@@ -300,6 +304,9 @@ fn build_in_child(
         let Some(res) = resources else {
             return Ok(());
         };
+        if attach.apply_limits(&res)? {
+            return Ok(());
+        }
         let m = libcgroups::v1::Manager::new(Path::new(&cgroups_path))
             .map_err(|e| format!("failed to set up its cgroups: {e}"))?;
         let opt = ControllerOpt {

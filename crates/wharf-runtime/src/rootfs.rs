@@ -169,8 +169,12 @@ pub fn sanitize_mountpoints(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unmount the rootfs (lazily: a straggling process must not keep it busy) and remove the
-/// runtime's dirs, keeping `upper/` (the engine removes it on `rm`).
+/// Unmount the rootfs (lazily: a straggling process must not keep it busy). The directories
+/// stay: `rootfs/`, `work/`, `bundle/` and `upper/` are reused as they are by the next start
+/// (the mount is idempotent, `config.json` is rewritten) and the engine removes the whole
+/// state dir on `rm`. Removing them here cost ≈ 1.5 ms of every `run --rm` on an ext4 data
+/// root (each freed directory block is a synchronous discard with `-o discard`), only for the
+/// engine to remove the rest a moment later.
 pub fn teardown(layout: &Layout) -> Vec<Error> {
     let mut errors = Vec::new();
     let rootfs = layout.rootfs();
@@ -184,22 +188,6 @@ pub fn teardown(layout: &Layout) -> Vec<Error> {
         {
             errors.push(Error::io("unmount rootfs", &rootfs, e.into()));
             break;
-        }
-    }
-    // Never recurse into the mount point: if the unmount failed, that would delete the
-    // container's files through the overlay.
-    for d in [rootfs, layout.empty()] {
-        if let Err(e) = std::fs::remove_dir(&d) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                errors.push(Error::io("remove", &d, e));
-            }
-        }
-    }
-    for d in [layout.work(), layout.bundle()] {
-        if let Err(e) = std::fs::remove_dir_all(&d) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                errors.push(Error::io("remove", &d, e));
-            }
         }
     }
     errors

@@ -848,7 +848,7 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
             if dir.exists() {
                 unmount_under(&dir);
-                remove_dir_all_no_follow(&dir).map_err(|e| {
+                discard_dir(&d.data_root, &dir).map_err(|e| {
                     ApiError::internal(format!(
                         "failed to remove container directory {}: {e}",
                         dir.display()
@@ -1009,6 +1009,60 @@ pub fn unmount_under(dir: &Path) {
             tracing::warn!(path = p, error = %e, "failed to unmount a container leftover");
         }
     }
+}
+
+/// Where removed containers' directories wait for their deletion (`<data_root>/trash`).
+fn trash_dir(data_root: &Path) -> PathBuf {
+    data_root.join("trash")
+}
+
+/// Removes `dir` (a container's directory, nothing mounted under it any more) as far as
+/// anyone can see at once: it is renamed into the data root's trash and deleted there by a
+/// background thread. The deletion of a write layer is slow on a filesystem mounted with
+/// `discard` (each freed block is a synchronous discard), and `run --rm` waits for the
+/// removal. A crash before the thread is done leaves the tree in the trash, which the next
+/// daemon start empties ([`empty_trash`]). Where the rename is impossible, the tree is
+/// deleted in place, as before.
+pub fn discard_dir(data_root: &Path, dir: &Path) -> std::io::Result<()> {
+    let trash = trash_dir(data_root);
+    let name = format!(
+        "{}-{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("dir"),
+        wharf_types::id::random_id().get(..12).unwrap_or("0")
+    );
+    let dest = trash.join(name);
+    let renamed = match std::fs::rename(dir, &dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !trash.exists() => {
+            std::fs::create_dir_all(&trash).and_then(|()| std::fs::rename(dir, &dest))
+        }
+        r => r,
+    };
+    if let Err(e) = renamed {
+        tracing::debug!(dir = %dir.display(), error = %e, "removing in place");
+        return remove_dir_all_no_follow(dir);
+    }
+    std::thread::spawn(move || {
+        if let Err(e) = remove_dir_all_no_follow(&dest) {
+            tracing::warn!(dir = %dest.display(), error = %e, "failed to delete a removed container's files");
+        }
+    });
+    Ok(())
+}
+
+/// At daemon start: deletes what a previous daemon left in the trash, in the background.
+pub fn empty_trash(data_root: &Path) {
+    let trash = trash_dir(data_root);
+    if !trash.exists() {
+        return;
+    }
+    std::thread::spawn(move || {
+        unmount_under(&trash);
+        for e in std::fs::read_dir(&trash).into_iter().flatten().flatten() {
+            if let Err(err) = remove_dir_all_no_follow(&e.path()) {
+                tracing::warn!(dir = %e.path().display(), error = %err, "failed to empty the trash");
+            }
+        }
+    });
 }
 
 /// Removes a directory tree without ever following a symlink the container made
