@@ -193,7 +193,7 @@ pub fn assert_clean(cfg: &ContainerConfig, pid: i32) {
         "process {pid} left"
     );
     if cfg.state_dir.exists() {
-        let mut names: Vec<String> = std::fs::read_dir(&cfg.state_dir)
+        let names: Vec<String> = std::fs::read_dir(&cfg.state_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
