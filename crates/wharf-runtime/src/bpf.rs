@@ -24,6 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// Changes whenever [`compile`] would build a different program for the same profile.
+const COMPILER: &str = "tree-2";
+
 /// CAP_SYS_ADMIN's bit.
 pub const CAP_SYS_ADMIN: u32 = 21;
 
@@ -62,6 +65,14 @@ pub fn compile(oci: &Value) -> Result<Vec<u8>> {
         ctx.add_arch(arch).map_err(bad)?;
     }
     ctx.set_ctl_nnp(false).map_err(bad)?;
+    // A binary tree of syscall numbers instead of libseccomp's default linear list (Docker's
+    // profile is ~690 instructions): the kernel then builds its per-syscall action cache
+    // at install time by emulating a few dozen instructions per syscall number instead of
+    // hundreds, and every syscall the cache does not cover is decided in fewer steps.
+    // libseccomp < 2.5 has no such setting; the linear filter is just as correct.
+    if let Err(e) = ctx.set_ctl_optimize(2) {
+        tracing::debug!(error = %e, "seccomp filter without the binary tree");
+    }
     for rule in oci["syscalls"].as_array().into_iter().flatten() {
         let act = action(&rule["action"], &rule["errnoRet"])?;
         if act == default {
@@ -127,8 +138,10 @@ fn validate(bpf: &[u8]) -> Result<()> {
 
 /// The compiled filter for `oci`, from `cache_dir` when present (written atomically).
 pub fn cached(cache_dir: &Path, oci: &Value) -> Result<Vec<u8>> {
+    // The compiler's own version is part of the key: a cache made by an older build (a
+    // linear filter) is not reused by one that builds another program.
     let key = hex(&Sha256::digest(
-        format!("{}|{}", std::env::consts::ARCH, oci).as_bytes(),
+        format!("{COMPILER}|{}|{}", std::env::consts::ARCH, oci).as_bytes(),
     ));
     let path = cache_dir.join(format!("{key}.bpf"));
     if let Ok(b) = std::fs::read(&path) {
