@@ -120,6 +120,18 @@ fn detached_container_lifecycle_and_cleanup() {
     let o = d.wharf(&["exec", "sleeper", "sh", "-c", "echo in-exec; exit 5"]);
     assert_eq!(o.status.code(), Some(5));
     assert_eq!(stdout(&o), "in-exec\n");
+    // An exec runs in the container's cgroups (entered without the kernel's global lock on
+    // v1, docs/adr-0012-cgroup-entry.md): each is the root of its cgroup namespace.
+    let cg = d.ok(&["exec", "sleeper", "cat", "/proc/self/cgroup"]);
+    for l in cg
+        .lines()
+        .filter(|l| !l.contains("name=") && !l.starts_with("0::"))
+    {
+        assert!(
+            l.ends_with(":/"),
+            "exec outside the container's cgroups: {cg}"
+        );
+    }
 
     let inspect: serde_json::Value =
         serde_json::from_str(&d.ok(&["inspect", "sleeper"])).expect("json");

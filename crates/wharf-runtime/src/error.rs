@@ -51,8 +51,14 @@ pub enum Error {
         source: Box<libcontainer::error::LibcontainerError>,
     },
     /// A create run in a forked child (see `cgroup::V1Attach`), whose error came back as text.
-    #[error("libcontainer failed to create container {id}: {reason}")]
-    Create { id: String, reason: String },
+    /// A create or exec run in a forked child (see `cgroup::V1Attach`), whose error came
+    /// back as text.
+    #[error("libcontainer failed to {op} container {id}: {reason}")]
+    Create {
+        op: &'static str,
+        id: String,
+        reason: String,
+    },
     #[error("failed to {op} cgroup of container {id}: {reason}")]
     Cgroup {
         op: &'static str,

@@ -181,7 +181,16 @@ impl LibcontainerRuntime {
             .with_systemd(false)
             .with_detach(true);
         let pid = match &attach {
-            Some(a) => build_in_child(&cfg.id, move || builder.build(), resources, a)?,
+            Some(a) => {
+                let build = move || {
+                    builder.build().map_err(|e| error_chain(&e)).and_then(|c| {
+                        c.pid()
+                            .map(|p| p.as_raw())
+                            .ok_or_else(|| "no pid after create".to_string())
+                    })
+                };
+                build_in_child("create", &cfg.id, build, resources, a)?
+            }
             None => builder
                 .build()
                 .map_err(lc("create", &cfg.id))?
@@ -242,10 +251,20 @@ fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
 /// (the child's mount namespace is a slave) or binds the host's cgroup hierarchies (hidden
 /// in the child), or with `WHARF_CGROUP_PROCS=1`.
 fn fast_cgroup_entry(cfg: &ContainerConfig) -> Option<cgroup::V1Attach> {
+    fast_cgroup_entry_for(&cfg.id, &cfg.state_dir, &cfg.mounts)
+}
+
+/// [`fast_cgroup_entry`] for container `id` (state in `state_dir`) with bind `mounts`; an
+/// exec passes none (it joins the container's mount namespace as it is).
+fn fast_cgroup_entry_for(
+    id: &str,
+    state_dir: &Path,
+    mounts: &[crate::config::Mount],
+) -> Option<cgroup::V1Attach> {
     if std::env::var_os("WHARF_CGROUP_PROCS").is_some_and(|v| v == "1")
         || !cgroup::single_threaded()
         || !is_child_subreaper()
-        || cfg.mounts.iter().any(|m| {
+        || mounts.iter().any(|m| {
             m.options.iter().any(|o| o == "shared" || o == "rshared")
                 // The child hides the hierarchies: a bind of (or into) them would be empty.
                 || (m.source.is_absolute()
@@ -255,7 +274,7 @@ fn fast_cgroup_entry(cfg: &ContainerConfig) -> Option<cgroup::V1Attach> {
     {
         return None;
     }
-    match cgroup::V1Attach::prepare(&spec::cgroups_path(&cfg.id), &cfg.state_dir) {
+    match cgroup::V1Attach::prepare(&spec::cgroups_path(id), state_dir) {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "cgroup fast entry unavailable; libcontainer moves the task");
@@ -280,8 +299,9 @@ fn is_child_subreaper() -> bool {
 /// the child's child (CLONE_PARENT); when the child exits it is reparented to the nearest
 /// subreaper (the shim).
 fn build_in_child(
+    op: &'static str,
     id: &str,
-    build: impl FnOnce() -> std::result::Result<Container, libcontainer::error::LibcontainerError>,
+    build: impl FnOnce() -> std::result::Result<Pid, String>,
     resources: Option<oci_spec::runtime::LinuxResources>,
     attach: &cgroup::V1Attach,
 ) -> Result<Pid> {
@@ -328,12 +348,9 @@ fn build_in_child(
     }
     if child == 0 {
         drop(rd);
-        let outcome = attach
-            .enter_hidden(apply)
-            .and_then(|()| build().map_err(|e| error_chain(&e)))
-            .and_then(|c| c.pid().ok_or_else(|| "no pid after create".to_string()));
+        let outcome = attach.enter_hidden(apply).and_then(|()| build());
         let (mut msg, code) = match outcome {
-            Ok(pid) => (format!("ok {}", pid.as_raw()), 0),
+            Ok(pid) => (format!("ok {pid}"), 0),
             Err(e) => (format!("err {e}"), 1),
         };
         // One write that fits the pipe's buffer: the child never blocks on it.
@@ -362,12 +379,14 @@ fn build_in_child(
         Some(("ok", pid)) => pid.parse::<Pid>().map_err(|e| cg_err("read pid of")(&e))?,
         Some(("err", reason)) => {
             return Err(Error::Create {
+                op,
                 id: id.to_string(),
                 reason: reason.to_string(),
             })
         }
         _ => {
             return Err(Error::Create {
+                op,
                 id: id.to_string(),
                 reason: format!(
                     "the creating process ended without an outcome (status {status:#x})"
@@ -816,14 +835,39 @@ impl Runtime for LibcontainerRuntime {
         let n = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
         let path = bundle.join(format!("exec-{}-{n}.json", std::process::id()));
         std::fs::write(&path, process.to_string()).map_err(|e| Error::io("write", &path, e))?;
-        let result = self
+        let builder = self
             .builder(id, stdio, executor)?
             .as_tenant()
             .with_process(Some(&path))
-            .with_detach(true)
-            .build()
-            .map(|pid| pid.as_raw())
-            .map_err(lc("exec in", id));
+            .with_detach(true);
+        // As for create (docs/adr-0012-cgroup-entry.md): from a forked child that enters the
+        // container's cgroups without the kernel's global lock, where the caller allows it.
+        // Not under a pids limit: the forked child would count against it while the exec
+        // starts (libcontainer's own path moves only its intermediate process, as runc moves
+        // only `runc init`), and an exec docker starts could fail.
+        let attach = bundle
+            .parent()
+            .and_then(|state_dir| fast_cgroup_entry_for(id, state_dir, &[]))
+            .filter(|a| {
+                a.dir_of("pids").is_none_or(|d| {
+                    std::fs::read_to_string(d.join("pids.max")).is_ok_and(|v| v.trim() == "max")
+                })
+            });
+        let result = match &attach {
+            Some(a) => {
+                let build = move || {
+                    builder
+                        .build()
+                        .map(|p| p.as_raw())
+                        .map_err(|e| error_chain(&e))
+                };
+                build_in_child("exec in", id, build, None, a)
+            }
+            None => builder
+                .build()
+                .map(|pid| pid.as_raw())
+                .map_err(lc("exec in", id)),
+        };
         let _ = std::fs::remove_file(&path);
         result
     }
