@@ -166,6 +166,8 @@ pub fn zygote_main(run_shim: fn(Vec<OsString>) -> i32) -> i32 {
             return 1;
         }
     };
+    // What every shim would otherwise compute for itself.
+    wharf_runtime::spec::warm_up();
     let control = rustix::stdio::stdin();
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
