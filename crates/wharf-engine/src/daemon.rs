@@ -140,6 +140,18 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         .await
         .context("serving the API")?;
     let _ = fs::remove_file(&sock);
+    // Stopping with no container running, the daemon leaves no runtime state under /run: its
+    // runtime root then holds only the seccomp cache (rebuilt on demand). Anything else in it
+    // keeps it.
+    if daemon
+        .containers
+        .list()
+        .iter()
+        .all(|c| !c.state.status.is_live())
+    {
+        let _ = fs::remove_dir_all(daemon.runtime_root.join(".seccomp-cache"));
+        let _ = fs::remove_dir(&daemon.runtime_root);
+    }
     Ok(())
 }
 
