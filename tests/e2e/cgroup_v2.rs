@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::common::WHARF;
 
 /// Every check the guest runs; each must report `PASS` (a check that did not run fails too).
-const CHECKS: [&str; 34] = [
+const CHECKS: [&str; 37] = [
     "cgroup_v2_only",
     "daemon_up",
     "import",
@@ -36,6 +36,9 @@ const CHECKS: [&str; 34] = [
     "exec_after_unpause",
     "rm_removes_cgroup",
     "rm_leaves_no_mount",
+    "devices_denied",
+    "devices_allowed",
+    "devices_privileged",
     "pids_limit_stops_forks",
     "oom_exit_137",
     "oom_killed_flag",

@@ -136,6 +136,18 @@ out=$(w rm -f lim 2>&1)
 if [ -d "$CG" ]; then fail rm_removes_cgroup "$out; $(ls $CG)"; else pass rm_removes_cgroup; fi
 check rm_leaves_no_mount "" "$(grep "$id" /proc/mounts)"
 
+# The devices cgroup (on v2 an eBPF program attached to the container's cgroup): the
+# container may make a node (CAP_MKNOD, as docker's) but not open one outside its list.
+# (/dev/vcs and /dev/fuse: root may open them, no capability needed; not in docker's list.)
+out=$(w run --rm --network none bb sh -c 'for d in "vcs 7 0" "fuse 10 229"; do set -- $d; mknod /tmp/$1 c $2 $3 || echo mknod-failed; dd if=/tmp/$1 of=/dev/null count=0 2>&1 && echo opened; done' 2>&1)
+case "$out" in
+*mknod-failed* | *opened*) fail devices_denied "$out" ;;
+*"vcs': Operation not permitted"*"fuse': Operation not permitted"*) pass devices_denied ;;
+*) fail devices_denied "$out" ;;
+esac
+check devices_allowed ok "$(w run --rm --network none bb sh -c 'head -c 1 /dev/urandom >/dev/null && echo ok' 2>&1)"
+check devices_privileged opened "$(w run --rm --network none --privileged bb sh -c 'mknod /tmp/vcs c 7 0 && dd if=/tmp/vcs of=/dev/null count=0 2>/dev/null && echo opened' 2>&1)"
+
 out=$(w run --rm --network none --pids-limit 5 bb sh -c 'i=0; while [ $i -lt 10 ]; do sleep 1 & i=$((i+1)); done; wait; echo started' 2>&1)
 case "$out" in *fork*) pass pids_limit_stops_forks ;; *) fail pids_limit_stops_forks "$out" ;; esac
 
