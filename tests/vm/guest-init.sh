@@ -166,6 +166,10 @@ check privileged_cgroupfs_rw "rw ok" "$out"
 left=$(find /sys/fs/cgroup/wharf -mindepth 1 -maxdepth 1 -type d 2>/dev/null | tr '\n' ' ')
 check no_cgroups_left "" "$left"
 check no_container_mounts_left "" "$(grep ' /var/lib/wharf/.*rootfs ' /proc/mounts)"
+# Informational: 10 × run --rm true (TCG: slow, but comparable between binaries).
+t1=$(cut -d' ' -f1 /proc/uptime)
+for i in 1 2 3 4 5 6 7 8 9 10; do w run --rm --network none bb true >/dev/null 2>&1; done
+echo "VM-RUN-RM-MS $(awk -v a="$t1" '{printf "%d", ($1 - a) * 100}' /proc/uptime)"
 echo "VM-CHECKS-TIME $(($(date +%s) - t0)) s"
 
 if [ $F -gt 0 ]; then
