@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::common::WHARF;
 
 /// Every check the guest runs; each must report `PASS` (a check that did not run fails too).
-const CHECKS: [&str; 37] = [
+const CHECKS: [&str; 42] = [
     "cgroup_v2_only",
     "daemon_up",
     "import",
@@ -36,6 +36,11 @@ const CHECKS: [&str; 37] = [
     "exec_after_unpause",
     "rm_removes_cgroup",
     "rm_leaves_no_mount",
+    "cpuset_cpus",
+    "cpuset_mems",
+    "cpuset_binds_the_process",
+    "memory_low",
+    "io_weight",
     "devices_denied",
     "devices_allowed",
     "devices_privileged",

@@ -136,6 +136,22 @@ out=$(w rm -f lim 2>&1)
 if [ -d "$CG" ]; then fail rm_removes_cgroup "$out; $(ls $CG)"; else pass rm_removes_cgroup; fi
 check rm_leaves_no_mount "" "$(grep "$id" /proc/mounts)"
 
+# --cpuset-*, --memory-reservation and --blkio-weight, as runc sets them on v2 (reservation
+# is memory.low; the blkio weight goes to io.bfq.weight as is, or converted to io.weight's
+# 1-10000 range where BFQ is absent: 300 -> 2930).
+id=$(w run -d --name res --network none --cpuset-cpus 1 --cpuset-mems 0 --memory-reservation 16m --blkio-weight 300 bb sleep 600 2>&1)
+CG=/sys/fs/cgroup/wharf/$id
+check cpuset_cpus 1 "$(cat $CG/cpuset.cpus 2>&1)"
+check cpuset_mems 0 "$(cat $CG/cpuset.mems 2>&1)"
+check cpuset_binds_the_process "Cpus_allowed_list: 1" "$(w exec res grep Cpus_allowed_list /proc/self/status 2>&1 | tr -s '\t ' ' ')"
+check memory_low 16777216 "$(cat $CG/memory.low 2>&1)"
+if [ -e $CG/io.bfq.weight ]; then
+  check io_weight "default 300" "$(cat $CG/io.bfq.weight 2>&1)"
+else
+  check io_weight "default 2930" "$(cat $CG/io.weight 2>&1)"
+fi
+w rm -f res >/dev/null 2>&1
+
 # The devices cgroup (on v2 an eBPF program attached to the container's cgroup): the
 # container may make a node (CAP_MKNOD, as docker's) but not open one outside its list.
 # (/dev/vcs and /dev/fuse: root may open them, no capability needed; not in docker's list.)

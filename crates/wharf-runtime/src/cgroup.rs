@@ -46,6 +46,29 @@ pub fn disable_oom_killer(cgroups_path: &str) {
     }
 }
 
+/// `--blkio-weight` on a v2 host without BFQ goes to `io.weight`, converted from blkio's
+/// 10–1000 to io.weight's 1–10000 as runc converts it. libcgroups 0.7 computes that product
+/// in u16, which overflows for any weight above 16 (300 became 17, not 2930); this writes the
+/// right value over its. With BFQ (`io.bfq.weight`) the weight is written as is, correctly.
+pub fn fix_v2_io_weight(cgroups_path: &str, weight: u16) {
+    if weight == 0 || !is_unified() {
+        return;
+    }
+    let dir = Path::new(ROOT).join(cgroups_path.trim_start_matches('/'));
+    if dir.join("io.bfq.weight").exists() {
+        return;
+    }
+    let f = dir.join("io.weight");
+    if let Err(e) = std::fs::write(&f, io_weight_from_blkio(weight).to_string()) {
+        tracing::warn!(file = %f.display(), error = %e, "could not set the io weight");
+    }
+}
+
+/// runc's `ConvertBlkIOToIOWeightValue`: `1 + (weight - 10) * 9999 / 990`.
+pub fn io_weight_from_blkio(weight: u16) -> u64 {
+    1 + u64::from(weight.saturating_sub(10)) * 9999 / 990
+}
+
 /// Whether the kernel OOM killer killed a process in this cgroup.
 pub fn oom_killed(cgroups_path: &str) -> bool {
     let dir = memory_dir(cgroups_path);
@@ -141,6 +164,15 @@ pub fn existing_dirs(cgroups_path: &str) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod v1_tests {
+    #[test]
+    fn io_weight_converts_as_runc_without_overflow() {
+        use super::io_weight_from_blkio;
+        assert_eq!(io_weight_from_blkio(10), 1);
+        assert_eq!(io_weight_from_blkio(300), 2930);
+        assert_eq!(io_weight_from_blkio(500), 4950);
+        assert_eq!(io_weight_from_blkio(1000), 10000);
+    }
+
     #[test]
     fn other_containers_rootfs_only() {
         let info = "1 0 0:1 / / rw - ext4 /dev/vda rw

@@ -205,6 +205,9 @@ impl LibcontainerRuntime {
         if cfg.network == NetworkMode::New {
             loopback_up(pid)?;
         }
+        if let Some(w) = cfg.extra.blkio_weight {
+            crate::cgroup::fix_v2_io_weight(&spec::cgroups_path(&cfg.id), w);
+        }
         if cfg.extra.oom_kill_disable {
             // libcontainer 0.7 never passes the spec's disableOOMKiller on to its cgroup
             // managers; cgroup v1 has the switch (v2 has none: docker warns and ignores).
