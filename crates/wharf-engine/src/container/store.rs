@@ -128,11 +128,16 @@ impl ContainerStore {
         tx.open_table(NAMES).map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         let mut map = HashMap::new();
+        let mut gone = Vec::new();
         let rtx = db.begin_read().map_err(db_err)?;
         let t = rtx.open_table(CONTAINERS).map_err(db_err)?;
         for row in t.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             match serde_json::from_slice::<Container>(v.value()) {
+                // A record whose directory is gone was removed: `rm` moves the directory to
+                // the trash before it drops the record, and drops it without an fsync
+                // (see `remove`), so a crash in between leaves such a record behind.
+                Ok(c) if !root.join(&c.id).is_dir() => gone.push((c.id, c.name)),
                 Ok(c) => {
                     let (tx, _) = watch::channel(c.state.clone());
                     map.insert(k.value().to_string(), Entry { c, tx });
@@ -141,6 +146,24 @@ impl ContainerStore {
                     tracing::error!(id = k.value(), error = %e, "skipping unreadable container record")
                 }
             }
+        }
+        drop(t);
+        drop(rtx);
+        if !gone.is_empty() {
+            let tx = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
+                let mut n = tx.open_table(NAMES).map_err(db_err)?;
+                for (id, name) in &gone {
+                    tracing::info!(
+                        id = id.as_str(),
+                        "dropping the record of a removed container"
+                    );
+                    t.remove(id.as_str()).map_err(db_err)?;
+                    n.remove(name.as_str()).map_err(db_err)?;
+                }
+            }
+            tx.commit().map_err(db_err)?;
         }
         Ok(ContainerStore {
             db,
@@ -277,12 +300,17 @@ impl ContainerStore {
         Ok(())
     }
 
-    /// Drops the record (the caller has already torn down the container's resources).
+    /// Drops the record (the caller has already torn down the container's resources and
+    /// moved its directory away). Committed without waiting for the disk, like
+    /// [`ContainerStore::update_recoverable`]: it is on the path of every `run --rm`, and a
+    /// crash before the next durable commit brings back a record without a directory, which
+    /// [`ContainerStore::open`] drops.
     pub fn remove(&self, id: &str) -> Result<(), ApiError> {
         let mut map = self.lock();
         let Some(e) = map.get(id) else { return Ok(()) };
         let name = e.c.name.clone();
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(redb::Durability::None);
         {
             let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
             t.remove(id).map_err(db_err)?;
@@ -328,4 +356,45 @@ fn name_conflict(name: &str, other: &str) -> ApiError {
             "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str, name: &str) -> Container {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": name, "created": "2026-01-01T00:00:00Z", "image": "bb",
+            "image_id": format!("sha256:{}", "0".repeat(64)), "config": {}, "host_config": {},
+            "path": "true", "args": [], "state": {"status": "exited", "pid": 0, "exit_code": 0,
+            "error": "", "oom_killed": false, "started_at": "", "finished_at": ""},
+            "restart_count": 0, "manually_stopped": false,
+        }))
+        .unwrap()
+    }
+
+    /// A record whose directory is gone (a crash between `rm`'s move to the trash and the
+    /// record's drop reaching the disk) is dropped at the next open; the name is free again.
+    #[test]
+    fn open_drops_records_without_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("containers");
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
+        for (id, name) in [("a".repeat(64), "kept"), ("b".repeat(64), "gone")] {
+            std::fs::create_dir(root.join(&id)).unwrap();
+            store.insert(container(&id, name)).unwrap();
+        }
+        std::fs::remove_dir(root.join("b".repeat(64))).unwrap();
+        drop(store);
+        let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
+        assert_eq!(store.list().len(), 1);
+        assert!(store.resolve("kept").is_ok());
+        assert!(!store.name_taken("gone"));
+        store.remove(&"a".repeat(64)).unwrap();
+        assert!(store.list().is_empty());
+        drop(store);
+        let store = ContainerStore::open(db, root).unwrap();
+        assert!(!store.name_taken("gone"), "a dropped record stays dropped");
+    }
 }
