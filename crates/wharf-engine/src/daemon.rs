@@ -115,6 +115,7 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     }
     daemon.recover();
     crate::container::empty_trash(&args.data_root);
+    std::thread::spawn(crate::shim::sweep_socket_dirs);
     // Builds that a crash interrupted: their read-only views and scratch directories.
     let builds = args.data_root.join("build");
     if builds.exists() {

@@ -91,7 +91,50 @@ pub fn now_rfc3339_nanos() -> String {
 /// daemon and the shim agree without being told.
 pub fn socket_dir(container_dir: &Path) -> PathBuf {
     let h = wharf_types::Digest::of(container_dir.as_os_str().as_encoded_bytes());
-    PathBuf::from("/run/wharf/s").join(&h.hex()[..16])
+    PathBuf::from(SOCKET_ROOT).join(&h.hex()[..16])
+}
+
+/// Removes the socket directories that no shim uses any more: a shim's directory goes with
+/// its container's `rm`, but a daemon killed with its containers, or a data root deleted by
+/// hand, leaves them behind in /run, for every daemon on the host. A directory is left alone
+/// for a minute after its last change (a shim creates it before it binds its sockets) and
+/// while any socket in it accepts a connection.
+pub fn sweep_socket_dirs() {
+    sweep_socket_dirs_in(Path::new(SOCKET_ROOT), Duration::from_secs(60))
+}
+
+const SOCKET_ROOT: &str = "/run/wharf/s";
+
+fn sweep_socket_dirs_in(root: &Path, min_age: Duration) {
+    let now = std::time::SystemTime::now();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let dir = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        let young = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_none_or(|age| age < min_age);
+        if !meta.is_dir() || young {
+            continue;
+        }
+        let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        if entries.iter().any(|p| UnixStream::connect(p).is_ok()) {
+            continue;
+        }
+        for p in &entries {
+            let _ = std::fs::remove_file(p);
+        }
+        // rmdir, not remove_dir_all: whatever appeared meanwhile keeps the directory.
+        let _ = std::fs::remove_dir(&dir);
+    }
 }
 
 /// Writes `value` to `path` atomically for readers (temp file, rename). No fsync, on purpose:
@@ -813,4 +856,41 @@ fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
     };
     let _ = write_json_atomic(&dir.join(format!("exec-{id}.json")), &exit);
     code as i32
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    fn age(dir: &Path, secs: u64) {
+        let t = std::time::SystemTime::now() - Duration::from_secs(secs);
+        File::open(dir).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn sweeps_only_old_directories_without_a_live_socket() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = |n: &str| {
+            let d = root.path().join(n);
+            std::fs::create_dir(&d).unwrap();
+            d
+        };
+        let (old_empty, young_empty, live, dead) =
+            (dir("old"), dir("young"), dir("live"), dir("dead"));
+        let _listener = UnixListener::bind(live.join("shim.sock")).unwrap();
+        drop(UnixListener::bind(dead.join("shim.sock")).unwrap());
+        for d in [&old_empty, &live, &dead] {
+            age(d, 3600);
+        }
+        std::fs::write(root.path().join("file"), b"").unwrap();
+        sweep_socket_dirs_in(root.path(), Duration::from_secs(60));
+        assert!(!old_empty.exists());
+        assert!(
+            !dead.exists(),
+            "a socket nobody listens on is a dead shim's"
+        );
+        assert!(young_empty.exists(), "a shim may be about to bind in it");
+        assert!(live.join("shim.sock").exists());
+        assert!(root.path().join("file").exists());
+    }
 }
