@@ -147,16 +147,33 @@ async fn connect(dir: &Path, req: &Request) -> Result<UnixStream, String> {
     Ok(s)
 }
 
-/// Reads one line without reading past it (the rest of the stream belongs to the caller).
+/// Reads one line without reading past it (the rest of the stream belongs to the caller):
+/// peeks at what has arrived and consumes up to the newline, a syscall pair per chunk
+/// rather than one per byte.
 async fn read_line(s: &mut UnixStream) -> Result<String, String> {
+    use std::os::fd::AsFd;
+    let err = |e: std::io::Error| format!("shim: {e}");
     let mut out = Vec::new();
-    let mut b = [0u8; 1];
+    let mut buf = [0u8; 1024];
     loop {
-        match s.read(&mut b).await {
+        s.readable().await.map_err(err)?;
+        let peeked = s.try_io(tokio::io::Interest::READABLE, || {
+            rustix::net::recv(s.as_fd(), &mut buf[..], rustix::net::RecvFlags::PEEK)
+                .map(|(n, _)| n)
+                .map_err(std::io::Error::from)
+        });
+        let n = match peeked {
             Ok(0) => break,
-            Ok(_) if b[0] == b'\n' => break,
-            Ok(_) => out.push(b[0]),
-            Err(e) => return Err(format!("shim: {e}")),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(err(e)),
+        };
+        let line_end = buf[..n].iter().position(|&b| b == b'\n');
+        let take = line_end.map_or(n, |i| i + 1);
+        s.read_exact(&mut buf[..take]).await.map_err(err)?;
+        out.extend_from_slice(&buf[..line_end.unwrap_or(take)]);
+        if line_end.is_some() {
+            break;
         }
     }
     if out.is_empty() {
