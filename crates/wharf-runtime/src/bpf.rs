@@ -136,12 +136,13 @@ fn validate(bpf: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The compiled filter for `oci`, from `cache_dir` when present (written atomically).
-pub fn cached(cache_dir: &Path, oci: &Value) -> Result<Vec<u8>> {
+/// The compiled filter for `oci` (whose JSON text is `text`), from `cache_dir` when present
+/// (written atomically).
+pub fn cached(cache_dir: &Path, oci: &Value, text: &str) -> Result<Vec<u8>> {
     // The compiler's own version is part of the key: a cache made by an older build (a
     // linear filter) is not reused by one that builds another program.
     let key = hex(&Sha256::digest(
-        format!("{COMPILER}|{}|{}", std::env::consts::ARCH, oci).as_bytes(),
+        format!("{COMPILER}|{}|{text}", std::env::consts::ARCH).as_bytes(),
     ));
     let path = cache_dir.join(format!("{key}.bpf"));
     if let Ok(b) = std::fs::read(&path) {
@@ -226,9 +227,10 @@ mod tests {
         let oci = crate::seccomp::to_oci(&crate::seccomp::default_profile(), &caps).unwrap();
         assert!(precompilable(&oci));
         let d = tempfile::tempdir().unwrap();
-        let a = cached(d.path(), &oci).unwrap();
+        let text = oci.to_string();
+        let a = cached(d.path(), &oci, &text).unwrap();
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
-        let b = cached(d.path(), &oci).unwrap();
+        let b = cached(d.path(), &oci, &text).unwrap();
         assert_eq!(a, b);
         assert!(a.len() > 8 * 100);
     }

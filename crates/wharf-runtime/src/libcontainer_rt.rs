@@ -24,7 +24,7 @@ use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use oci_spec::runtime::{LinuxSeccomp, Spec};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::config::{ContainerConfig, ExecConfig, NetworkMode, Pid, State, Stats, Status, Stdio};
 use crate::error::{Error, Result};
@@ -156,17 +156,14 @@ impl LibcontainerRuntime {
         let mut user = user::resolve(&rootfs, &cfg.user)?;
         user::add_groups(&rootfs, &mut user, &cfg.extra.group_add)?;
         let attach = fast_cgroup_entry(cfg);
-        let mut spec = spec::build_spec_with(cfg, &rootfs, &user, attach.as_ref())?;
+        let mut spec = spec::build_spec_value(cfg, &rootfs, &user, attach.as_ref())?;
         if !cfg.extra.group_add.is_empty() {
             // For execs as another user (`exec -u`), which get these groups too (as docker's).
-            let mut a = spec.annotations().clone().unwrap_or_default();
-            a.insert(
-                GROUP_ADD_ANNOTATION.to_string(),
-                serde_json::to_string(&cfg.extra.group_add).unwrap_or_default(),
-            );
-            spec.set_annotations(Some(a));
+            spec["annotations"][GROUP_ADD_ANNOTATION] =
+                json!(serde_json::to_string(&cfg.extra.group_add).unwrap_or_default());
         }
-        let (mut spec, executor) = self.precompile_seccomp(spec, &layout.bundle())?;
+        let executor = self.precompile_seccomp(&mut spec, &layout.bundle())?;
+        let mut spec = spec::spec_from_value(spec)?;
         // With the fast cgroup entry the limits are applied here, not by libcontainer
         // (whose intermediate process finds no hierarchy to apply them to).
         let resources = match (&attach, spec.linux_mut()) {
@@ -431,31 +428,24 @@ impl LibcontainerRuntime {
     /// Move the spec's seccomp filter onto the precompiled path (see [`crate::bpf`]):
     /// the filter is saved as `bundle/seccomp.json` for later execs, removed from the
     /// spec, and the process gets CAP_SYS_ADMIN outside its bounding set to install it.
-    fn precompile_seccomp(&self, spec: Spec, bundle: &Path) -> Result<(Spec, WharfExecutor)> {
-        let mut v = serde_json::to_value(&spec)
-            .map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
-        let oci = v["linux"]["seccomp"].take();
-        if oci.is_null() || !bpf::precompilable(&oci) {
-            let _ = v; // libcontainer applies the filter itself
-            return Ok((spec, WharfExecutor::default()));
+    fn precompile_seccomp(&self, spec: &mut Value, bundle: &Path) -> Result<WharfExecutor> {
+        let oci = &spec["linux"]["seccomp"];
+        if oci.is_null() || !bpf::precompilable(oci) {
+            return Ok(WharfExecutor::default()); // libcontainer applies the filter itself
         }
-        let program = bpf::cached(&self.seccomp_cache(), &oci)?;
+        let text = oci.to_string();
+        let program = bpf::cached(&self.seccomp_cache(), oci, &text)?;
         let path = bundle.join(SECCOMP_FILE);
-        std::fs::write(&path, oci.to_string()).map_err(|e| Error::io("write", &path, e))?;
-        if let Some(obj) = v["linux"].as_object_mut() {
+        std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+        if let Some(obj) = spec["linux"].as_object_mut() {
             obj.remove("seccomp");
         }
-        let drop_sys_admin = grant_sys_admin(&mut v["process"]["capabilities"]);
-        let spec = serde_json::from_value(v)
-            .map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))?;
-        Ok((
-            spec,
-            WharfExecutor {
-                bpf: Some(Arc::new(program)),
-                libseccomp: None,
-                drop_sys_admin,
-            },
-        ))
+        let drop_sys_admin = grant_sys_admin(&mut spec["process"]["capabilities"]);
+        Ok(WharfExecutor {
+            bpf: Some(Arc::new(program)),
+            libseccomp: None,
+            drop_sys_admin,
+        })
     }
 }
 
@@ -805,7 +795,7 @@ impl Runtime for LibcontainerRuntime {
                 .map_err(|e| Error::io("read", &precompiled, e))?;
             let oci: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| Error::InvalidSeccomp(e.to_string()))?;
-            let program = bpf::cached(&self.seccomp_cache(), &oci)?;
+            let program = bpf::cached(&self.seccomp_cache(), &oci, &text)?;
             let process = exec_process(&init, &rootfs, p, false)?;
             (
                 process,

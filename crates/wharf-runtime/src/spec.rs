@@ -327,6 +327,24 @@ pub fn build_spec_with(
     user: &ResolvedUser,
     attach: Option<&crate::cgroup::V1Attach>,
 ) -> Result<Spec> {
+    spec_from_value(build_spec_value(cfg, rootfs, user, attach)?)
+}
+
+/// The spec as JSON, before its one conversion into [`Spec`] ([`spec_from_value`]): the
+/// runtime takes the seccomp profile out of it first when it installs a precompiled filter
+/// (converting the profile's hundreds of rules to and from oci-spec's types costs more than
+/// the rest of the spec).
+pub fn spec_from_value(v: Value) -> Result<Spec> {
+    serde_json::from_value(v).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))
+}
+
+/// [`build_spec_with`] as JSON.
+pub fn build_spec_value(
+    cfg: &ContainerConfig,
+    rootfs: &Path,
+    user: &ResolvedUser,
+    attach: Option<&crate::cgroup::V1Attach>,
+) -> Result<Value> {
     if cfg.args.is_empty() {
         return Err(Error::InvalidConfig("no command".into()));
     }
@@ -559,7 +577,7 @@ pub fn build_spec_with(
     if !cfg.hostname.is_empty() && !cfg.extra.uts_host {
         spec["hostname"] = json!(cfg.hostname);
     }
-    serde_json::from_value(spec).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))
+    Ok(spec)
 }
 
 #[cfg(test)]
