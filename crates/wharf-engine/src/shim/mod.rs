@@ -466,12 +466,14 @@ fn wait_exit(pid: i64) -> i64 {
                 }
             }
             Err(rustix::io::Errno::INTR) => continue,
-            // Not our child (yet): poll until it is gone.
+            // Not our child (yet: it becomes ours, the subreaper's, when the process that
+            // made it is gone): poll until it is ours or gone. A zombie also answers kill 0,
+            // so waitpid is asked again each time.
             Err(_) => {
-                while rustix::process::test_kill_process(p).is_ok() {
-                    std::thread::sleep(Duration::from_millis(20));
+                if rustix::process::test_kill_process(p).is_err() {
+                    return 255;
                 }
-                return 255;
+                std::thread::sleep(Duration::from_millis(20));
             }
             Ok(None) => continue,
         }
