@@ -46,20 +46,24 @@ pub fn disable_oom_killer(cgroups_path: &str) {
     }
 }
 
-/// `--blkio-weight` on a v2 host without BFQ goes to `io.weight`, converted from blkio's
-/// 10–1000 to io.weight's 1–10000 as runc converts it. libcgroups 0.7 computes that product
-/// in u16, which overflows for any weight above 16 (300 became 17, not 2930); this writes the
-/// right value over its. With BFQ (`io.bfq.weight`) the weight is written as is, correctly.
-pub fn fix_v2_io_weight(cgroups_path: &str, weight: u16) {
+/// `--blkio-weight` on a v2 host, as runc and libcgroups write it: as is to `io.bfq.weight`
+/// where BFQ provides it, else to `io.weight`, converted from blkio's 10–1000 to 1–10000.
+/// The runtime does this itself, after create and before the container's command runs,
+/// because libcgroups 0.7 computes that conversion in u16: it overflows for any weight
+/// above 16 (300 became 17 instead of 2930 in a release build; a debug build panics), so
+/// on v2 the weight is left out of the spec libcgroups applies.
+pub fn set_v2_io_weight(cgroups_path: &str, weight: u16) {
     if weight == 0 || !is_unified() {
         return;
     }
     let dir = Path::new(ROOT).join(cgroups_path.trim_start_matches('/'));
-    if dir.join("io.bfq.weight").exists() {
-        return;
-    }
-    let f = dir.join("io.weight");
-    if let Err(e) = std::fs::write(&f, io_weight_from_blkio(weight).to_string()) {
+    let bfq = dir.join("io.bfq.weight");
+    let (f, v) = if bfq.exists() {
+        (bfq, u64::from(weight))
+    } else {
+        (dir.join("io.weight"), io_weight_from_blkio(weight))
+    };
+    if let Err(e) = std::fs::write(&f, v.to_string()) {
         tracing::warn!(file = %f.display(), error = %e, "could not set the io weight");
     }
 }

@@ -203,7 +203,7 @@ impl LibcontainerRuntime {
             loopback_up(pid)?;
         }
         if let Some(w) = cfg.extra.blkio_weight {
-            crate::cgroup::fix_v2_io_weight(&spec::cgroups_path(&cfg.id), w);
+            crate::cgroup::set_v2_io_weight(&spec::cgroups_path(&cfg.id), w);
         }
         if cfg.extra.oom_kill_disable {
             // libcontainer 0.7 never passes the spec's disableOOMKiller on to its cgroup

@@ -534,7 +534,12 @@ pub fn build_spec_value(
     if let Some(p) = cfg.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
-    if let Some(w) = x.blkio_weight.filter(|w| *w > 0) {
+    // On v2 the runtime writes the weight itself after create (`cgroup::set_v2_io_weight`):
+    // libcgroups 0.7's conversion to io.weight overflows.
+    if let Some(w) = x
+        .blkio_weight
+        .filter(|w| *w > 0 && !crate::cgroup::is_unified())
+    {
         resources["blockIO"] = json!({"weight": w});
     }
 
