@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::common::WHARF;
 
 /// Every check the guest runs; each must report `PASS` (a check that did not run fails too).
-const CHECKS: [&str; 42] = [
+const CHECKS: [&str; 44] = [
     "cgroup_v2_only",
     "daemon_up",
     "import",
@@ -43,6 +43,8 @@ const CHECKS: [&str; 42] = [
     "io_weight",
     "devices_denied",
     "devices_allowed",
+    "device_flag",
+    "device_cgroup_rule",
     "devices_privileged",
     "pids_limit_stops_forks",
     "oom_exit_137",

@@ -162,6 +162,10 @@ case "$out" in
 *) fail devices_denied "$out" ;;
 esac
 check devices_allowed ok "$(w run --rm --network none bb sh -c 'head -c 1 /dev/urandom >/dev/null && echo ok' 2>&1)"
+# Adding to the list: --device (the node and its rule) and --device-cgroup-rule (a rule for a
+# node the container makes).
+check device_flag opened "$(w run --rm --network none --device /dev/vcs bb sh -c 'dd if=/dev/vcs of=/dev/null count=0 2>/dev/null && echo opened' 2>&1)"
+check device_cgroup_rule opened "$(w run --rm --network none --device-cgroup-rule 'c 7:0 r' bb sh -c 'mknod /tmp/vcs c 7 0 && dd if=/tmp/vcs of=/dev/null count=0 2>/dev/null && echo opened' 2>&1)"
 check devices_privileged opened "$(w run --rm --network none --privileged bb sh -c 'mknod /tmp/vcs c 7 0 && dd if=/tmp/vcs of=/dev/null count=0 2>/dev/null && echo opened' 2>&1)"
 
 out=$(w run --rm --network none --pids-limit 5 bb sh -c 'i=0; while [ $i -lt 10 ]; do sleep 1 & i=$((i+1)); done; wait; echo started' 2>&1)
