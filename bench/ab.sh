@@ -7,6 +7,8 @@
 #      bench/ab.sh /tmp/wharf-before target/release/wharf 8 10 -- exec ab true
 #      (`exec ab …` runs in the container ab.sh starts in each daemon, running `sleep 600`)
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 A=$(realpath "$1"); B=$(realpath "$2"); ROUNDS=${3:-10}; RUNS=${4:-10}
 shift $(( $# < 4 ? $# : 4 ))
 [ "${1:-}" = "--" ] && shift

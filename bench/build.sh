@@ -9,6 +9,8 @@
 # Docker runs as a private dockerd (Debian docker.io) on its own bridge, DOCKER_BUILDKIT=0 (no
 # buildx here).
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 cd "$(dirname "$0")/.."
 RUNS=${1:-10}
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 1; }

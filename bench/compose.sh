@@ -7,6 +7,8 @@
 # Wharf: `wharf compose`. Docker: Debian's `docker-compose` (1.29) on a private dockerd (Debian
 # docker.io) with its own bridge. Medians of RUNS runs (hyperfine). Everything stays local.
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 cd "$(dirname "$0")/.."
 RUNS=${1:-10}
 for t in hyperfine nft; do

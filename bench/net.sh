@@ -10,6 +10,8 @@
 # Docker runs as a private dockerd (Debian docker.io) with its own bridge (10.251.0.1/24) and
 # its default userland proxy. Everything stays on this machine (loopback).
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 cd "$(dirname "$0")/.."
 SECS=${1:-10}; CONNS=${2:-50}; RUNS=${3:-20}
 for t in wrk curl hyperfine nft; do

@@ -4,8 +4,11 @@
 # Records syscall tracepoints of the whole machine with `perf record` (low overhead: only the
 # listed syscalls, no per-event printing) over RUNS runs on a private daemon, then prints the
 # median time of each milestone after the CLI's execve, and the step from the one before.
+# Each run is bounded (timeout 30 s: a hung run does not hang the script).
 # Needs perf (linux-perf). Milestones that a run lacks (a code path not taken) are skipped.
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 cd "$(dirname "$0")/.."
 RUNS=${1:-12}
 command -v perf >/dev/null || { echo "perf is needed: apt-get install linux-perf" >&2; exit 1; }
@@ -34,7 +37,7 @@ for s in execve clone clone3 exit_group connect pivot_root seccomp unshare wait4
 done
 ev+=(-e syscalls:sys_exit_wait4 -e syscalls:sys_exit_execve)
 perf record -q -a "${ev[@]}" -o "$work/perf.data" -- \
-  sh -c "for i in \$(seq $((RUNS + 1))); do $W run --rm --network none bb true; done" >/dev/null 2>&1
+  sh -c "for i in \$(seq $((RUNS + 1))); do timeout 30 $W run --rm --network none bb true; done" >/dev/null 2>&1
 perf script -i "$work/perf.data" -F comm,pid,time,event,trace 2>/dev/null > "$work/events.txt"
 python3 - "$work/events.txt" <<'PY'
 import re, statistics, sys
@@ -50,7 +53,7 @@ cli_comm = None
 runs = []
 for x in ev:
     t, c, p, e, a = x
-    if e == 'sys_exit_execve' and a == '0x0' and not c.startswith(('shim-', 'youki', 'wharf-zygote', 'true', 'sh', 'seq')):
+    if e == 'sys_exit_execve' and a == '0x0' and not c.startswith(('shim-', 'youki', 'wharf-zygote', 'true', 'sh', 'seq', 'timeout')):
         cli_comm = c
         runs.append([x])
     elif runs:

@@ -11,6 +11,8 @@
 #     the layers (then cached: the "warm" figure), docker compresses on every push
 # Everything on 127.0.0.1. WHARF=/path/to/wharf skips the release build.
 set -euo pipefail
+# A CLI that finds no daemon must not start one of its own (it would outlive the script).
+export WHARF_NO_AUTOSTART=1
 cd "$(dirname "$0")/.."
 MB=${1:-500}; LAYERS=${2:-8}; RUNS=${3:-3}
 for t in skopeo docker-registry; do
