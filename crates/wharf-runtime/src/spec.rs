@@ -317,28 +317,19 @@ fn init_binary() -> Result<std::path::PathBuf> {
 /// Build the OCI spec for `cfg`, whose rootfs is mounted at `rootfs` and whose user
 /// resolved to `user`.
 pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, user: &ResolvedUser) -> Result<Spec> {
-    build_spec_with(cfg, rootfs, user, None)
+    spec_from_value(build_spec_value(cfg, rootfs, user, None)?)
 }
 
-/// [`build_spec`] for a container created through [`crate::cgroup::V1Attach`].
-pub fn build_spec_with(
-    cfg: &ContainerConfig,
-    rootfs: &Path,
-    user: &ResolvedUser,
-    attach: Option<&crate::cgroup::V1Attach>,
-) -> Result<Spec> {
-    spec_from_value(build_spec_value(cfg, rootfs, user, attach)?)
-}
-
-/// The spec as JSON, before its one conversion into [`Spec`] ([`spec_from_value`]): the
-/// runtime takes the seccomp profile out of it first when it installs a precompiled filter
-/// (converting the profile's hundreds of rules to and from oci-spec's types costs more than
-/// the rest of the spec).
+/// The JSON form of a spec into [`Spec`]: the one conversion. The runtime takes the seccomp
+/// profile out of the JSON first when it installs a precompiled filter (converting the
+/// profile's hundreds of rules to and from oci-spec's types costs more than the rest of the
+/// spec).
 pub fn spec_from_value(v: Value) -> Result<Spec> {
     serde_json::from_value(v).map_err(|e| Error::InvalidConfig(format!("runtime spec: {e}")))
 }
 
-/// [`build_spec_with`] as JSON.
+/// [`build_spec`] as JSON, for a container created through [`crate::cgroup::V1Attach`]
+/// when `attach` is given.
 pub fn build_spec_value(
     cfg: &ContainerConfig,
     rootfs: &Path,
