@@ -596,6 +596,75 @@ fn an_exit_recorded_just_before_a_daemon_crash_is_not_lost() {
     d.ok(&["rm", "quick"]);
 }
 
+/// `logs -f` delivers all a container wrote even when the container is removed as soon as
+/// it exits, before the follower has looked at its log again. docker-py's
+/// `containers.run(remove=True)` does just that: follow, wait, remove, then read the stream.
+#[test]
+fn logs_follow_delivers_the_output_of_a_container_removed_at_exit() {
+    let d = daemon_with_busybox();
+    for i in 0..8 {
+        let name = format!("lf{i}");
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "bb",
+            "sh",
+            "-c",
+            "sleep 0.3; seq 1 100",
+        ]);
+        let follower = d
+            .wharf_cmd(&["logs", "-f", &name])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("logs -f");
+        assert_eq!(d.ok(&["wait", &name]).trim(), "0");
+        d.ok(&["rm", &name]);
+        let o = follower.wait_with_output().expect("logs -f");
+        assert_eq!(stdout(&o).lines().count(), 100, "round {i}: {}", stderr(&o));
+    }
+    // Across rotations: the follower drains the file it holds before it takes the new one.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rot",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=3",
+        "bb",
+        "sh",
+        "-c",
+        "sleep 0.3; for i in $(seq 1 40); do echo line-$i; usleep 20000; done",
+    ]);
+    let o = d.wharf(&["logs", "-f", "rot"]);
+    let want: Vec<String> = (1..=40).map(|i| format!("line-{i}")).collect();
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        want,
+        "{}",
+        stderr(&o)
+    );
+    let dir = d.data_root().join("containers");
+    let rotated = walk_names(&dir).iter().any(|n| n.ends_with("-json.log.1"));
+    assert!(rotated, "the log never rotated");
+    d.ok(&["rm", "rot"]);
+}
+
+fn walk_names(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.file_name().to_string_lossy().into_owned());
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk_names(&e.path()));
+        }
+    }
+    out
+}
+
 #[test]
 fn health_checks_report_healthy_and_unhealthy() {
     let d = daemon_with_busybox();

@@ -376,10 +376,17 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
         stream_ok && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
     let p2 = path.clone();
-    let (mut initial, offset) = blocking(move || {
-        let recs = log::read_all(&p2, max_files);
-        let size = std::fs::metadata(&p2).map(|m| m.len()).unwrap_or(0);
-        Ok((recs, size))
+    // The live file is opened before it is read: a follower keeps reading that handle, so
+    // what the container wrote is delivered even when the container is removed (its
+    // directory renamed away) before the follower has caught up, as docker's does.
+    let (mut initial, held) = blocking(move || {
+        let mut recs = log::read_rotated(&p2, max_files);
+        let held = std::fs::File::open(&p2).ok().map(|f| {
+            let (live, used) = log::read_from(&f);
+            recs.extend(live);
+            (f, used)
+        });
+        Ok((recs, held))
     })
     .await?;
     initial.retain(|r| keep(r));
@@ -399,46 +406,36 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
     if !follow || !c.state.status.is_live() {
         return Ok(([(header::CONTENT_TYPE, ctype)], first).into_response());
     }
-    // Follow: poll the file for whole new lines until the container stops.
+    // Follow: poll the held file for whole new lines until the container stops; on rotation
+    // (a new file at the path) the old one is drained first.
     let rx = d.containers.subscribe(&c.id)?;
-    let state = (path, offset, rx, false);
-    let rest =
-        futures_util::stream::unfold(state, move |(path, mut offset, rx, done)| async move {
-            if done {
+    let follower = LogFollower {
+        path,
+        file: held.map(|(f, offset)| (tokio::fs::File::from_std(f), offset)),
+        rx,
+    };
+    let rest = futures_util::stream::unfold(follower, move |mut f| async move {
+        loop {
+            // Read after looking at the state: once it says stopped, all output is written.
+            let live = f.rx.borrow().status.is_live();
+            let mut chunk = Vec::new();
+            let (buf, rotated) = f.next_bytes().await;
+            let (recs, _) = log::read_from(&buf[..]);
+            for r in recs.iter().filter(|r| keep(r)) {
+                chunk.extend(render_record(r, timestamps, tty));
+            }
+            if !chunk.is_empty() {
+                return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), f));
+            }
+            if rotated {
+                continue;
+            }
+            if !live {
                 return None;
             }
-            loop {
-                let live = rx.borrow().status.is_live();
-                let mut chunk = Vec::new();
-                if let Ok(mut f) = tokio::fs::File::open(&path).await {
-                    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
-                    if len < offset {
-                        offset = 0; // rotated
-                    }
-                    if len > offset {
-                        let mut buf = Vec::new();
-                        use tokio::io::AsyncSeekExt;
-                        let _ = f.seek(std::io::SeekFrom::Start(offset)).await;
-                        let _ = f.read_to_end(&mut buf).await;
-                        let (recs, used) = log::read_from(&buf[..]);
-                        offset += used;
-                        for r in recs.iter().filter(|r| keep(r)) {
-                            chunk.extend(render_record(r, timestamps, tty));
-                        }
-                    }
-                }
-                if !chunk.is_empty() {
-                    return Some((
-                        Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)),
-                        (path, offset, rx, false),
-                    ));
-                }
-                if !live {
-                    return None;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
     let body = futures_util::StreamExt::chain(
         futures_util::stream::once(
             async move { Ok::<_, std::io::Error>(bytes::Bytes::from(first)) },
@@ -446,6 +443,50 @@ async fn logs(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
         rest,
     );
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(body)).into_response())
+}
+
+/// A `logs -f` reader: the log file it holds open and how far it has delivered it.
+struct LogFollower {
+    path: std::path::PathBuf,
+    file: Option<(tokio::fs::File, u64)>,
+    rx: tokio::sync::watch::Receiver<crate::container::store::State>,
+}
+
+impl LogFollower {
+    /// The whole new lines of the held file, and whether it was found rotated (then the
+    /// next call reads the new file from its start).
+    async fn next_bytes(&mut self) -> (Vec<u8>, bool) {
+        use std::os::unix::fs::MetadataExt;
+        use tokio::io::AsyncSeekExt;
+        let Some((file, offset)) = self.file.as_mut() else {
+            if let Ok(f) = tokio::fs::File::open(&self.path).await {
+                self.file = Some((f, 0));
+                return (Vec::new(), true);
+            }
+            return (Vec::new(), false);
+        };
+        let mut buf = Vec::new();
+        if file.seek(std::io::SeekFrom::Start(*offset)).await.is_ok() {
+            let _ = file.read_to_end(&mut buf).await;
+        }
+        // Only whole lines: a record being written is taken on the next round.
+        let used = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        buf.truncate(used);
+        *offset += used as u64;
+        if !buf.is_empty() {
+            return (buf, false);
+        }
+        let held = file.metadata().await.ok().map(|m| (m.dev(), m.ino()));
+        let now = tokio::fs::metadata(&self.path)
+            .await
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if now.is_some() && now != held {
+            self.file = None;
+            return (Vec::new(), true);
+        }
+        (Vec::new(), false)
+    }
 }
 
 async fn resize(

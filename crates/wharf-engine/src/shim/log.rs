@@ -90,14 +90,18 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 
 /// Every record of a log, oldest first (rotated files included).
 pub fn read_all(path: &Path, max_files: u32) -> Vec<Record> {
-    let mut files: Vec<PathBuf> = (1..max_files.max(1))
-        .rev()
-        .map(|i| rotated(path, i))
-        .collect();
-    files.push(path.to_path_buf());
+    let mut out = read_rotated(path, max_files);
+    if let Ok(file) = File::open(path) {
+        out.extend(read_from(file).0);
+    }
+    out
+}
+
+/// The records of the rotated files only (`PATH.N` … `PATH.1`), oldest first.
+pub fn read_rotated(path: &Path, max_files: u32) -> Vec<Record> {
     let mut out = Vec::new();
-    for f in files {
-        if let Ok(file) = File::open(&f) {
+    for i in (1..max_files.max(1)).rev() {
+        if let Ok(file) = File::open(rotated(path, i)) {
             out.extend(read_from(file).0);
         }
     }
