@@ -95,12 +95,17 @@ impl Handle {
     }
 
     /// Creates a bridge called `name` (nothing to do if it exists) and returns its index.
-    pub fn ensure_bridge(&mut self, name: &str) -> io::Result<u32> {
+    pub fn ensure_bridge(&mut self, name: &str, mac: [u8; 6]) -> io::Result<u32> {
         if let Some(i) = self.link_index(name)? {
             return Ok(i);
         }
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        // An address of its own from the start: a bridge left to choose takes the lowest
+        // address of its ports and changes it as containers come and go, and a container
+        // that cached the gateway's old address sends its replies nowhere until its
+        // neighbour entry expires (seconds). Set at creation, the kernel never changes it.
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         m.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
                 InfoKind::Bridge,
@@ -401,7 +406,9 @@ pub fn detach(netns: BorrowedFd<'_>, ifname: &str) -> io::Result<()> {
 /// DNAT from the host's loopback to containers works).
 pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> io::Result<()> {
     let mut h = Handle::new()?;
-    let i = h.ensure_bridge(name)?;
+    // The address a container with the gateway's IP would have (docker's 02:42 scheme):
+    // unique on the network, as no container gets the gateway's IP.
+    let i = h.ensure_bridge(name, crate::ipam::mac_for(gateway))?;
     h.add_address(i, gateway, prefix)?;
     h.set_up(i, None)?;
     let _ = std::fs::write(
@@ -488,6 +495,9 @@ mod tests {
         attach(ns.as_fd(), &ep).unwrap();
         let mut h = Handle::new().unwrap();
         assert!(h.link_index(&ep.host_veth).unwrap().is_some());
+        // The bridge keeps the address it was made with when a port joins.
+        let mac = std::fs::read_to_string(format!("/sys/class/net/{br}/address")).unwrap();
+        assert_eq!(mac.trim(), "02:42:0a:d5:07:01");
         let inside = in_netns(ns.as_fd(), || {
             let mut c = Handle::new()?;
             Ok((c.link_index("eth0")?, c.route_subnets()?))
