@@ -778,6 +778,51 @@ fn dns_flags_reach_the_embedded_resolver_and_resolv_conf() {
     d.ok(&["network", "rm", "dnsnet"]);
 }
 
+/// A published port is free again once `rm -f` or `stop` returns, as with docker: scripts
+/// do `docker rm -f web && docker run -p 8080:80 …`. (The shim used to hold the port until
+/// it exited, shortly after answering.) In a namespace of the test's own, so 8080 is ours.
+#[test]
+fn a_published_port_is_free_again_once_rm_or_stop_returns() {
+    let ns = NetNs::new("pf");
+    let d = Daemon::start_in_netns(&ns);
+    d.import_busybox("bb:1");
+    let run = |name: &str| {
+        d.wharf(&[
+            "run", "-d", "--name", name, "-p", "8080:80", "bb:1", "httpd", "-f", "-p", "80",
+        ])
+    };
+    for i in 0..10 {
+        let name = format!("p{i}");
+        let o = run(&name);
+        assert!(o.status.success(), "round {i}: {}", stderr(&o));
+        d.ok(&["rm", "-f", &name]);
+    }
+    d.ok(&["network", "create", "pfnet"]);
+    for i in 0..5 {
+        let name = format!("s{i}");
+        let o = d.wharf(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "pfnet",
+            "-p",
+            "8080:80",
+            "bb:1",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+        ]);
+        assert!(o.status.success(), "round {i}: {}", stderr(&o));
+        d.ok(&["stop", "-t", "0", &name]);
+    }
+    let o = run("last");
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.ok(&["rm", "-f", "last", "s0", "s1", "s2", "s3", "s4"]);
+}
+
 fn net_inspect(d: &Daemon, what: &[&str]) -> serde_json::Value {
     let mut args = vec!["network", "inspect"];
     args.extend(what);

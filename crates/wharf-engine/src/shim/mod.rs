@@ -273,7 +273,7 @@ fn run(dir: &Path) -> Result<(), String> {
             .create(&sockets)
             .map_err(|e| format!("failed to create {}: {e}", sockets.display()))?;
     }
-    let (_held_ports, bound) = bind_ports(&spec.ports)?;
+    let (held_ports, bound) = bind_ports(&spec.ports)?;
     if !bound.is_empty() {
         write_json_atomic(&dir.join("ports.json"), &bound)
             .map_err(|e| format!("failed to record the published ports: {e}"))?;
@@ -376,9 +376,11 @@ fn run(dir: &Path) -> Result<(), String> {
     if let Err(e) = shared.backend.delete() {
         eprintln!("failed to clean up the container: {e}");
     }
-    // Our socket goes before anyone hears of the exit: a new shim (a restart) may bind the
-    // same path right after. Connected waiters keep their connections.
+    // Our socket and the published ports go before anyone hears of the exit: a new shim (a
+    // restart, or `rm -f` then `run -p` of the same port) may bind them right after.
+    // Connected waiters keep their connections.
     let _ = std::fs::remove_file(sockets.join("shim.sock"));
+    drop(held_ports);
     {
         let mut x = shared.exit.lock().unwrap_or_else(|p| p.into_inner());
         *x = Some(exit);
