@@ -574,6 +574,66 @@ fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
     });
 }
 
+/// `rm -f` while execs are starting: what an exec leaves when the kill reaches it halfway
+/// (the runtime's intermediate and the exec'd process, reparented to the shim) must not keep
+/// the container's init from ending. The shim used to wait for init alone, and init waited
+/// for those to be reaped: shim and container stayed forever, after a successful `rm -f`.
+#[test]
+fn rm_f_during_execs_leaves_no_process() {
+    let d = daemon_with_busybox();
+    let mut ids = Vec::new();
+    for r in 0..16 {
+        let name = format!("ex{r}");
+        let id = d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "bb",
+            "sleep",
+            "100",
+        ]);
+        ids.push(id.trim()[..12].to_string());
+        let execs: Vec<_> = (0..4)
+            .map(|_| {
+                let mut c = d.wharf_cmd(&[
+                    "exec",
+                    &name,
+                    "sh",
+                    "-c",
+                    "true; true; true; true; true; true; true; true",
+                ]);
+                c.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null());
+                c.spawn().expect("exec")
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(10 * (r % 8)));
+        d.ok(&["rm", "-f", &name]);
+        for mut e in execs {
+            let _ = e.wait();
+        }
+    }
+    // Each container's shim is named after it (shim-<12 hex>).
+    let shim_of = |id: &str| {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|p| {
+                std::fs::read_to_string(p.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == format!("shim-{}", &id[..10]))
+            })
+    };
+    wait_until(
+        "the removed containers' shims to end",
+        Duration::from_secs(10),
+        || !ids.iter().any(|id| shim_of(id)),
+    );
+}
+
 #[test]
 fn an_exit_recorded_just_before_a_daemon_crash_is_not_lost() {
     // The exit is committed without waiting for the disk; a crash right after must still

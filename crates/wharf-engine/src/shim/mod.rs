@@ -357,7 +357,7 @@ fn run(dir: &Path) -> Result<(), String> {
     wharf_runtime::memory::trim();
     // Wait for the container's init; as a subreaper we are its parent once the runtime's
     // intermediate processes are gone.
-    let code = wait_exit(pid);
+    let code = wait_init(pid);
     drop(shared.starting.lock().unwrap_or_else(|p| p.into_inner()));
     // Output first (the pipes close once every process in the container is gone).
     for p in pumps {
@@ -454,17 +454,42 @@ fn bind_ports(
 
 /// Docker's exit code of a wait status: the code, or 128 + the signal.
 fn wait_exit(pid: i64) -> i64 {
+    wait_for(pid, false)
+}
+
+/// Waits for the container's init as `wait_exit` does, reaping every other child of ours
+/// meanwhile. As a subreaper the shim inherits what an exec leaves when its `wharf shim exec`
+/// is killed with the container (`kill --all`): the runtime's intermediate and the exec'd
+/// process. Those in the container's pid namespace keep its init from finishing its exit
+/// (the kernel waits for every process of the namespace to be reaped), so waiting for init
+/// alone never ended: the shim and init stayed forever, after `rm -f` too. (An exec thread's
+/// own wait for a child reaped here just returns; the exec's exit code is in its file.)
+fn wait_init(pid: i64) -> i64 {
+    wait_for(pid, true)
+}
+
+fn wait_for(pid: i64, reap_others: bool) -> i64 {
     let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
         return 255;
     };
+    let code = |st: rustix::process::WaitStatus| {
+        st.exit_status()
+            .map(|c| c as i64)
+            .or_else(|| st.terminating_signal().map(|s| 128 + s as i64))
+    };
     loop {
-        match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, st))) => {
-                if let Some(c) = st.exit_status() {
-                    return c as i64;
+        let got = if reap_others {
+            rustix::process::wait(rustix::process::WaitOptions::empty())
+        } else {
+            rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty())
+        };
+        match got {
+            Ok(Some((q, st))) => {
+                if q != p {
+                    continue; // another child of ours, reaped
                 }
-                if let Some(s) = st.terminating_signal() {
-                    return 128 + s as i64;
+                if let Some(c) = code(st) {
+                    return c;
                 }
             }
             Err(rustix::io::Errno::INTR) => continue,
