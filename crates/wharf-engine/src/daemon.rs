@@ -116,6 +116,10 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     daemon.recover();
     crate::container::empty_trash(&args.data_root);
     std::thread::spawn(crate::shim::sweep_socket_dirs);
+    {
+        let (own, root) = (daemon.runtime_root.clone(), args.data_root.clone());
+        std::thread::spawn(move || crate::container::sweep_runtime_roots(&own, &root));
+    }
     // Builds that a crash interrupted: their read-only views and scratch directories.
     let builds = args.data_root.join("build");
     if builds.exists() {
@@ -142,16 +146,21 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         .context("serving the API")?;
     let _ = fs::remove_file(&sock);
     // Stopping with no container running, the daemon leaves no runtime state under /run: its
-    // runtime root then holds only the seccomp cache (rebuilt on demand). Anything else in it
-    // keeps it.
+    // runtime root then holds only the seccomp cache (rebuilt on demand) and the note of its
+    // data root. Anything else in it keeps it.
     if daemon
         .containers
         .list()
         .iter()
         .all(|c| !c.state.status.is_live())
     {
-        let _ = fs::remove_dir_all(daemon.runtime_root.join(".seccomp-cache"));
-        let _ = fs::remove_dir(&daemon.runtime_root);
+        let rr = &daemon.runtime_root;
+        let _ = fs::remove_dir_all(rr.join(".seccomp-cache"));
+        let owner = crate::container::RUNTIME_OWNER;
+        if fs::read_dir(rr).is_ok_and(|d| d.flatten().all(|e| e.file_name() == owner)) {
+            let _ = fs::remove_file(rr.join(owner));
+            let _ = fs::remove_dir(rr);
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod names;
 pub mod store;
 
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -1065,6 +1066,63 @@ pub fn empty_trash(data_root: &Path) {
     });
 }
 
+/// The file in a runtime root that names the data root it serves.
+pub const RUNTIME_OWNER: &str = "data-root";
+
+/// At daemon start: records which data root `own` (our runtime root) serves, then removes
+/// the runtime state no daemon can use any more from the other roots beside it. A daemon
+/// killed with its containers whose data root was then deleted (a test, a benchmark, a hand
+/// clean-up) leaves, under /run/wharf/runtime, each container's state directory and cgroups,
+/// and the root itself. A container's state goes once its bundle is gone and its init has
+/// exited (a container still running is someone's process: left alone); a root goes once
+/// the data root it names is gone and nothing of it is left running.
+pub fn sweep_runtime_roots(own: &Path, data_root: &Path) {
+    let _ = std::fs::create_dir_all(own);
+    let _ = std::fs::write(
+        own.join(RUNTIME_OWNER),
+        data_root.as_os_str().as_encoded_bytes(),
+    );
+    let Some(parent) = own.parent() else {
+        return;
+    };
+    let gone = |p: &Path| matches!(p.try_exists(), Ok(false));
+    for root in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let root = root.path();
+        if root == own || !root.is_dir() || root.is_symlink() {
+            continue;
+        }
+        let mut kept = false;
+        for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == RUNTIME_OWNER {
+                continue;
+            }
+            let dir = e.path();
+            let state: Option<serde_json::Value> = std::fs::read(dir.join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let bundle = state.as_ref().and_then(|v| v["bundle"].as_str());
+            let pid = state.as_ref().and_then(|v| v["pid"].as_i64()).unwrap_or(0);
+            let running = pid > 0 && Path::new(&format!("/proc/{pid}")).exists();
+            if running || !bundle.is_some_and(|b| gone(Path::new(b))) {
+                kept = true;
+                continue;
+            }
+            tracing::info!(dir = %dir.display(), "removing the runtime state of a container whose data root is gone");
+            remove_cgroups(&name);
+            let _ = remove_dir_all_no_follow(&dir);
+        }
+        let owner = std::fs::read(root.join(RUNTIME_OWNER)).ok();
+        let owner_gone = owner
+            .as_deref()
+            .is_some_and(|o| gone(Path::new(std::ffi::OsStr::from_bytes(o))));
+        if owner_gone && !kept {
+            let _ = remove_dir_all_no_follow(&root);
+        }
+    }
+}
+
 /// Removes a directory tree without ever following a symlink the container made
 /// (CVE-2024-23652: teardown must not delete host files through container-made links).
 pub fn remove_dir_all_no_follow(dir: &Path) -> std::io::Result<()> {
@@ -1214,6 +1272,57 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_roots_of_gone_data_roots_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().join("runtime");
+        let exists = tmp.path().join("a-data-root");
+        std::fs::create_dir_all(&exists).unwrap();
+        let missing = tmp.path().join("gone");
+        let dead = {
+            let mut c = std::process::Command::new("true").spawn().unwrap();
+            let pid = c.id();
+            c.wait().unwrap();
+            pid
+        };
+        let root = |name: &str, owner: Option<&Path>, containers: &[(&str, &Path, u32)]| {
+            let r = parent.join(name);
+            std::fs::create_dir_all(r.join(".seccomp-cache")).unwrap();
+            std::fs::write(r.join(".seccomp-cache/x.bpf"), b"x").unwrap();
+            if let Some(o) = owner {
+                std::fs::write(r.join(RUNTIME_OWNER), o.as_os_str().as_encoded_bytes()).unwrap();
+            }
+            for (id, bundle, pid) in containers {
+                std::fs::create_dir_all(r.join(id)).unwrap();
+                let state = serde_json::json!({"id": id, "pid": pid, "bundle": bundle});
+                std::fs::write(r.join(id).join("state.json"), state.to_string()).unwrap();
+            }
+            r
+        };
+        let me = std::process::id();
+        let bundle_gone = missing.join("containers/x/bundle");
+        // Data root gone, nothing running: the whole root goes.
+        let a = root("a", Some(&missing), &[("c1", &bundle_gone, dead)]);
+        // Data root still there: a dead container whose bundle is gone goes, the root stays.
+        let b = root("b", Some(&exists), &[("c2", &bundle_gone, dead)]);
+        // No note of its data root; a container still running: all stays.
+        let c = root("c", None, &[("c3", &bundle_gone, me)]);
+        // Data root gone but a container's bundle is there: it and the root stay.
+        let d = root("d", Some(&missing), &[("c4", &exists, dead)]);
+        // Being created (no state yet): stays.
+        std::fs::create_dir_all(d.join("c5")).unwrap();
+        let own = parent.join("own");
+        sweep_runtime_roots(&own, &exists);
+        assert!(!a.exists());
+        assert!(b.exists() && !b.join("c2").exists());
+        assert!(c.join("c3").exists());
+        assert!(d.join("c4").exists() && d.join("c5").exists());
+        assert_eq!(
+            std::fs::read(own.join(RUNTIME_OWNER)).unwrap(),
+            exists.as_os_str().as_encoded_bytes()
+        );
+    }
 
     #[test]
     fn signals_by_name_and_number() {
