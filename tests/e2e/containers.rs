@@ -634,6 +634,49 @@ fn rm_f_during_execs_leaves_no_process() {
     );
 }
 
+/// `rm -f` of a container whose shim does not answer (stopped here with SIGSTOP) refuses
+/// with docker's message after its timeout and keeps the container: removing the record
+/// would leave the processes and mounts with nothing to find them by. Once the shim runs
+/// again, `rm -f` works and nothing is left.
+#[test]
+fn rm_f_refuses_when_the_shim_does_not_answer() {
+    let d = daemon_with_busybox();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "mute",
+        "--network",
+        "none",
+        "bb",
+        "sleep",
+        "100",
+    ]);
+    let comm = format!("shim-{}", &id.trim()[..10]);
+    let shim = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .find(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == comm))
+        .and_then(|p| p.file_name().to_str()?.parse::<i32>().ok())
+        .expect("the shim's pid");
+    let signal = |s| {
+        let pid = rustix::process::Pid::from_raw(shim).expect("pid");
+        rustix::process::kill_process(pid, s).expect("kill");
+    };
+    signal(rustix::process::Signal::STOP);
+    let o = d.wharf(&["rm", "-f", "mute"]);
+    signal(rustix::process::Signal::CONT);
+    assert!(!o.status.success(), "rm -f of a silent shim succeeded");
+    assert!(stderr(&o).contains("could not kill"), "{}", stderr(&o));
+    assert!(d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("mute"));
+    d.ok(&["rm", "-f", "mute"]);
+    wait_until("the shim to end", Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{shim}")).exists()
+    });
+}
+
 #[test]
 fn an_exit_recorded_just_before_a_daemon_crash_is_not_lost() {
     // The exit is committed without waiting for the disk; a crash right after must still

@@ -826,19 +826,33 @@ impl Daemon {
                     .update(&c.id, |c| c.state.status = Status::Exited)?;
             } else {
                 let mut rx = self.containers.subscribe(&c.id)?;
-                let _ = client::call(
+                // A shim that answers neither the kill nor with the exit keeps the container:
+                // removing it then would leave its processes and mounts with no record
+                // (docker refuses too). A shim that is gone (unreachable) is no reason to.
+                let could_not_kill = || {
+                    ApiError::internal(format!(
+                        "cannot remove container \"/{}\": could not kill: tried to kill container, but did not receive an exit event",
+                        c.name
+                    ))
+                };
+                let kill = client::call(
                     &dir,
                     Request::Kill {
                         signal: libc_sig::SIGKILL,
                         all: true,
                     },
-                )
-                .await;
-                let _ = tokio::time::timeout(
+                );
+                let killed = tokio::time::timeout(Duration::from_secs(10), kill)
+                    .await
+                    .map_err(|_| could_not_kill())?;
+                let exited = tokio::time::timeout(
                     Duration::from_secs(10),
                     rx.wait_for(|s| !s.status.is_live()),
                 )
                 .await;
+                if killed.is_ok() && exited.is_err() {
+                    return Err(could_not_kill());
+                }
             }
         }
         let dir = self.container_dir(&c.id);
