@@ -616,22 +616,21 @@ fn rm_f_during_execs_leaves_no_process() {
             let _ = e.wait();
         }
     }
-    // Each container's shim is named after it (shim-<12 hex>).
-    let shim_of = |id: &str| {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|p| {
-                std::fs::read_to_string(p.path().join("comm"))
-                    .is_ok_and(|c| c.trim() == format!("shim-{}", &id[..10]))
-            })
-    };
     wait_until(
         "the removed containers' shims to end",
         Duration::from_secs(10),
-        || !ids.iter().any(|id| shim_of(id)),
+        || !ids.iter().any(|id| shim_pid(id).is_some()),
     );
+}
+
+/// The pid of container `id`'s shim, found by its name (`shim-` and 10 hex digits of the id).
+fn shim_pid(id: &str) -> Option<i32> {
+    let comm = format!("shim-{}", &id[..10]);
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == comm))
+        .and_then(|p| p.file_name().to_str()?.parse().ok())
 }
 
 /// `rm -f` of a container whose shim does not answer (stopped here with SIGSTOP) refuses
@@ -652,13 +651,7 @@ fn rm_f_refuses_when_the_shim_does_not_answer() {
         "sleep",
         "100",
     ]);
-    let comm = format!("shim-{}", &id.trim()[..10]);
-    let shim = std::fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .find(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == comm))
-        .and_then(|p| p.file_name().to_str()?.parse::<i32>().ok())
-        .expect("the shim's pid");
+    let shim = shim_pid(id.trim()).expect("the shim's pid");
     let signal = |s| {
         let pid = rustix::process::Pid::from_raw(shim).expect("pid");
         rustix::process::kill_process(pid, s).expect("kill");
