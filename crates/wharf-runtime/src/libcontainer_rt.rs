@@ -186,7 +186,7 @@ impl LibcontainerRuntime {
                             .ok_or_else(|| "no pid after create".to_string())
                     })
                 };
-                build_in_child("create", &cfg.id, build, resources, a)?
+                build_in_child("create", &cfg.id, build, resources, a, true)?
             }
             None => builder
                 .build()
@@ -298,12 +298,17 @@ fn is_child_subreaper() -> bool {
 /// and the init (all counted while the create runs) are down to the init. The init is
 /// the child's child (CLONE_PARENT); when the child exits it is reparented to the nearest
 /// subreaper (the shim).
+///
+/// With `reap_later` (and no pids limit to set) the outcome is taken as soon as the child
+/// writes it, and the child is left for the caller's wait for any child: its exit (tearing
+/// down its copy of our memory and its mount namespace) then overlaps with what follows.
 fn build_in_child(
     op: &'static str,
     id: &str,
     build: impl FnOnce() -> std::result::Result<Pid, String>,
     resources: Option<oci_spec::runtime::LinuxResources>,
     attach: &cgroup::V1Attach,
+    reap_later: bool,
 ) -> Result<Pid> {
     use libcgroups::common::ControllerOpt;
     let cg_err = |op: &'static str| {
@@ -351,30 +356,38 @@ fn build_in_child(
         let outcome = attach.enter_hidden(apply).and_then(|()| build());
         let (mut msg, code) = match outcome {
             Ok(pid) => (format!("ok {pid}"), 0),
-            Err(e) => (format!("err {e}"), 1),
+            Err(e) => (format!("err {}", e.replace('\n', " ")), 1),
         };
-        // One write that fits the pipe's buffer: the child never blocks on it.
+        // One write that fits the pipe's buffer (atomic, and the child never blocks on
+        // it), ending in a newline: the parent knows it has the whole of it.
         if msg.len() > 4000 {
             let cut = (0..=4000).rev().find(|&i| msg.is_char_boundary(i));
             msg.truncate(cut.unwrap_or(0));
         }
+        msg.push('\n');
         let _ = rustix::io::write(&wr, msg.as_bytes());
         // SAFETY: leaves the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(code) };
     }
     drop(wr);
-    // The container's processes inherit the pipe's write end until their exec, so the
-    // outcome is read once the child is gone, without waiting for the end of the pipe.
-    let mut status = 0;
-    // SAFETY: reaps the child forked above.
-    unsafe { libc::waitpid(child, &mut status, 0) };
-    let _ = rustix::io::ioctl_fionbio(&rd, true);
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
-    while let Ok(n @ 1..) = rustix::io::read(&rd, &mut buf) {
-        out.extend_from_slice(&buf[..n]);
+    if reap_later && pids_limit.is_none() {
+        read_outcome_early(&rd, child, &mut out);
+    }
+    let mut status = 0;
+    if !out.ends_with(b"\n") {
+        // The container's processes inherit the pipe's write end until their exec, so
+        // what the child wrote is read once it is gone, not up to the end of the pipe.
+        // SAFETY: reaps the child forked above.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        let _ = rustix::io::ioctl_fionbio(&rd, true);
+        while let Ok(n @ 1..) = rustix::io::read(&rd, &mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
     }
     let out = String::from_utf8_lossy(&out);
+    let out = out.trim_end();
     let pid = match out.split_once(' ') {
         Some(("ok", pid)) => pid.parse::<Pid>().map_err(|e| cg_err("read pid of")(&e))?,
         Some(("err", reason)) => {
@@ -406,6 +419,56 @@ fn build_in_child(
         std::fs::write(dir.join("pids.max"), v).map_err(|e| cg_err("limit pids of")(&e))?;
     }
     Ok(pid)
+}
+
+/// Reads the forked child's outcome line into `out` as soon as it is written; returns early
+/// (`out` without its newline) if the child ends without one or the wait fails.
+fn read_outcome_early(rd: &std::os::fd::OwnedFd, child: libc::pid_t, out: &mut Vec<u8>) {
+    let Some(pid) = rustix::process::Pid::from_raw(child) else {
+        return;
+    };
+    // Tells a child that dies without a word (its grandchildren may hold the pipe open).
+    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: rd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polls two descriptors we own, in a local array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fds[0].revents != 0 {
+            match rustix::io::read(rd, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if out.ends_with(b"\n") {
+                        return;
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+        } else if fds[1].revents != 0 {
+            return;
+        }
+    }
 }
 
 /// An error and its sources, one line.
@@ -854,7 +917,7 @@ impl Runtime for LibcontainerRuntime {
                         .map(|p| p.as_raw())
                         .map_err(|e| error_chain(&e))
                 };
-                build_in_child("exec in", id, build, None, a)
+                build_in_child("exec in", id, build, None, a, false)
             }
             None => builder
                 .build()
