@@ -83,6 +83,80 @@ fn run_prints_output_and_returns_the_exit_code() {
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
 }
 
+/// Without a network to plug the shim starts the process on its own, before the client's
+/// attach reaches it; the output is held for the attach. A process that writes and exits at
+/// once still shows all of it to `run` (wharf's and docker's), in order and on the right
+/// stream, also past what the shim holds before it makes the process wait (1 MiB), and
+/// stdin still reaches it.
+#[test]
+fn run_without_a_network_shows_all_output_of_a_process_that_exits_at_once() {
+    let d = daemon_with_busybox();
+    for round in 0..8 {
+        let o = d.wharf(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ]);
+        assert_eq!(o.status.code(), Some(3), "round {round}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "out\n", "round {round}");
+        assert_eq!(stderr(&o), "err\n", "round {round}");
+    }
+    let want: String = (1..=300_000).map(|i| format!("{i}\n")).collect();
+    assert!(want.len() > 1 << 20);
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "bb",
+        "seq",
+        "1",
+        "300000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o) == want,
+        "{} bytes of {}",
+        o.stdout.len(),
+        want.len()
+    );
+
+    let o = d.wharf_stdin(
+        &["run", "--rm", "-i", "--network", "none", "bb", "cat"],
+        b"from stdin\n",
+    );
+    assert_eq!(stdout(&o), "from stdin\n", "{}", stderr(&o));
+
+    if let Some(o) = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "echo hi; echo there >&2",
+    ]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "hi\n");
+        assert_eq!(stderr(&o), "there\n");
+    }
+    // Detached: nobody attaches, the output is in the log.
+    let id = d.ok(&["run", "-d", "--network", "none", "bb", "echo", "in the log"]);
+    let id = id.trim();
+    wait_until("the exit", Duration::from_secs(10), || {
+        d.ok(&["inspect", "-f", "{{.State.Status}}", id]).trim() == "exited"
+    });
+    assert_eq!(d.ok(&["logs", id]), "in the log\n");
+    d.ok(&["rm", id]);
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
 #[test]
 fn detached_container_lifecycle_and_cleanup() {
     let d = daemon_with_busybox();

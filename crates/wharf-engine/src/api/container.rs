@@ -285,7 +285,7 @@ async fn attach(
     let (stdin, stdout, stderr) = (p.bool("stdin"), p.bool("stdout"), p.bool("stderr"));
     let tty = c.config.tty.unwrap_or(false);
     let shim = if c.state.status == Status::Running || c.state.status == Status::Paused {
-        client::attach(&d.container_dir(&c.id), stdin, stdout, stderr)
+        client::attach(&d.container_dir(&c.id), stdin, stdout, stderr, false)
             .await
             .map_err(ApiError::internal)?
     } else {

@@ -49,6 +49,13 @@ impl Pending {
             .or_default()
             .push(p);
     }
+    fn count(&self, id: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map_or(0, Vec::len)
+    }
     fn take(&self, id: &str) -> Vec<PendingAttach> {
         self.0
             .lock()
@@ -446,6 +453,8 @@ impl Daemon {
             log_max_files: max_files,
             runtime_root: self.runtime_root.display().to_string(),
             ports: self.port_requests(c)?,
+            autostart: false,
+            attaches: 0,
         })
     }
 
@@ -470,6 +479,14 @@ impl Daemon {
             }
         };
         let ta = t0.elapsed().as_micros() as u64;
+        // With no network to plug between create and start, the shim starts the process on
+        // its own; the attaches waiting now are announced so it holds the output for them.
+        let autostart = c.endpoints.is_empty();
+        let attaches = if autostart {
+            self.pending.count(&c.id)
+        } else {
+            0
+        };
         let prepared = {
             let (d, c, dir) = (self.clone(), c.clone(), dir.clone());
             crate::api::blocking(move || {
@@ -478,7 +495,9 @@ impl Daemon {
                 let _ = std::fs::remove_file(dir.join("exit.json"));
                 d.write_etc_files(&c, &dir)
                     .map_err(|e| ApiError::internal(format!("failed to write /etc files: {e}")))?;
-                let spec = d.shim_spec(&c, &dir)?;
+                let mut spec = d.shim_spec(&c, &dir)?;
+                spec.autostart = autostart;
+                spec.attaches = attaches as u32;
                 let mut layers = vec![dir.join("upper")];
                 layers.extend(spec.run.lower_dirs.iter().cloned());
                 if let Some(msg) = command::check(
@@ -551,11 +570,17 @@ impl Daemon {
             network_us = t1.elapsed().as_micros() as u64,
             "container prepared"
         );
-        for p in self.pending.take(&c.id) {
-            let s = client::attach(&dir, p.stdin, p.stdout, p.stderr).await;
+        for (i, p) in self.pending.take(&c.id).into_iter().enumerate() {
+            let held = i < attaches;
+            let s = client::attach(&dir, p.stdin, p.stdout, p.stderr, held).await;
             let _ = p.tx.send(s);
         }
-        if let Err(e) = client::call(&dir, Request::Start).await {
+        let started = if autostart {
+            Ok(())
+        } else {
+            client::call(&dir, Request::Start).await.map(drop)
+        };
+        if let Err(e) = started {
             let _ = client::call(
                 &dir,
                 Request::Kill {

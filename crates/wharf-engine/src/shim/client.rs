@@ -202,11 +202,13 @@ pub async fn wait(dir: &Path) -> Result<Exit, String> {
 }
 
 /// An attach stream: output from the container (framed as docker frames it), stdin to it.
+/// `held`: one of the attaches announced to an autostarted shim (`ShimSpec::attaches`).
 pub async fn attach(
     dir: &Path,
     stdin: bool,
     stdout: bool,
     stderr: bool,
+    held: bool,
 ) -> Result<UnixStream, String> {
     let mut s = connect(
         dir,
@@ -214,6 +216,7 @@ pub async fn attach(
             stdin,
             stdout,
             stderr,
+            held,
         },
     )
     .await?;

@@ -241,11 +241,72 @@ struct Subscriber {
     stderr: bool,
 }
 
+impl Subscriber {
+    fn wants(&self, stream: u8) -> bool {
+        if stream == 2 {
+            self.stderr
+        } else {
+            self.stdout
+        }
+    }
+}
+
+/// The attached clients, and the output held for the attaches still on their way to an
+/// autostarted container (`ShimSpec::attaches`).
+#[derive(Default)]
+struct Subs {
+    list: Vec<Subscriber>,
+    /// Announced attaches not connected yet: while there are any, output is also held.
+    expected: u32,
+    held: Vec<(u8, Vec<u8>)>,
+    held_bytes: usize,
+}
+
+impl Subs {
+    fn give_up_holding(&mut self) {
+        self.expected = 0;
+        self.held = Vec::new();
+        self.held_bytes = 0;
+    }
+}
+
+/// Output held for announced attaches beyond this makes the container wait (its pipes fill)
+/// rather than lose any of it…
+const HOLD_MAX: usize = 1 << 20;
+/// …for at most this long: then the attaches are given up on (a daemon killed right after
+/// the start never makes them). The output is in the log either way.
+const HOLD_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits, with `subs` held, until the announced attaches have all come, `until` says stop,
+/// or [`HOLD_WAIT`] has passed (then they are given up on).
+fn wait_for_attaches<'a>(
+    shared: &'a Shared,
+    mut subs: std::sync::MutexGuard<'a, Subs>,
+    until: impl Fn(&Subs) -> bool,
+) -> std::sync::MutexGuard<'a, Subs> {
+    let deadline = std::time::Instant::now() + HOLD_WAIT;
+    while subs.expected > 0 && !until(&subs) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            subs.give_up_holding();
+            break;
+        }
+        subs = shared
+            .attached
+            .wait_timeout(subs, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    subs
+}
+
 struct Shared {
     dir: PathBuf,
     spec: ShimSpec,
     backend: Box<dyn Backend + Send + Sync>,
-    subs: Mutex<Vec<Subscriber>>,
+    subs: Mutex<Subs>,
+    /// Signalled when an announced attach has come.
+    attached: Condvar,
     stdin: Mutex<Option<File>>,
     master: Option<File>,
     exit: Mutex<Option<Exit>>,
@@ -305,11 +366,16 @@ fn run(dir: &Path) -> Result<(), String> {
         }
     };
 
+    let attaches = if spec.autostart { spec.attaches } else { 0 };
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
         spec,
         backend,
-        subs: Mutex::new(Vec::new()),
+        subs: Mutex::new(Subs {
+            expected: attaches,
+            ..Default::default()
+        }),
+        attached: Condvar::new(),
         stdin: Mutex::new(stdio.stdin),
         master: stdio.master,
         exit: Mutex::new(None),
@@ -317,6 +383,16 @@ fn run(dir: &Path) -> Result<(), String> {
         execs: Mutex::new(Vec::new()),
         starting: Mutex::new(()),
     });
+
+    if shared.spec.autostart {
+        if let Err(e) = shared.backend.start() {
+            let _ = shared.backend.kill(9, true);
+            let _ = wait_init(pid);
+            let _ = shared.backend.delete();
+            let _ = std::fs::remove_dir_all(&sockets);
+            return Err(format!("failed to start the container: {e}"));
+        }
+    }
 
     // Tell the daemon, then let go of its pipe: from here on we log to DIR/shim.log.
     println!("ready {pid}");
@@ -363,6 +439,12 @@ fn run(dir: &Path) -> Result<(), String> {
     for p in pumps {
         let _ = p.join();
     }
+    // A process that ended at once still shows its output to the attaches on their way.
+    drop(wait_for_attaches(
+        &shared,
+        shared.subs.lock().unwrap_or_else(|p| p.into_inner()),
+        |_| false,
+    ));
     let oom = shared.backend.oom_killed();
     let exit = Exit {
         exit_code: code,
@@ -390,6 +472,7 @@ fn run(dir: &Path) -> Result<(), String> {
         .subs
         .lock()
         .unwrap_or_else(|p| p.into_inner())
+        .list
         .drain(..)
     {
         let _ = s.conn.shutdown(std::net::Shutdown::Both);
@@ -528,10 +611,16 @@ fn pump(shared: &Shared, logger: &Mutex<log::JsonLog>, stream: u8, mut reader: F
             frame(stream, data)
         };
         let mut subs = shared.subs.lock().unwrap_or_else(|p| p.into_inner());
-        subs.retain_mut(|s| {
-            let wanted = if stream == 2 { s.stderr } else { s.stdout };
-            !wanted || s.conn.write_all(&framed).is_ok()
-        });
+        if subs.expected > 0 {
+            // Past the cap the container waits for the attaches (its pipe fills up).
+            subs = wait_for_attaches(shared, subs, |s| s.held_bytes < HOLD_MAX);
+            if subs.expected > 0 {
+                subs.held_bytes += framed.len();
+                subs.held.push((stream, framed.clone()));
+            }
+        }
+        subs.list
+            .retain_mut(|s| !s.wants(stream) || s.conn.write_all(&framed).is_ok());
     }
 }
 
@@ -620,6 +709,7 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
             stdin,
             stdout,
             stderr,
+            held,
         } => {
             if shared
                 .exit
@@ -631,15 +721,30 @@ fn handle(shared: &Arc<Shared>, mut conn: UnixStream) {
             }
             reply(&mut conn, &Reply::ok());
             if let Ok(c) = conn.try_clone() {
-                shared
-                    .subs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Subscriber {
-                        conn: c,
-                        stdout,
-                        stderr,
-                    });
+                let mut sub = Subscriber {
+                    conn: c,
+                    stdout,
+                    stderr,
+                };
+                let mut subs = shared.subs.lock().unwrap_or_else(|p| p.into_inner());
+                let mut ok = true;
+                if held && subs.expected > 0 {
+                    // What the process wrote before we came, in order, then the rest as
+                    // it comes (the pumps write under the same lock).
+                    for (stream, data) in &subs.held {
+                        if ok && sub.wants(*stream) {
+                            ok = sub.conn.write_all(data).is_ok();
+                        }
+                    }
+                    subs.expected -= 1;
+                    if subs.expected == 0 {
+                        subs.give_up_holding();
+                    }
+                    shared.attached.notify_all();
+                }
+                if ok {
+                    subs.list.push(sub);
+                }
             }
             if stdin {
                 copy_stdin(shared, reader);

@@ -34,6 +34,16 @@ pub struct ShimSpec {
     /// `DIR/ports.json` (same order) when it says `ready`.
     #[serde(default)]
     pub ports: Vec<crate::network::PublishedPort>,
+    /// Start the process as soon as it is created, without waiting for a `start` request:
+    /// the daemon has nothing to do in between (no network to plug). `ready` then comes
+    /// once it runs, and saves the daemon's round trip on every start.
+    #[serde(default)]
+    pub autostart: bool,
+    /// With `autostart`: the attaches the daemon makes right after `ready` (docker's `run`
+    /// attaches before it starts). The output is held for them until they are all there, so
+    /// they miss none of it.
+    #[serde(default)]
+    pub attaches: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,6 +63,10 @@ pub enum Request {
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        /// One of the attaches announced in `ShimSpec::attaches`: it first gets the output
+        /// held for it.
+        #[serde(default)]
+        held: bool,
     },
     Exec(ExecSpec),
     ExecResize {
