@@ -116,7 +116,12 @@ pub async fn attach_start_wait(client: &Client, id: &str, f: &Flow) -> Result<()
     if f.sig_proxy && !tty && !f.detach {
         background.extend(hijack::forward_signals(client, &id));
     }
-    let streamer = if stdin || stdout || stderr {
+    // The attach and the wait are both in place before the start; neither needs the other,
+    // so they go together (one round trip to the daemon instead of two).
+    let attach = async {
+        if !(stdin || stdout || stderr) {
+            return Ok(None);
+        }
         let path = container_path(
             &id,
             &format!(
@@ -124,15 +129,19 @@ pub async fn attach_start_wait(client: &Client, id: &str, f: &Flow) -> Result<()
                 attach_query(stdin, stdout, stderr, f.detach_keys.as_deref())
             ),
         );
-        let conn = client
+        client
             .hijack(Method::POST, &path, Body::Empty)
             .await
-            .map_err(|e| status_error(&e, "run"))?;
-        Some(tokio::spawn(hijack::stream(conn, tty, stdin)))
-    } else {
-        None
+            .map(Some)
     };
-    let status = wait_exit_or_removed(client, &id, f.auto_remove).await;
+    let (conn, status) = tokio::join!(attach, wait_exit_or_removed(client, &id, f.auto_remove));
+    let streamer = match conn {
+        Ok(c) => c.map(|conn| tokio::spawn(hijack::stream(conn, tty, stdin))),
+        Err(e) => {
+            status.abort();
+            return Err(status_error(&e, "run"));
+        }
+    };
 
     if let Err(e) = client
         .call(Method::POST, &container_path(&id, "/start"), Body::Empty)
