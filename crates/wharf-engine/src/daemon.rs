@@ -140,10 +140,17 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the API")?;
+    // The accept loop runs as a task on a worker, not in `block_on` on the main thread: a
+    // connection's task then starts on the worker that accepted it (its LIFO slot), with no
+    // wakeup of another thread on every request.
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    })
+    .await
+    .context("serving the API")?
+    .context("serving the API")?;
     let _ = fs::remove_file(&sock);
     // Stopping with no container running, the daemon leaves no runtime state under /run: its
     // runtime root then holds only the seccomp cache (rebuilt on demand) and the note of its
