@@ -19,6 +19,46 @@ fn committed_changes_survive_kill_9() {
     assert_eq!(d.image_ids(), vec![id]);
 }
 
+/// A container created just before a `kill -9` is there after it and starts (the create
+/// commits without waiting for the disk; the record in its directory brings it back), its
+/// name still taken; one removed before the kill stays removed.
+#[test]
+fn a_container_created_just_before_kill_9_is_there_after_it() {
+    let mut d = Daemon::start();
+    d.import_busybox("bb:latest");
+    d.ok(&[
+        "create",
+        "--name",
+        "gone",
+        "--network",
+        "none",
+        "bb",
+        "true",
+    ]);
+    d.ok(&["rm", "gone"]);
+    let id = d
+        .ok(&[
+            "create",
+            "--name",
+            "made",
+            "--network",
+            "none",
+            "bb",
+            "echo",
+            "still here",
+        ])
+        .trim()
+        .to_string();
+    d.kill9();
+    d.spawn();
+    assert_eq!(d.ok(&["ps", "-aq", "--no-trunc"]).trim(), id, "{}", d.log());
+    assert_eq!(d.ok(&["start", "-a", "made"]), "still here\n");
+    let o = d.wharf(&["create", "--name", "made", "bb", "true"]);
+    assert!(stderr(&o).contains("is already in use"), "{}", stderr(&o));
+    d.ok(&["rm", "made"]);
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
 #[test]
 fn kill_9_during_load_leaves_nothing_half_made() {
     let mut d = Daemon::start();

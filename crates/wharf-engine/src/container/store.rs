@@ -18,6 +18,11 @@ use crate::api::ApiError;
 const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("container_names");
 
+/// The record as created, in the container's directory: [`ContainerStore::insert`] commits
+/// without waiting for the disk, and a daemon killed before its next durable commit finds the
+/// container again through this file ([`ContainerStore::open`]).
+const CREATED_RECORD: &str = "created.json";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -149,6 +154,28 @@ impl ContainerStore {
         }
         drop(t);
         drop(rtx);
+        let found = created_records(&root, &map, &gone);
+        for c in &found {
+            tracing::info!(
+                id = c.id.as_str(),
+                "restoring the record of a container created just before a crash"
+            );
+            let (tx, _) = watch::channel(c.state.clone());
+            map.insert(c.id.clone(), Entry { c: c.clone(), tx });
+        }
+        if !found.is_empty() {
+            let tx = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
+                let mut n = tx.open_table(NAMES).map_err(db_err)?;
+                for c in &found {
+                    let bytes = serde_json::to_vec(c).map_err(db_err)?;
+                    t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
+                    n.insert(c.name.as_str(), c.id.as_str()).map_err(db_err)?;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+        }
         if !gone.is_empty() {
             let tx = db.begin_write().map_err(db_err)?;
             {
@@ -193,13 +220,24 @@ impl ContainerStore {
         tx.commit().map_err(db_err)
     }
 
-    /// Adds a new container; its name must be free (docker's 409 otherwise).
+    /// Adds a new container (its directory exists); its name must be free (docker's 409
+    /// otherwise). Committed without waiting for the disk: it is on the path of every `run`,
+    /// and the start that usually follows at once commits durably (carrying this along). The
+    /// record also goes to the container's directory, where a daemon killed before any
+    /// durable commit finds it ([`ContainerStore::open`]). Written after the commit: a crash
+    /// before the client hears of the container leaves no trace of it.
     pub fn insert(&self, c: Container) -> Result<(), ApiError> {
         let mut map = self.lock();
         if let Some(other) = map.values().find(|e| e.c.name == c.name) {
             return Err(name_conflict(&c.name, &other.c.id));
         }
-        self.persist(&c)?;
+        self.persist_with(&c, redb::Durability::None)?;
+        let file = self.dir(&c.id).join(CREATED_RECORD);
+        if let Err(e) = crate::shim::write_json_atomic(&file, &c) {
+            // Durable after all, then (and nothing of it is in memory yet to undo).
+            self.persist(&c)
+                .map_err(|e2| db_err(format!("{}: {e}; then {}", file.display(), e2.message)))?;
+        }
         let (tx, _) = watch::channel(c.state.clone());
         map.insert(c.id.clone(), Entry { c, tx });
         Ok(())
@@ -349,6 +387,38 @@ impl ContainerStore {
     }
 }
 
+/// Containers created just before a crash: a directory under `root` whose `created.json`
+/// names a container with no record (`known`), not one of the `gone` ones, and a name no
+/// record has.
+fn created_records(
+    root: &std::path::Path,
+    known: &HashMap<String, Entry>,
+    gone: &[(String, String)],
+) -> Vec<Container> {
+    let mut found: Vec<Container> = Vec::new();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        if id.len() != 64 || known.contains_key(&id) || gone.iter().any(|(g, _)| *g == id) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(e.path().join(CREATED_RECORD)) else {
+            continue;
+        };
+        match serde_json::from_slice::<Container>(&bytes) {
+            Ok(c)
+                if c.id == id
+                    && !known.values().any(|k| k.c.name == c.name)
+                    && !found.iter().any(|f| f.name == c.name) =>
+            {
+                found.push(c)
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(id, error = %err, "skipping an unreadable created.json"),
+        }
+    }
+    found
+}
+
 fn name_conflict(name: &str, other: &str) -> ApiError {
     ApiError::new(
         ErrorKind::Conflict,
@@ -373,6 +443,35 @@ mod tests {
         .unwrap()
     }
 
+    /// A container whose create never reached the disk (the daemon was killed before any
+    /// durable commit) comes back from its directory's `created.json`, once; a directory
+    /// without one, or one whose name another record has, does not.
+    #[test]
+    fn open_restores_containers_created_just_before_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("containers");
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        std::fs::create_dir(root.join(&a)).unwrap();
+        store.insert(container(&a, "kept")).unwrap();
+        drop(store);
+        // What a lost commit leaves: the directories and their files, no records.
+        for (id, name) in [(&b, "lost"), (&c, "kept")] {
+            std::fs::create_dir(root.join(id)).unwrap();
+            let rec = serde_json::to_vec(&container(id, name)).unwrap();
+            std::fs::write(root.join(id).join(CREATED_RECORD), rec).unwrap();
+        }
+        std::fs::create_dir(root.join("d".repeat(64))).unwrap();
+        let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
+        assert_eq!(store.list().len(), 2);
+        assert_eq!(store.resolve("lost").unwrap().id, b);
+        assert_eq!(store.resolve("kept").unwrap().id, a);
+        drop(store);
+        let store = ContainerStore::open(db, root).unwrap();
+        assert_eq!(store.list().len(), 2, "restored once, then on the disk");
+    }
+
     /// A record whose directory is gone (a crash between `rm`'s move to the trash and the
     /// record's drop reaching the disk) is dropped at the next open; the name is free again.
     #[test]
@@ -385,7 +484,7 @@ mod tests {
             std::fs::create_dir(root.join(&id)).unwrap();
             store.insert(container(&id, name)).unwrap();
         }
-        std::fs::remove_dir(root.join("b".repeat(64))).unwrap();
+        std::fs::remove_dir_all(root.join("b".repeat(64))).unwrap();
         drop(store);
         let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
         assert_eq!(store.list().len(), 1);
