@@ -44,6 +44,25 @@ fn mkdir(p: &Path) -> Result<()> {
 
 /// Whether `path` is a mount point (its mount id differs from its parent's).
 pub fn is_mounted(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags, CWD};
+    // One statx instead of reading mountinfo, which grows with every running container (an
+    // overlay line each, with all its lower dirs).
+    match rustix::fs::statx(
+        CWD,
+        path,
+        AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::empty(),
+    ) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
+        }
+        Err(e) if e != rustix::io::Errno::NOSYS => false,
+        // Kernels before 5.8 do not tell.
+        _ => in_mountinfo(path),
+    }
+}
+
+fn in_mountinfo(path: &Path) -> bool {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };
@@ -271,6 +290,35 @@ pub fn prepare_mountpoint(rootfs: &Path, dest: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `is_mounted` (statx) agrees with mountinfo: a mount point, a plain directory, a path
+    /// that is not there, a symlink to a mount point (not followed).
+    #[test]
+    fn is_mounted_tells_mount_points_as_mountinfo_does() {
+        let t = tempfile::tempdir().unwrap();
+        let (m, plain, link) = (
+            t.path().join("m"),
+            t.path().join("plain"),
+            t.path().join("l"),
+        );
+        std::fs::create_dir(&m).unwrap();
+        std::fs::create_dir(&plain).unwrap();
+        std::os::unix::fs::symlink(&m, &link).unwrap();
+        assert!(!is_mounted(&m));
+        rustix::mount::mount("tmpfs", &m, "tmpfs", MountFlags::empty(), None).unwrap();
+        let cases = [(&m, true), (&plain, false), (&link, false)];
+        let seen: Vec<(bool, bool)> = cases
+            .iter()
+            .map(|(p, _)| (is_mounted(p), in_mountinfo(p)))
+            .collect();
+        let _ = rustix::mount::unmount(&m, UnmountFlags::DETACH);
+        for ((p, want), (got, info)) in cases.iter().zip(seen) {
+            assert_eq!(got, *want, "{}", p.display());
+            assert_eq!(got, info, "{}", p.display());
+        }
+        assert!(!is_mounted(&t.path().join("absent")));
+        assert!(!is_mounted(&m), "unmounted again");
+    }
 
     #[test]
     fn mount_targets_behind_symlinks_are_created_inside_the_root() {
