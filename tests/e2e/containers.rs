@@ -918,6 +918,59 @@ fn run_it_gives_a_real_tty() {
     assert_eq!(o.status.code(), Some(7), "{out}");
 }
 
+/// A container's creation lets go of the other containers' root filesystems in its own
+/// mount namespace only (moved under a scratch mount and unmounted with it, in one go): on
+/// the host each running container keeps its rootfs, and exec and cp still reach it.
+#[test]
+fn starting_a_container_leaves_the_others_root_filesystems_alone() {
+    let d = daemon_with_busybox();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let id = d.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            &format!("echo {i} > /tmp/mark; sleep 600"),
+        ]);
+        ids.push(id.trim().to_string());
+    }
+    let o = d.wharf(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "grep -c ' overlay ' /proc/self/mountinfo",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "1\n",
+        "the container sees its own root only: {}",
+        stderr(&o)
+    );
+    let containers = d.data_root().join("containers");
+    assert_eq!(
+        mounts_under(&containers),
+        4,
+        "one rootfs per running container"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        wait_until("the mark", Duration::from_secs(5), || {
+            d.wharf(&["exec", id, "cat", "/tmp/mark"]).stdout == format!("{i}\n").into_bytes()
+        });
+        let o = d.wharf(&["cp", &format!("{id}:/tmp/mark"), "-"]);
+        assert!(o.status.success() && !o.stdout.is_empty(), "{}", stderr(&o));
+    }
+    d.ok(&["rm", "-f", &ids[0], &ids[1], &ids[2], &ids[3]]);
+    assert_eq!(mounts_under(&containers), 0);
+}
+
 #[test]
 fn concurrent_runs_all_succeed_and_leave_nothing() {
     let d = daemon_with_busybox();

@@ -389,8 +389,31 @@ impl V1Attach {
         // mountinfo (a start got slower with every container running).
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         if let Some((own, containers)) = self.base.parent().and_then(|o| Some((o, o.parent()?))) {
-            for mp in other_rootfs_mounts(&info, containers, own) {
-                let _ = unmount(&mp, UnmountFlags::DETACH);
+            let others = other_rootfs_mounts(&info, containers, own);
+            // Each unmount that frees mounts waits for an RCU grace period in the kernel
+            // (≈ 45 µs here): with 100 containers running, 4.7 ms per start. Moved under one
+            // scratch tmpfs (a move frees nothing) they go with one unmount of it.
+            let scratch = others.len() > 1
+                && mount(
+                    "tmpfs",
+                    &self.base,
+                    "tmpfs",
+                    MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                    Some(c"mode=700,size=64k"),
+                )
+                .is_ok();
+            for (i, mp) in others.iter().enumerate() {
+                let to = self.base.join(i.to_string());
+                let moved = scratch
+                    && std::fs::create_dir(&to).is_ok()
+                    && rustix::mount::mount_move(mp, &to).is_ok();
+                if !moved {
+                    let _ = unmount(mp, UnmountFlags::DETACH);
+                }
+            }
+            if scratch {
+                unmount(&self.base, UnmountFlags::DETACH)
+                    .map_err(err("let go of the other root filesystems"))?;
             }
         }
         // The usual layout (every hierarchy in the tmpfs at /sys/fs/cgroup) goes with one
