@@ -376,9 +376,11 @@ fn build_in_child(
         read_outcome_early(&rd, child, &mut out);
     }
     let mut status = 0;
-    if !out.ends_with(b"\n") {
+    if !out.ends_with(b"\n") || out.starts_with(b"err ") {
+        // Without a whole outcome, or after a failure (whose clean-up must not race the
+        // child's exit out of the cgroups): the child is waited for here.
         // The container's processes inherit the pipe's write end until their exec, so
-        // what the child wrote is read once it is gone, not up to the end of the pipe.
+        // what else the child wrote is read once it is gone, not up to the end of the pipe.
         // SAFETY: reaps the child forked above.
         unsafe { libc::waitpid(child, &mut status, 0) };
         let _ = rustix::io::ioctl_fionbio(&rd, true);
