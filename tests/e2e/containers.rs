@@ -506,6 +506,19 @@ fn parent_and_name(pid: u32) -> Option<(u32, String)> {
     Some((ppid, name.trim().to_string()))
 }
 
+/// The running children of `parent` named `name`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            alive(*p) && parent_and_name(*p).is_some_and(|(pp, n)| pp == parent && n == name)
+        })
+        .collect()
+}
+
 /// Running (not gone, not a zombie waiting for its parent).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -617,13 +630,26 @@ fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
     let (daemon, zygote_name) = parent_and_name(zygote).expect("zygote");
     assert_eq!(zygote_name, "wharf-zygote");
     assert_eq!(daemon, d.child.as_ref().expect("daemon").id());
-
-    // kill -9 of the daemon: the zygote sees its socket close and ends; the shim and the
-    // container go on, and the next daemon has a zygote of its own.
-    d.kill9();
-    wait_until("the zygote to end", Duration::from_secs(5), || {
-        !alive(zygote)
+    // One spare, forked ahead and waiting to become the next shim (and the next after it).
+    wait_until("a spare shim", Duration::from_secs(5), || {
+        children_named(zygote, "wharf-zygote").len() == 1
     });
+    let spare = children_named(zygote, "wharf-zygote")[0];
+    d.ok(&["run", "--rm", "bb", "true"]);
+    assert!(!alive(spare) || parent_and_name(spare).is_some_and(|(_, n)| n != "wharf-zygote"));
+    wait_until("the next spare", Duration::from_secs(5), || {
+        children_named(zygote, "wharf-zygote").len() == 1
+    });
+    let spare = children_named(zygote, "wharf-zygote")[0];
+
+    // kill -9 of the daemon: the zygote and its spare see their socket close and end; the
+    // shim and the container go on, and the next daemon has a zygote of its own.
+    d.kill9();
+    wait_until(
+        "the zygote and its spare to end",
+        Duration::from_secs(5),
+        || !alive(zygote) && !alive(spare),
+    );
     assert!(alive(shim), "the shim died with the daemon");
     d.spawn();
     d.ok(&["exec", "zy", "true"]);
