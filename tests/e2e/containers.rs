@@ -322,6 +322,20 @@ fn isolation_defaults_match_docker() {
         "/proc/net/dev",
     ]);
     assert!(net.contains("lo:") && net.lines().count() == 3, "{net}");
+    // Loopback is up (IFF_UP | IFF_LOOPBACK), whether the namespace was made ahead by a
+    // spare shim or by the runtime (the first container of a daemon gets either).
+    for _ in 0..2 {
+        let flags = d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "cat",
+            "/sys/class/net/lo/flags",
+        ]);
+        assert_eq!(flags.trim(), "0x9");
+    }
     // /sys/fs/cgroup is read-only, as docker's: a container cannot raise its own limits.
     // It sees its own cgroup there (its limit, not the host's).
     let out = d.ok(&[
@@ -635,6 +649,21 @@ fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
         children_named(zygote, "wharf-zygote").len() == 1
     });
     let spare = children_named(zygote, "wharf-zygote")[0];
+    // It holds a network namespace made for its container meanwhile.
+    wait_until(
+        "the spare's network namespace",
+        Duration::from_secs(5),
+        || {
+            std::fs::read_dir(format!("/proc/{spare}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("net:["))
+                })
+        },
+    );
     d.ok(&["run", "--rm", "bb", "true"]);
     assert!(!alive(spare) || parent_and_name(spare).is_some_and(|(_, n)| n != "wharf-zygote"));
     wait_until("the next spare", Duration::from_secs(5), || {

@@ -408,6 +408,26 @@ fn pid_ns_hostname_and_network() {
     cfg.network = NetworkMode::Host;
     let host_ifaces = std::fs::read_dir("/sys/class/net").unwrap().count();
     assert_eq!(run(&f, &cfg).stdout.trim(), host_ifaces.to_string());
+    // A namespace made ahead (as a spare shim does), joined by its path: the container is
+    // in that one, with loopback up, and this process is back in its own.
+    let own = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let ns = wharf_runtime::new_network_namespace().unwrap();
+    assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), own);
+    let made = std::fs::read_link(format!("/proc/self/fd/{}", ns.as_raw_fd())).unwrap();
+    assert_ne!(made, own);
+    let mut cfg = f.config(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags; ls /sys/class/net",
+    ]);
+    cfg.network = NetworkMode::Path(format!("/proc/self/fd/{}", ns.as_raw_fd()).into());
+    let out = run(&f, &cfg);
+    assert_eq!(
+        out.stdout,
+        format!("{}\n0x9\nlo\n", made.display()),
+        "{}",
+        out.stderr
+    );
 }
 
 fn user_resolution() {

@@ -316,8 +316,17 @@ struct Shared {
     starting: Mutex<()>,
 }
 
+/// A network namespace made ahead (with `lo` up) by the spare this shim was, waiting in
+/// the zygote for its request ([`zygote`]); taken by a container that wants a new one.
+static PREPARED_NETNS: Mutex<Option<File>> = Mutex::new(None);
+
+/// Offers `ns` to the shim this process is about to become.
+pub(crate) fn offer_network_namespace(ns: File) {
+    *PREPARED_NETNS.lock().unwrap_or_else(|p| p.into_inner()) = Some(ns);
+}
+
 fn run(dir: &Path) -> Result<(), String> {
-    let spec: ShimSpec = serde_json::from_slice(
+    let mut spec: ShimSpec = serde_json::from_slice(
         &std::fs::read(dir.join("shim.json"))
             .map_err(|e| format!("failed to read shim.json: {e}"))?,
     )
@@ -345,7 +354,23 @@ fn run(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("failed to set up stdio: {e}"))?;
     let backend = backend::open(&spec)?;
     let child = std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new()));
-    let pid = backend.create(&spec, child)?;
+    // The namespace made ahead, if any, joined by its path instead of a new one made now
+    // (the runtime then leaves `lo` as it is: up). Held until the container's init is in it.
+    let netns = PREPARED_NETNS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .filter(|_| spec.run.network == wharf_runtime::NetworkMode::New);
+    if let Some(ns) = &netns {
+        spec.run.network = wharf_runtime::NetworkMode::Path(PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            std::os::fd::AsRawFd::as_raw_fd(ns)
+        )));
+    }
+    let created = backend.create(&spec, child);
+    drop(netns);
+    let pid = created?;
     // From here on a failure must not leave a created container behind.
     let listener = match stdio
         .receive_console(Duration::from_secs(10), || true)
