@@ -649,21 +649,19 @@ fn shims_are_forked_by_a_zygote_that_ends_with_the_daemon() {
         children_named(zygote, "wharf-zygote").len() == 1
     });
     let spare = children_named(zygote, "wharf-zygote")[0];
-    // It holds a network namespace made for its container meanwhile.
-    wait_until(
-        "the spare's network namespace",
-        Duration::from_secs(5),
-        || {
+    // It holds the network and IPC namespaces made for its container meanwhile.
+    for kind in ["net:[", "ipc:["] {
+        wait_until("the spare's namespaces", Duration::from_secs(5), || {
             std::fs::read_dir(format!("/proc/{spare}/fd"))
                 .into_iter()
                 .flatten()
                 .flatten()
                 .any(|e| {
                     std::fs::read_link(e.path())
-                        .is_ok_and(|l| l.to_string_lossy().starts_with("net:["))
+                        .is_ok_and(|l| l.to_string_lossy().starts_with(kind))
                 })
-        },
-    );
+        });
+    }
     d.ok(&["run", "--rm", "bb", "true"]);
     assert!(!alive(spare) || parent_and_name(spare).is_some_and(|(_, n)| n != "wharf-zygote"));
     wait_until("the next spare", Duration::from_secs(5), || {

@@ -542,7 +542,9 @@ fn grant_sys_admin(caps: &mut serde_json::Value) -> bool {
 fn loopback_up(pid: Pid) -> Result<()> {
     let target_path = format!("/proc/{pid}/ns/net");
     let target = File::open(&target_path).map_err(|e| Error::io("open", &target_path, e))?;
-    in_network_namespace(
+    in_namespace(
+        libc::CLONE_NEWNET,
+        "/proc/thread-self/ns/net",
         || {
             // SAFETY: setns on a valid namespace fd; affects only this thread.
             if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
@@ -563,43 +565,61 @@ fn loopback_up(pid: Pid) -> Result<()> {
 /// neither the namespace's creation (≈ 0.27 ms here) nor bringing `lo` up is on the
 /// container's start. The calling thread enters it to set it up and comes back.
 pub fn new_network_namespace() -> Result<File> {
-    in_network_namespace(
+    new_namespace(libc::CLONE_NEWNET, "net", set_loopback_up)
+}
+
+/// A new IPC namespace, for a container to join later by its path (as
+/// [`new_network_namespace`]; ≈ 0.035 ms here, and its message-queue filesystem).
+pub fn new_ipc_namespace() -> Result<File> {
+    new_namespace(libc::CLONE_NEWIPC, "ipc", || Ok(()))
+}
+
+/// A new namespace of type `flag` (`name` in /proc/PID/ns), set up by `setup` from inside.
+fn new_namespace(
+    flag: libc::c_int,
+    name: &str,
+    setup: impl FnOnce() -> std::io::Result<()>,
+) -> Result<File> {
+    let path = format!("/proc/thread-self/ns/{name}");
+    in_namespace(
+        flag,
+        &path,
         || {
-            // SAFETY: unshare of the calling thread's network namespace only.
-            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            // SAFETY: unshare of one namespace of the calling thread only.
+            if unsafe { libc::unshare(flag) } != 0 {
                 return Err(Error::io(
-                    "create network namespace",
-                    "",
+                    "create namespace",
+                    &path,
                     std::io::Error::last_os_error(),
                 ));
             }
             Ok(())
         },
         || {
-            let path = "/proc/thread-self/ns/net";
-            let ns = File::open(path).map_err(|e| Error::io("open", path, e))?;
-            set_loopback_up().map_err(|e| Error::io("bring up loopback in", path, e))?;
+            let ns = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+            setup().map_err(|e| Error::io("set up", &path, e))?;
             Ok(ns)
         },
     )
 }
 
-/// Runs `inside` with the calling thread moved to another network namespace by `enter`
-/// (which leaves the thread where it was when it fails), then returns the thread to its
-/// own. Failing to return would leave this thread in the container's netns, which is
-/// unrecoverable for a runtime: it aborts.
-fn in_network_namespace<T>(
+/// Runs `inside` with the calling thread moved to another namespace of type `flag` (its
+/// own is at `own_path`) by `enter` (which leaves the thread where it was when it fails),
+/// then returns the thread to its own. Failing to return would leave this thread in the
+/// container's namespace, which is unrecoverable for a runtime: it aborts.
+fn in_namespace<T>(
+    flag: libc::c_int,
+    own_path: &str,
     enter: impl FnOnce() -> Result<()>,
     inside: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let own_path = "/proc/thread-self/ns/net";
     let own = File::open(own_path).map_err(|e| Error::io("open", own_path, e))?;
     enter()?;
     let result = inside();
     // SAFETY: return to the namespace we came from.
-    if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+    if unsafe { libc::setns(own.as_raw_fd(), flag) } != 0 {
         let e = std::io::Error::last_os_error();
-        tracing::error!(error = %e, "failed to return to own network namespace");
+        tracing::error!(error = %e, own_path, "failed to return to own namespace");
         std::process::abort();
     }
     result

@@ -428,6 +428,21 @@ fn pid_ns_hostname_and_network() {
         "{}",
         out.stderr
     );
+    // The same for an IPC namespace (its own message queues, mounted at /dev/mqueue).
+    let own = std::fs::read_link("/proc/thread-self/ns/ipc").unwrap();
+    let ns = wharf_runtime::new_ipc_namespace().unwrap();
+    assert_eq!(std::fs::read_link("/proc/thread-self/ns/ipc").unwrap(), own);
+    let made = std::fs::read_link(format!("/proc/self/fd/{}", ns.as_raw_fd())).unwrap();
+    assert_ne!(made, own);
+    let mut cfg = f.config(&["readlink", "/proc/self/ns/ipc"]);
+    cfg.extra.ipc = NetworkMode::Path(format!("/proc/self/fd/{}", ns.as_raw_fd()).into());
+    let out = run(&f, &cfg);
+    assert_eq!(
+        out.stdout,
+        format!("{}\n", made.display()),
+        "{}",
+        out.stderr
+    );
 }
 
 fn user_resolution() {

@@ -316,13 +316,32 @@ struct Shared {
     starting: Mutex<()>,
 }
 
-/// A network namespace made ahead (with `lo` up) by the spare this shim was, waiting in
-/// the zygote for its request ([`zygote`]); taken by a container that wants a new one.
+/// Namespaces made ahead by the spare this shim was, waiting in the zygote for its request
+/// ([`zygote`]): network (with `lo` up) and IPC. Each is taken by a container that wants
+/// a new one.
 static PREPARED_NETNS: Mutex<Option<File>> = Mutex::new(None);
+static PREPARED_IPCNS: Mutex<Option<File>> = Mutex::new(None);
 
-/// Offers `ns` to the shim this process is about to become.
-pub(crate) fn offer_network_namespace(ns: File) {
-    *PREPARED_NETNS.lock().unwrap_or_else(|p| p.into_inner()) = Some(ns);
+/// Offers the namespaces made ahead to the shim this process is about to become.
+pub(crate) fn offer_namespaces(net: Option<File>, ipc: Option<File>) {
+    *PREPARED_NETNS.lock().unwrap_or_else(|p| p.into_inner()) = net;
+    *PREPARED_IPCNS.lock().unwrap_or_else(|p| p.into_inner()) = ipc;
+}
+
+/// The namespace made ahead in `slot`, if there is one and `mode` wants a new one: `mode`
+/// then joins it by its path (held by the returned file until the init is in it).
+fn use_prepared(slot: &Mutex<Option<File>>, mode: &mut wharf_runtime::NetworkMode) -> Option<File> {
+    let ns = slot
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .filter(|_| *mode == wharf_runtime::NetworkMode::New)?;
+    *mode = wharf_runtime::NetworkMode::Path(PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        std::os::fd::AsRawFd::as_raw_fd(&ns)
+    )));
+    Some(ns)
 }
 
 fn run(dir: &Path) -> Result<(), String> {
@@ -354,22 +373,12 @@ fn run(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("failed to set up stdio: {e}"))?;
     let backend = backend::open(&spec)?;
     let child = std::mem::replace(&mut stdio.child, ChildStdio::Console(PathBuf::new()));
-    // The namespace made ahead, if any, joined by its path instead of a new one made now
-    // (the runtime then leaves `lo` as it is: up). Held until the container's init is in it.
-    let netns = PREPARED_NETNS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
-        .filter(|_| spec.run.network == wharf_runtime::NetworkMode::New);
-    if let Some(ns) = &netns {
-        spec.run.network = wharf_runtime::NetworkMode::Path(PathBuf::from(format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            std::os::fd::AsRawFd::as_raw_fd(ns)
-        )));
-    }
+    // The namespaces made ahead, if any, joined by their paths instead of new ones made now
+    // (the runtime then leaves `lo` as it is: up). Held until the container's init is in them.
+    let netns = use_prepared(&PREPARED_NETNS, &mut spec.run.network);
+    let ipcns = use_prepared(&PREPARED_IPCNS, &mut spec.run.extra.ipc);
     let created = backend.create(&spec, child);
-    drop(netns);
+    drop((netns, ipcns));
     let pid = created?;
     // From here on a failure must not leave a created container behind.
     let listener = match stdio

@@ -287,15 +287,18 @@ fn fork_spare(reaper: &Reaper, run_shim: fn(Vec<OsString>) -> i32) -> io::Result
     Ok(rd)
 }
 
-/// A spare: makes a network namespace for its container meanwhile (most containers get a
-/// new one), takes the next request on the socket, says so on `taken`, and becomes its
-/// shim.
+/// A spare: makes the network and IPC namespaces of its container meanwhile (most
+/// containers get new ones), takes the next request on the socket, says so on `taken`, and
+/// becomes its shim.
 fn spare_main(taken: OwnedFd, run_shim: fn(Vec<OsString>) -> i32) -> i32 {
-    match wharf_runtime::new_network_namespace() {
-        Ok(ns) => super::offer_network_namespace(ns),
-        // The container makes its own, as without a spare.
-        Err(e) => eprintln!("shim zygote (spare): {e}"),
-    }
+    // One the spare cannot make, the container makes itself, as without a spare.
+    let made = |ns: wharf_runtime::Result<std::fs::File>| {
+        ns.map_err(|e| eprintln!("shim zygote (spare): {e}")).ok()
+    };
+    super::offer_namespaces(
+        made(wharf_runtime::new_network_namespace()),
+        made(wharf_runtime::new_ipc_namespace()),
+    );
     let control = rustix::stdio::stdin();
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
