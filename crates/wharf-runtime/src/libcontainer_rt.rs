@@ -114,14 +114,22 @@ impl LibcontainerRuntime {
     }
 
     fn load(&self, id: &str) -> Result<Container> {
-        validate_id(id)?;
-        let dir = self.root.join(id);
-        if !dir.join("state.json").exists() {
-            return Err(Error::NotFound(id.to_string()));
-        }
-        let mut c = Container::load(dir).map_err(lc("load", id))?;
+        let mut c = self.load_recorded(id)?;
         c.refresh_status().map_err(lc("refresh status of", id))?;
         Ok(c)
+    }
+
+    /// The container as its state file records it (its status not checked against its
+    /// process).
+    fn load_recorded(&self, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let root = self.root.join(id);
+        if !root.join("state.json").exists() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        let state =
+            libcontainer::container::State::load(&root).map_err(|e| lc("load", id)(e.into()))?;
+        Ok(Container { state, root })
     }
 
     fn builder(&self, id: &str, stdio: Stdio, executor: WharfExecutor) -> Result<ContainerBuilder> {
@@ -819,17 +827,10 @@ impl Runtime for LibcontainerRuntime {
 
     fn start(&self, id: &str) -> Result<()> {
         let _ops = self.lock();
-        validate_id(id)?;
         // libcontainer's `start` without its two reads we have no use for: the status check
         // from /proc/PID/stat (a dead init refuses the connection just as well) and the
         // hooks file (we never give it hooks, so there are no poststart hooks to run).
-        let root = self.root.join(id);
-        if !root.join("state.json").exists() {
-            return Err(Error::NotFound(id.to_string()));
-        }
-        let state =
-            libcontainer::container::State::load(&root).map_err(|e| lc("start", id)(e.into()))?;
-        let mut c = Container { state, root };
+        let mut c = self.load_recorded(id)?;
         if c.status() != ContainerStatus::Created {
             return Err(Error::WrongState {
                 op: "start",
