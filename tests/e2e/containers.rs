@@ -337,7 +337,9 @@ fn isolation_defaults_match_docker() {
         assert_eq!(flags.trim(), "0x9");
     }
     // /sys/fs/cgroup is read-only, as docker's: a container cannot raise its own limits.
-    // It sees its own cgroup there (its limit, not the host's).
+    // It sees its own cgroup there (its limit, not the host's), and is in it itself, not in
+    // a cgroup nested below (its processes are in `tasks`, there is no subdirectory), with
+    // one mount per hierarchy.
     let out = d.ok(&[
         "run",
         "--rm",
@@ -351,12 +353,14 @@ fn isolation_defaults_match_docker() {
         "L=/sys/fs/cgroup; [ -d $L/memory ] || exit 0; cat $L/memory/memory.limit_in_bytes; \
          echo 1073741824 > $L/memory/memory.limit_in_bytes || echo refused; \
          echo max > $L/pids/pids.max || echo refused; mkdir $L/x || echo refused; \
-         cat $L/memory/memory.limit_in_bytes $L/pids/pids.max",
+         cat $L/memory/memory.limit_in_bytes $L/pids/pids.max; \
+         grep -qx 1 $L/pids/tasks && echo in-own; find $L/pids/ -mindepth 1 -type d | wc -l; \
+         grep -c ' /sys/fs/cgroup/memory ' /proc/self/mountinfo",
     ]);
     if !out.is_empty() {
         assert_eq!(
-            out, "67108864\nrefused\nrefused\nrefused\n67108864\n50\n",
-            "cgroup files writable from the container"
+            out, "67108864\nrefused\nrefused\nrefused\n67108864\n50\nin-own\n0\n1\n",
+            "cgroup files writable from the container, or not its own cgroup"
         );
     }
     // --privileged gets every capability back.

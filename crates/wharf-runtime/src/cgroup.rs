@@ -178,6 +178,32 @@ mod v1_tests {
     }
 
     #[test]
+    fn tree_names_and_comount_links() {
+        use std::path::PathBuf;
+        let h =
+            |mp: &str, c: &[&str]| (PathBuf::from(mp), c.iter().map(|s| s.to_string()).collect());
+        let hs = vec![
+            h("/sys/fs/cgroup/cpu,cpuacct", &["cpu", "cpuacct"]),
+            h("/sys/fs/cgroup/memory", &["memory"]),
+            h("/sys/fs/cgroup/net_cls,net_prio", &["net_cls", "net_prio"]),
+        ];
+        let names = super::tree_names(&hs).unwrap();
+        assert_eq!(names, ["cpu,cpuacct", "memory", "net_cls,net_prio"]);
+        assert_eq!(
+            super::comount_links(&hs, &names),
+            [
+                ("cpu".to_string(), "cpu,cpuacct".to_string()),
+                ("cpuacct".to_string(), "cpu,cpuacct".to_string()),
+                ("net_cls".to_string(), "net_cls,net_prio".to_string()),
+                ("net_prio".to_string(), "net_cls,net_prio".to_string()),
+            ]
+        );
+        // Two hierarchies of one name: no tree.
+        let clash = vec![h("/a/memory", &["memory"]), h("/b/memory", &["pids"])];
+        assert_eq!(super::tree_names(&clash), None);
+    }
+
+    #[test]
     fn other_containers_rootfs_only() {
         let info = "1 0 0:1 / / rw - ext4 /dev/vda rw
 2 1 0:2 / /d/containers/aaa/rootfs rw - overlay overlay rw,lowerdir=/x
@@ -233,7 +259,16 @@ pub struct V1Attach {
     hierarchies: Vec<(PathBuf, Vec<String>)>,
     rel: PathBuf,
     base: PathBuf,
+    /// Each hierarchy's name in the container's `/sys/fs/cgroup`: its mount point's own
+    /// name (`memory`, `cpu,cpuacct`) when those are all distinct ([`V1Attach::tree`]).
+    names: Option<Vec<String>>,
+    /// The descriptor slot through which the creating child hands the container its mount
+    /// namespace ([`V1Attach::reserve_namespace`]).
+    ns_slot: Option<std::os::fd::OwnedFd>,
 }
+
+/// The container's `/sys/fs/cgroup` under `<state_dir>/cgroup`, in its own mount namespace.
+const TREE: &str = ".tree";
 
 impl V1Attach {
     /// Creates the container's directory in every managed hierarchy (cpusets filled from
@@ -261,11 +296,45 @@ impl V1Attach {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
+        let names = tree_names(&hierarchies);
         Ok(Some(V1Attach {
             hierarchies,
             rel,
             base,
+            names,
+            ns_slot: None,
         }))
+    }
+
+    /// Has the creating child make the container's mount namespace and its whole
+    /// `/sys/fs/cgroup` ([`V1Attach::tree`]) ahead, for the container to join by
+    /// [`V1Attach::namespace_path`]. Reserves the descriptor number the namespace will take
+    /// in the creating child, and so in the intermediate and init processes it clones.
+    /// Nothing when two hierarchies share a name (the spec then binds each).
+    pub fn reserve_namespace(&mut self) -> std::io::Result<()> {
+        if self.names.is_some() {
+            self.ns_slot = Some(std::fs::File::open("/dev/null")?.into());
+        }
+        Ok(())
+    }
+
+    /// The path by which the container's init joins the mount namespace made ahead.
+    pub fn namespace_path(&self) -> Option<String> {
+        use std::os::fd::AsRawFd;
+        let fd = self.ns_slot.as_ref()?.as_raw_fd();
+        Some(format!("/proc/self/fd/{fd}"))
+    }
+
+    /// The container's whole `/sys/fs/cgroup`, in the mount namespace made ahead: a tmpfs
+    /// (mode 755) holding, under each hierarchy's name, a bind of the container's directory
+    /// there, and for a controller of a comounted hierarchy a symlink to it
+    /// (`cpu -> cpu,cpuacct`), as runc lays it out. The spec mounts it with one recursive
+    /// bind instead of a tmpfs, a bind per hierarchy and a read-only rebind of them all.
+    /// The names exist only in that namespace: in the creating child's, where libcgroups
+    /// (in libcontainer's intermediate process) looks for hierarchies by the last component
+    /// of their mount points, a `memory` there would have it move the process again.
+    pub fn tree(&self) -> Option<PathBuf> {
+        self.ns_slot.as_ref().map(|_| self.base.join(TREE))
     }
 
     /// The hierarchies, in the order of [`V1Attach::hidden_dir`]'s index.
@@ -459,7 +528,74 @@ impl V1Attach {
             let tasks = self.hidden_dir(i).join("tasks");
             std::fs::write(&tasks, "0").map_err(|e| format!("{}: {e}", tasks.display()))?;
         }
+        if let (Some(slot), Some(names), Some(tree)) = (&self.ns_slot, &self.names, self.tree()) {
+            self.make_namespace(slot, names, &tree)?;
+        }
         Ok(())
+    }
+
+    /// The container's mount namespace, a copy of this one, with its `/sys/fs/cgroup` laid
+    /// out at `tree` ([`V1Attach::tree`]); it takes descriptor `slot`, and this process
+    /// stays in its own namespace.
+    fn make_namespace(
+        &self,
+        slot: &std::os::fd::OwnedFd,
+        names: &[String],
+        tree: &Path,
+    ) -> std::result::Result<(), String> {
+        use rustix::mount::{mount, mount_move, MountFlags};
+        use std::os::fd::AsRawFd;
+        let own = std::fs::File::open("/proc/self/ns/mnt")
+            .map_err(|e| format!("open own mount namespace: {e}"))?;
+        let cwd = std::fs::File::open(".").map_err(|e| format!("open cwd: {e}"))?;
+        std::fs::create_dir(tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+        // SAFETY: a new mount namespace for this single-threaded process, left below.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+            .map_err(|e| format!("create the container's mount namespace: {e}"))?;
+        let made = (|| -> std::result::Result<(), String> {
+            mount(
+                "tmpfs",
+                tree,
+                "tmpfs",
+                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                Some(c"mode=755,size=16k"),
+            )
+            .map_err(|e| format!("mount a tmpfs for /sys/fs/cgroup: {e}"))?;
+            for (i, name) in names.iter().enumerate() {
+                let to = tree.join(name);
+                std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+                mount_move(self.hidden_dir(i), &to)
+                    .map_err(|e| format!("move the cgroup to {}: {e}", to.display()))?;
+            }
+            for (link, to) in comount_links(&self.hierarchies, names) {
+                let at = tree.join(&link);
+                std::os::unix::fs::symlink(&to, &at)
+                    .map_err(|e| format!("{}: {e}", at.display()))?;
+            }
+            let ns = std::fs::File::open("/proc/self/ns/mnt")
+                .map_err(|e| format!("open the container's mount namespace: {e}"))?;
+            // SAFETY: dup3 onto the reserved slot (ours, open until this process exits).
+            if unsafe { libc::dup3(ns.as_raw_fd(), slot.as_raw_fd(), libc::O_CLOEXEC) } < 0 {
+                return Err(format!(
+                    "hand over the container's mount namespace: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            Ok(())
+        })();
+        // SAFETY: back to our own mount namespace (single-threaded: setns is allowed), then
+        // to the working directory that it reset.
+        if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNS) } != 0
+            || unsafe { libc::fchdir(cwd.as_raw_fd()) } != 0
+        {
+            // Still in the container's namespace: the intermediate process must not start
+            // here (it would find the hierarchies by name and move itself again).
+            return Err(format!(
+                "return to own mount namespace: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        made
     }
 }
 
@@ -502,6 +638,37 @@ fn plain_limits(res: &oci_spec::runtime::LinuxResources) -> bool {
         && res.network().is_none()
         && res.rdma().as_ref().is_none_or(|r| r.is_empty())
         && res.unified().as_ref().is_none_or(|u| u.is_empty())
+}
+
+/// The hierarchies' directory names for [`V1Attach::tree`]: their mount points' own names,
+/// when those are all distinct (and plain names).
+fn tree_names(hierarchies: &[(PathBuf, Vec<String>)]) -> Option<Vec<String>> {
+    let names: Vec<String> = hierarchies
+        .iter()
+        .map(|(mp, _)| mp.file_name()?.to_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    let distinct = names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
+    let plain = names.iter().all(|n| !n.is_empty() && n != "." && n != "..");
+    (distinct && plain).then_some(names)
+}
+
+/// (link name, target) for each controller of a comounted hierarchy whose name is not a
+/// hierarchy's own (`cpu` and `cpuacct` -> `cpu,cpuacct`).
+fn comount_links(
+    hierarchies: &[(PathBuf, Vec<String>)],
+    names: &[String],
+) -> Vec<(String, String)> {
+    let mut taken: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    for ((_, controllers), name) in hierarchies.iter().zip(names) {
+        for c in controllers {
+            if !taken.contains(&c.as_str()) {
+                taken.push(c);
+                out.push((c.clone(), name.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `dir` is the mount point of a tmpfs.

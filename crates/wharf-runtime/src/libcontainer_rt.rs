@@ -164,7 +164,11 @@ impl LibcontainerRuntime {
         }
         let mut user = user::resolve(&rootfs, &cfg.user)?;
         user::add_groups(&rootfs, &mut user, &cfg.extra.group_add)?;
-        let attach = fast_cgroup_entry(cfg);
+        let mut attach = fast_cgroup_entry(cfg);
+        if let Some(a) = attach.as_mut() {
+            a.reserve_namespace()
+                .map_err(|e| Error::io("reserve a descriptor for", &cfg.id, e))?;
+        }
         let mut spec = spec::build_spec_value(cfg, &rootfs, &user, attach.as_ref())?;
         if !cfg.extra.group_add.is_empty() {
             // For execs as another user (`exec -u`), which get these groups too (as docker's).

@@ -137,8 +137,11 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
 /// controller's name, where runc puts a symlink). libcontainer's own v1 `cgroup` mount is
 /// not used: it mounts every controller read-write whatever the options say (a container
 /// could raise its own memory and pids limits), and re-reads the mount table once per
-/// controller. Returns whether it made the v1 layout; otherwise (v2) the runtime's
-/// `cgroup` mount, read-only unless privileged (docs/adr-0013-cgroup-v2.md).
+/// controller. Created through the fast cgroup entry, the whole layout is made ahead in
+/// the creating process ([`crate::cgroup::V1Attach::tree`]) and mounted with one recursive
+/// bind, read-only all through unless privileged. Returns whether the spec's tmpfs must be
+/// made read-only afterwards (`readonlyPaths`); on v2, the runtime's `cgroup` mount,
+/// read-only unless privileged (docs/adr-0013-cgroup-v2.md).
 fn cgroup_mounts(
     cfg: &ContainerConfig,
     attach: Option<&crate::cgroup::V1Attach>,
@@ -157,6 +160,15 @@ fn cgroup_mounts(
             opts.push("ro");
         }
         mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": opts}));
+        return false;
+    }
+    if let Some(tree) = attach.and_then(crate::cgroup::V1Attach::tree) {
+        let mut opts = vec!["rbind", "nosuid", "noexec", "nodev"];
+        opts.extend(["rnosuid", "rnoexec", "rnodev"]);
+        if !cfg.privileged {
+            opts.extend(["ro", "rro"]);
+        }
+        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "bind", "source": tree, "options": opts}));
         return false;
     }
     mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "nodev", "mode=755"]}));
@@ -396,7 +408,7 @@ pub fn build_spec_value(
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
     ];
-    let cgroup_v1 = cgroup_mounts(cfg, attach, &mut mounts);
+    let cgroup_tmpfs = cgroup_mounts(cfg, attach, &mut mounts);
     mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
     let x = &cfg.extra;
     match (&x.ipc, &x.ipc_shm) {
@@ -444,7 +456,13 @@ pub fn build_spec_value(
         );
     }
 
-    let mut namespaces = vec![json!({"type": "mount"})];
+    let mut namespaces = vec![
+        match attach.and_then(crate::cgroup::V1Attach::namespace_path) {
+            // Made ahead by the creating process, with the container's /sys/fs/cgroup in it.
+            Some(path) => json!({"type": "mount", "path": path}),
+            None => json!({"type": "mount"}),
+        },
+    ];
     for (kind, mode) in [("pid", &x.pid), ("ipc", &x.ipc), ("network", &cfg.network)] {
         match mode {
             NetworkMode::New => namespaces.push(json!({"type": kind})),
@@ -551,7 +569,7 @@ pub fn build_spec_value(
     if !cfg.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         let mut ro: Vec<&str> = READONLY_PATHS.to_vec();
-        if cgroup_v1 {
+        if cgroup_tmpfs {
             // The tmpfs holding the controller binds: writable while the runtime makes their
             // mount points, read-only once it is done (the binds themselves are `ro`).
             ro.push("/sys/fs/cgroup");
