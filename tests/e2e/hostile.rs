@@ -158,3 +158,72 @@ fn corrupt_archives_are_refused() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("evil:1"), "{}", stdout(&o));
 }
+
+/// An image whose /etc/hosts and /etc/hostname are symlinks out of its root (absolute, and
+/// relative with `..` past the top): the container's own files are bound where the links
+/// lead *inside* the root, as libcontainer resolves a spec's bind destinations; the host's
+/// files are untouched.
+#[test]
+fn etc_file_symlinks_stay_inside_the_root() {
+    let d = Daemon::start();
+    let plain = busybox_rootfs_tar(&[("etc/group", b"root:x:0:\n")]);
+    let mut b = tar::Builder::new(Vec::new());
+    for e in tar::Archive::new(&plain[..]).entries().expect("entries") {
+        let mut e = e.expect("entry");
+        let mut h = e.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).expect("read entry");
+        let path = e.path().expect("path").into_owned();
+        b.append_data(&mut h, path, &data[..]).expect("append");
+    }
+    for (at, to) in [
+        ("etc/hosts", "/etc/passwd"),
+        ("etc/hostname", "../../../../../../../../etc/group"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_mode(0o777);
+        h.set_size(0);
+        b.append_link(&mut h, at, to).expect("symlink");
+    }
+    let tar = b.into_inner().expect("tar");
+    let o = d.wharf_stdin(&["import", "-", "links:1"], &tar);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let host = |p: &str| std::fs::read(p).unwrap_or_default();
+    let (passwd, group) = (host("/etc/passwd"), host("/etc/group"));
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "linked",
+        "--add-host",
+        "marker:10.9.8.7",
+        "links:1",
+        "cat",
+        "/etc/passwd",
+        "/etc/group",
+    ]);
+    assert!(
+        out.contains("10.9.8.7\tmarker"),
+        "hosts bound at the link's target: {out}"
+    );
+    assert!(
+        out.contains("linked"),
+        "hostname bound at the link's target: {out}"
+    );
+    assert_eq!(
+        host("/etc/passwd"),
+        passwd,
+        "the host's /etc/passwd changed"
+    );
+    assert_eq!(host("/etc/group"), group, "the host's /etc/group changed");
+    assert!(
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(" /etc/passwd "),
+        "a mount on the host's /etc/passwd"
+    );
+}

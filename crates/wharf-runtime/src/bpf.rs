@@ -4,7 +4,8 @@
 //! init on every start; for Docker's ~350-rule profile on x86_64 + x86 that costs
 //! 7–15 ms, most of a container start. Instead we compile the same OCI `linux.seccomp`
 //! object to classic BPF once, cache it under the runtime root keyed by its SHA-256,
-//! and install it from our own executor just before `execve`.
+//! and install it from our own executor: before the init waits for its start (or, with
+//! no_new_privs, just before `execve`), as runc.
 //!
 //! Installing a filter without no_new_privs needs CAP_SYS_ADMIN, which libcontainer has
 //! already dropped by then. So the process is given CAP_SYS_ADMIN in its effective and

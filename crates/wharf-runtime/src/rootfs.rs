@@ -212,6 +212,73 @@ pub fn teardown(layout: &Layout) -> Vec<Error> {
     errors
 }
 
+/// Binds the host file `src` at `dest` inside `rootfs` (created empty if missing), as
+/// libcontainer binds a spec's file mount: `dest` and its directories are resolved inside
+/// the root (its symlinks followed there, never out of it, no /proc magic links), and must
+/// not end at a directory. For the container's own /etc/hosts, /etc/resolv.conf and
+/// /etc/hostname in its mount namespace made ahead ([`crate::cgroup::V1Attach`]).
+pub fn bind_file(rootfs: &Path, src: &Path, dest: &str) -> Result<()> {
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    use rustix::mount::{move_mount, open_tree, MoveMountFlags, OpenTreeFlags};
+    let at = rootfs.join(dest.trim_start_matches('/'));
+    let fail = |what: &'static str, e: rustix::io::Errno| Error::io(what, &at, e.into());
+    let (parent, name) = match dest.trim_end_matches('/').rsplit_once('/') {
+        Some((p, n)) if !n.is_empty() && n != "." && n != ".." => (p, n),
+        _ => return Err(fail("bind at", rustix::io::Errno::INVAL)),
+    };
+    prepare_mountpoint(rootfs, parent)?;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open rootfs", rootfs, e.into()))?;
+    let in_root = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let dir = rustix::fs::openat2(
+        &root,
+        if parent.is_empty() { "/" } else { parent },
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        in_root,
+    )
+    .map_err(|e| fail("resolve the directory of", e))?;
+    match rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    ) {
+        Ok(_) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(fail("create", e)),
+    }
+    let target = rustix::fs::openat2(
+        &root,
+        dest,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        in_root,
+    )
+    .map_err(|e| fail("resolve", e))?;
+    let st = rustix::fs::fstat(&target).map_err(|e| fail("stat", e))?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Err(fail("bind a file at", rustix::io::Errno::ISDIR));
+    }
+    let tree = open_tree(
+        rustix::fs::CWD,
+        src,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(|e| Error::io("open for a bind", src, e.into()))?;
+    move_mount(
+        &tree,
+        "",
+        &target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| fail("bind", e))
+}
+
 /// CVE-2021-30465: create the directory a bind or tmpfs mount will cover, resolving `dest`
 /// inside `rootfs` as the container would see it — symlinks (absolute ones included) are
 /// followed *within* the root, never out of it — before the runtime mounts there.

@@ -131,6 +131,18 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
     })
 }
 
+/// The container's own /etc/hosts, /etc/resolv.conf and /etc/hostname: (host file, where).
+pub fn etc_files(cfg: &ContainerConfig) -> impl Iterator<Item = (&Path, &'static str)> {
+    let hf = &cfg.extra_hosts_files;
+    [
+        (&hf.hosts, "/etc/hosts"),
+        (&hf.resolv_conf, "/etc/resolv.conf"),
+        (&hf.hostname, "/etc/hostname"),
+    ]
+    .into_iter()
+    .filter_map(|(src, dst)| Some((src.as_deref()?, dst)))
+}
+
 /// The container's `/sys/fs/cgroup`. On a cgroup v1 host, as runc makes it: a tmpfs with,
 /// for each controller hierarchy, a bind of the container's own directory in it (read-only
 /// unless privileged; a comounted hierarchy such as `cpu,cpuacct` also appears under each
@@ -424,13 +436,12 @@ pub fn build_spec_value(
             mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={size}")]}));
         }
     }
-    let hf = &cfg.extra_hosts_files;
-    for (src, dst) in [
-        (&hf.hosts, "/etc/hosts"),
-        (&hf.resolv_conf, "/etc/resolv.conf"),
-        (&hf.hostname, "/etc/hostname"),
-    ] {
-        if let Some(src) = src {
+    // In a mount namespace made ahead, the creating process has bound them already.
+    let ahead = attach
+        .and_then(crate::cgroup::V1Attach::namespace_path)
+        .is_some();
+    for (src, dst) in etc_files(cfg) {
+        if !ahead {
             mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
         }
     }
