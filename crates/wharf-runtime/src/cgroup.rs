@@ -265,8 +265,9 @@ pub struct V1Attach {
     /// The descriptor slot through which the creating child hands the container its mount
     /// namespace ([`V1Attach::reserve_namespace`]).
     ns_slot: Option<std::os::fd::OwnedFd>,
-    /// Host files bound into the container's root in that namespace ([`V1Attach::bind_ahead`]).
-    file_binds: Vec<(PathBuf, PathBuf, String)>,
+    /// The container's root and what is mounted in it in that namespace, in this order
+    /// ([`V1Attach::mount_ahead`]).
+    ahead: Vec<(PathBuf, crate::rootfs::Ahead)>,
 }
 
 /// The container's `/sys/fs/cgroup` under `<state_dir>/cgroup`, in its own mount namespace.
@@ -305,7 +306,7 @@ impl V1Attach {
             base,
             names,
             ns_slot: None,
-            file_binds: Vec::new(),
+            ahead: Vec::new(),
         }))
     }
 
@@ -321,14 +322,13 @@ impl V1Attach {
         Ok(())
     }
 
-    /// Has the creating child bind the host file `src` at `dest` in `rootfs` in the mount
-    /// namespace made ahead, with plain mount calls ([`crate::rootfs::bind_file`]) instead
-    /// of libcontainer's (each ≈ 60 syscalls of path checks in the init). Only with
-    /// [`V1Attach::namespace_path`] (the spec then leaves them out).
-    pub fn bind_ahead(&mut self, rootfs: &Path, src: &Path, dest: &str) {
+    /// Has the creating child mount `what` in the container's root `rootfs` in the mount
+    /// namespace made ahead, with plain mount calls ([`crate::rootfs::mount_ahead`]) instead
+    /// of libcontainer's in the init (each ≈ 60 syscalls of path checks there). Only with
+    /// [`V1Attach::namespace_path`]; the spec then leaves them out.
+    pub fn mount_ahead(&mut self, rootfs: &Path, what: crate::rootfs::Ahead) {
         if self.ns_slot.is_some() {
-            self.file_binds
-                .push((rootfs.to_path_buf(), src.to_path_buf(), dest.to_string()));
+            self.ahead.push((rootfs.to_path_buf(), what));
         }
     }
 
@@ -586,8 +586,8 @@ impl V1Attach {
                 std::os::unix::fs::symlink(&to, &at)
                     .map_err(|e| format!("{}: {e}", at.display()))?;
             }
-            for (rootfs, src, dest) in &self.file_binds {
-                crate::rootfs::bind_file(rootfs, src, dest).map_err(|e| e.to_string())?;
+            for (rootfs, what) in &self.ahead {
+                crate::rootfs::mount_ahead(rootfs, what).map_err(|e| e.to_string())?;
             }
             let ns = std::fs::File::open("/proc/self/ns/mnt")
                 .map_err(|e| format!("open the container's mount namespace: {e}"))?;

@@ -168,8 +168,23 @@ impl LibcontainerRuntime {
         if let Some(a) = attach.as_mut() {
             a.reserve_namespace()
                 .map_err(|e| Error::io("reserve a descriptor for", &cfg.id, e))?;
+            use crate::rootfs::Ahead;
+            a.mount_ahead(
+                &rootfs,
+                Ahead::Dev {
+                    shm_size: spec::private_shm_size(cfg),
+                },
+            );
+            if let Some(netns) = spec::joined_namespace(&cfg.network) {
+                let read_only = !cfg.privileged;
+                a.mount_ahead(&rootfs, Ahead::Sys { netns, read_only });
+            }
+            if let Some(ipcns) = spec::joined_namespace(&cfg.extra.ipc) {
+                a.mount_ahead(&rootfs, Ahead::Mqueue { ipcns });
+            }
             for (src, dest) in spec::etc_files(cfg) {
-                a.bind_ahead(&rootfs, src, dest);
+                let (src, dest) = (src.to_path_buf(), dest.to_string());
+                a.mount_ahead(&rootfs, Ahead::File { src, dest });
             }
         }
         let mut spec = spec::build_spec_value(cfg, &rootfs, &user, attach.as_ref())?;
@@ -623,7 +638,7 @@ fn new_namespace(
 /// own is at `own_path`) by `enter` (which leaves the thread where it was when it fails),
 /// then returns the thread to its own. Failing to return would leave this thread in the
 /// container's namespace, which is unrecoverable for a runtime: it aborts.
-fn in_namespace<T>(
+pub(crate) fn in_namespace<T>(
     flag: libc::c_int,
     own_path: &str,
     enter: impl FnOnce() -> Result<()>,

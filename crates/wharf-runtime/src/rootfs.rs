@@ -212,6 +212,126 @@ pub fn teardown(layout: &Layout) -> Vec<Error> {
     errors
 }
 
+/// A mount the creating process makes in the container's mount namespace made ahead
+/// ([`crate::cgroup::V1Attach::mount_ahead`]), instead of libcontainer's init.
+#[derive(Debug, Clone)]
+pub enum Ahead {
+    /// /dev, /dev/pts and, of this size, a private /dev/shm ([`mount_dev`]).
+    Dev { shm_size: Option<i64> },
+    /// /sys: sysfs of the network namespace at `netns` (`None`: the host's), read-only
+    /// unless privileged.
+    Sys {
+        netns: Option<PathBuf>,
+        read_only: bool,
+    },
+    /// /dev/mqueue: the message queues of the IPC namespace at `ipcns` (`None`: the host's).
+    Mqueue { ipcns: Option<PathBuf> },
+    /// The host file `src` bound at `dest` ([`bind_file`]).
+    File { src: PathBuf, dest: String },
+}
+
+/// Makes `what` in `rootfs`.
+pub fn mount_ahead(rootfs: &Path, what: &Ahead) -> Result<()> {
+    use rustix::mount::mount;
+    let flags = MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV;
+    match what {
+        Ahead::Dev { shm_size } => mount_dev(rootfs, *shm_size),
+        Ahead::File { src, dest } => bind_file(rootfs, src, dest),
+        Ahead::Sys { netns, read_only } => {
+            // `rootfs/sys` is a real directory (sanitize_mountpoints).
+            let at = rootfs.join("sys");
+            let ro = if *read_only {
+                MountFlags::RDONLY
+            } else {
+                MountFlags::empty()
+            };
+            in_namespace_at(libc::CLONE_NEWNET, "net", netns.as_deref(), || {
+                mount("sysfs", &at, "sysfs", flags | ro, None)
+                    .map_err(|e| Error::io("mount", &at, e.into()))
+            })
+        }
+        Ahead::Mqueue { ipcns } => {
+            // In the /dev tmpfs made just before (Ahead::Dev).
+            let at = rootfs.join("dev/mqueue");
+            mkdir(&at)?;
+            in_namespace_at(libc::CLONE_NEWIPC, "ipc", ipcns.as_deref(), || {
+                mount("mqueue", &at, "mqueue", flags, None)
+                    .map_err(|e| Error::io("mount", &at, e.into()))
+            })
+        }
+    }
+}
+
+/// Runs `f` in the namespace of type `flag` (`name` in /proc/PID/ns) at `path`, or in this
+/// thread's own with `None`.
+fn in_namespace_at<T>(
+    flag: libc::c_int,
+    name: &str,
+    path: Option<&Path>,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let Some(path) = path else { return f() };
+    let ns = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    crate::libcontainer_rt::in_namespace(
+        flag,
+        &format!("/proc/thread-self/ns/{name}"),
+        || {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns(2) of the calling thread into an open namespace file.
+            if unsafe { libc::setns(ns.as_raw_fd(), flag) } != 0 {
+                return Err(Error::io("enter", path, std::io::Error::last_os_error()));
+            }
+            Ok(())
+        },
+        f,
+    )
+}
+
+/// Mounts the container's /dev in `rootfs` as docker's spec has the runtime mount it: a
+/// fresh tmpfs (`nosuid,strictatime,mode=755,size=65536k`; CVE-2026-41579: nothing of the
+/// image's /dev shows), a new devpts instance at /dev/pts (`nosuid,noexec`,
+/// `ptmxmode=0666,mode=0620,gid=5`) and, with `shm_size`, a tmpfs at /dev/shm
+/// (`nosuid,noexec,nodev,mode=1777`). `rootfs/dev` is a real directory
+/// ([`sanitize_mountpoints`]) and no process runs in the root yet: plain paths are safe.
+pub fn mount_dev(rootfs: &Path, shm_size: Option<i64>) -> Result<()> {
+    use rustix::mount::mount;
+    let dev = rootfs.join("dev");
+    let fail = |at: &Path, e: rustix::io::Errno| Error::io("mount", at, e.into());
+    mount(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::STRICTATIME,
+        Some(c"mode=755,size=65536k"),
+    )
+    .map_err(|e| fail(&dev, e))?;
+    let pts = dev.join("pts");
+    mkdir(&pts)?;
+    mount(
+        "devpts",
+        &pts,
+        "devpts",
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        Some(c"newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )
+    .map_err(|e| fail(&pts, e))?;
+    if let Some(size) = shm_size {
+        let shm = dev.join("shm");
+        mkdir(&shm)?;
+        let data = std::ffi::CString::new(format!("mode=1777,size={size}"))
+            .map_err(|e| Error::io("mount", &shm, std::io::Error::other(e)))?;
+        mount(
+            "shm",
+            &shm,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV,
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| fail(&shm, e))?;
+    }
+    Ok(())
+}
+
 /// Binds the host file `src` at `dest` inside `rootfs` (created empty if missing), as
 /// libcontainer binds a spec's file mount: `dest` and its directories are resolved inside
 /// the root (its symlinks followed there, never out of it, no /proc magic links), and must

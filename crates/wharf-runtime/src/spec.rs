@@ -131,6 +131,32 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
     })
 }
 
+/// For a namespace that exists before the container's init: `Some(None)` for the host's,
+/// `Some(Some(path))` for one joined by its path; `None` for one the init makes.
+pub fn joined_namespace(mode: &NetworkMode) -> Option<Option<std::path::PathBuf>> {
+    match mode {
+        NetworkMode::New => None,
+        NetworkMode::Host => Some(None),
+        NetworkMode::Path(p) => Some(Some(p.clone())),
+    }
+}
+
+/// docker's `--shm-size` default.
+pub const DEFAULT_SHM_SIZE: i64 = 67108864;
+
+/// The size of the container's own /dev/shm tmpfs (`None`: its /dev/shm is a bind, of a
+/// shareable one kept on the host or of the host's).
+pub fn private_shm_size(cfg: &ContainerConfig) -> Option<i64> {
+    let x = &cfg.extra;
+    match (&x.ipc, &x.ipc_shm) {
+        (_, Some(_)) | (NetworkMode::Host, None) => None,
+        _ => Some(match x.shm_size {
+            Some(s) if s > 0 => s,
+            _ => DEFAULT_SHM_SIZE,
+        }),
+    }
+}
+
 /// The container's own /etc/hosts, /etc/resolv.conf and /etc/hostname: (host file, where).
 pub fn etc_files(cfg: &ContainerConfig) -> impl Iterator<Item = (&Path, &'static str)> {
     let hf = &cfg.extra_hosts_files;
@@ -415,31 +441,41 @@ pub fn build_spec_value(
     };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        // CVE-2026-41579: /dev is always a fresh tmpfs the image cannot shape.
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
     ];
-    let cgroup_tmpfs = cgroup_mounts(cfg, attach, &mut mounts);
-    mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
+    // In a mount namespace made ahead, the creating process has mounted /dev, /dev/pts, a
+    // private /dev/shm and the /etc files already (V1Attach::namespace_path), and /sys and
+    // /dev/mqueue as below.
+    let ahead = attach
+        .and_then(crate::cgroup::V1Attach::namespace_path)
+        .is_some();
+    if !ahead {
+        // CVE-2026-41579: /dev is always a fresh tmpfs the image cannot shape.
+        mounts.push(json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}));
+        mounts.push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}));
+    }
     let x = &cfg.extra;
+    // /sys and /dev/mqueue show the network and IPC namespaces of whoever mounts them: made
+    // ahead too when those exist before the init (the host's, or joined by path).
+    if !(ahead && joined_namespace(&cfg.network).is_some()) {
+        mounts.push(
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
+        );
+    }
+    let cgroup_tmpfs = cgroup_mounts(cfg, attach, &mut mounts);
+    if !(ahead && joined_namespace(&x.ipc).is_some()) {
+        mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
+    }
     match (&x.ipc, &x.ipc_shm) {
         // A shareable /dev/shm kept on the host (this container's, or the one whose IPC
         // namespace it joins); the host's with the host's namespace, as docker.
         (_, Some(shm)) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rprivate"]})),
         (NetworkMode::Host, None) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        _ if ahead => {}
         _ => {
-            let size = match x.shm_size {
-                Some(s) if s > 0 => s,
-                _ => 67108864,
-            };
+            let size = private_shm_size(cfg).unwrap_or(DEFAULT_SHM_SIZE);
             mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={size}")]}));
         }
     }
-    // In a mount namespace made ahead, the creating process has bound them already.
-    let ahead = attach
-        .and_then(crate::cgroup::V1Attach::namespace_path)
-        .is_some();
     for (src, dst) in etc_files(cfg) {
         if !ahead {
             mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
