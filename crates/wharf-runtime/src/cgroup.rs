@@ -587,6 +587,9 @@ impl V1Attach {
                     .map_err(|e| format!("{}: {e}", at.display()))?;
             }
             for (rootfs, what) in &self.ahead {
+                if let crate::rootfs::Ahead::CgroupTree { read_only } = what {
+                    place_tree(tree, &rootfs.join("sys/fs/cgroup"), *read_only)?;
+                }
                 crate::rootfs::mount_ahead(rootfs, what).map_err(|e| e.to_string())?;
             }
             let ns = std::fs::File::open("/proc/self/ns/mnt")
@@ -614,6 +617,54 @@ impl V1Attach {
         }
         made
     }
+}
+
+/// Moves the cgroup tree made at `tree` to `at` (in the container's /sys, a sysfs
+/// directory), `nosuid,nodev,noexec` and, with `read_only`, read-only all through
+/// (`mount_setattr(AT_RECURSIVE)`), as the spec's recursive bind had libcontainer make it.
+fn place_tree(tree: &Path, at: &Path, read_only: bool) -> std::result::Result<(), String> {
+    rustix::mount::mount_move(tree, at)
+        .map_err(|e| format!("move the cgroup tree to {}: {e}", at.display()))?;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: (if read_only {
+            libc::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        } | libc::MOUNT_ATTR_NOSUID
+            | libc::MOUNT_ATTR_NODEV
+            | libc::MOUNT_ATTR_NOEXEC),
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let path = std::ffi::CString::new(at.as_os_str().as_encoded_bytes())
+        .map_err(|e| format!("{}: {e}", at.display()))?;
+    // SAFETY: mount_setattr(2) with a valid path and a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "set the flags of {}: {}",
+            at.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `res` holds only what [`V1Attach::apply_limits`] writes (and pids).

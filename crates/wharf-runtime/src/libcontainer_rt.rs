@@ -178,6 +178,9 @@ impl LibcontainerRuntime {
             if let Some(netns) = spec::joined_namespace(&cfg.network) {
                 let read_only = !cfg.privileged;
                 a.mount_ahead(&rootfs, Ahead::Sys { netns, read_only });
+                if a.tree().is_some() {
+                    a.mount_ahead(&rootfs, Ahead::CgroupTree { read_only });
+                }
             }
             if let Some(ipcns) = spec::joined_namespace(&cfg.extra.ipc) {
                 a.mount_ahead(&rootfs, Ahead::Mqueue { ipcns });

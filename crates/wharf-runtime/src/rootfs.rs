@@ -228,6 +228,9 @@ pub enum Ahead {
     Mqueue { ipcns: Option<PathBuf> },
     /// The host file `src` bound at `dest` ([`bind_file`]).
     File { src: PathBuf, dest: String },
+    /// The container's /sys/fs/cgroup ([`crate::cgroup::V1Attach::tree`]) moved into the
+    /// /sys made ahead (`Sys`, before it), read-only all through unless privileged.
+    CgroupTree { read_only: bool },
 }
 
 /// Makes `what` in `rootfs`.
@@ -250,6 +253,8 @@ pub fn mount_ahead(rootfs: &Path, what: &Ahead) -> Result<()> {
                     .map_err(|e| Error::io("mount", &at, e.into()))
             })
         }
+        // Placed by V1Attach, which has the tree.
+        Ahead::CgroupTree { .. } => Ok(()),
         Ahead::Mqueue { ipcns } => {
             // In the /dev tmpfs made just before (Ahead::Dev).
             let at = rootfs.join("dev/mqueue");

@@ -131,6 +131,16 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
     })
 }
 
+/// Whether the creating process mounts the container's /sys (and moves its
+/// /sys/fs/cgroup tree into it) in the mount namespace made ahead: with that namespace,
+/// when the network namespace exists before the init ([`joined_namespace`]).
+pub fn sys_ahead(cfg: &ContainerConfig, attach: Option<&crate::cgroup::V1Attach>) -> bool {
+    attach
+        .and_then(crate::cgroup::V1Attach::namespace_path)
+        .is_some()
+        && joined_namespace(&cfg.network).is_some()
+}
+
 /// For a namespace that exists before the container's init: `Some(None)` for the host's,
 /// `Some(Some(path))` for one joined by its path; `None` for one the init makes.
 pub fn joined_namespace(mode: &NetworkMode) -> Option<Option<std::path::PathBuf>> {
@@ -201,6 +211,10 @@ fn cgroup_mounts(
         return false;
     }
     if let Some(tree) = attach.and_then(crate::cgroup::V1Attach::tree) {
+        if sys_ahead(cfg, attach) {
+            // Moved into the /sys made ahead by the creating process.
+            return false;
+        }
         let mut opts = vec!["rbind", "nosuid", "noexec", "nodev"];
         opts.extend(["rnosuid", "rnoexec", "rnodev"]);
         if !cfg.privileged {
@@ -456,7 +470,7 @@ pub fn build_spec_value(
     let x = &cfg.extra;
     // /sys and /dev/mqueue show the network and IPC namespaces of whoever mounts them: made
     // ahead too when those exist before the init (the host's, or joined by path).
-    if !(ahead && joined_namespace(&cfg.network).is_some()) {
+    if !sys_ahead(cfg, attach) {
         mounts.push(
             json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
         );

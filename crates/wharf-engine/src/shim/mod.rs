@@ -380,25 +380,29 @@ fn run(dir: &Path) -> Result<(), String> {
     let created = backend.create(&spec, child);
     drop((netns, ipcns));
     let pid = created?;
-    // From here on a failure must not leave a created container behind.
-    let listener = match stdio
-        .receive_console(Duration::from_secs(10), || true)
-        .and_then(|()| {
-            let _ = std::fs::remove_file(sockets.join("console.sock"));
-            let sock = sockets.join("shim.sock");
-            let _ = std::fs::remove_file(&sock);
-            UnixListener::bind(&sock)
-                .map_err(|e| format!("failed to listen on {}: {e}", sock.display()))
-        }) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = backend.kill(9, true);
-            let _ = wait_exit(pid);
-            let _ = backend.delete();
-            let _ = std::fs::remove_dir_all(&sockets);
-            return Err(e);
-        }
+    // From here on a failure must not leave a created container behind. With autostart
+    // the container starts first: our socket is for the daemon, which connects only once
+    // it has read "ready" below, so binding it follows the start instead of delaying it.
+    let fail = |e: String| {
+        let _ = backend.kill(9, true);
+        let _ = wait_init(pid);
+        let _ = backend.delete();
+        let _ = std::fs::remove_dir_all(&sockets);
+        e
     };
+    stdio
+        .receive_console(Duration::from_secs(10), || true)
+        .map_err(fail)?;
+    if spec.autostart {
+        backend
+            .start()
+            .map_err(|e| fail(format!("failed to start the container: {e}")))?;
+    }
+    let _ = std::fs::remove_file(sockets.join("console.sock"));
+    let sock = sockets.join("shim.sock");
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock)
+        .map_err(|e| fail(format!("failed to listen on {}: {e}", sock.display())))?;
 
     let attaches = if spec.autostart { spec.attaches } else { 0 };
     let shared = Arc::new(Shared {
@@ -417,16 +421,6 @@ fn run(dir: &Path) -> Result<(), String> {
         execs: Mutex::new(Vec::new()),
         starting: Mutex::new(()),
     });
-
-    if shared.spec.autostart {
-        if let Err(e) = shared.backend.start() {
-            let _ = shared.backend.kill(9, true);
-            let _ = wait_init(pid);
-            let _ = shared.backend.delete();
-            let _ = std::fs::remove_dir_all(&sockets);
-            return Err(format!("failed to start the container: {e}"));
-        }
-    }
 
     // Tell the daemon, then let go of its pipe: from here on we log to DIR/shim.log.
     println!("ready {pid}");
