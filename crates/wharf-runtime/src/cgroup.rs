@@ -332,6 +332,12 @@ impl V1Attach {
         }
     }
 
+    /// Whether the creating child makes a mount that `is` picks out
+    /// ([`V1Attach::mount_ahead`]): the spec leaves exactly those out.
+    pub fn makes(&self, is: impl Fn(&crate::rootfs::Ahead) -> bool) -> bool {
+        self.ahead.iter().any(|(_, a)| is(a))
+    }
+
     /// The path by which the container's init joins the mount namespace made ahead.
     pub fn namespace_path(&self) -> Option<String> {
         use std::os::fd::AsRawFd;

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::config::{ContainerConfig, NetworkMode, Seccomp};
 use crate::error::{Error, Result};
+use crate::rootfs::Ahead;
 use crate::user::ResolvedUser;
 use crate::{caps, seccomp};
 
@@ -131,14 +132,10 @@ pub fn capabilities_json(set: &[String], uid: u32) -> Value {
     })
 }
 
-/// Whether the creating process mounts the container's /sys (and moves its
-/// /sys/fs/cgroup tree into it) in the mount namespace made ahead: with that namespace,
-/// when the network namespace exists before the init ([`joined_namespace`]).
-pub fn sys_ahead(cfg: &ContainerConfig, attach: Option<&crate::cgroup::V1Attach>) -> bool {
-    attach
-        .and_then(crate::cgroup::V1Attach::namespace_path)
-        .is_some()
-        && joined_namespace(&cfg.network).is_some()
+/// Whether the creating process mounts what `is` picks out in the container's mount
+/// namespace made ahead.
+fn made_ahead(attach: Option<&crate::cgroup::V1Attach>, is: impl Fn(&Ahead) -> bool) -> bool {
+    attach.is_some_and(|a| a.makes(is))
 }
 
 /// For a namespace that exists before the container's init: `Some(None)` for the host's,
@@ -211,7 +208,7 @@ fn cgroup_mounts(
         return false;
     }
     if let Some(tree) = attach.and_then(crate::cgroup::V1Attach::tree) {
-        if sys_ahead(cfg, attach) {
+        if made_ahead(attach, |a| matches!(a, Ahead::CgroupTree { .. })) {
             // Moved into the /sys made ahead by the creating process.
             return false;
         }
@@ -456,27 +453,22 @@ pub fn build_spec_value(
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
     ];
-    // In a mount namespace made ahead, the creating process has mounted /dev, /dev/pts, a
-    // private /dev/shm and the /etc files already (V1Attach::namespace_path), and /sys and
-    // /dev/mqueue as below.
-    let ahead = attach
-        .and_then(crate::cgroup::V1Attach::namespace_path)
-        .is_some();
-    if !ahead {
+    // What the creating process mounts in the mount namespace made ahead is left out
+    // (V1Attach::mount_ahead; /sys and /dev/mqueue only when their namespaces exist before
+    // the init).
+    if !made_ahead(attach, |a| matches!(a, Ahead::Dev { .. })) {
         // CVE-2026-41579: /dev is always a fresh tmpfs the image cannot shape.
         mounts.push(json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}));
         mounts.push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}));
     }
     let x = &cfg.extra;
-    // /sys and /dev/mqueue show the network and IPC namespaces of whoever mounts them: made
-    // ahead too when those exist before the init (the host's, or joined by path).
-    if !sys_ahead(cfg, attach) {
+    if !made_ahead(attach, |a| matches!(a, Ahead::Sys { .. })) {
         mounts.push(
             json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
         );
     }
     let cgroup_tmpfs = cgroup_mounts(cfg, attach, &mut mounts);
-    if !(ahead && joined_namespace(&x.ipc).is_some()) {
+    if !made_ahead(attach, |a| matches!(a, Ahead::Mqueue { .. })) {
         mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
     }
     match (&x.ipc, &x.ipc_shm) {
@@ -484,14 +476,17 @@ pub fn build_spec_value(
         // namespace it joins); the host's with the host's namespace, as docker.
         (_, Some(shm)) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rprivate"]})),
         (NetworkMode::Host, None) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
-        _ if ahead => {}
+        _ if made_ahead(attach, |a| matches!(a, Ahead::Dev { shm_size: Some(_) })) => {}
         _ => {
             let size = private_shm_size(cfg).unwrap_or(DEFAULT_SHM_SIZE);
             mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={size}")]}));
         }
     }
     for (src, dst) in etc_files(cfg) {
-        if !ahead {
+        if !made_ahead(
+            attach,
+            |a| matches!(a, Ahead::File { dest, .. } if dest == dst),
+        ) {
             mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
         }
     }
