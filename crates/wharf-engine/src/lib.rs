@@ -8,6 +8,7 @@
 //! synchronous), and map the result to Docker's JSON shapes (bollard's stubs).
 
 pub mod api;
+pub mod background;
 pub mod build;
 pub mod container;
 pub mod daemon;

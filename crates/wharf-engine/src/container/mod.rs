@@ -1058,11 +1058,11 @@ fn trash_dir(data_root: &Path) -> PathBuf {
 
 /// Removes `dir` (a container's directory, nothing mounted under it any more) as far as
 /// anyone can see at once: it is renamed into the data root's trash and deleted there by a
-/// background thread. The deletion of a write layer is slow on a filesystem mounted with
-/// `discard` (each freed block is a synchronous discard), and `run --rm` waits for the
-/// removal. A crash before the thread is done leaves the tree in the trash, which the next
-/// daemon start empties ([`empty_trash`]). Where the rename is impossible, the tree is
-/// deleted in place, as before.
+/// background thread, at idle priority ([`crate::background`]). The deletion of a write
+/// layer is slow on a filesystem mounted with `discard` (each freed block is a synchronous
+/// discard), and `run --rm` waits for the removal. A crash before the thread is done leaves
+/// the tree in the trash, which the next daemon start empties ([`empty_trash`]). Where the
+/// rename is impossible, the tree is deleted in place, as before.
 pub fn discard_dir(data_root: &Path, dir: &Path) -> std::io::Result<()> {
     let trash = trash_dir(data_root);
     let name = format!(
@@ -1081,12 +1081,34 @@ pub fn discard_dir(data_root: &Path, dir: &Path) -> std::io::Result<()> {
         tracing::debug!(dir = %dir.display(), error = %e, "removing in place");
         return remove_dir_all_no_follow(dir);
     }
-    std::thread::spawn(move || {
-        if let Err(e) = remove_dir_all_no_follow(&dest) {
-            tracing::warn!(dir = %dest.display(), error = %e, "failed to delete a removed container's files");
+    delete_later(dest);
+    Ok(())
+}
+
+/// Hands `dir` to the one thread that deletes the trash (started on first use).
+fn delete_later(dir: PathBuf) {
+    static DELETER: Mutex<Option<std::sync::mpsc::Sender<PathBuf>>> = Mutex::new(None);
+    let mut g = DELETER.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = match g.as_ref() {
+        Some(tx) => match tx.send(dir) {
+            Ok(()) => return,
+            Err(e) => e.0, // the thread is gone: a new one
+        },
+        None => dir,
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
+    let _ = tx.send(dir);
+    let started = crate::background::spawn("wharf-trash", move || {
+        for dir in rx {
+            if let Err(e) = remove_dir_all_no_follow(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "failed to delete a removed container's files");
+            }
         }
     });
-    Ok(())
+    match started {
+        Ok(()) => *g = Some(tx),
+        Err(e) => tracing::warn!(error = %e, "cannot start the trash deleter; the trash is emptied at the next start"),
+    }
 }
 
 /// At daemon start: deletes what a previous daemon left in the trash, in the background.
@@ -1095,7 +1117,7 @@ pub fn empty_trash(data_root: &Path) {
     if !trash.exists() {
         return;
     }
-    std::thread::spawn(move || {
+    let _ = crate::background::spawn("wharf-trash-start", move || {
         unmount_under(&trash);
         for e in std::fs::read_dir(&trash).into_iter().flatten().flatten() {
             if let Err(err) = remove_dir_all_no_follow(&e.path()) {
