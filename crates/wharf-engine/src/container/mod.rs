@@ -1107,7 +1107,9 @@ fn delete_later(dir: PathBuf) {
     });
     match started {
         Ok(()) => *g = Some(tx),
-        Err(e) => tracing::warn!(error = %e, "cannot start the trash deleter; the trash is emptied at the next start"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the trash deleter; the trash is emptied at the next start")
+        }
     }
 }
 

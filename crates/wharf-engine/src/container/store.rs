@@ -121,6 +121,35 @@ fn db_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("metadata store: {e}"))
 }
 
+/// Marks `dir` as the top of unrelated directory trees (ext4's `TOPDIR` flag, `chattr +T`):
+/// ext4 then places each new container's directory, and so the files and directories made in
+/// it, in a block group of its own choosing (Orlov's spreading of top-level directories)
+/// instead of the group of `dir`.
+///
+/// Why: every `run` makes ≈ 36 inodes on the data root's filesystem (the container's files,
+/// its write layer, overlayfs's work directory and probes) and every removal frees as many.
+/// On an ext4 without a journal (this machine kind's root filesystem), the inode allocator
+/// skips the inodes freed in the last one to six minutes, looking each one up in the inode
+/// table (`find_inode_bit`, `recently_deleted`), and it scans from the start of the group:
+/// with containers made and removed in a row in one group, every new inode cost ≈ 0.1 ms,
+/// ≈ 3–4 ms per `run --rm`. Spread, a new container's inodes seldom share a group with
+/// recently freed ones. Best effort: other filesystems (and tmpfs) refuse the flag or have no
+/// such allocator; nothing changes there.
+fn spread_subdirectories(dir: &std::path::Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let Ok(f) = std::fs::File::open(dir) else {
+        return;
+    };
+    match ioctl_getflags(&f) {
+        Ok(flags) if !flags.contains(IFlags::TOPDIR) => {
+            if let Err(e) = ioctl_setflags(&f, flags | IFlags::TOPDIR) {
+                tracing::debug!(dir = %dir.display(), error = %e, "cannot mark the containers' directory as a top directory");
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn no_such_container(name: &str) -> ApiError {
     ApiError::new(ErrorKind::NotFound, format!("No such container: {name}"))
 }
@@ -128,6 +157,7 @@ pub fn no_such_container(name: &str) -> ApiError {
 impl ContainerStore {
     pub fn open(db: Arc<redb::Database>, root: PathBuf) -> Result<ContainerStore, ApiError> {
         std::fs::create_dir_all(&root).map_err(|e| db_err(format!("{}: {e}", root.display())))?;
+        spread_subdirectories(&root);
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(CONTAINERS).map_err(db_err)?;
         tx.open_table(NAMES).map_err(db_err)?;
@@ -441,6 +471,27 @@ mod tests {
             "restart_count": 0, "manually_stopped": false,
         }))
         .unwrap()
+    }
+
+    /// The containers' directory is marked as a top directory where the filesystem has the
+    /// flag (ext4, as the test machines' root filesystem), and nothing fails where it has not.
+    #[test]
+    fn the_containers_directory_spreads_its_subdirectories() {
+        use rustix::fs::{ioctl_getflags, IFlags};
+        let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let root = dir.path().join("containers");
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        drop(ContainerStore::open(db, root.clone()).unwrap());
+        let f = std::fs::File::open(&root).unwrap();
+        let probe = dir.path().join("probe");
+        std::fs::create_dir(&probe).unwrap();
+        let p = std::fs::File::open(&probe).unwrap();
+        let supported = ioctl_getflags(&p)
+            .and_then(|fl| rustix::fs::ioctl_setflags(&p, fl | IFlags::TOPDIR))
+            .is_ok();
+        if supported {
+            assert!(ioctl_getflags(&f).unwrap().contains(IFlags::TOPDIR));
+        }
     }
 
     /// A container whose create never reached the disk (the daemon was killed before any
