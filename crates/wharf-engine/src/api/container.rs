@@ -74,6 +74,7 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
         let dir = dd.container_dir(&c.id);
         let made = std::fs::create_dir_all(&dir)
             .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+            .map(|()| crate::container::store::spread_subdirectories(&dir))
             .and_then(|()| mounts::copy_up(&dd, &c.image_id, &c.mounts, &dir.join("copyup")))
             .and_then(|()| {
                 let generated = name.as_deref().is_none_or(str::is_empty);

@@ -121,10 +121,12 @@ fn db_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("metadata store: {e}"))
 }
 
-/// Marks `dir` as the top of unrelated directory trees (ext4's `TOPDIR` flag, `chattr +T`):
-/// ext4 then places each new container's directory, and so the files and directories made in
-/// it, in a block group of its own choosing (Orlov's spreading of top-level directories)
-/// instead of the group of `dir`.
+/// Marks `dir` as the top of unrelated directory trees (ext4's `TOPDIR` flag, `chattr +T`;
+/// not inherited): ext4 then places each directory made in it, and so the files made in
+/// those, in a block group of its own choosing (Orlov's spreading of top-level directories)
+/// instead of next to `dir`. Set on the containers' directory (each container's directory
+/// spreads) and on each container's directory (its write layer, work directory, bundle and
+/// root mount point spread too). See ADR-0017.
 ///
 /// Why: every `run` makes ≈ 36 inodes on the data root's filesystem (the container's files,
 /// its write layer, overlayfs's work directory and probes) and every removal frees as many.
@@ -135,7 +137,7 @@ fn db_err(e: impl std::fmt::Display) -> ApiError {
 /// ≈ 3–4 ms per `run --rm`. Spread, a new container's inodes seldom share a group with
 /// recently freed ones. Best effort: other filesystems (and tmpfs) refuse the flag or have no
 /// such allocator; nothing changes there.
-fn spread_subdirectories(dir: &std::path::Path) {
+pub(crate) fn spread_subdirectories(dir: &std::path::Path) {
     use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
     let Ok(f) = std::fs::File::open(dir) else {
         return;
