@@ -1433,6 +1433,32 @@ fn another_firewalls_forward_policy_drop_does_not_cut_off_our_networks() {
 
 /// A daemon killed whose data root then went away (a test or benchmark that did not know
 /// its kernel objects) leaves a table and a bridge; the next daemon to start removes them.
+/// A data root wiped and made again at the same path: the next daemon's default network
+/// takes the bridge over with one subnet, instead of adding another subnet to the previous
+/// daemon's bridge at every such start (until the address pools run out).
+#[test]
+fn a_wiped_data_root_does_not_leave_its_bridge_one_more_subnet() {
+    let mut d = Daemon::start();
+    d.ok(&["network", "ls"]);
+    let bridge = d.default_bridge().expect("bridge");
+    let v4_addresses = || {
+        let o = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr", "show", "dev", &bridge])
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert_eq!(v4_addresses(), 1);
+    for _ in 0..2 {
+        d.kill9();
+        std::fs::remove_dir_all(d.data_root()).expect("wipe the data root");
+        d.spawn();
+        d.ok(&["network", "ls"]);
+        assert_eq!(d.default_bridge().as_deref(), Some(bridge.as_str()));
+        assert_eq!(v4_addresses(), 1, "the bridge after a wipe: one subnet");
+    }
+}
+
 #[test]
 fn the_next_daemon_removes_tables_and_bridges_of_a_data_root_that_is_gone() {
     let mut a = Daemon::start();

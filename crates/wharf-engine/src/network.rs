@@ -557,6 +557,15 @@ impl Daemon {
         self.ensure_plain("host", "host")?;
         self.ensure_plain("none", "null")?;
         if self.networks.resolve("bridge").is_err() {
+            // A fresh store. A device of the default bridge's name is a previous daemon's
+            // whose data root was wiped and made again at the same path (the name comes from
+            // it): no record of ours uses it, and its addresses would push the new network
+            // onto another subnet, one more at every such start, until the pools run out.
+            if let Ok(mut h) = netlink::Handle::new() {
+                if let Err(e) = h.delete_link(&self.networks.default_bridge) {
+                    tracing::warn!(bridge = self.networks.default_bridge, error = %e, "failed to remove a previous daemon's bridge");
+                }
+            }
             self.create_network(CreateRequest {
                 name: "bridge".into(),
                 driver: "bridge".into(),
