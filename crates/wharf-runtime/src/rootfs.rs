@@ -298,6 +298,21 @@ fn in_namespace_at<T>(
 /// `ptmxmode=0666,mode=0620,gid=5`) and, with `shm_size`, a tmpfs at /dev/shm
 /// (`nosuid,noexec,nodev,mode=1777`). `rootfs/dev` is a real directory
 /// ([`sanitize_mountpoints`]) and no process runs in the root yet: plain paths are safe.
+/// Mounts a /dev/shm tmpfs of `size` bytes at `at`, as docker's: `shm`, `mode=1777`,
+/// `nosuid,nodev,noexec`.
+pub fn mount_shm(at: &Path, size: i64) -> std::io::Result<()> {
+    let data =
+        std::ffi::CString::new(format!("mode=1777,size={size}")).map_err(std::io::Error::other)?;
+    rustix::mount::mount(
+        "shm",
+        at,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        Some(data.as_c_str()),
+    )?;
+    Ok(())
+}
+
 pub fn mount_dev(rootfs: &Path, shm_size: Option<i64>) -> Result<()> {
     use rustix::mount::mount;
     let dev = rootfs.join("dev");
@@ -323,16 +338,7 @@ pub fn mount_dev(rootfs: &Path, shm_size: Option<i64>) -> Result<()> {
     if let Some(size) = shm_size {
         let shm = dev.join("shm");
         mkdir(&shm)?;
-        let data = std::ffi::CString::new(format!("mode=1777,size={size}"))
-            .map_err(|e| Error::io("mount", &shm, std::io::Error::other(e)))?;
-        mount(
-            "shm",
-            &shm,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV,
-            Some(data.as_c_str()),
-        )
-        .map_err(|e| fail(&shm, e))?;
+        mount_shm(&shm, size).map_err(|e| Error::io("mount", &shm, e))?;
     }
     Ok(())
 }

@@ -1198,7 +1198,6 @@ pub fn remove_dir_all_no_follow(dir: &Path) -> std::io::Result<()> {
 /// keeps it), bind-mounted into the container and into those that join its IPC namespace.
 /// Mounted on first start; the container's removal unmounts everything under its directory.
 fn shareable_shm(dir: &Path, size: Option<i64>) -> Result<PathBuf, ApiError> {
-    use rustix::mount::{mount, MountFlags};
     let at = dir.join("shm");
     let fail =
         |e: std::io::Error| ApiError::internal(format!("failed to mount {}: {e}", at.display()));
@@ -1208,17 +1207,10 @@ fn shareable_shm(dir: &Path, size: Option<i64>) -> Result<PathBuf, ApiError> {
         .lines()
         .any(|l| l.split(' ').nth(4) == Some(at.to_string_lossy().as_ref()));
     if !mounted {
-        let size = size.filter(|s| *s > 0).unwrap_or(64 << 20);
-        let data = std::ffi::CString::new(format!("mode=1777,size={size}"))
-            .map_err(|e| fail(std::io::Error::other(e)))?;
-        mount(
-            "shm",
-            &at,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            Some(data.as_c_str()),
-        )
-        .map_err(|e| fail(e.into()))?;
+        let size = size
+            .filter(|s| *s > 0)
+            .unwrap_or(wharf_runtime::spec::DEFAULT_SHM_SIZE);
+        wharf_runtime::rootfs::mount_shm(&at, size).map_err(fail)?;
     }
     Ok(at)
 }
