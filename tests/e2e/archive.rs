@@ -316,6 +316,50 @@ fn diff_lists_changes_like_docker() {
     }
 }
 
+/// The mount targets busybox lacks (/proc, /sys, /dev, /etc and its files) come from the
+/// shared mount point layer under the image (ADR-0018), with docker's `/.dockerenv` and
+/// `/etc/mtab`: a container that writes nothing has an empty write layer.
+#[test]
+fn a_container_that_writes_nothing_has_an_empty_write_layer() {
+    let d = daemon_with_busybox();
+    let out = d.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "bb",
+        "sh",
+        "-c",
+        "test -f /.dockerenv && readlink /etc/mtab && test -d /proc/self && cat /etc/hostname",
+    ]);
+    assert!(out.starts_with("/proc/mounts\n"), "{out}");
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "quiet"]);
+    assert!(out.ends_with(&format!("{}\n", &id.trim()[..12])), "{out}");
+    let upper = d
+        .data_root()
+        .join("containers")
+        .join(id.trim())
+        .join("upper");
+    let left: Vec<_> = std::fs::read_dir(&upper)
+        .expect("the write layer")
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?} in {}", upper.display());
+    assert_eq!(d.ok(&["diff", "quiet"]), "");
+    // The layer is the image's bottom: the image's own entries win over it.
+    d.ok(&[
+        "run",
+        "--name",
+        "own",
+        "bb",
+        "sh",
+        "-c",
+        "rm /etc/mtab && echo mine > /etc/mtab",
+    ]);
+    d.ok(&["commit", "own", "bb:own"]);
+    let mtab = d.ok(&["run", "--rm", "bb:own", "cat", "/etc/mtab"]);
+    assert_eq!(mtab, "mine\n");
+}
+
 #[test]
 fn commit_then_run_sees_the_changes_and_export_import_round_trips() {
     let d = daemon_with_busybox();

@@ -853,8 +853,9 @@ fn secret_and_ssh_mounts_never_reach_the_image() {
             }
         }
     }
-    // busybox, and the layer with /etc (the others are empty, one shared blob)
-    assert!(layers >= 2, "{layers} layers");
+    // busybox; the RUN steps' layers are empty (one shared blob): their mount points come
+    // from the shared mount point layer (docs/adr-0018-mountpoint-layer.md)
+    assert!(layers >= 1, "{layers} layers");
     // The mount points are not left behind in the image either.
     let ls = d.ok(&[
         "run",

@@ -26,6 +26,10 @@ pub struct Daemon {
     pub runtime_root: PathBuf,
     /// A stable id for this daemon (the `ID` of `docker info`), kept in the data root.
     pub id: String,
+    /// The bottom layer of every container's root: the mount targets docker's init layer
+    /// holds ([`wharf_runtime::rootfs::ensure_mountpoint_layer`]); `None` if it could not be
+    /// made (containers then get them in their write layers).
+    pub mountpoint_layer: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -53,6 +57,14 @@ impl Daemon {
         let runtime_root = std::env::var_os("WHARF_RUNTIME_ROOT")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/run/wharf/runtime").join(short_hash(data_root)));
+        let layer = data_root.join("mountpoints");
+        let mountpoint_layer = match wharf_runtime::rootfs::ensure_mountpoint_layer(&layer) {
+            Ok(()) => Some(layer),
+            Err(e) => {
+                tracing::warn!(error = %e, "containers go without the shared mount point layer");
+                None
+            }
+        };
         Ok(Daemon {
             data_root: data_root.to_path_buf(),
             db,
@@ -64,6 +76,7 @@ impl Daemon {
             execs: Default::default(),
             runtime_root,
             id,
+            mountpoint_layer,
         })
     }
 

@@ -188,6 +188,93 @@ pub fn sanitize_mountpoints(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the runtime mounts on in every container, as the bottom layer of its root
+/// ([`ensure_mountpoint_layer`]): docker's "init" layer, shared.
+const MOUNTPOINT_LAYER: &[(&str, EntryKind)] = &[
+    ("dev", EntryKind::Dir),
+    ("proc", EntryKind::Dir),
+    ("sys", EntryKind::Dir),
+    ("etc", EntryKind::Dir),
+    ("etc/hosts", EntryKind::File(0o644)),
+    ("etc/hostname", EntryKind::File(0o644)),
+    ("etc/resolv.conf", EntryKind::File(0o644)),
+    ("etc/mtab", EntryKind::Symlink("/proc/mounts")),
+    (".dockerenv", EntryKind::File(0o755)),
+];
+
+#[derive(Clone, Copy)]
+enum EntryKind {
+    Dir,
+    File(u32),
+    Symlink(&'static str),
+}
+
+/// Makes (or checks) `dir`, a read-only layer to put under every container's image layers:
+/// the mount targets for /dev, /proc, /sys and the /etc files, `/.dockerenv` and
+/// `/etc/mtab -> /proc/mounts`, as docker's per-container init layer has them.
+///
+/// Docker puts its init layer *above* the image and makes one per container. This one is
+/// the bottom-most lower dir and shared: an image's own entry always wins over it, and a
+/// container whose image lacks `/proc` or `/etc/hosts` no longer has them created in its
+/// write layer at every start (each an ext4 inode, made through overlayfs and freed again
+/// with the container). See docs/adr-0018-mountpoint-layer.md.
+///
+/// Missing entries are made (a crash may have left it half made; creating is harmless to
+/// containers using it); an entry of another type is an error, and the caller then runs
+/// containers without the layer.
+pub fn ensure_mountpoint_layer(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let fresh = !dir.exists();
+    let at = if fresh {
+        let tmp = dir.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        tmp
+    } else {
+        dir.to_path_buf()
+    };
+    mkdir(&at)?;
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("chmod", p, e))
+    };
+    chmod(&at, 0o755)?;
+    for (rel, kind) in MOUNTPOINT_LAYER {
+        let p = at.join(rel);
+        let ok = match p.symlink_metadata().ok().map(|m| m.file_type()) {
+            Some(t) => match kind {
+                EntryKind::Dir => t.is_dir(),
+                EntryKind::File(_) => t.is_file(),
+                EntryKind::Symlink(_) => t.is_symlink(),
+            },
+            None => {
+                match kind {
+                    EntryKind::Dir => {
+                        std::fs::create_dir(&p).map_err(|e| Error::io("create", &p, e))?;
+                        chmod(&p, 0o755)?;
+                    }
+                    EntryKind::File(mode) => {
+                        std::fs::File::create(&p).map_err(|e| Error::io("create", &p, e))?;
+                        chmod(&p, *mode)?;
+                    }
+                    EntryKind::Symlink(to) => std::os::unix::fs::symlink(to, &p)
+                        .map_err(|e| Error::io("create", &p, e))?,
+                }
+                true
+            }
+        };
+        if !ok {
+            return Err(Error::InvalidConfig(format!(
+                "{} is not what the mount point layer needs there",
+                p.display()
+            )));
+        }
+    }
+    if fresh {
+        std::fs::rename(&at, dir).map_err(|e| Error::io("rename into place", dir, e))?;
+    }
+    Ok(())
+}
+
 /// Unmount the rootfs (lazily: a straggling process must not keep it busy). The directories
 /// stay: `rootfs/`, `work/`, `bundle/` and `upper/` are reused as they are by the next start
 /// (the mount is idempotent, `config.json` is rewritten) and the engine removes the whole
@@ -488,6 +575,38 @@ pub fn prepare_mountpoint(rootfs: &Path, dest: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Made whole and in place, again without harm, completed when an entry went missing,
+    /// refused when one has another type.
+    #[test]
+    fn the_mountpoint_layer_is_made_checked_and_completed() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("mountpoints");
+        ensure_mountpoint_layer(&dir).unwrap();
+        assert!(!t.path().join("mountpoints.tmp").exists());
+        let mode = |p: &str| {
+            let m = std::fs::symlink_metadata(dir.join(p)).unwrap();
+            (m.is_dir(), m.permissions().mode() & 0o7777)
+        };
+        for d in ["dev", "proc", "sys", "etc"] {
+            assert_eq!(mode(d), (true, 0o755), "{d}");
+        }
+        for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+            assert_eq!(mode(f), (false, 0o644), "{f}");
+            assert_eq!(std::fs::metadata(dir.join(f)).unwrap().len(), 0);
+        }
+        assert_eq!(mode(".dockerenv"), (false, 0o755));
+        let mtab = std::fs::read_link(dir.join("etc/mtab")).unwrap();
+        assert_eq!(mtab, Path::new("/proc/mounts"));
+        ensure_mountpoint_layer(&dir).unwrap();
+        std::fs::remove_file(dir.join("etc/hosts")).unwrap();
+        ensure_mountpoint_layer(&dir).unwrap();
+        assert_eq!(mode("etc/hosts"), (false, 0o644));
+        std::fs::remove_dir(dir.join("sys")).unwrap();
+        std::fs::write(dir.join("sys"), "").unwrap();
+        assert!(ensure_mountpoint_layer(&dir).is_err());
+    }
 
     /// `is_mounted` (statx) agrees with mountinfo: a mount point, a plain directory, a path
     /// that is not there, a symlink to a mount point (not followed).

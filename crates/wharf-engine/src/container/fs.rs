@@ -109,7 +109,7 @@ impl Daemon {
                 *n += 1;
                 temp = true;
             } else if !wharf_runtime::rootfs::is_mounted(&rootfs) {
-                let lowers = self.images.layer_dirs(&c.image_id)?;
+                let lowers = self.lower_dirs(&c.image_id)?;
                 wharf_runtime::rootfs::mount_overlay(&layout, &lowers)
                     .map_err(|e| io_err("failed to mount the container's filesystem", e))?;
                 map.insert(rootfs.clone(), 1);

@@ -306,9 +306,17 @@ impl Daemon {
         Ok((tmpfs, binds))
     }
 
+    /// A container's overlay lower dirs, top-most first: its image's layers, then the shared
+    /// mount point layer (docs/adr-0018-mountpoint-layer.md).
+    pub fn lower_dirs(&self, image: &wharf_types::Digest) -> Result<Vec<PathBuf>, ApiError> {
+        let mut dirs = self.images.layer_dirs(image)?;
+        dirs.extend(self.mountpoint_layer.clone());
+        Ok(dirs)
+    }
+
     fn shim_spec(&self, c: &Container, dir: &Path) -> Result<ShimSpec, ApiError> {
         let h = &c.host_config;
-        let lower_dirs = self.images.layer_dirs(&c.image_id)?.into_iter().collect();
+        let lower_dirs = self.lower_dirs(&c.image_id)?;
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
         let mut seccomp = wharf_runtime::Seccomp::Default;
