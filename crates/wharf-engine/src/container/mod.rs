@@ -685,15 +685,7 @@ impl Daemon {
         // Not waiting for the disk: a crash before the next durable commit leaves the record
         // live, and recovery reads the exit from exit.json again.
         let Ok(c) = self.containers.update_recoverable(id, |c| {
-            crate::network::clear_endpoints(c);
-            c.state.status = Status::Exited;
-            c.state.pid = 0;
-            c.state.exit_code = exit.exit_code;
-            c.state.oom_killed = exit.oom_killed;
-            c.state.finished_at = exit.finished_at.clone();
-            if !exit.error.is_empty() {
-                c.state.error = exit.error.clone();
-            }
+            record_exit(c, &exit);
             c.clone()
         }) else {
             return;
@@ -928,26 +920,49 @@ impl Daemon {
                 continue;
             }
             let dir = self.container_dir(&c.id);
-            if std::os::unix::net::UnixStream::connect(
-                crate::shim::socket_dir(&dir).join("shim.sock"),
-            )
-            .is_ok()
+            // The shim records the exit before it reports it and goes: a shim that still
+            // answers may be one whose container has already exited (its exit reported to
+            // the daemon that was killed, or not yet), and the recorded exit is the truth.
+            let recorded = client::recorded_exit(&dir);
+            if recorded.is_none()
+                && std::os::unix::net::UnixStream::connect(
+                    crate::shim::socket_dir(&dir).join("shim.sock"),
+                )
+                .is_ok()
             {
                 tracing::info!(id = c.short_id(), "reattached to running container");
                 self.monitor(c.id.clone());
                 self.watch_health(c.id.clone());
             } else {
-                let exit = client::recorded_exit(&dir).unwrap_or(Exit {
+                let exit = recorded.unwrap_or(Exit {
                     exit_code: 255,
                     finished_at: create::now_rfc3339(),
                     error: "the container's shim went away while the daemon was down".into(),
                     ..Default::default()
                 });
+                // Recorded before the API serves anyone (`inspect` right after a restart shows
+                // the exit); the rest (auto-removal, restart policy) follows.
+                let _ = self
+                    .containers
+                    .update_recoverable(&c.id, |c| record_exit(c, &exit));
                 let d = self.clone();
                 let id = c.id.clone();
                 tokio::spawn(async move { d.on_exit(&id, exit).await });
             }
         }
+    }
+}
+
+/// The record of a container that has exited: no endpoints, no pid, its exit.
+fn record_exit(c: &mut Container, exit: &Exit) {
+    crate::network::clear_endpoints(c);
+    c.state.status = Status::Exited;
+    c.state.pid = 0;
+    c.state.exit_code = exit.exit_code;
+    c.state.oom_killed = exit.oom_killed;
+    c.state.finished_at = exit.finished_at.clone();
+    if !exit.error.is_empty() {
+        c.state.error = exit.error.clone();
     }
 }
 
