@@ -1,7 +1,12 @@
-//! The Engine API client: HTTP/1.1 (hyper) over a unix socket or TCP, one connection per
-//! request. [`Client::connect`] pings the daemon (`HEAD /_ping`), starts it on demand on a unix
-//! socket, and negotiates the API version as docker does: the lower of ours and the daemon's
-//! `Api-Version`, used as the `/v{version}` path prefix of every request.
+//! The Engine API client: HTTP/1.1 (hyper) over a unix socket or TCP. [`Client::connect`]
+//! pings the daemon (`HEAD /_ping`), starts it on demand on a unix socket, and negotiates the
+//! API version as docker does: the lower of ours and the daemon's `Api-Version`, used as the
+//! `/v{version}` path prefix of every request.
+//!
+//! Requests whose answer is read whole (the ping, [`Client::call`]) share one kept-alive
+//! connection, one after the other, as docker's CLI does; streamed answers, long waits and
+//! hijacks get a connection of their own. `run` thus makes three connections, not five
+//! (ping, create and start on one; attach; wait).
 
 pub mod autostart;
 pub mod host;
@@ -59,22 +64,22 @@ impl Body {
     }
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<ReqBody>;
+
 #[derive(Debug, Clone)]
 pub struct Client {
     host: Host,
     version: String,
     /// Extra request headers (`X-Registry-Auth` for push), see [`Client::with_header`].
     headers: Vec<(&'static str, String)>,
+    /// The kept-alive connection, idle (its last answer read to the end), if any.
+    idle: std::sync::Arc<std::sync::Mutex<Option<Sender>>>,
 }
 
 impl Client {
     /// Connects (starting the daemon if allowed) and negotiates the API version.
     pub async fn connect(host: Host) -> Result<Client, CliError> {
-        let mut client = Client {
-            host,
-            version: API_VERSION.to_string(),
-            headers: Vec::new(),
-        };
+        let mut client = Client::with_version(host, API_VERSION);
         match client.ping().await {
             Ok(v) => client.negotiate(v),
             Err(CliError::Connect { host }) => {
@@ -112,6 +117,7 @@ impl Client {
             host,
             version: version.to_string(),
             headers: Vec::new(),
+            idle: Default::default(),
         }
     }
 
@@ -140,9 +146,10 @@ impl Client {
 
     /// `HEAD /_ping`; returns the daemon's `Api-Version` header.
     pub async fn ping(&self) -> Result<Option<String>, CliError> {
-        let resp = self.send(Method::HEAD, "/_ping", Body::Empty).await?;
-        Ok(resp
-            .headers()
+        let (_, headers, _) = self
+            .exchange_whole(Method::HEAD, "/_ping", Body::Empty)
+            .await?;
+        Ok(headers
             .get("api-version")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string))
@@ -176,10 +183,72 @@ impl Client {
         collect(resp).await
     }
 
-    /// Sends and collects the whole answer body.
+    /// Sends and collects the whole answer body, on the kept-alive connection; a non-2xx
+    /// answer becomes [`CliError::Daemon`] as with [`Client::request`].
     pub async fn call(&self, method: Method, path: &str, body: Body) -> Result<Bytes, CliError> {
-        let resp = self.request(method, path, body).await?;
-        collect(resp).await
+        let full = format!("/v{}{}", self.version, path);
+        let (status, _, bytes) = self.exchange_whole(method, &full, body).await?;
+        if !status.is_success() {
+            return Err(daemon_error(status, &bytes));
+        }
+        Ok(bytes)
+    }
+
+    /// One request on the kept-alive connection (a new one if there is none or it closed),
+    /// its answer read whole; the connection is then kept for the next.
+    async fn exchange_whole(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), CliError> {
+        let req = self.build_request(method, path, body, false)?;
+        let kept = self.idle.lock().map(|mut g| g.take()).unwrap_or(None);
+        let mut sender = match kept {
+            // Ready unless the daemon closed it meanwhile.
+            Some(mut s) => match s.ready().await {
+                Ok(()) => s,
+                Err(_) => self.open().await?,
+            },
+            None => self.open().await?,
+        };
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| CliError::Protocol(format!("{e}")))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| CliError::Protocol(e.to_string()))?
+            .to_bytes();
+        if let Ok(mut g) = self.idle.lock() {
+            *g = Some(sender);
+        }
+        Ok((parts.status, parts.headers, bytes))
+    }
+
+    /// A new connection to the daemon, its HTTP/1.1 handshake done (upgradable, for attach
+    /// and exec).
+    async fn open(&self) -> Result<Sender, CliError> {
+        let connect_err = |_| CliError::Connect {
+            host: self.host.url(),
+        };
+        let sender = match &self.host {
+            Host::Unix(p) => {
+                let s = tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(connect_err)?;
+                handshake(s).await
+            }
+            Host::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a)
+                    .await
+                    .map_err(connect_err)?;
+                handshake(s).await
+            }
+        };
+        sender.map_err(|e| CliError::Protocol(format!("{e}")))
     }
 
     /// Sends a request that asks to take over the connection (`Connection: Upgrade`,
@@ -274,40 +343,24 @@ impl Client {
         upgrade: bool,
     ) -> Result<Response<Incoming>, CliError> {
         let req = self.build_request(method, path, body, upgrade)?;
-        let connect_err = |_| CliError::Connect {
-            host: self.host.url(),
-        };
-        let resp = match &self.host {
-            Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(connect_err)?;
-                handshake_and_send(s, req).await
-            }
-            Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a)
-                    .await
-                    .map_err(connect_err)?;
-                handshake_and_send(s, req).await
-            }
-        };
-        resp.map_err(|e| CliError::Protocol(format!("{e}")))
+        let mut sender = self.open().await?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| CliError::Protocol(format!("{e}")))
     }
 }
 
-async fn handshake_and_send<S>(
-    stream: S,
-    req: Request<ReqBody>,
-) -> Result<Response<Incoming>, hyper::Error>
+async fn handshake<S>(stream: S) -> Result<Sender, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     // With upgrades: the same connection serves attach/exec hijacks.
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
-    sender.send_request(req).await
+    Ok(sender)
 }
 
 /// A hijacked attach/exec connection: the raw stream from the daemon, and the way back (none
@@ -503,6 +556,72 @@ mod socket_tests {
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen[0], "HEAD /_ping HTTP/1.1");
         assert_eq!(seen[1], "GET /v1.41/images/json HTTP/1.1");
+    }
+
+    /// The ping and answers read whole share one kept-alive connection; a streamed request
+    /// gets its own; a connection the daemon closed is replaced.
+    #[tokio::test(flavor = "current_thread")]
+    async fn whole_answers_share_one_kept_alive_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("k.sock");
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        let accepted = Arc::new(Mutex::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                *count.lock().unwrap() += 1;
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end + 4);
+                        let close = head.contains("/close");
+                        let body = if head.starts_with("HEAD ") { "" } else { "{}" };
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nApi-Version: 1.52\r\nContent-Length: 2\r\n{}\r\n{body}",
+                            if close { "Connection: close\r\n" } else { "" }
+                        );
+                        s.write_all(resp.as_bytes()).await.unwrap();
+                        if close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let client = Client::connect(Host::Unix(sock)).await.unwrap();
+        client.call(Method::POST, "/a", Body::Empty).await.unwrap();
+        client.call(Method::POST, "/b", Body::Empty).await.unwrap();
+        assert_eq!(
+            *accepted.lock().unwrap(),
+            1,
+            "ping, a and b on one connection"
+        );
+        let resp = client
+            .request(Method::GET, "/stream", Body::Empty)
+            .await
+            .unwrap();
+        collect(resp).await.unwrap();
+        assert_eq!(*accepted.lock().unwrap(), 2, "a streamed answer on its own");
+        client
+            .call(Method::POST, "/close", Body::Empty)
+            .await
+            .unwrap();
+        client.call(Method::POST, "/c", Body::Empty).await.unwrap();
+        assert_eq!(
+            *accepted.lock().unwrap(),
+            3,
+            "a new connection after a close"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
