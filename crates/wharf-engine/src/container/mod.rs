@@ -306,6 +306,15 @@ impl Daemon {
         Ok((tmpfs, binds))
     }
 
+    /// Whether the shim removed the container's cgroups at its last exit; forgets it (a start
+    /// makes them again).
+    fn take_cgroups_removed(&self, id: &str) -> bool {
+        self.cgroups_removed
+            .lock()
+            .map(|mut s| s.remove(id))
+            .unwrap_or(false)
+    }
+
     /// A container's overlay lower dirs, top-most first: its image's layers, then the shared
     /// mount point layer (docs/adr-0018-mountpoint-layer.md).
     pub fn lower_dirs(&self, image: &wharf_types::Digest) -> Result<Vec<PathBuf>, ApiError> {
@@ -477,6 +486,8 @@ impl Daemon {
             ));
         }
         let dir = self.container_dir(&c.id);
+        // This start makes the container's cgroups again.
+        self.take_cgroups_removed(&c.id);
         let t0 = std::time::Instant::now();
         let c = match self.allocate_addresses(&c) {
             Ok(c) => c,
@@ -682,6 +693,11 @@ impl Daemon {
             let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
         }
         self.set_draining(id, false);
+        if exit.cgroups_removed {
+            if let Ok(mut s) = self.cgroups_removed.lock() {
+                s.insert(id.to_string());
+            }
+        }
         // Not waiting for the disk: a crash before the next durable commit leaves the record
         // live, and recovery reads the exit from exit.json again.
         let Ok(c) = self.containers.update_recoverable(id, |c| {
@@ -883,8 +899,11 @@ impl Daemon {
         let dir = self.container_dir(&c.id);
         let d = self.clone();
         let cid = c.id.clone();
+        let cgroups_removed = self.take_cgroups_removed(&cid);
         crate::api::blocking(move || {
-            remove_cgroups(&cid);
+            if !cgroups_removed {
+                remove_cgroups(&cid);
+            }
             let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
             if dir.exists() {
                 unmount_under(&dir);

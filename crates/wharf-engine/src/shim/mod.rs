@@ -474,17 +474,18 @@ fn run(dir: &Path) -> Result<(), String> {
         |_| false,
     ));
     let oom = shared.backend.oom_killed();
-    let exit = Exit {
+    let mut exit = Exit {
         exit_code: code,
         oom_killed: oom,
         finished_at: now_rfc3339_nanos(),
-        error: String::new(),
+        ..Default::default()
     };
     if let Err(e) = write_json_atomic(&dir.join("exit.json"), &exit) {
         eprintln!("failed to record the exit status: {e}");
     }
-    if let Err(e) = shared.backend.delete() {
-        eprintln!("failed to clean up the container: {e}");
+    match shared.backend.delete() {
+        Ok(()) => exit.cgroups_removed = true,
+        Err(e) => eprintln!("failed to clean up the container: {e}"),
     }
     // Our socket and the published ports go before anyone hears of the exit: a new shim (a
     // restart, or `rm -f` then `run -p` of the same port) may bind them right after.
@@ -1012,9 +1013,9 @@ fn exec_main(dir: &Path, spec_path: &Path) -> i32 {
     };
     let exit = Exit {
         exit_code: code,
-        oom_killed: false,
         finished_at: now_rfc3339_nanos(),
         error,
+        ..Default::default()
     };
     let _ = write_json_atomic(&dir.join(format!("exec-{id}.json")), &exit);
     code as i32
