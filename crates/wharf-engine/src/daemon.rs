@@ -114,6 +114,14 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         tracing::error!(error = %e, "networking is not available");
     }
     daemon.recover();
+    // Each container's socket directory and runtime state directory (made and removed with
+    // it) spread over ext4's block groups, as its data directory does, where /run is on the
+    // disk rather than a tmpfs (ADR-0017).
+    for dir in [Path::new(crate::shim::SOCKET_ROOT), &daemon.runtime_root] {
+        if fs::create_dir_all(dir).is_ok() {
+            crate::container::store::spread_subdirectories(dir);
+        }
+    }
     crate::container::empty_trash(&args.data_root);
     std::thread::spawn(crate::shim::sweep_socket_dirs);
     {

@@ -103,7 +103,7 @@ pub fn sweep_socket_dirs() {
     sweep_socket_dirs_in(Path::new(SOCKET_ROOT), Duration::from_secs(60))
 }
 
-const SOCKET_ROOT: &str = "/run/wharf/s";
+pub(crate) const SOCKET_ROOT: &str = "/run/wharf/s";
 
 fn sweep_socket_dirs_in(root: &Path, min_age: Duration) {
     let now = std::time::SystemTime::now();
