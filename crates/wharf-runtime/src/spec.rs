@@ -303,6 +303,7 @@ pub fn warm_up() {
     #[cfg(target_arch = "x86_64")]
     let _ = std::arch::is_x86_feature_detected!("avx2");
     let _ = <sha2::Sha256 as sha2::Digest>::digest(b"");
+    let _ = crate::cgroup::mounts();
     if let Ok(caps) = caps::compute(false, &[], &[]) {
         let _ = default_seccomp_json(&caps);
     }

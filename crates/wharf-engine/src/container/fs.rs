@@ -52,6 +52,14 @@ fn temp_mounts() -> std::sync::MutexGuard<'static, Option<HashMap<PathBuf, usize
     TEMP_MOUNTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether the daemon has the root of the container at `dir` mounted for reading (`cp`,
+/// `export`, `diff` of a stopped container).
+pub fn mounted_for_reading(dir: &std::path::Path) -> bool {
+    temp_mounts()
+        .as_ref()
+        .is_some_and(|m| m.contains_key(&dir.join("rootfs")))
+}
+
 impl Drop for MountRef {
     fn drop(&mut self) {
         if !self.temp {

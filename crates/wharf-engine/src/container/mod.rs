@@ -306,10 +306,10 @@ impl Daemon {
         Ok((tmpfs, binds))
     }
 
-    /// Whether the shim removed the container's cgroups at its last exit; forgets it (a start
-    /// makes them again).
-    fn take_cgroups_removed(&self, id: &str) -> bool {
-        self.cgroups_removed
+    /// Whether the shim removed the container's cgroups and unmounted its root at its last
+    /// exit; forgets it (a start makes them again).
+    fn take_torn_down(&self, id: &str) -> bool {
+        self.torn_down
             .lock()
             .map(|mut s| s.remove(id))
             .unwrap_or(false)
@@ -487,7 +487,7 @@ impl Daemon {
         }
         let dir = self.container_dir(&c.id);
         // This start makes the container's cgroups again.
-        self.take_cgroups_removed(&c.id);
+        self.take_torn_down(&c.id);
         let t0 = std::time::Instant::now();
         let c = match self.allocate_addresses(&c) {
             Ok(c) => c,
@@ -693,8 +693,8 @@ impl Daemon {
             let _ = tokio::task::spawn_blocking(move || d.nft_changed()).await;
         }
         self.set_draining(id, false);
-        if exit.cgroups_removed {
-            if let Ok(mut s) = self.cgroups_removed.lock() {
+        if exit.torn_down {
+            if let Ok(mut s) = self.torn_down.lock() {
                 s.insert(id.to_string());
             }
         }
@@ -899,14 +899,19 @@ impl Daemon {
         let dir = self.container_dir(&c.id);
         let d = self.clone();
         let cid = c.id.clone();
-        let cgroups_removed = self.take_cgroups_removed(&cid);
+        let torn_down = self.take_torn_down(&cid);
         crate::api::blocking(move || {
-            if !cgroups_removed {
+            if !torn_down {
                 remove_cgroups(&cid);
             }
             let _ = std::fs::remove_dir_all(crate::shim::socket_dir(&dir));
+            // With the shim's teardown done, only the daemon's own mounts can be left there:
+            // a shareable /dev/shm, or the root mounted for `cp` or `export`.
+            let own_mounts = dir.join("shm").exists() || crate::container::fs::mounted_for_reading(&dir);
             if dir.exists() {
-                unmount_under(&dir);
+                if !torn_down || own_mounts {
+                    unmount_under(&dir);
+                }
                 discard_dir(&d.data_root, &dir).map_err(|e| {
                     ApiError::internal(format!(
                         "failed to remove container directory {}: {e}",

@@ -484,7 +484,7 @@ fn run(dir: &Path) -> Result<(), String> {
         eprintln!("failed to record the exit status: {e}");
     }
     match shared.backend.delete() {
-        Ok(()) => exit.cgroups_removed = true,
+        Ok(()) => exit.torn_down = true,
         Err(e) => eprintln!("failed to clean up the container: {e}"),
     }
     // Our socket and the published ports go before anyone hears of the exit: a new shim (a

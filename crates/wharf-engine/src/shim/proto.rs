@@ -126,10 +126,10 @@ pub struct Exit {
     pub finished_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
-    /// The shim removed the container's cgroups before it reported the exit: the daemon's
-    /// removal of the container need not look for them.
+    /// The shim removed the container's cgroups and unmounted its root before it reported
+    /// the exit: the daemon's removal of the container need not look for them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub cgroups_removed: bool,
+    pub torn_down: bool,
 }
 
 /// Docker's stream framing: `[stream, 0, 0, 0, len (u32 BE)]` then the payload.
