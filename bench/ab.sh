@@ -3,6 +3,9 @@
 # (or the given wharf subcommand) runs ROUNDS × RUNS times, the two alternating round by
 # round so that the machine's drift hits both alike. Prints medians over all runs.
 #   bench/ab.sh OLD_WHARF NEW_WHARF [ROUNDS=10] [RUNS=10] [-- SUBCOMMAND...]
+# Run it in both orders (OLD NEW, then NEW OLD) and compare the pairs: on the VM of session
+# 15 the B daemon was 0.5–1 ms faster than the A daemon with the very same binary on both
+# sides (alternating which side goes first within a round did not remove it).
 # e.g. bench/ab.sh /tmp/wharf-before target/release/wharf 10 10
 #      bench/ab.sh /tmp/wharf-before target/release/wharf 8 10 -- exec ab true
 #      (`exec ab …` runs in the container ab.sh starts in each daemon, running `sleep 600`)
