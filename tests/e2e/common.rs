@@ -26,17 +26,37 @@ pub fn busybox() -> PathBuf {
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
+    /// Extra environment of the daemon process (kept across restarts).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with_env(&[])
+    }
+
+    /// [`Daemon::start`] with `env` set for the daemon process (at every spawn).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Daemon {
+        let mut d = Daemon::unstarted();
+        d.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        d.spawn();
+        d
+    }
+
+    /// Its directory, no process yet.
+    pub fn unstarted() -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("wharf-e2e-")
             .tempdir_in(test_tmp())
             .expect("tempdir");
-        let mut d = Daemon { dir, child: None };
-        d.spawn();
-        d
+        Daemon {
+            dir,
+            child: None,
+            env: Vec::new(),
+        }
     }
 
     pub fn sock(&self) -> PathBuf {
@@ -61,6 +81,7 @@ impl Daemon {
             .arg(self.data_root())
             // Tests never reach beyond this machine: registries and ADD URLs on loopback only.
             .env("WHARF_REGISTRY_LOOPBACK_ONLY", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -539,11 +560,7 @@ impl Daemon {
     /// A daemon whose network namespace is `ns`'s (its bridges, tables and published ports
     /// live there; its socket and data root are ordinary files).
     pub fn start_in_netns(ns: &NetNs) -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("wharf-e2e-")
-            .tempdir_in(test_tmp())
-            .expect("tempdir");
-        let mut d = Daemon { dir, child: None };
+        let mut d = Daemon::unstarted();
         let log = std::fs::File::create(d.dir.path().join("daemon.log")).expect("log");
         let child = ns
             .cmd(&[WHARF, "daemon", "--host", &d.host(), "--data-root"])

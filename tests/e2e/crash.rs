@@ -111,3 +111,88 @@ fn kill_9_during_load_leaves_nothing_half_made() {
     let out = d.ok(&["load", "-i", archive.to_str().expect("p")]);
     assert_eq!(out.matches("Loaded image").count(), 4, "{out}");
 }
+
+/// A start commits without waiting for the disk (ADR-0019). A daemon killed right after
+/// finds the starts again in the containers' own files: one still running is running, with
+/// its pid (`exec` and `stop` work); one that has exited since shows its exit; one that was
+/// never started stays created.
+#[test]
+fn starts_made_just_before_kill_9_are_there_after_it() {
+    // No flush of the records before the kill.
+    let mut d = Daemon::start_with_env(&[("WHARF_FLUSH_INTERVAL_MS", "600000")]);
+    d.import_busybox("bb:latest");
+    d.ok(&[
+        "create",
+        "--name",
+        "never",
+        "--network",
+        "none",
+        "bb",
+        "true",
+    ]);
+    // A durable commit (a rename), so that only the starts below are lost.
+    d.ok(&["rename", "never", "never2"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "--network",
+        "none",
+        "bb",
+        "sleep",
+        "600",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "done",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(d.ok(&["wait", "done"]).trim(), "7");
+    let pid = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "up"])
+        .trim()
+        .to_string();
+    d.kill9();
+    d.spawn();
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "up"])
+            .trim(),
+        format!("running {pid}")
+    );
+    // (The API serves once recovery is done.)
+    let log = d.log();
+    assert!(
+        log.contains("recovering the record of a start made just before a crash"),
+        "{log}"
+    );
+    assert_eq!(d.ok(&["exec", "up", "echo", "in"]), "in\n");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "done"
+        ])
+        .trim(),
+        "exited 7"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "never2"])
+            .trim(),
+        "created"
+    );
+    d.ok(&["stop", "-t", "1", "up"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "up"]).trim(),
+        "exited"
+    );
+    d.ok(&["rm", "up", "done", "never2"]);
+}

@@ -439,11 +439,7 @@ pub(crate) fn daemon_with(args: &[&str]) -> Daemon {
 
 /// … and extra environment.
 fn daemon_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
-    let dir = tempfile::Builder::new()
-        .prefix("wharf-e2e-")
-        .tempdir_in(test_tmp())
-        .expect("tempdir");
-    let mut d = Daemon { dir, child: None };
+    let mut d = Daemon::unstarted();
     let log = std::fs::File::create(d.dir.path().join("daemon.log")).expect("log");
     let child = Command::new(WHARF)
         .args(["daemon", "--host", &d.host(), "--data-root"])

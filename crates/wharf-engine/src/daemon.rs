@@ -123,6 +123,27 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         }
     }
     crate::container::empty_trash(&args.data_root);
+    // Container starts, exits and removals commit without waiting for the disk; this makes
+    // them durable within a second, off every request's path (ADR-0019).
+    // `WHARF_FLUSH_INTERVAL_MS` changes the period (tests of recovery lengthen it).
+    {
+        let d = daemon.clone();
+        let every = std::env::var("WHARF_FLUSH_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_millis,
+            );
+        let _ = std::thread::Builder::new()
+            .name("wharf-flush".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                if let Err(e) = d.containers.flush() {
+                    tracing::warn!(error = %e.message, "cannot flush the container records");
+                }
+            });
+    }
     std::thread::spawn(crate::shim::sweep_socket_dirs);
     {
         let (own, root) = (daemon.runtime_root.clone(), args.data_root.clone());
@@ -160,6 +181,9 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     .context("serving the API")?
     .context("serving the API")?;
     let _ = fs::remove_file(&sock);
+    if let Err(e) = daemon.containers.flush() {
+        tracing::warn!(error = %e.message, "cannot flush the container records");
+    }
     // Stopping with no container running, the daemon leaves no runtime state under /run: its
     // runtime root then holds only the seccomp cache (rebuilt on demand) and the note of its
     // data root. Anything else in it keeps it.

@@ -107,6 +107,11 @@ pub struct ContainerConfig {
     /// `--device`: host devices made in the container's /dev.
     #[serde(default)]
     pub devices: Vec<DeviceMapping>,
+    /// Let the init exec the command as soon as it is ready, with no [`crate::Runtime::start`]
+    /// to wait for (which then only records the start). For a caller with nothing to do
+    /// between create and start.
+    #[serde(default)]
+    pub start_at_once: bool,
     /// Namespaces and resources beyond the defaults (`--pid`, `--ipc`, `--shm-size`, …).
     #[serde(default)]
     pub extra: Extra,

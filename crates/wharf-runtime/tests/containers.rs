@@ -58,6 +58,36 @@ fn create_start_split_and_upper_persists() {
 /// `--rm` containers: the write layer is mounted `volatile` (no syncfs of the host filesystem
 /// at unmount), isolation and clean-up are unchanged, and the same layer mounts again
 /// (overlayfs leaves a marker that would refuse a second mount).
+/// `start_at_once`: the init runs the command as soon as it is ready, without a `start`
+/// (which then only records it); the container ends and is removed as any other.
+fn start_at_once_runs_without_start() {
+    // As the shim is: a subreaper (the runtime's fast cgroup entry, where the start is sent
+    // while the container is being created, needs it).
+    // SAFETY: plain prctl on this (forked, per-test) process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let f = Fixture::new();
+    let mut cfg = f.config(&["sh", "-c", "echo ran > /marker"]);
+    cfg.start_at_once = true;
+    let (pid, _o, _e) = create_piped(&f.rt, &cfg).unwrap();
+    let mut status = 0;
+    wait_until(
+        "the command to run without a start",
+        Duration::from_secs(10),
+        || {
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == pid }
+        },
+    );
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert_eq!(
+        std::fs::read_to_string(cfg.state_dir.join("upper/marker")).unwrap(),
+        "ran\n"
+    );
+    f.rt.start(&cfg.id).unwrap();
+    f.rt.delete(&cfg.id, false).unwrap();
+    assert_clean(&cfg, pid);
+}
+
 fn ephemeral_layer_is_volatile_and_remountable() {
     let f = Fixture::new();
     let mut cfg = f.config(&["sh", "-c", "grep ' / overlay' /proc/mounts; echo x > /made"]);
@@ -686,6 +716,10 @@ fn main() {
         (
             "create_start_split_and_upper_persists",
             create_start_split_and_upper_persists,
+        ),
+        (
+            "start_at_once_runs_without_start",
+            start_at_once_runs_without_start,
         ),
         (
             "ephemeral_layer_is_volatile_and_remountable",

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bollard_stubs::models::{ContainerConfig, HostConfig};
@@ -115,6 +116,9 @@ pub struct ContainerStore {
     /// `<data-root>/containers`: one directory per container.
     pub root: PathBuf,
     inner: Mutex<HashMap<String, Entry>>,
+    /// A commit made without waiting for the disk since the last durable one:
+    /// [`ContainerStore::flush`] makes it durable.
+    dirty: AtomicBool,
 }
 
 fn db_err(e: impl std::fmt::Display) -> ApiError {
@@ -228,6 +232,7 @@ impl ContainerStore {
             db,
             root,
             inner: Mutex::new(map),
+            dirty: AtomicBool::new(false),
         })
     }
 
@@ -241,15 +246,57 @@ impl ContainerStore {
 
     fn persist_with(&self, c: &Container, durability: redb::Durability) -> Result<(), ApiError> {
         let bytes = serde_json::to_vec(c).map_err(db_err)?;
-        let mut tx = self.db.begin_write().map_err(db_err)?;
-        tx.set_durability(durability);
+        let tx = self.begin(durability)?;
         {
             let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
             t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
             let mut n = tx.open_table(NAMES).map_err(db_err)?;
             n.insert(c.name.as_str(), c.id.as_str()).map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)
+        self.commit(tx, durability)
+    }
+
+    /// A write transaction. A durable one carries every commit before it to the disk, so the
+    /// store is clean once it commits (cleared first: a commit that lands meanwhile marks it
+    /// again, and is at worst flushed twice).
+    fn begin(&self, durability: redb::Durability) -> Result<redb::WriteTransaction, ApiError> {
+        if !matches!(durability, redb::Durability::None) {
+            self.dirty.store(false, Ordering::SeqCst);
+        }
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(durability);
+        Ok(tx)
+    }
+
+    fn commit(
+        &self,
+        tx: redb::WriteTransaction,
+        durability: redb::Durability,
+    ) -> Result<(), ApiError> {
+        let durable = !matches!(durability, redb::Durability::None);
+        match tx.commit() {
+            Ok(()) if durable => Ok(()),
+            Ok(()) => {
+                self.dirty.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever was pending is still pending.
+                self.dirty.store(true, Ordering::SeqCst);
+                Err(db_err(e))
+            }
+        }
+    }
+
+    /// Makes the commits made without waiting for the disk durable, if there are any: an
+    /// empty durable commit carries them. Called by the daemon every second and when it
+    /// stops, off any request's path (ADR-0019).
+    pub fn flush(&self) -> Result<(), ApiError> {
+        if !self.dirty.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let tx = self.begin(redb::Durability::Immediate)?;
+        self.commit(tx, redb::Durability::Immediate)
     }
 
     /// Adds a new container (its directory exists); its name must be free (docker's 409
@@ -333,12 +380,12 @@ impl ContainerStore {
         Ok(out)
     }
 
-    /// [`ContainerStore::update`] for what a restarted daemon learns from the container's shim
-    /// anyway (its exit: `exit.json`, read by [`crate::state::Daemon::recover`] for every
-    /// container recorded as live): committed without waiting for the disk
-    /// (`Durability::None`), so a container's exit costs no fsync; the next durable commit
-    /// (any create, remove, image change) carries it to disk. A crash before that leaves the
-    /// record as it was before, which recovery corrects.
+    /// [`ContainerStore::update`] for what a restarted daemon learns from the container's
+    /// files anyway (its start: `shim.json`; its exit: `exit.json`; both read by
+    /// [`crate::state::Daemon::recover`]): committed without waiting for the disk
+    /// (`Durability::None`), so a container's start and exit cost no fsync; the next durable
+    /// commit (the daemon's flush within a second, or any durable update) carries it to disk.
+    /// A crash before that leaves the record as it was before, which recovery corrects.
     pub fn update_recoverable<T>(
         &self,
         id: &str,
@@ -357,7 +404,7 @@ impl ContainerStore {
         let mut c = e.c.clone();
         c.name = new_name.to_string();
         let bytes = serde_json::to_vec(&c).map_err(db_err)?;
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.begin(redb::Durability::Immediate)?;
         {
             let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
             t.insert(c.id.as_str(), bytes.as_slice()).map_err(db_err)?;
@@ -365,7 +412,7 @@ impl ContainerStore {
             n.remove(old.as_str()).map_err(db_err)?;
             n.insert(new_name, c.id.as_str()).map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)?;
+        self.commit(tx, redb::Durability::Immediate)?;
         e.c = c;
         Ok(())
     }
@@ -379,15 +426,14 @@ impl ContainerStore {
         let mut map = self.lock();
         let Some(e) = map.get(id) else { return Ok(()) };
         let name = e.c.name.clone();
-        let mut tx = self.db.begin_write().map_err(db_err)?;
-        tx.set_durability(redb::Durability::None);
+        let tx = self.begin(redb::Durability::None)?;
         {
             let mut t = tx.open_table(CONTAINERS).map_err(db_err)?;
             t.remove(id).map_err(db_err)?;
             let mut n = tx.open_table(NAMES).map_err(db_err)?;
             n.remove(name.as_str()).map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)?;
+        self.commit(tx, redb::Durability::None)?;
         if let Some(e) = map.remove(id) {
             // Wake waiters (`wait?condition=removed`): the channel closes when the sender drops.
             let mut s = e.c.state.clone();
@@ -548,5 +594,33 @@ mod tests {
         drop(store);
         let store = ContainerStore::open(db, root).unwrap();
         assert!(!store.name_taken("gone"), "a dropped record stays dropped");
+    }
+
+    /// Commits that do not wait for the disk mark the store dirty; `flush` makes them durable
+    /// with one empty durable commit and cleans it; a durable commit cleans it too.
+    #[test]
+    fn flush_makes_the_commits_made_without_waiting_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("containers");
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        let store = ContainerStore::open(db.clone(), root.clone()).unwrap();
+        assert!(!store.dirty.load(Ordering::SeqCst));
+        let id = "a".repeat(64);
+        std::fs::create_dir(root.join(&id)).unwrap();
+        store.insert(container(&id, "one")).unwrap();
+        assert!(store.dirty.load(Ordering::SeqCst));
+        store.flush().unwrap();
+        assert!(!store.dirty.load(Ordering::SeqCst));
+        store
+            .update_recoverable(&id, |c| c.state.status = Status::Running)
+            .unwrap();
+        assert!(store.dirty.load(Ordering::SeqCst));
+        store.update(&id, |c| c.state.pid = 7).unwrap();
+        assert!(!store.dirty.load(Ordering::SeqCst));
+        store.flush().unwrap();
+        drop(store);
+        let store = ContainerStore::open(db, root).unwrap();
+        let c = store.resolve("one").unwrap();
+        assert_eq!((c.state.status, c.state.pid), (Status::Running, 7));
     }
 }

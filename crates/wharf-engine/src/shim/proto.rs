@@ -44,6 +44,11 @@ pub struct ShimSpec {
     /// they miss none of it.
     #[serde(default)]
     pub attaches: u32,
+    /// The start this spec is for (the record's `StartedAt`), written before the shim is
+    /// spawned. The start's commit does not wait for the disk: a daemon that crashed after it
+    /// finds here a start its record lacks (ADR-0019).
+    #[serde(default)]
+    pub started_at: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
