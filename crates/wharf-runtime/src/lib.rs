@@ -31,7 +31,9 @@ pub use config::{
     Seccomp, State, Stats, Status, Stdio,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use libcontainer_rt::{new_ipc_namespace, new_network_namespace, LibcontainerRuntime};
+pub use libcontainer_rt::{
+    new_ipc_namespace, new_network_namespace, LibcontainerRuntime, REMOVED_PREFIX,
+};
 
 /// A low-level container runtime: the OCI lifecycle verbs plus the few extras the engine
 /// needs (exec, freezer, stats, OOM). Synchronous; implementations fork.

@@ -1262,6 +1262,15 @@ pub fn sweep_runtime_roots(own: &Path, data_root: &Path) {
         return;
     };
     let gone = |p: &Path| matches!(p.try_exists(), Ok(false));
+    // State directories a shim moved aside and did not get to remove (killed meanwhile).
+    for e in std::fs::read_dir(own).into_iter().flatten().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(wharf_runtime::REMOVED_PREFIX)
+        {
+            let _ = remove_dir_all_no_follow(&e.path());
+        }
+    }
     for root in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         let root = root.path();
         if root == own || !root.is_dir() || root.is_symlink() {

@@ -29,6 +29,8 @@ pub trait Backend {
     fn start(&self) -> Result<(), String>;
     fn kill(&self, signal: i32, all: bool) -> Result<(), String>;
     fn delete(&self) -> Result<(), String>;
+    /// What `delete` left for later (after the exit is reported): its slow removals.
+    fn finish(&self) {}
     fn oom_killed(&self) -> bool;
     fn pause(&self) -> Result<(), String>;
     fn resume(&self) -> Result<(), String>;
@@ -44,7 +46,9 @@ pub struct RuntimeBackend {
 }
 
 pub fn open(spec: &ShimSpec) -> Result<Box<dyn Backend + Send + Sync>, String> {
-    let rt = LibcontainerRuntime::new(&spec.runtime_root).map_err(|e| e.to_string())?;
+    let rt = LibcontainerRuntime::new(&spec.runtime_root)
+        .map_err(|e| e.to_string())?
+        .defer_removals();
     Ok(Box::new(RuntimeBackend {
         rt,
         id: spec.id.clone(),
@@ -92,6 +96,9 @@ impl Backend for RuntimeBackend {
             }
             msg
         })
+    }
+    fn finish(&self) {
+        self.rt.finish_removals();
     }
     fn oom_killed(&self) -> bool {
         self.rt.oom_killed(&self.id)

@@ -387,6 +387,7 @@ fn run(dir: &Path) -> Result<(), String> {
         let _ = backend.kill(9, true);
         let _ = wait_init(pid);
         let _ = backend.delete();
+        backend.finish();
         let _ = std::fs::remove_dir_all(&sockets);
         e
     };
@@ -506,6 +507,8 @@ fn run(dir: &Path) -> Result<(), String> {
     {
         let _ = s.conn.shutdown(std::net::Shutdown::Both);
     }
+    // The runtime's state directory, moved aside by `delete` (slow to remove, ADR-0019).
+    shared.backend.finish();
     // Give waiters a moment to read their answer, then go.
     std::thread::sleep(Duration::from_millis(50));
     Ok(())
