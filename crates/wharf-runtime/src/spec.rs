@@ -304,6 +304,12 @@ pub fn warm_up() {
     let _ = std::arch::is_x86_feature_detected!("avx2");
     let _ = <sha2::Sha256 as sha2::Digest>::digest(b"");
     let _ = crate::cgroup::mounts();
+    // pathrs's cached procfs handle (a detached `subset=pid` procfs mount, made on first use).
+    // Left to libcontainer, the intermediate process made it at every start, and the
+    // container's init, inheriting it, held the last reference at its `exec`: closing it
+    // unmounted it there, an expedited RCU grace period (0.2–1 ms here) on every start's
+    // critical path. Made here, every process forked from now on shares this one.
+    let _ = pathrs::procfs::ProcfsHandle::new();
     if let Ok(caps) = caps::compute(false, &[], &[]) {
         let _ = default_seccomp_json(&caps);
     }

@@ -1490,7 +1490,12 @@ mod tests {
         // Being created (no state yet): stays.
         std::fs::create_dir_all(d.join("c5")).unwrap();
         let own = parent.join("own");
+        // A state directory a shim moved aside and was killed before removing: goes.
+        let aside = own.join(format!("{}c6", wharf_runtime::REMOVED_PREFIX));
+        std::fs::create_dir_all(&aside).unwrap();
+        std::fs::write(aside.join("state.json"), b"{}").unwrap();
         sweep_runtime_roots(&own, &exists);
+        assert!(!aside.exists());
         assert!(!a.exists());
         assert!(b.exists() && !b.join("c2").exists());
         assert!(c.join("c3").exists());
