@@ -139,8 +139,14 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
             .name("wharf-flush".into())
             .spawn(move || loop {
                 std::thread::sleep(every);
-                if let Err(e) = d.containers.flush() {
-                    tracing::warn!(error = %e.message, "cannot flush the container records");
+                match d.containers.flush() {
+                    // What the commits since the last flush allocated (redb's pages, freed
+                    // only by a durable commit) goes back to the system.
+                    Ok(true) => wharf_runtime::memory::trim(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "cannot flush the container records")
+                    }
                 }
             });
     }

@@ -42,8 +42,14 @@ impl Daemon {
     /// redb commits are durable when `commit()` returns (see docs/adr-0001-metadata-store.md).
     pub fn open(data_root: &Path) -> anyhow::Result<Daemon> {
         let db_path = data_root.join("wharf.redb");
+        // A small cache (redb's default is 1 GiB, filled as pages are written): the store is a
+        // few MB, the kernel's page cache keeps it at hand anyway, and commits that do not
+        // wait for the disk (ADR-0019) write new pages until the next durable one, which a
+        // large cache kept in the daemon's memory (≈ 5 MB more over 100 `run -d`).
         let db = Arc::new(
-            redb::Database::create(&db_path)
+            redb::Builder::new()
+                .set_cache_size(4 << 20)
+                .create(&db_path)
                 .with_context(|| format!("failed to open metadata store {}", db_path.display()))?,
         );
         let images = Arc::new(ImageStore::open(data_root, db.clone())?);

@@ -291,12 +291,14 @@ impl ContainerStore {
     /// Makes the commits made without waiting for the disk durable, if there are any: an
     /// empty durable commit carries them. Called by the daemon every second and when it
     /// stops, off any request's path (ADR-0019).
-    pub fn flush(&self) -> Result<(), ApiError> {
+    /// Returns whether there was anything to flush.
+    pub fn flush(&self) -> Result<bool, ApiError> {
         if !self.dirty.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(false);
         }
         let tx = self.begin(redb::Durability::Immediate)?;
-        self.commit(tx, redb::Durability::Immediate)
+        self.commit(tx, redb::Durability::Immediate)?;
+        Ok(true)
     }
 
     /// Adds a new container (its directory exists); its name must be free (docker's 409
@@ -609,7 +611,8 @@ mod tests {
         std::fs::create_dir(root.join(&id)).unwrap();
         store.insert(container(&id, "one")).unwrap();
         assert!(store.dirty.load(Ordering::SeqCst));
-        store.flush().unwrap();
+        assert!(store.flush().unwrap());
+        assert!(!store.flush().unwrap(), "nothing left to flush");
         assert!(!store.dirty.load(Ordering::SeqCst));
         store
             .update_recoverable(&id, |c| c.state.status = Status::Running)
