@@ -91,11 +91,17 @@ impl Daemon {
         wait_for_socket(&self.sock(), Duration::from_secs(20));
     }
 
-    /// SIGKILL, no goodbye: what a crash looks like.
+    /// SIGKILL, no goodbye: what a crash looks like. Returns once the killed daemon's socket
+    /// no longer answers: a child it had just forked to run a program holds a copy of its
+    /// descriptors until its `exec`, and a restart must not mistake that for the new daemon.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(self.sock()).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

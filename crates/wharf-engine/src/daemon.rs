@@ -220,13 +220,26 @@ fn lock_data_root(root: &Path) -> anyhow::Result<fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("failed to open {}", path.display()))?;
-    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+    // A daemon killed a moment ago can leave its lock held for a little while: by a child it
+    // had just forked to run a program (`nft`), which holds a copy of its descriptors until
+    // its `exec` closes them. While the daemon that wrote its pid here is gone, keep trying.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         let pid = fs::read_to_string(&path).unwrap_or_default();
-        bail!(
-            "another wharf daemon (pid {}) is using the data root {}",
-            pid.trim(),
-            root.display()
-        );
+        let gone = pid
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .is_some_and(|p| rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH));
+        if !gone || std::time::Instant::now() >= deadline {
+            bail!(
+                "another wharf daemon (pid {}) is using the data root {}",
+                pid.trim(),
+                root.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     f.set_len(0)?;
     std::io::Write::write_all(&mut &f, std::process::id().to_string().as_bytes())?;
@@ -239,8 +252,14 @@ fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
         fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     }
     if sock.exists() {
-        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
-            bail!("another daemon is already listening on {}", sock.display());
+        // Answered: another daemon, or (as for the lock) a killed daemon's socket still open in
+        // a child of it on its way to an `exec`, which goes in a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            if std::time::Instant::now() >= deadline {
+                bail!("another daemon is already listening on {}", sock.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         fs::remove_file(sock)
             .with_context(|| format!("failed to remove stale socket {}", sock.display()))?;
