@@ -106,6 +106,32 @@ impl LibcontainerRuntime {
         self
     }
 
+    /// `delete`'s removal of the container's state directory `dir`: moved aside for
+    /// [`LibcontainerRuntime::finish_removals`] with deferred removals, removed otherwise
+    /// (also when the move fails).
+    fn remove_state_dir(&self, id: &str, dir: &Path) -> std::io::Result<()> {
+        if let Some(removed) = &self.removed {
+            let aside = self.root.join(format!("{REMOVED_PREFIX}{id}"));
+            let _ = std::fs::remove_dir_all(&aside);
+            if std::fs::rename(dir, &aside).is_ok() {
+                removed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(aside);
+                return Ok(());
+            }
+        }
+        std::fs::remove_dir_all(dir)
+    }
+
+    /// Lets the created container `id`'s init run its command: the one connection its
+    /// notify socket waits for.
+    fn send_start(&self, id: &str) -> Result<()> {
+        NotifySocket::new(self.root.join(id).join(NOTIFY_FILE))
+            .notify_container_start()
+            .map_err(|e| lc("start", id)(e.into()))
+    }
+
     /// Removes the state directories `delete` moved aside.
     pub fn finish_removals(&self) {
         let Some(removed) = &self.removed else {
@@ -303,9 +329,7 @@ impl LibcontainerRuntime {
         }
         if cfg.start_at_once && !self.started_mut().contains(&cfg.id) {
             // Not sent while creating (not possible, or not in time): now.
-            NotifySocket::new(self.root.join(&cfg.id).join(NOTIFY_FILE))
-                .notify_container_start()
-                .map_err(|e| lc("start", &cfg.id)(e.into()))?;
+            self.send_start(&cfg.id)?;
             self.started_mut().insert(cfg.id.clone());
         }
         Ok(pid)
@@ -1089,9 +1113,7 @@ impl Runtime for LibcontainerRuntime {
             });
         }
         if !self.started_mut().remove(id) {
-            NotifySocket::new(c.root.join(NOTIFY_FILE))
-                .notify_container_start()
-                .map_err(|e| lc("start", id)(e.into()))?;
+            self.send_start(id)?;
         }
         c.set_status(ContainerStatus::Running);
         save_in_place(&c).map_err(|e| Error::io("record the start of", id, e))
@@ -1148,21 +1170,8 @@ impl Runtime for LibcontainerRuntime {
         }
         let dir = self.root.join(id);
         if dir.exists() {
-            let aside = self.root.join(format!("{REMOVED_PREFIX}{id}"));
-            let moved = self.removed.as_ref().is_some_and(|removed| {
-                let _ = std::fs::remove_dir_all(&aside);
-                std::fs::rename(&dir, &aside).is_ok() && {
-                    removed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(aside);
-                    true
-                }
-            });
-            if !moved {
-                if let Err(e) = std::fs::remove_dir_all(&dir) {
-                    errors.push(Error::io("remove state of", &dir, e).to_string());
-                }
+            if let Err(e) = self.remove_state_dir(id, &dir) {
+                errors.push(Error::io("remove state of", &dir, e).to_string());
             }
         }
         if errors.is_empty() {
