@@ -1372,3 +1372,140 @@ fn namespace_and_resource_options() {
     assert_eq!(d.ok(&["ps", "-aq"]), "");
     assert_eq!(mounts_under(&d.data_root()), 0, "nothing left mounted");
 }
+
+/// One request on a fresh connection, with docker's upgrade headers; the answer's head and
+/// body (to the end of the stream after `101`, else `Content-Length` bytes).
+fn raw_create(d: &Daemon, query: &str, body: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.sock()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "POST /v1.52/containers/create?{query} HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\n\
+         Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed before the answer's head");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let mut rest = buf[end + 4..].to_vec();
+    if head.starts_with("http/1.1 101") {
+        s.read_to_end(&mut rest).expect("read the stream");
+    } else {
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("content-length");
+        while rest.len() < len {
+            let n = s.read(&mut chunk).expect("read");
+            assert!(n > 0);
+            rest.extend_from_slice(&chunk[..n]);
+        }
+    }
+    (head, rest)
+}
+
+/// `run` in one request (ADR-0020), on the wire: `create?wharf-run=1&stdout=1&stderr=1` with
+/// an upgrade answers 101 with the id, streams the output in docker's frames and ends with the
+/// wait's answer in a frame of stream 0x57; with a tty it is docker's create only;
+/// `wharf-start=1` creates and starts, and a start that fails is the answer's error.
+#[test]
+fn run_in_one_request_on_the_wire() {
+    let d = daemon_with_busybox();
+    let (head, stream) = raw_create(
+        &d,
+        "wharf-run=1&stdout=1&stderr=1",
+        r#"{"Image":"bb","Cmd":["sh","-c","echo out; echo err >&2; exit 3"],"HostConfig":{"AutoRemove":true}}"#,
+    );
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-wharf-container-id: "))
+        .expect("the id header")
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{head}");
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= stream.len() {
+        let size = u32::from_be_bytes(stream[pos + 4..pos + 8].try_into().expect("4")) as usize;
+        frames.push((
+            stream[pos],
+            String::from_utf8_lossy(&stream[pos + 8..pos + 8 + size]).to_string(),
+        ));
+        pos += 8 + size;
+    }
+    assert_eq!(pos, stream.len(), "whole frames: {stream:?}");
+    let (last, answer) = frames.pop().expect("frames");
+    assert_eq!(last, 0x57, "{frames:?}");
+    assert_eq!(answer, "{\"StatusCode\":3}\n");
+    let out: String = frames
+        .iter()
+        .filter(|f| f.0 == 1)
+        .map(|f| f.1.as_str())
+        .collect();
+    let err: String = frames
+        .iter()
+        .filter(|f| f.0 == 2)
+        .map(|f| f.1.as_str())
+        .collect();
+    assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
+    assert_eq!(d.ok(&["ps", "-aq"]), "", "removed before the answer");
+
+    // A tty: docker's create, nothing started.
+    let (head, body) = raw_create(
+        &d,
+        "wharf-run=1&stdout=1",
+        r#"{"Image":"bb","Cmd":["true"],"Tty":true}"#,
+    );
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let id = v["Id"].as_str().expect("id").to_string();
+    assert!(v.get("WharfStarted").is_none(), "{v}");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", &id]).trim(),
+        "created"
+    );
+    d.ok(&["rm", &id]);
+
+    // wharf-start: created and running when answered.
+    let (head, body) = raw_create(
+        &d,
+        "wharf-start=1",
+        r#"{"Image":"bb","Cmd":["sleep","60"]}"#,
+    );
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["WharfStarted"], true, "{v}");
+    let id = v["Id"].as_str().expect("id").to_string();
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", &id]).trim(),
+        "running"
+    );
+    d.ok(&["rm", "-f", &id]);
+
+    // A start that fails is the answer; with AutoRemove nothing is left.
+    let (head, body) = raw_create(
+        &d,
+        "wharf-start=1",
+        r#"{"Image":"bb","Cmd":["nosuch"],"HostConfig":{"AutoRemove":true}}"#,
+    );
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains(r#"exec: \"nosuch\": executable file not found in $PATH"#),
+        "{body}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}

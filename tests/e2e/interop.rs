@@ -155,6 +155,50 @@ fn our_save_loads_into_docker_and_docker_save_loads_into_us() {
     assert_eq!(e.image_ids(), vec![id]);
 }
 
+/// Our CLI against Docker's engine (API 1.41 here, older than ours): its first request is
+/// "too new", so it pings and goes on at 1.41; Docker ignores the create's `wharf-run` and
+/// `wharf-start` (ADR-0020), and `run` carries on with attach, wait and start as docker's CLI.
+#[test]
+fn our_cli_runs_containers_on_docker() {
+    let Some(docker) = RefDocker::start() else {
+        return;
+    };
+    let tar = docker.dir.path().join("bb.tar");
+    std::fs::write(&tar, busybox_rootfs_tar(&[])).expect("tar");
+    let o = docker.docker(&["import", tar.to_str().expect("p"), "tour/busybox:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let host = format!("unix://{}", docker.dir.path().join("docker.sock").display());
+    let wharf = |args: &[&str]| {
+        std::process::Command::new(WHARF)
+            .arg("-H")
+            .arg(&host)
+            .args(args)
+            .env("WHARF_NO_AUTOSTART", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("wharf")
+    };
+    let o = wharf(&[
+        "run",
+        "--rm",
+        "tour/busybox:1",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+    let o = wharf(&["run", "-d", "tour/busybox:1", "sleep", "60"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&o).trim().to_string();
+    let o = docker.docker(&["ps", "-q", "--no-trunc"]);
+    assert_eq!(stdout(&o).trim(), id, "running in Docker");
+    let o = wharf(&["rm", "-f", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&docker.docker(&["ps", "-aq"])).trim(), "");
+}
+
 #[test]
 fn python_docker_sdk_runs_containers() {
     let d = Daemon::start();

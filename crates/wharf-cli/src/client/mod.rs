@@ -1,7 +1,10 @@
 //! The Engine API client: HTTP/1.1 (hyper) over a unix socket or TCP. [`Client::connect`]
-//! pings the daemon (`HEAD /_ping`), starts it on demand on a unix socket, and negotiates the
-//! API version as docker does: the lower of ours and the daemon's `Api-Version`, used as the
-//! `/v{version}` path prefix of every request.
+//! connects (starting the daemon on demand on a unix socket); the API version is the lower of
+//! ours and the daemon's `Api-Version`, used as the `/v{version}` path prefix of every request,
+//! as docker does. Unlike docker's CLI we do not ping first: the first request goes at our
+//! version, and only a daemon that answers it is too new is pinged, and the request sent again
+//! at the daemon's version (a request whose body cannot be sent twice pings first). Against a
+//! daemon as new as we are (ours) that saves a round trip on every command.
 //!
 //! Requests whose answer is read whole (the ping, [`Client::call`]) share one kept-alive
 //! connection, one after the other, as docker's CLI does; streamed answers, long waits and
@@ -39,6 +42,15 @@ pub enum Body {
 }
 
 impl Body {
+    /// The same body again, when it is in memory.
+    fn try_clone(&self) -> Option<Body> {
+        match self {
+            Body::Empty => Some(Body::Empty),
+            Body::Bytes(b, ct) => Some(Body::Bytes(b.clone(), ct)),
+            Body::Reader(..) => None,
+        }
+    }
+
     fn into_parts(self) -> (ReqBody, Option<&'static str>) {
         match self {
             Body::Empty => (Empty::new().map_err(|never| match never {}).boxed(), None),
@@ -69,7 +81,10 @@ type Sender = hyper::client::conn::http1::SendRequest<ReqBody>;
 #[derive(Debug, Clone)]
 pub struct Client {
     host: Host,
+    /// The version asked for until the daemon has told us otherwise.
     version: String,
+    /// The version settled on: set once the daemon accepted a request, or was pinged.
+    settled: std::sync::Arc<std::sync::OnceLock<String>>,
     /// Extra request headers (`X-Registry-Auth` for push), see [`Client::with_header`].
     headers: Vec<(&'static str, String)>,
     /// The kept-alive connection, idle (its last answer read to the end), if any.
@@ -77,11 +92,15 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects (starting the daemon if allowed) and negotiates the API version.
+    /// Connects, starting the daemon if allowed; the version is settled by the first request.
     pub async fn connect(host: Host) -> Result<Client, CliError> {
-        let mut client = Client::with_version(host, API_VERSION);
-        match client.ping().await {
-            Ok(v) => client.negotiate(v),
+        let client = Client::with_version(host, API_VERSION);
+        match client.open().await {
+            Ok(sender) => {
+                if let Ok(mut g) = client.idle.lock() {
+                    *g = Some(sender);
+                }
+            }
             Err(CliError::Connect { host }) => {
                 let Host::Unix(path) = &client.host else {
                     return Err(CliError::Connect { host });
@@ -103,8 +122,7 @@ impl Client {
                         autostart::log_path(path).display()
                     )));
                 }
-                let v = client.ping().await?;
-                client.negotiate(v);
+                client.negotiate().await?;
             }
             Err(e) => return Err(e),
         }
@@ -116,6 +134,7 @@ impl Client {
         Client {
             host,
             version: version.to_string(),
+            settled: Default::default(),
             headers: Vec::new(),
             idle: Default::default(),
         }
@@ -133,15 +152,50 @@ impl Client {
     }
 
     pub fn version(&self) -> &str {
-        &self.version
+        self.settled.get().unwrap_or(&self.version)
     }
 
-    fn negotiate(&mut self, server: Option<String>) {
-        if let Some(v) = server {
-            if parse_version(&v) < parse_version(API_VERSION) && parse_version(&v) > (0, 0) {
-                self.version = v;
+    /// Pings, and settles on the lower of our version and the daemon's.
+    async fn negotiate(&self) -> Result<(), CliError> {
+        let server = self.ping().await?;
+        let mut v = self.version.clone();
+        if let Some(s) = server {
+            if parse_version(&s) < parse_version(&v) && parse_version(&s) > (0, 0) {
+                v = s;
             }
         }
+        let _ = self.settled.set(v);
+        Ok(())
+    }
+
+    /// Runs `send` with the version prefix (`/v1.52`). Until the version is settled: a body
+    /// that can be sent twice goes at ours, and on "client version … is too new" the daemon
+    /// is pinged and the request sent again; any other body waits for a ping.
+    async fn versioned<T, F, Fut>(&self, body: Body, mut send: F) -> Result<T, CliError>
+    where
+        F: FnMut(String, Body) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CliError>>,
+    {
+        if self.settled.get().is_none() {
+            let Some(again) = body.try_clone() else {
+                self.negotiate().await?;
+                return send(format!("/v{}", self.version()), body).await;
+            };
+            return match send(format!("/v{}", self.version), body).await {
+                Err(e) if is_too_new(&e) => {
+                    self.negotiate().await?;
+                    send(format!("/v{}", self.version()), again).await
+                }
+                r => {
+                    // Any other answer: the daemon accepts our version.
+                    if matches!(r, Ok(_) | Err(CliError::Daemon { .. })) {
+                        let _ = self.settled.set(self.version.clone());
+                    }
+                    r
+                }
+            };
+        }
+        send(format!("/v{}", self.version()), body).await
     }
 
     /// `HEAD /_ping`; returns the daemon's `Api-Version` header.
@@ -163,14 +217,19 @@ impl Client {
         path: &str,
         body: Body,
     ) -> Result<Response<Incoming>, CliError> {
-        let full = format!("/v{}{}", self.version, path);
-        let resp = self.send(method, &full, body).await?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status();
-        let bytes = collect(resp).await.unwrap_or_default();
-        Err(daemon_error(status, &bytes))
+        self.versioned(body, |prefix, body| {
+            let method = method.clone();
+            async move {
+                let resp = self.send(method, &format!("{prefix}{path}"), body).await?;
+                if resp.status().is_success() {
+                    return Ok(resp);
+                }
+                let status = resp.status();
+                let bytes = collect(resp).await.unwrap_or_default();
+                Err(daemon_error(status, &bytes))
+            }
+        })
+        .await
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
@@ -186,12 +245,18 @@ impl Client {
     /// Sends and collects the whole answer body, on the kept-alive connection; a non-2xx
     /// answer becomes [`CliError::Daemon`] as with [`Client::request`].
     pub async fn call(&self, method: Method, path: &str, body: Body) -> Result<Bytes, CliError> {
-        let full = format!("/v{}{}", self.version, path);
-        let (status, _, bytes) = self.exchange_whole(method, &full, body).await?;
-        if !status.is_success() {
-            return Err(daemon_error(status, &bytes));
-        }
-        Ok(bytes)
+        self.versioned(body, |prefix, body| {
+            let method = method.clone();
+            async move {
+                let full = format!("{prefix}{path}");
+                let (status, _, bytes) = self.exchange_whole(method, &full, body).await?;
+                if !status.is_success() {
+                    return Err(daemon_error(status, &bytes));
+                }
+                Ok(bytes)
+            }
+        })
+        .await
     }
 
     /// One request on the kept-alive connection (a new one if there is none or it closed),
@@ -203,15 +268,7 @@ impl Client {
         body: Body,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), CliError> {
         let req = self.build_request(method, path, body, false)?;
-        let kept = self.idle.lock().map(|mut g| g.take()).unwrap_or(None);
-        let mut sender = match kept {
-            // Ready unless the daemon closed it meanwhile.
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => self.open().await?,
-            },
-            None => self.open().await?,
-        };
+        let mut sender = self.take_or_open().await?;
         let resp = sender
             .send_request(req)
             .await
@@ -226,6 +283,18 @@ impl Client {
             *g = Some(sender);
         }
         Ok((parts.status, parts.headers, bytes))
+    }
+
+    /// The idle kept-alive connection, unless the daemon closed it meanwhile; else a new one.
+    async fn take_or_open(&self) -> Result<Sender, CliError> {
+        let kept = self.idle.lock().map(|mut g| g.take()).unwrap_or(None);
+        match kept {
+            Some(mut s) => match s.ready().await {
+                Ok(()) => Ok(s),
+                Err(_) => self.open().await,
+            },
+            None => self.open().await,
+        }
     }
 
     /// A new connection to the daemon, its HTTP/1.1 handshake done (upgradable, for attach
@@ -261,39 +330,67 @@ impl Client {
         path: &str,
         body: Body,
     ) -> Result<Hijacked, CliError> {
-        let full = format!("/v{}{}", self.version, path);
-        let resp = self.exchange(method, &full, body, true).await?;
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let up = hyper::upgrade::on(resp)
-                .await
-                .map_err(|e| CliError::Protocol(format!("{e}")))?;
-            let (r, w) = tokio::io::split(TokioIo::new(up));
-            return Ok(Hijacked {
+        match self.upgrade(method, path, body).await? {
+            Upgrade::Upgraded(h, _) => Ok(h),
+            Upgrade::Streamed(resp) => {
+                let (mut tx, rx) = tokio::io::duplex(64 * 1024);
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut body = resp.into_body();
+                    while let Some(Ok(frame)) = body.frame().await {
+                        if let Ok(data) = frame.into_data() {
+                            if tx.write_all(&data).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                Ok(Hijacked {
+                    reader: Box::pin(rx),
+                    writer: None,
+                })
+            }
+        }
+    }
+
+    /// Sends a request that asks to take over the connection; the raw stream and the answer's
+    /// headers after `101`, the answer itself for any other success.
+    pub async fn upgrade(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Upgrade, CliError> {
+        let resp = self
+            .versioned(body, |prefix, body| {
+                let method = method.clone();
+                async move {
+                    let full = format!("{prefix}{path}");
+                    let resp = self.exchange(method, &full, body, true).await?;
+                    let status = resp.status();
+                    if status == StatusCode::SWITCHING_PROTOCOLS || status.is_success() {
+                        return Ok(resp);
+                    }
+                    let bytes = collect(resp).await.unwrap_or_default();
+                    Err(daemon_error(status, &bytes))
+                }
+            })
+            .await?;
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(Upgrade::Streamed(resp));
+        }
+        let headers = resp.headers().clone();
+        let up = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| CliError::Protocol(format!("{e}")))?;
+        let (r, w) = tokio::io::split(TokioIo::new(up));
+        Ok(Upgrade::Upgraded(
+            Hijacked {
                 reader: Box::pin(r),
                 writer: Some(Box::pin(w)),
-            });
-        }
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let bytes = collect(resp).await.unwrap_or_default();
-            return Err(daemon_error(status, &bytes));
-        }
-        let (mut tx, rx) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let mut body = resp.into_body();
-            while let Some(Ok(frame)) = body.frame().await {
-                if let Ok(data) = frame.into_data() {
-                    if tx.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(Hijacked {
-            reader: Box::pin(rx),
-            writer: None,
-        })
+            },
+            headers,
+        ))
     }
 
     fn build_request(
@@ -334,7 +431,8 @@ impl Client {
         self.exchange(method, path, body, false).await
     }
 
-    /// One request on a fresh connection (upgradable, for attach and exec).
+    /// One request on a connection of its own (upgradable, for attach and exec): the idle
+    /// kept-alive one if there is one, else a new one.
     async fn exchange(
         &self,
         method: Method,
@@ -343,7 +441,7 @@ impl Client {
         upgrade: bool,
     ) -> Result<Response<Incoming>, CliError> {
         let req = self.build_request(method, path, body, upgrade)?;
-        let mut sender = self.open().await?;
+        let mut sender = self.take_or_open().await?;
         sender
             .send_request(req)
             .await
@@ -368,6 +466,18 @@ where
 pub struct Hijacked {
     pub reader: Pin<Box<dyn AsyncRead + Send>>,
     pub writer: Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
+}
+
+/// What an upgrading request got: the connection (with the answer's headers), or, from a
+/// daemon that did not upgrade, its answer with the body still to read.
+pub enum Upgrade {
+    Upgraded(Hijacked, hyper::HeaderMap),
+    Streamed(Response<Incoming>),
+}
+
+/// The daemon's answer to a request at a version newer than its own.
+fn is_too_new(e: &CliError) -> bool {
+    matches!(e, CliError::Daemon { status: 400, message } if message.contains("is too new"))
 }
 
 /// Reads a whole response body.
@@ -518,6 +628,11 @@ mod socket_tests {
                 seen.lock().unwrap().push(line.clone());
                 let (status, body) = if line.starts_with("HEAD /_ping") {
                     ("200 OK", String::new())
+                } else if line.contains(" /v1.52/") {
+                    (
+                        "400 Bad Request",
+                        r#"{"message":"client version 1.52 is too new. Maximum supported API version is 1.41"}"#.to_string(),
+                    )
                 } else if line.starts_with("GET /v1.41/images/json") {
                     ("200 OK", r#"[{"Id":"sha256:0123456789abcdef0123","RepoTags":["busybox:latest"],"Created":0,"Size":1000}]"#.to_string())
                 } else {
@@ -544,18 +659,36 @@ mod socket_tests {
         while !sock.exists() {
             tokio::task::yield_now().await;
         }
-        let client = Client::connect(Host::Unix(sock)).await.unwrap();
-        assert_eq!(client.version(), "1.41");
+        let client = Client::connect(Host::Unix(sock.clone())).await.unwrap();
+        // No ping up front: the first request goes at our version, and the daemon's "too new"
+        // makes the client ping and send it again at the daemon's.
+        assert_eq!(client.version(), API_VERSION);
         let images: Vec<serde_json::Value> = client.get_json("/images/json").await.unwrap();
         assert_eq!(images[0]["RepoTags"][0], "busybox:latest");
+        assert_eq!(client.version(), "1.41");
         let err = client.get_bytes("/images/nope/json").await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "Error response from daemon: No such image: nope:latest"
         );
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen[0], "HEAD /_ping HTTP/1.1");
-        assert_eq!(seen[1], "GET /v1.41/images/json HTTP/1.1");
+        assert_eq!(
+            seen.lock().unwrap().clone(),
+            [
+                "GET /v1.52/images/json HTTP/1.1",
+                "HEAD /_ping HTTP/1.1",
+                "GET /v1.41/images/json HTTP/1.1",
+                "GET /v1.41/images/nope/json HTTP/1.1",
+            ]
+        );
+        // A body that cannot be sent twice waits for the ping.
+        seen.lock().unwrap().clear();
+        let client = Client::connect(Host::Unix(sock)).await.unwrap();
+        let body = Body::Reader(Box::pin(&b"data"[..]), "application/x-tar");
+        let _ = client.request(Method::POST, "/images/load", body).await;
+        assert_eq!(
+            seen.lock().unwrap().clone(),
+            ["HEAD /_ping HTTP/1.1", "POST /v1.41/images/load HTTP/1.1"]
+        );
     }
 
     /// The ping and answers read whole share one kept-alive connection; a streamed request
@@ -604,14 +737,20 @@ mod socket_tests {
         assert_eq!(
             *accepted.lock().unwrap(),
             1,
-            "ping, a and b on one connection"
+            "the connect's connection, a and b on one connection"
         );
         let resp = client
             .request(Method::GET, "/stream", Body::Empty)
             .await
             .unwrap();
         collect(resp).await.unwrap();
-        assert_eq!(*accepted.lock().unwrap(), 2, "a streamed answer on its own");
+        assert_eq!(
+            *accepted.lock().unwrap(),
+            1,
+            "a streamed answer takes the idle connection"
+        );
+        client.call(Method::POST, "/d", Body::Empty).await.unwrap();
+        assert_eq!(*accepted.lock().unwrap(), 2, "and the next call opens one");
         client
             .call(Method::POST, "/close", Body::Empty)
             .await

@@ -63,11 +63,91 @@ pub(crate) async fn json_body<T: serde::de::DeserializeOwned + Default>(
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
 }
 
-async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> ApiResult<Response> {
+/// `POST /containers/create`. Our own CLI may ask for more in the same request (ADR-0020):
+/// `wharf-start=1` also starts the container and answers once it runs (`run -d`);
+/// `wharf-run=1`, with an upgrade and no tty, also attaches the `stdin`/`stdout`/`stderr` given,
+/// starts, answers `101` with the id in `X-Wharf-Container-Id`, streams the output and ends the
+/// stream with the wait's answer in a frame of its own ([`WAIT_FRAME`]): `run` in one request.
+/// Other clients (docker's) never send these and get docker's create.
+async fn create_container(
+    State(d): State<AppState>,
+    p: Params,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let body = std::mem::replace(req.body_mut(), Body::empty());
     let body: ContainerCreateBody = json_body(body).await?;
-    let name = p.get("name").map(str::to_string);
+    let c = create_record(&d, p.get("name").map(str::to_string), body).await?;
+    let tty = c.config.tty.unwrap_or(false);
+    let run = p.bool("wharf-run") && wants_upgrade(&req) && !tty;
+    if !run && !p.bool("wharf-start") {
+        return Ok((
+            StatusCode::CREATED,
+            Json(ContainerCreateResponse {
+                id: c.id,
+                warnings: vec![],
+            }),
+        )
+            .into_response());
+    }
+    let (stdin, stdout, stderr) = (p.bool("stdin"), p.bool("stdout"), p.bool("stderr"));
+    // As docker's `run` does: the attach and the wait are in place before the start.
+    let attached = run.then(|| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        d.pending.push(
+            &c.id,
+            PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            },
+        );
+        rx
+    });
+    let condition = if c.host_config.auto_remove == Some(true) {
+        "removed"
+    } else {
+        "next-exit"
+    };
+    let answer = wait_answer(d.containers.subscribe(&c.id)?, condition.to_string());
+    if let Err(e) = d.start_container(&c.id).await {
+        drop(d.pending.take(&c.id));
+        return Err(e);
+    }
+    let Some(attached) = attached else {
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({ "Id": c.id, "Warnings": [], "WharfStarted": true })),
+        )
+            .into_response());
+    };
+    let trailer = Box::pin(async move {
+        let json = answer.await;
+        let mut frame = vec![WAIT_FRAME, 0, 0, 0];
+        frame.extend_from_slice(&(json.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&json);
+        frame
+    });
+    let later = async move { attached.await.ok().and_then(Result::ok) };
+    let mut resp = hijack(req, later, stdin, false, (), Some(trailer));
+    if let Ok(v) = HeaderValue::from_str(&c.id) {
+        resp.headers_mut().insert("X-Wharf-Container-Id", v);
+    }
+    Ok(resp)
+}
+
+/// The stream byte of the frame that ends a `wharf-run` stream: the wait's answer (JSON). Not
+/// one of docker's (0–3), so no docker client can mistake it for output.
+pub const WAIT_FRAME: u8 = 0x57;
+
+/// Makes the container's record, directory and volumes, as `create` does.
+async fn create_record(
+    d: &AppState,
+    name: Option<String>,
+    body: ContainerCreateBody,
+) -> ApiResult<Container> {
     let dd = d.clone();
-    let c = blocking(move || {
+    blocking(move || {
         let mut c = create::build(&dd, name.as_deref(), body)?;
         let (mounts, created) = mounts::resolve(&dd, &c.config, &c.host_config)?;
         c.mounts = mounts;
@@ -87,15 +167,7 @@ async fn create_container(State(d): State<AppState>, p: Params, body: Body) -> A
         }
         Ok(c)
     })
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ContainerCreateResponse {
-            id: c.id,
-            warnings: vec![],
-        }),
-    )
-        .into_response())
+    .await
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -165,10 +237,20 @@ async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
             "invalid condition: {condition:?}"
         )));
     }
-    let mut rx = d.containers.subscribe(&c.id)?;
-    let initial = rx.borrow().clone();
+    let rx = d.containers.subscribe(&c.id)?;
     // Answer with headers now (docker does), the status once the condition holds.
-    let body = async_stream_once(async move {
+    let body = async_stream_once(wait_answer(rx, condition));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The answer of `wait?condition=…` (a JSON line), once the condition holds; `rx` is
+/// subscribed before anything that could change the state.
+fn wait_answer(
+    mut rx: tokio::sync::watch::Receiver<crate::container::store::State>,
+    condition: String,
+) -> impl std::future::Future<Output = Vec<u8>> + Send + 'static {
+    let initial = rx.borrow().clone();
+    async move {
         let mut last = initial.clone();
         let done = |s: &crate::container::store::State| match condition.as_str() {
             "next-exit" => s.status == Status::Exited && s.finished_at != initial.finished_at,
@@ -193,8 +275,7 @@ async fn wait(State(d): State<AppState>, Path(id): Path<String>, p: Params) -> A
         let mut b = serde_json::to_vec(&v).unwrap_or_default();
         b.push(b'\n');
         b
-    });
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    }
 }
 
 /// A body that sends nothing until `fut` yields its bytes.
@@ -204,6 +285,9 @@ fn async_stream_once(fut: impl std::future::Future<Output = Vec<u8>> + Send + 's
     }))
 }
 
+/// Bytes that end a hijacked stream, once they are known.
+type Trailer = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+
 fn wants_upgrade(req: &Request) -> bool {
     req.headers().get(header::UPGRADE).is_some()
 }
@@ -211,12 +295,14 @@ fn wants_upgrade(req: &Request) -> bool {
 /// Answers a hijack: `101 UPGRADED` (or, for a client that does not upgrade, a plain streamed
 /// 200 of the output) and pumps bytes between the client and the shim stream `shim` resolves
 /// to — at once, or when a created container starts. `guard` lives until the stream ends.
+/// A `trailer`'s bytes follow the output on an upgraded stream (`wharf-run`).
 fn hijack<G: Send + 'static>(
     mut req: Request,
     shim: impl std::future::Future<Output = Option<UnixStream>> + Send + 'static,
     stdin: bool,
     tty: bool,
     guard: G,
+    trailer: Option<Trailer>,
 ) -> Response {
     let ctype = if tty {
         "application/vnd.docker.raw-stream"
@@ -241,6 +327,9 @@ fn hijack<G: Send + 'static>(
         };
         let mut client = TokioIo::new(upgraded);
         let Some(shim) = shim.await else {
+            if let Some(t) = trailer {
+                let _ = client.write_all(&t.await).await;
+            }
             let _ = client.shutdown().await;
             return;
         };
@@ -258,6 +347,9 @@ fn hijack<G: Send + 'static>(
             }
         });
         let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        if let Some(t) = trailer {
+            let _ = cw.write_all(&t.await).await;
+        }
         let _ = cw.shutdown().await;
         input.abort();
         drop(guard);
@@ -302,9 +394,9 @@ async fn attach(
             },
         );
         let later = async move { rx.await.ok().and_then(Result::ok) };
-        return Ok(hijack(req, later, stdin, tty, ()));
+        return Ok(hijack(req, later, stdin, tty, (), None));
     };
-    Ok(hijack(req, async move { Some(shim) }, stdin, tty, ()))
+    Ok(hijack(req, async move { Some(shim) }, stdin, tty, (), None))
 }
 
 fn parse_time_param(s: &str) -> ApiResult<Option<f64>> {
@@ -1114,6 +1206,7 @@ async fn exec_start(
         stdin,
         tty,
         NotifyOnDrop(Some(tx)),
+        None,
     ))
 }
 

@@ -56,7 +56,7 @@ impl Pending {
             .get(id)
             .map_or(0, Vec::len)
     }
-    fn take(&self, id: &str) -> Vec<PendingAttach> {
+    pub(crate) fn take(&self, id: &str) -> Vec<PendingAttach> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -5,7 +5,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::opts::{self, ContainerOpts, CreateRequest};
-use crate::client::{query, stream, Body, Client};
+use crate::client::{query, stream, Body, Client, Upgrade};
 use crate::command::Ctx;
 use crate::error::CliError;
 use crate::reference::split_tagged;
@@ -104,12 +104,50 @@ pub async fn create_container(
     pull: &str,
     quiet: bool,
 ) -> Result<String, CliError> {
+    match create_and(client, req, pull, quiet, Also::Nothing).await? {
+        Created::Id(id) | Created::Started(id) | Created::Running(id, _) => Ok(id),
+    }
+}
+
+/// What `run` asks the create to do besides, in the same request (ADR-0020). Our daemon
+/// does it; docker's ignores the query keys and only creates, which [`Created::Id`] tells.
+#[derive(Debug, Clone, Copy)]
+pub enum Also {
+    Nothing,
+    /// Start the container too (`run -d`).
+    Start,
+    /// Attach these streams, start, stream the output and end with the wait's answer (`run`
+    /// without a tty).
+    Run {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
+}
+
+/// The container a create made, and how far the daemon went with it.
+pub enum Created {
+    /// Created only.
+    Id(String),
+    /// Created and started.
+    Started(String),
+    /// Created, attached and started: the output stream, which ends with the wait's answer.
+    Running(String, crate::client::Hijacked),
+}
+
+/// The create of `create` and `run`: pulls first with `--pull always`, and after "No such
+/// image" with `--pull missing` (docker's `createContainer`), then creates.
+pub async fn create_and(
+    client: &Client,
+    req: &CreateRequest,
+    pull: &str,
+    quiet: bool,
+    also: Also,
+) -> Result<Created, CliError> {
     if pull == "always" {
         pull_image(client, &req.image, req.platform.as_deref(), quiet).await?;
     }
-    let body = || Body::Bytes(bytes::Bytes::from(req.body.to_string()), "application/json");
-    let answer = match client.call(Method::POST, &req.path(), body()).await {
-        Ok(b) => b,
+    match create_once(client, req, also).await {
         // Only a missing image is pulled (a missing network is a 404 too).
         Err(CliError::Daemon {
             status: 404,
@@ -122,9 +160,55 @@ pub async fn create_container(
                 );
             }
             pull_image(client, &req.image, req.platform.as_deref(), quiet).await?;
-            client.call(Method::POST, &req.path(), body()).await?
+            create_once(client, req, also).await
         }
-        Err(e) => return Err(e),
+        r => r,
+    }
+}
+
+async fn create_once(
+    client: &Client,
+    req: &CreateRequest,
+    also: Also,
+) -> Result<Created, CliError> {
+    let body = Body::Bytes(bytes::Bytes::from(req.body.to_string()), "application/json");
+    let path = req.path();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let answer = match also {
+        Also::Nothing => client.call(Method::POST, &path, body).await?,
+        Also::Start => {
+            client
+                .call(Method::POST, &format!("{path}{sep}wharf-start=1"), body)
+                .await?
+        }
+        Also::Run {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            let mut q = format!("{path}{sep}wharf-run=1");
+            for (key, on) in [("stdin", stdin), ("stdout", stdout), ("stderr", stderr)] {
+                if on {
+                    q.push_str(&format!("&{key}=1"));
+                }
+            }
+            match client.upgrade(Method::POST, &q, body).await? {
+                Upgrade::Upgraded(conn, headers) => {
+                    let id = headers
+                        .get("x-wharf-container-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    if id.is_empty() {
+                        return Err(CliError::Protocol(
+                            "the daemon's answer has no container id".into(),
+                        ));
+                    }
+                    return Ok(Created::Running(id, conn));
+                }
+                Upgrade::Streamed(resp) => crate::client::collect(resp).await?,
+            }
+        }
     };
     let v: Value =
         serde_json::from_slice(&answer).map_err(|e| CliError::Protocol(e.to_string()))?;
@@ -133,12 +217,21 @@ pub async fn create_container(
             eprintln!("WARNING: {w}");
         }
     }
-    match v.get("Id").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => Ok(id.to_string()),
-        _ => Err(CliError::Protocol(
-            "the daemon's answer has no container id".into(),
-        )),
-    }
+    let id = match v.get("Id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => {
+            return Err(CliError::Protocol(
+                "the daemon's answer has no container id".into(),
+            ))
+        }
+    };
+    Ok(
+        if v.get("WharfStarted").and_then(Value::as_bool) == Some(true) {
+            Created::Started(id)
+        } else {
+            Created::Id(id)
+        },
+    )
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ use crate::error::CliError;
 #[derive(Debug, Default)]
 pub struct Demuxer {
     buf: Vec<u8>,
+    /// The payload of the frame that ended the stream ([`WAIT_RESULT`]), once seen.
+    end: Option<Vec<u8>>,
 }
 
 /// The stream a frame belongs to.
@@ -26,6 +28,8 @@ pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
 pub const SYSTEMERR: u8 = 3;
+/// Our daemon's last frame of a `run` made in one request (ADR-0020): the wait's answer.
+pub const WAIT_RESULT: u8 = 0x57;
 
 impl Demuxer {
     /// Feeds bytes; returns every complete frame as (stream, payload).
@@ -53,16 +57,17 @@ impl Demuxer {
 }
 
 /// Copies a multiplexed (or, with `tty`, raw) stream to `out`/`err` until it ends.
-/// A frame on stream 3 (system error) ends the copy with its text, as `stdcopy.StdCopy` does.
+/// A frame on stream 3 (system error) ends the copy with its text, as `stdcopy.StdCopy` does;
+/// a [`WAIT_RESULT`] frame ends it with its payload.
 pub async fn copy_output(
     mut reader: impl tokio::io::AsyncRead + Unpin,
     tty: bool,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
-) -> Result<(), CliError> {
+) -> Result<Option<Vec<u8>>, CliError> {
     let mut demux = Demuxer::default();
     let mut buf = vec![0u8; 32 * 1024];
-    loop {
+    while demux.end.is_none() {
         let n = match reader.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
@@ -72,7 +77,7 @@ pub async fn copy_output(
         };
         write_chunk(&mut demux, tty, &buf[..n], out, err)?;
     }
-    Ok(())
+    Ok(demux.end.take())
 }
 
 /// Writes one chunk of a raw (tty) or multiplexed stream to `out`/`err`.
@@ -103,6 +108,10 @@ pub fn write_chunk(
                     "error from daemon in stream: {}",
                     String::from_utf8_lossy(&payload)
                 )))
+            }
+            WAIT_RESULT => {
+                demux.end = Some(payload);
+                return Ok(());
             }
             other => {
                 return Err(CliError::Protocol(format!(
@@ -198,8 +207,9 @@ fn stdin_chunks() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
 }
 
 /// Runs a hijacked session: stdin → stream (when `stdin`), stream → stdout/stderr. Returns when
-/// the output ends (after our stdin ended too, if it ended first).
-pub async fn stream(h: Hijacked, tty: bool, stdin: bool) -> Result<(), CliError> {
+/// the output ends (after our stdin ended too, if it ended first), with the payload of the
+/// [`WAIT_RESULT`] frame that ended it, if one did.
+pub async fn stream(h: Hijacked, tty: bool, stdin: bool) -> Result<Option<Vec<u8>>, CliError> {
     let mut raw = if tty && stdin {
         Some(RawTerminal::enable())
     } else {
@@ -340,11 +350,22 @@ mod tests {
         data.extend(frame(2, b"err1"));
         data.extend(frame(1, b"out2"));
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        copy_output(&data[..], false, &mut out, &mut err)
+        let end = copy_output(&data[..], false, &mut out, &mut err)
             .await
             .unwrap();
         assert_eq!(out, b"out1 out2");
         assert_eq!(err, b"err1");
+        assert_eq!(end, None);
+        // A wait result ends the copy with its payload; nothing after it is read.
+        let mut data = frame(1, b"out");
+        data.extend(frame(WAIT_RESULT, br#"{"StatusCode":3}"#));
+        data.extend(frame(1, b"never"));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let end = copy_output(&data[..], false, &mut out, &mut err)
+            .await
+            .unwrap();
+        assert_eq!(out, b"out");
+        assert_eq!(end.as_deref(), Some(&br#"{"StatusCode":3}"#[..]));
         // With a tty the bytes are not framed.
         let (mut out, mut err) = (Vec::new(), Vec::new());
         copy_output(&b"raw\r\n"[..], true, &mut out, &mut err)

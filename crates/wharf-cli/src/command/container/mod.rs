@@ -209,6 +209,22 @@ pub async fn wait_exit_or_removed(
     .await
 }
 
+/// The exit status in a wait's answer; an error in it is printed, and makes 125.
+pub fn wait_status(body: &[u8]) -> i32 {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if let Some(m) = v
+        .get("Error")
+        .and_then(|e| e.get("Message"))
+        .and_then(Value::as_str)
+    {
+        if !m.is_empty() {
+            eprintln!("Error waiting for container: {m}");
+            return 125;
+        }
+    }
+    v.get("StatusCode").and_then(Value::as_i64).unwrap_or(125) as i32
+}
+
 /// `POST /containers/{id}/wait[?condition=…]` in the background; see [`wait_exit_or_removed`].
 pub async fn wait_for(
     client: &Client,
@@ -229,20 +245,7 @@ pub async fn wait_for(
             Err(e) => Err(e),
         };
         match result {
-            Ok(body) => {
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                if let Some(m) = v
-                    .get("Error")
-                    .and_then(|e| e.get("Message"))
-                    .and_then(Value::as_str)
-                {
-                    if !m.is_empty() {
-                        eprintln!("Error waiting for container: {m}");
-                        return 125;
-                    }
-                }
-                v.get("StatusCode").and_then(Value::as_i64).unwrap_or(125) as i32
-            }
+            Ok(body) => wait_status(&body),
             Err(e) => {
                 eprintln!(
                     "Error waiting for container: {}",

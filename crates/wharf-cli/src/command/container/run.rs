@@ -6,8 +6,9 @@
 
 use hyper::Method;
 
+use super::create::{Also, Created};
 use super::opts::{self, ContainerOpts};
-use super::{container_path, create, hijack, status_error, wait_exit_or_removed};
+use super::{container_path, create, hijack, status_error, wait_exit_or_removed, wait_status};
 use crate::client::{query, Body, Client};
 use crate::command::Ctx;
 use crate::error::CliError;
@@ -71,24 +72,78 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         hijack::check_tty(stdin, tty)?;
     }
     let client = ctx.client().await?;
-    let id = create::create_container(client, &req, &args.opts.pull, args.opts.quiet)
-        .await
-        .map_err(|e| status_error(&e, "run"))?;
-    attach_start_wait(
-        client,
-        &id,
-        &Flow {
+    let flow = Flow {
+        stdin,
+        stdout,
+        stderr,
+        tty,
+        detach: args.detach,
+        sig_proxy: args.sig_proxy,
+        detach_keys: args.detach_keys.clone(),
+        auto_remove: req.auto_remove(),
+    };
+    // All in the create's request where the daemon can (ADR-0020): not with a tty, whose
+    // raw stream has no room for the exit status, nor when no output is attached.
+    let also = if args.detach {
+        Also::Start
+    } else if !tty && (stdout || stderr) {
+        Also::Run {
             stdin,
             stdout,
             stderr,
-            tty,
-            detach: args.detach,
-            sig_proxy: args.sig_proxy,
-            detach_keys: args.detach_keys.clone(),
-            auto_remove: req.auto_remove(),
-        },
-    )
-    .await
+        }
+    } else {
+        Also::Nothing
+    };
+    let created = create::create_and(client, &req, &args.opts.pull, args.opts.quiet, also)
+        .await
+        .map_err(|e| status_error(&e, "run"))?;
+    match created {
+        Created::Id(id) => attach_start_wait(client, &id, &flow).await,
+        Created::Started(id) => crate::write_stdout(&format!("{id}\n")),
+        Created::Running(id, conn) => stream_to_exit(client, &id, conn, &flow).await,
+    }
+}
+
+/// The rest of a `run` whose create also attached and started: the output, then the exit
+/// status from the stream's last frame (or, if the stream ended without it, from a wait).
+async fn stream_to_exit(
+    client: &Client,
+    id: &str,
+    conn: crate::client::Hijacked,
+    f: &Flow,
+) -> Result<(), CliError> {
+    let mut background = Vec::new();
+    if f.sig_proxy {
+        background.extend(hijack::forward_signals(client, id));
+    }
+    let end = hijack::stream(conn, false, f.stdin).await;
+    let code = match end {
+        Ok(Some(answer)) => wait_status(&answer),
+        other => {
+            if let Err(e) = other {
+                eprintln!("{e}");
+            }
+            // It has exited by now, or will not be long: not "next-exit".
+            let condition = if f.auto_remove {
+                "removed"
+            } else {
+                "not-running"
+            };
+            let status = super::wait_for(client, id, Some(condition)).await;
+            status.await.unwrap_or(125)
+        }
+    };
+    for b in background {
+        b.abort();
+    }
+    if code != 0 {
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
+    }
+    Ok(())
 }
 
 /// How a created container is run: which streams are attached, and how it ends.
