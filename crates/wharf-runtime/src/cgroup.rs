@@ -255,6 +255,23 @@ mod v1_tests {
     }
 
     #[test]
+    fn mounts_in_a_directory_not_below() {
+        let info = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+33 32 0:29 / /sys/fs/cgroup/cpu,cpuacct/deeper rw - tmpfs tmpfs rw
+34 25 0:30 / /sys/fs/cgroupx rw - tmpfs tmpfs rw
+";
+        assert_eq!(
+            super::mounts_in(info, std::path::Path::new("/sys/fs/cgroup")),
+            vec![
+                std::path::PathBuf::from("/sys/fs/cgroup/unified"),
+                std::path::PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+            ]
+        );
+    }
+
+    #[test]
     fn finds_controller_hierarchies_only() {
         let info = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
 31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
@@ -556,17 +573,17 @@ impl V1Attach {
             mount_bind(mp.join(&self.rel), &dir).map_err(err("bind the cgroup"))?;
         }
         if one_tmpfs {
-            // An empty tmpfs in its place: libcgroups (in libcontainer's intermediate process)
-            // must still recognise a v1 host, and then finds no hierarchy.
-            unmount(root, UnmountFlags::DETACH).map_err(err("unmount the hierarchies"))?;
-            mount(
-                "tmpfs",
-                root,
-                "tmpfs",
-                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-                Some(c"mode=755,size=4k"),
-            )
-            .map_err(err("mount a tmpfs on /sys/fs/cgroup"))?;
+            // Every mount in that tmpfs (the unmanaged ones too) moved aside under names that
+            // are no controller's: libcgroups (in libcontainer's intermediate process) then
+            // finds no hierarchy, and the tmpfs left in place still shows a v1 host. Not
+            // unmounted: an unmount that frees mounts waits for an expedited RCU grace period
+            // (0.1–1 ms here, on the start's path); a move frees nothing. They go with this
+            // namespace, and in the container's copy with the init's old root.
+            for (i, mp) in mounts_in(&info, root).iter().enumerate() {
+                let to = self.base.join(format!("host-{i}"));
+                std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+                rustix::mount::mount_move(mp, &to).map_err(err("move a hierarchy aside"))?;
+            }
         } else {
             for (mp, _) in &self.hierarchies {
                 unmount(mp, UnmountFlags::DETACH).map_err(err("unmount the hierarchy"))?;
@@ -781,6 +798,16 @@ fn is_tmpfs_mount(mountinfo: &str, dir: &Path) -> bool {
             && l.split_once(" - ")
                 .is_some_and(|(_, t)| t.starts_with("tmpfs "))
     })
+}
+
+/// The mount points right in `dir`, in mountinfo's order.
+fn mounts_in(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|mp| mp.parent() == Some(dir))
+        .collect()
 }
 
 /// Mount points named `<containers>/<id>/rootfs` for any container but `own`.
