@@ -19,7 +19,7 @@ use wharf_types::ErrorKind;
 use super::params::{labels_match, Params};
 use super::{blocking, ApiError, ApiResult, AppState};
 use crate::container::store::{Container, Status};
-use crate::container::{create, mounts, not_running, PendingAttach};
+use crate::container::{create, mounts, not_running};
 use crate::exec::ExecRecord;
 use crate::shim::proto::{ExecSpec, Request as ShimRequest};
 use crate::shim::{client, log};
@@ -91,19 +91,7 @@ async fn create_container(
     }
     let (stdin, stdout, stderr) = (p.bool("stdin"), p.bool("stdout"), p.bool("stderr"));
     // As docker's `run` does: the attach and the wait are in place before the start.
-    let attached = run.then(|| {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        d.pending.push(
-            &c.id,
-            PendingAttach {
-                stdin,
-                stdout,
-                stderr,
-                tx,
-            },
-        );
-        rx
-    });
+    let attached = run.then(|| d.pending.expect(&c.id, stdin, stdout, stderr));
     let condition = if c.host_config.auto_remove == Some(true) {
         "removed"
     } else {
@@ -383,16 +371,7 @@ async fn attach(
             .map_err(ApiError::internal)?
     } else {
         // Not running yet: the stream is handed over at start, before the process runs.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        d.pending.push(
-            &c.id,
-            PendingAttach {
-                stdin,
-                stdout,
-                stderr,
-                tx,
-            },
-        );
+        let rx = d.pending.expect(&c.id, stdin, stdout, stderr);
         let later = async move { rx.await.ok().and_then(Result::ok) };
         return Ok(hijack(req, later, stdin, tty, (), None));
     };

@@ -41,6 +41,28 @@ pub struct PendingAttach {
 pub struct Pending(Mutex<HashMap<String, Vec<PendingAttach>>>);
 
 impl Pending {
+    /// An attach of these streams waiting for `id`'s start: its shim stream arrives on the
+    /// receiver (an error if the start fails).
+    pub fn expect(
+        &self,
+        id: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> oneshot::Receiver<Result<UnixStream, String>> {
+        let (tx, rx) = oneshot::channel();
+        self.push(
+            id,
+            PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            },
+        );
+        rx
+    }
+
     pub fn push(&self, id: &str, p: PendingAttach) {
         self.0
             .lock()

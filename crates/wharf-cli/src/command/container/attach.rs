@@ -66,14 +66,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     hijack::stream(conn, tty, stdin).await?;
     let code = status.await.unwrap_or(125);
-    for b in background {
-        b.abort();
-    }
-    if code != 0 {
-        return Err(CliError::Status {
-            code,
-            message: String::new(),
-        });
-    }
-    Ok(())
+    super::end_with(code, background)
 }

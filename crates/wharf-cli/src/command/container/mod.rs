@@ -209,6 +209,21 @@ pub async fn wait_exit_or_removed(
     .await
 }
 
+/// The end of `run`/`start -a`/`attach`: the background tasks (signal proxy, resize) stop,
+/// and the container's exit status becomes ours.
+pub fn end_with(code: i32, background: Vec<tokio::task::JoinHandle<()>>) -> Result<(), CliError> {
+    for b in background {
+        b.abort();
+    }
+    if code != 0 {
+        return Err(CliError::Status {
+            code,
+            message: String::new(),
+        });
+    }
+    Ok(())
+}
+
 /// The exit status in a wait's answer; an error in it is printed, and makes 125.
 pub fn wait_status(body: &[u8]) -> i32 {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);

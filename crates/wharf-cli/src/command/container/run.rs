@@ -134,16 +134,7 @@ async fn stream_to_exit(
             status.await.unwrap_or(125)
         }
     };
-    for b in background {
-        b.abort();
-    }
-    if code != 0 {
-        return Err(CliError::Status {
-            code,
-            message: String::new(),
-        });
-    }
-    Ok(())
+    super::end_with(code, background)
 }
 
 /// How a created container is run: which streams are attached, and how it ends.
@@ -226,16 +217,7 @@ pub async fn attach_start_wait(client: &Client, id: &str, f: &Flow) -> Result<()
         return Ok(());
     }
     let code = status.await.unwrap_or(125);
-    for b in background {
-        b.abort();
-    }
-    if code != 0 {
-        return Err(CliError::Status {
-            code,
-            message: String::new(),
-        });
-    }
-    Ok(())
+    super::end_with(code, background)
 }
 
 #[cfg(test)]
