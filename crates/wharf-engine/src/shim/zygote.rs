@@ -180,25 +180,31 @@ pub fn zygote_main(run_shim: fn(Vec<OsString>) -> i32) -> i32 {
     wharf_runtime::spec::warm_up();
     let control = rustix::stdio::stdin();
     let mut buf = vec![0u8; MAX_REQUEST];
-    // The waiting spare's end of its pipe; `spares` goes false for good if one misbehaves.
-    let mut spare: Option<OwnedFd> = None;
+    // The waiting spare (see `Spare`); `spares` goes false for good if one misbehaves.
+    let mut spare: Option<Spare> = None;
     let mut spares = true;
     loop {
         if spare.is_none() && spares {
             match fork_spare(&reaper, run_shim) {
-                Ok(fd) => spare = Some(fd),
+                Ok(s) => spare = Some(s),
                 Err(e) => {
                     eprintln!("shim zygote: cannot fork a spare shim: {e}");
                     spares = false;
                 }
             }
         }
-        let waiting = spare.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+        let waiting = spare
+            .as_ref()
+            .map(|s| std::os::fd::AsRawFd::as_raw_fd(&s.taken));
         let mut fds = [
             libc::pollfd {
                 fd: 0,
-                // With a spare waiting, only the hang-up (always reported) matters here.
-                events: if waiting.is_some() { 0 } else { libc::POLLIN },
+                // With a spare waiting, only the hang-up (always reported) matters here, and
+                // a request that comes while the spare still prepares at `SCHED_IDLE`.
+                events: match &spare {
+                    Some(s) if s.ready => 0,
+                    _ => libc::POLLIN,
+                },
                 revents: 0,
             },
             libc::pollfd {
@@ -222,14 +228,32 @@ pub fn zygote_main(run_shim: fn(Vec<OsString>) -> i32) -> i32 {
             eprintln!("shim zygote: poll: {e}");
             return 1;
         }
+        // Before reaping: the spare's pid is still its own (ours to reap) here.
+        if let Some(s) = spare
+            .as_mut()
+            .filter(|_| fds[0].revents & libc::POLLIN != 0)
+        {
+            s.boost();
+        }
         if fds[1].revents != 0 {
             reaper.reap();
         }
-        if let Some(fd) = spare.as_ref().filter(|_| fds[2].revents != 0) {
-            let mut b = [0u8; 1];
-            let took = rustix::io::read(fd, &mut b).is_ok_and(|n| n == 1);
-            spare = None;
-            if !took && fds[0].revents & (libc::POLLHUP | libc::POLLERR) == 0 {
+        if let Some(s) = spare.as_mut().filter(|_| fds[2].revents != 0) {
+            // `p`: prepared (at the normal policy again); `t`: taken. Both may be there.
+            let mut b = [0u8; 2];
+            let got = match rustix::io::read(&s.taken, &mut b) {
+                Ok(n) => &b[..n],
+                Err(_) => &b[..0],
+            };
+            let took = got.contains(&b't');
+            if got.contains(&b'p') {
+                s.ready = true;
+            }
+            let ended = !took && !got.contains(&b'p');
+            if took || ended {
+                spare = None;
+            }
+            if ended && fds[0].revents & (libc::POLLHUP | libc::POLLERR) == 0 {
                 eprintln!(
                     "shim zygote: a spare shim ended without a request; forking shims on request"
                 );
@@ -269,8 +293,37 @@ pub fn zygote_main(run_shim: fn(Vec<OsString>) -> i32) -> i32 {
     }
 }
 
-/// Forks a spare shim (see [`zygote_main`]); returns the zygote's end of its pipe.
-fn fork_spare(reaper: &Reaper, run_shim: fn(Vec<OsString>) -> i32) -> io::Result<OwnedFd> {
+/// A forked spare shim, as the zygote sees it.
+struct Spare {
+    pid: libc::pid_t,
+    /// The zygote's end of the spare's pipe: `p` once it is prepared, `t` when it takes a
+    /// request.
+    taken: OwnedFd,
+    /// At the normal policy: it said it is prepared, or the zygote set it back.
+    ready: bool,
+}
+
+impl Spare {
+    /// The spare makes its namespaces at `SCHED_IDLE` (see [`spare_main`]); a request that
+    /// comes meanwhile must not wait for idle time, so the spare gets the normal policy at
+    /// once. Best effort, once.
+    fn boost(&mut self) {
+        if !self.ready {
+            self.ready = true;
+            set_policy(self.pid, libc::SCHED_OTHER);
+        }
+    }
+}
+
+/// Sets the scheduling policy of `pid` (0: the caller), priority 0. Best effort.
+fn set_policy(pid: libc::pid_t, policy: libc::c_int) {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain syscall on a process of ours; `param` is read during the call only.
+    unsafe { libc::sched_setscheduler(pid, policy, &param) };
+}
+
+/// Forks a spare shim (see [`zygote_main`]).
+fn fork_spare(reaper: &Reaper, run_shim: fn(Vec<OsString>) -> i32) -> io::Result<Spare> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: this process is single-threaded (the zygote never starts a thread), so the
     // child may run any code after fork.
@@ -284,21 +337,34 @@ fn fork_spare(reaper: &Reaper, run_shim: fn(Vec<OsString>) -> i32) -> io::Result
         std::process::exit(spare_main(wr, run_shim));
     }
     drop(wr);
-    Ok(rd)
+    Ok(Spare {
+        pid,
+        taken: rd,
+        ready: false,
+    })
 }
 
 /// A spare: makes the network and IPC namespaces of its container meanwhile (most
 /// containers get new ones), takes the next request on the socket, says so on `taken`, and
 /// becomes its shim.
+///
+/// The spare is forked as a container starts, and the namespaces (≈ 0.5 ms of CPU, most of
+/// it the network namespace) are made while that start is still under way: at the normal
+/// policy they take their time from it on a small machine. They are made at `SCHED_IDLE`
+/// (docs/perf-start.md, session 18), and a request that comes before they are done sets the
+/// spare back ([`Spare::boost`]).
 fn spare_main(taken: OwnedFd, run_shim: fn(Vec<OsString>) -> i32) -> i32 {
     // One the spare cannot make, the container makes itself, as without a spare.
     let made = |ns: wharf_runtime::Result<std::fs::File>| {
         ns.map_err(|e| eprintln!("shim zygote (spare): {e}")).ok()
     };
+    set_policy(0, libc::SCHED_IDLE);
     super::offer_namespaces(
         made(wharf_runtime::new_network_namespace()),
         made(wharf_runtime::new_ipc_namespace()),
     );
+    set_policy(0, libc::SCHED_OTHER);
+    let _ = rustix::io::write(&taken, b"p");
     let control = rustix::stdio::stdin();
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
