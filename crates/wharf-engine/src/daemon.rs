@@ -123,6 +123,7 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
         }
     }
     crate::container::empty_trash(&args.data_root);
+    daemon.spares.start();
     // Container starts, exits and removals commit without waiting for the disk; this makes
     // them durable within a second, off every request's path (ADR-0019).
     // `WHARF_FLUSH_INTERVAL_MS` changes the period (tests of recovery lengthen it).

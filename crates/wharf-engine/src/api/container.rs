@@ -140,14 +140,18 @@ async fn create_record(
         let (mounts, created) = mounts::resolve(&dd, &c.config, &c.host_config)?;
         c.mounts = mounts;
         let dir = dd.container_dir(&c.id);
-        let made = std::fs::create_dir_all(&dir)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
-            .map(|()| crate::container::store::spread_subdirectories(&dir))
-            .and_then(|()| mounts::copy_up(&dd, &c.image_id, &c.mounts, &dir.join("copyup")))
-            .and_then(|()| {
-                let generated = name.as_deref().is_none_or(str::is_empty);
-                create::insert(&dd, &mut c, generated)
-            });
+        let made = (if dd.spares.take(&dir) {
+            Ok(())
+        } else {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+                .map(|()| crate::container::store::spread_subdirectories(&dir))
+        })
+        .and_then(|()| mounts::copy_up(&dd, &c.image_id, &c.mounts, &dir.join("copyup")))
+        .and_then(|()| {
+            let generated = name.as_deref().is_none_or(str::is_empty);
+            create::insert(&dd, &mut c, generated)
+        });
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&dir);
             mounts::discard(&dd, &created);

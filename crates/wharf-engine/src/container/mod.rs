@@ -9,6 +9,7 @@ pub mod fs;
 pub mod health;
 pub mod mounts;
 pub mod names;
+pub mod spares;
 pub mod store;
 
 use std::collections::HashMap;
