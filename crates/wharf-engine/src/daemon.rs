@@ -108,6 +108,20 @@ async fn run(args: DaemonArgs) -> anyhow::Result<()> {
     crate::pull::set_certs_dir(args.registry_certs_dir.clone());
 
     let daemon = Arc::new(Daemon::open(&args.data_root).context("failed to open the stores")?);
+    // Per-container state and sockets on a tmpfs, also where /run is on the disk.
+    let shared_runtime_root = daemon
+        .runtime_root
+        .parent()
+        .filter(|p| *p == Path::new(crate::state::RUNTIME_ROOTS));
+    for dir in [
+        Some(Path::new(crate::shim::SOCKET_ROOT)),
+        shared_runtime_root,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        ensure_tmpfs(dir);
+    }
     let listener = bind(&sock)?;
     crate::shim::client::prepare();
     if let Err(e) = daemon.init_networks() {
@@ -248,6 +262,45 @@ fn lock_data_root(root: &Path) -> anyhow::Result<fs::File> {
 }
 
 /// Binds the API socket, replacing a stale socket file but never one a live daemon answers on.
+/// Mounts a tmpfs on `dir` unless it is on one already (ADR-0021). The runtime's state
+/// directories and the shims' sockets are made and removed with every container; where /run
+/// is part of the root filesystem (this machine kind: an ext4 without a journal, mounted with
+/// `discard`), each of them was an inode and a directory block allocated on the start's path,
+/// and a discard the device waited for at each removal. Only an empty (or new) `dir` is
+/// mounted on: one that holds files was used by a daemon without the tmpfs, whose shims may
+/// still be running there. The check and the mount are made under a lock on `dir` itself, so
+/// daemons starting together mount one tmpfs. Best effort: a failure leaves `dir` as it is.
+fn ensure_tmpfs(dir: &Path) {
+    use rustix::fs::{flock, FlockOperation};
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let on_tmpfs = |p: &Path| rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC);
+    if on_tmpfs(dir) || fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(d) = fs::File::open(dir) else {
+        return;
+    };
+    if flock(&d, FlockOperation::LockExclusive).is_err() {
+        return;
+    }
+    // Another daemon may have mounted it meanwhile: the path is looked up again.
+    let empty = fs::read_dir(dir).is_ok_and(|mut r| r.next().is_none());
+    if on_tmpfs(dir) || !empty {
+        return;
+    }
+    use rustix::mount::MountFlags as F;
+    match rustix::mount::mount(
+        "tmpfs",
+        dir,
+        "tmpfs",
+        F::NOSUID | F::NODEV | F::NOEXEC,
+        Some(c"mode=755,size=64m"),
+    ) {
+        Ok(()) => tracing::debug!(dir = %dir.display(), "mounted a tmpfs"),
+        Err(e) => tracing::debug!(dir = %dir.display(), error = %e, "no tmpfs"),
+    }
+}
+
 fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
     if let Some(dir) = sock.parent() {
         fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
@@ -269,4 +322,38 @@ fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
         .with_context(|| format!("failed to listen on {}", sock.display()))?;
     fs::set_permissions(sock, fs::Permissions::from_mode(0o660))?;
     Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tmpfs_goes_on_an_empty_directory_only_and_once() {
+        const TMPFS_MAGIC: i64 = 0x0102_1994;
+        let on_tmpfs = |p: &std::path::Path| {
+            rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC)
+        };
+        // A directory on the disk (the test's own temporary directory may be a tmpfs).
+        let base = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        if on_tmpfs(base.path()) {
+            return;
+        }
+        let empty = base.path().join("new/s");
+        super::ensure_tmpfs(&empty);
+        assert!(on_tmpfs(&empty), "an empty (new) directory gets a tmpfs");
+        let mounts = || {
+            std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(empty.to_str().unwrap()))
+                .count()
+        };
+        super::ensure_tmpfs(&empty);
+        assert_eq!(mounts(), 1, "one tmpfs, not two");
+        let used = base.path().join("used");
+        std::fs::create_dir(&used).unwrap();
+        std::fs::write(used.join("shim.sock"), b"").unwrap();
+        super::ensure_tmpfs(&used);
+        assert!(!on_tmpfs(&used), "a directory in use is left as it is");
+        rustix::mount::unmount(&empty, rustix::mount::UnmountFlags::DETACH).unwrap();
+    }
 }

@@ -11,6 +11,9 @@ use crate::container::Pending;
 use wharf_types::Digest;
 
 /// Everything a handler can reach. Cheap to share (`Arc<Daemon>`).
+/// Where each daemon's runtime root is by default (`<this>/<hash of the data root>`).
+pub const RUNTIME_ROOTS: &str = "/run/wharf/runtime";
+
 pub struct Daemon {
     pub data_root: PathBuf,
     pub db: Arc<redb::Database>,
@@ -69,7 +72,7 @@ impl Daemon {
         let id = daemon_id(data_root)?;
         let runtime_root = std::env::var_os("WHARF_RUNTIME_ROOT")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/run/wharf/runtime").join(short_hash(data_root)));
+            .unwrap_or_else(|| PathBuf::from(RUNTIME_ROOTS).join(short_hash(data_root)));
         let layer = data_root.join("mountpoints");
         let mountpoint_layer = match wharf_runtime::rootfs::ensure_mountpoint_layer(&layer) {
             Ok(()) => Some(layer),
