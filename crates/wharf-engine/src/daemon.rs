@@ -273,6 +273,8 @@ fn lock_data_root(root: &Path) -> anyhow::Result<fs::File> {
 fn ensure_tmpfs(dir: &Path) {
     use rustix::fs::{flock, FlockOperation};
     const TMPFS_MAGIC: i64 = 0x0102_1994;
+    // `f_type`'s type differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
     let on_tmpfs = |p: &Path| rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC);
     if on_tmpfs(dir) || fs::create_dir_all(dir).is_err() {
         return;
@@ -329,6 +331,7 @@ mod tests {
     #[test]
     fn a_tmpfs_goes_on_an_empty_directory_only_and_once() {
         const TMPFS_MAGIC: i64 = 0x0102_1994;
+        #[allow(clippy::unnecessary_cast)]
         let on_tmpfs = |p: &std::path::Path| {
             rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC)
         };

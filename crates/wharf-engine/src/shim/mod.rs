@@ -344,6 +344,17 @@ fn use_prepared(slot: &Mutex<Option<File>>, mode: &mut wharf_runtime::NetworkMod
     Some(ns)
 }
 
+/// A shared lock on the sockets' root, held from making this shim's socket directory until its
+/// socket is bound: a daemon starting meanwhile mounts no tmpfs over the root then (it mounts
+/// one only on an empty root, holding an exclusive lock on it: ADR-0021). `None` where it
+/// cannot be taken.
+fn hold_socket_root() -> Option<File> {
+    let _ = std::fs::create_dir_all(SOCKET_ROOT);
+    let f = File::open(SOCKET_ROOT).ok()?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).ok()?;
+    Some(f)
+}
+
 fn run(dir: &Path) -> Result<(), String> {
     let mut spec: ShimSpec = serde_json::from_slice(
         &std::fs::read(dir.join("shim.json"))
@@ -354,6 +365,7 @@ fn run(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("failed to become a subreaper: {e}"))?;
 
     let sockets = socket_dir(dir);
+    let root_lock = hold_socket_root();
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -404,6 +416,7 @@ fn run(dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock)
         .map_err(|e| fail(format!("failed to listen on {}: {e}", sock.display())))?;
+    drop(root_lock);
 
     let attaches = if spec.autostart { spec.attaches } else { 0 };
     let shared = Arc::new(Shared {
