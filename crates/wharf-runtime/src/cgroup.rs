@@ -182,6 +182,14 @@ fn v1_hierarchies_in(mountinfo: &str) -> Vec<(PathBuf, Vec<String>)> {
 }
 
 /// Every existing directory of `cgroups_path` in every mounted hierarchy.
+/// `cgroups_path` under every cgroup mount, whether it exists or not.
+pub fn dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    let rel = cgroups_path.trim_start_matches('/');
+    mounts()
+        .map(|m| m.all.iter().map(|mp| mp.join(rel)).collect())
+        .unwrap_or_default()
+}
+
 pub fn existing_dirs(cgroups_path: &str) -> Vec<PathBuf> {
     let rel = cgroups_path.trim_start_matches('/');
     let Some(m) = mounts() else {

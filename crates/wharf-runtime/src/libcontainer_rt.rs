@@ -355,21 +355,26 @@ fn save_in_place(c: &Container) -> std::io::Result<()> {
 /// in them is killed first, and a directory the kernel has not released yet (tasks still
 /// exiting) is retried for a while.
 fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
-    let mut dirs = cgroup::existing_dirs(&spec::cgroups_path(id));
+    // Each hierarchy's directory is removed straight away (one that is not there answers
+    // ENOENT): after the init's exit it is empty. Only one still busy has its processes
+    // read and killed, then is tried again (≈ 40 syscalls fewer on the exit's path).
+    let mut dirs = cgroup::dirs(&spec::cgroups_path(id));
     // Children first (a cgroup with children cannot be removed).
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     let mut errors = Vec::new();
     for d in dirs {
         for attempt in 0.. {
-            if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    // SAFETY: plain kill(2) of a process in the container's cgroup.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
             match std::fs::remove_dir(&d) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 200 => {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                            // SAFETY: plain kill(2) of a process in the container's cgroup.
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                        }
+                    }
+                    if attempt > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
                 }
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     errors.push(Error::io("remove cgroup", &d, e));
