@@ -263,23 +263,6 @@ mod v1_tests {
     }
 
     #[test]
-    fn mounts_in_a_directory_not_below() {
-        let info = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
-31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
-32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
-33 32 0:29 / /sys/fs/cgroup/cpu,cpuacct/deeper rw - tmpfs tmpfs rw
-34 25 0:30 / /sys/fs/cgroupx rw - tmpfs tmpfs rw
-";
-        assert_eq!(
-            super::mounts_in(info, std::path::Path::new("/sys/fs/cgroup")),
-            vec![
-                std::path::PathBuf::from("/sys/fs/cgroup/unified"),
-                std::path::PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
-            ]
-        );
-    }
-
-    #[test]
     fn finds_controller_hierarchies_only() {
         let info = "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
 31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
@@ -410,15 +393,9 @@ impl V1Attach {
         self.ns_slot.as_ref().map(|_| self.base.join(TREE))
     }
 
-    /// The hierarchies, in the order of [`V1Attach::hidden_dir`]'s index.
+    /// The hierarchies (mount point, controllers).
     pub fn hierarchies(&self) -> &[(PathBuf, Vec<String>)] {
         &self.hierarchies
-    }
-
-    /// Where the container's directory of hierarchy `i` is reachable in the creating
-    /// child's mount namespace.
-    pub fn hidden_dir(&self, i: usize) -> PathBuf {
-        self.base.join(i.to_string())
     }
 
     /// The container's directory in the hierarchy holding `controller`.
@@ -501,104 +478,19 @@ impl V1Attach {
         Ok(true)
     }
 
-    /// In the forked single-threaded child: a private mount namespace (slave of the host's)
-    /// without the other containers' root filesystems; there `apply` sets the limits (its
-    /// mountinfo reads stay short), then the hierarchies are replaced by binds of the
-    /// container's directories and this process moves itself into them.
-    pub fn enter_hidden(
+    /// In the forked single-threaded child: `apply` sets the limits, then this process moves
+    /// itself into the container's directory of every hierarchy (`0` into `tasks`), and the
+    /// container's mount namespace is made ahead ([`V1Attach::make_namespace`]). The caller
+    /// then tells libcgroups that this process and its children have nothing to move or
+    /// apply ([`libcgroups::v1::manager::skip_in_this_process`]): the intermediate process
+    /// inherits these cgroups.
+    pub fn enter(
         &self,
         apply: impl FnOnce() -> std::result::Result<(), String>,
     ) -> std::result::Result<(), String> {
-        use rustix::mount::{
-            mount, mount_bind, mount_change, unmount, MountFlags, MountPropagationFlags,
-            UnmountFlags,
-        };
-        use rustix::thread::{unshare_unsafe, UnshareFlags};
-        let err = |what: &str| {
-            let what = what.to_string();
-            move |e: rustix::io::Errno| format!("{what}: {e}")
-        };
-        // SAFETY: a new mount namespace for this single-threaded process only; nothing in
-        // it holds paths that the unshare invalidates.
-        unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(err("unshare"))?;
-        mount_change(
-            "/",
-            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
-        )
-        .map_err(err("make / a slave"))?;
-        // The other containers' root filesystems are of no use here, and each is a long
-        // overlay line that libcgroups and libcontainer parse again and again in
-        // mountinfo (a start got slower with every container running).
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        if let Some((own, containers)) = self.base.parent().and_then(|o| Some((o, o.parent()?))) {
-            let others = other_rootfs_mounts(&info, containers, own);
-            // Each unmount that frees mounts waits for an RCU grace period in the kernel
-            // (≈ 45 µs here): with 100 containers running, 4.7 ms per start. Moved under one
-            // scratch tmpfs (a move frees nothing) they go with one unmount of it.
-            let scratch = others.len() > 1
-                && mount(
-                    "tmpfs",
-                    &self.base,
-                    "tmpfs",
-                    MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-                    Some(c"mode=700,size=64k"),
-                )
-                .is_ok();
-            for (i, mp) in others.iter().enumerate() {
-                let to = self.base.join(i.to_string());
-                let moved = scratch
-                    && std::fs::create_dir(&to).is_ok()
-                    && rustix::mount::mount_move(mp, &to).is_ok();
-                if !moved {
-                    let _ = unmount(mp, UnmountFlags::DETACH);
-                }
-            }
-            if scratch {
-                unmount(&self.base, UnmountFlags::DETACH)
-                    .map_err(err("let go of the other root filesystems"))?;
-            }
-        }
-        // The usual layout (every hierarchy in the tmpfs at /sys/fs/cgroup) goes with one
-        // lazy unmount of that tmpfs, its hierarchies and all, instead of one per hierarchy.
-        let root = Path::new(ROOT);
-        let one_tmpfs = is_tmpfs_mount(&info, root)
-            && self
-                .hierarchies
-                .iter()
-                .all(|(mp, _)| mp.parent() == Some(root));
         apply()?;
-        mount(
-            "tmpfs",
-            &self.base,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            Some(c"mode=700,size=16k"),
-        )
-        .map_err(err("mount a tmpfs on the cgroup dir"))?;
-        for (i, (mp, _)) in self.hierarchies.iter().enumerate() {
-            let dir = self.hidden_dir(i);
-            std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            mount_bind(mp.join(&self.rel), &dir).map_err(err("bind the cgroup"))?;
-        }
-        if one_tmpfs {
-            // Every mount in that tmpfs (the unmanaged ones too) moved aside under names that
-            // are no controller's: libcgroups (in libcontainer's intermediate process) then
-            // finds no hierarchy, and the tmpfs left in place still shows a v1 host. Not
-            // unmounted: an unmount that frees mounts waits for an expedited RCU grace period
-            // (0.1–1 ms here, on the start's path); a move frees nothing. They go with this
-            // namespace, and in the container's copy with the init's old root.
-            for (i, mp) in mounts_in(&info, root).iter().enumerate() {
-                let to = self.base.join(format!("host-{i}"));
-                std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
-                rustix::mount::mount_move(mp, &to).map_err(err("move a hierarchy aside"))?;
-            }
-        } else {
-            for (mp, _) in &self.hierarchies {
-                unmount(mp, UnmountFlags::DETACH).map_err(err("unmount the hierarchy"))?;
-            }
-        }
-        for i in 0..self.hierarchies.len() {
-            let tasks = self.hidden_dir(i).join("tasks");
+        for (mp, _) in &self.hierarchies {
+            let tasks = mp.join(&self.rel).join("tasks");
             std::fs::write(&tasks, "0").map_err(|e| format!("{}: {e}", tasks.display()))?;
         }
         if let (Some(slot), Some(names), Some(tree)) = (&self.ns_slot, &self.names, self.tree()) {
@@ -607,25 +499,73 @@ impl V1Attach {
         Ok(())
     }
 
-    /// The container's mount namespace, a copy of this one, with its `/sys/fs/cgroup` laid
-    /// out at `tree` ([`V1Attach::tree`]); it takes descriptor `slot`, and this process
-    /// stays in its own namespace.
+    /// The container's mount namespace, a copy of this one (a slave of it, without the other
+    /// containers' root filesystems), with its `/sys/fs/cgroup` laid out at `tree`
+    /// ([`V1Attach::tree`]); it takes descriptor `slot`, and this process stays in its own
+    /// namespace.
     fn make_namespace(
         &self,
         slot: &std::os::fd::OwnedFd,
         names: &[String],
         tree: &Path,
     ) -> std::result::Result<(), String> {
-        use rustix::mount::{mount, mount_move, MountFlags};
+        use rustix::mount::{
+            mount, mount_bind, mount_change, unmount, MountFlags, MountPropagationFlags,
+            UnmountFlags,
+        };
         use std::os::fd::AsRawFd;
         let own = std::fs::File::open("/proc/self/ns/mnt")
             .map_err(|e| format!("open own mount namespace: {e}"))?;
         let cwd = std::fs::File::open(".").map_err(|e| format!("open cwd: {e}"))?;
-        std::fs::create_dir(tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+        // Made ahead with the container's directory (container::spares) or here.
+        match std::fs::create_dir(tree) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(format!("{}: {e}", tree.display()))
+            }
+            _ => {}
+        }
         // SAFETY: a new mount namespace for this single-threaded process, left below.
         unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
             .map_err(|e| format!("create the container's mount namespace: {e}"))?;
         let made = (|| -> std::result::Result<(), String> {
+            // Nothing made here propagates back to the host.
+            mount_change(
+                "/",
+                MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+            )
+            .map_err(|e| format!("make / a slave: {e}"))?;
+            // The other containers' root filesystems are of no use here, and each is a long
+            // overlay line in the mountinfo that libcontainer's init parses. Each unmount
+            // that frees mounts waits for an RCU grace period in the kernel (≈ 45 µs here;
+            // with 100 containers running, 4.7 ms per start): moved under one scratch tmpfs
+            // (a move frees nothing) they go with one unmount of it.
+            let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            if let Some((own, containers)) = self.base.parent().and_then(|o| Some((o, o.parent()?)))
+            {
+                let others = other_rootfs_mounts(&info, containers, own);
+                let scratch = others.len() > 1
+                    && mount(
+                        "tmpfs",
+                        &self.base,
+                        "tmpfs",
+                        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                        Some(c"mode=700,size=64k"),
+                    )
+                    .is_ok();
+                for (i, mp) in others.iter().enumerate() {
+                    let to = self.base.join(i.to_string());
+                    let moved = scratch
+                        && std::fs::create_dir(&to).is_ok()
+                        && rustix::mount::mount_move(mp, &to).is_ok();
+                    if !moved {
+                        let _ = unmount(mp, UnmountFlags::DETACH);
+                    }
+                }
+                if scratch {
+                    unmount(&self.base, UnmountFlags::DETACH)
+                        .map_err(|e| format!("let go of the other root filesystems: {e}"))?;
+                }
+            }
             mount(
                 "tmpfs",
                 tree,
@@ -634,11 +574,11 @@ impl V1Attach {
                 Some(c"mode=755,size=16k"),
             )
             .map_err(|e| format!("mount a tmpfs for /sys/fs/cgroup: {e}"))?;
-            for (i, name) in names.iter().enumerate() {
+            for ((mp, _), name) in self.hierarchies.iter().zip(names) {
                 let to = tree.join(name);
                 std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
-                mount_move(self.hidden_dir(i), &to)
-                    .map_err(|e| format!("move the cgroup to {}: {e}", to.display()))?;
+                mount_bind(mp.join(&self.rel), &to)
+                    .map_err(|e| format!("bind the cgroup at {}: {e}", to.display()))?;
             }
             for (link, to) in comount_links(&self.hierarchies, names) {
                 let at = tree.join(&link);
@@ -796,26 +736,6 @@ fn comount_links(
         }
     }
     out
-}
-
-/// Whether `dir` is the mount point of a tmpfs.
-fn is_tmpfs_mount(mountinfo: &str, dir: &Path) -> bool {
-    let want = dir.to_string_lossy();
-    mountinfo.lines().any(|l| {
-        l.split(' ').nth(4) == Some(&want)
-            && l.split_once(" - ")
-                .is_some_and(|(_, t)| t.starts_with("tmpfs "))
-    })
-}
-
-/// The mount points right in `dir`, in mountinfo's order.
-fn mounts_in(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|mp| mp.parent() == Some(dir))
-        .collect()
 }
 
 /// Mount points named `<containers>/<id>/rootfs` for any container but `own`.

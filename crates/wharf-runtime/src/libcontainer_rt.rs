@@ -497,7 +497,13 @@ fn build_in_child(
     }
     if child == 0 {
         drop(rd);
-        let outcome = attach.enter_hidden(apply).and_then(|()| build());
+        let outcome = attach.enter(apply).and_then(|()| {
+            // In its cgroups with its limits applied: libcgroups (in libcontainer's
+            // intermediate process) must move and apply nothing (its move by pid takes the
+            // kernel's global lock: ADR-0012).
+            libcgroups::v1::manager::skip_in_this_process();
+            build()
+        });
         let (mut msg, code) = match outcome {
             Ok(pid) => (format!("ok {pid}"), 0),
             Err(e) => (format!("err {}", e.replace('\n', " ")), 1),

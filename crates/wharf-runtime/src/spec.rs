@@ -231,16 +231,11 @@ fn cgroup_mounts(
         .iter()
         .filter_map(|(mp, _)| Some(mp.file_name()?.to_str()?.to_string()))
         .collect();
-    for (i, (mp, controllers)) in hierarchies.iter().enumerate() {
+    for (mp, controllers) in &hierarchies {
         let Some(base) = mp.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        // Created through the fast cgroup entry, the container's directories are bound
-        // elsewhere in the creating process's mount namespace (cgroup::V1Attach).
-        let source = match attach {
-            Some(a) => a.hidden_dir(i),
-            None => mp.join(rel),
-        };
+        let source = mp.join(rel);
         let mut at = vec![base.to_string()];
         for c in controllers {
             if !names.contains(c) {

@@ -20,7 +20,14 @@ const KEEP: usize = 2;
 
 /// What the runtime makes in a container's directory
 /// ([`wharf_runtime::rootfs::Layout`] and the cgroup binds' `cgroup/`).
-const SUBDIRS: [&str; 5] = ["bundle", "rootfs", "upper", "work", "cgroup"];
+const SUBDIRS: [&str; 6] = [
+    "bundle",
+    "rootfs",
+    "upper",
+    "work",
+    "cgroup",
+    "cgroup/.tree",
+];
 
 #[derive(Default)]
 struct Ready {

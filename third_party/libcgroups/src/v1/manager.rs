@@ -82,9 +82,26 @@ pub enum V1ManagerError {
     MemoryStats(#[from] V1MemoryStatsError),
 }
 
+/// Patched for wharf: set in a process that its caller has put in its cgroups (and whose
+/// limits it applied) before it runs libcontainer's create: every manager built in this
+/// process and the children it forks then manages no controller, so libcontainer's
+/// intermediate process moves nothing (a move by pid into `cgroup.procs` waits for the
+/// kernel's global `cgroup_threadgroup_rwsem`) and reads no mountinfo.
+static SKIP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// See [`SKIP`]. For good in this process (and the processes it forks afterwards).
+pub fn skip_in_this_process() {
+    SKIP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
+        if SKIP.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Manager {
+                subsystems: HashMap::new(),
+            });
+        }
         // Patched for wharf: /proc/self/mountinfo and /proc/self/cgroup are read once for
         // all twelve controllers instead of once per controller (each read went through
         // pathrs' checked procfs open: ≈ 70 µs, 0.9 ms per manager, on the path of every
