@@ -181,7 +181,6 @@ fn v1_hierarchies_in(mountinfo: &str) -> Vec<(PathBuf, Vec<String>)> {
     out
 }
 
-/// Every existing directory of `cgroups_path` in every mounted hierarchy.
 /// `cgroups_path` under every cgroup mount, whether it exists or not.
 pub fn dirs(cgroups_path: &str) -> Vec<PathBuf> {
     let rel = cgroups_path.trim_start_matches('/');
@@ -190,14 +189,10 @@ pub fn dirs(cgroups_path: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Every existing directory of `cgroups_path` in every mounted hierarchy.
 pub fn existing_dirs(cgroups_path: &str) -> Vec<PathBuf> {
-    let rel = cgroups_path.trim_start_matches('/');
-    let Some(m) = mounts() else {
-        return Vec::new();
-    };
-    m.all
-        .iter()
-        .map(|mp| mp.join(rel))
+    dirs(cgroups_path)
+        .into_iter()
         .filter(|p| p.exists())
         .collect()
 }
@@ -286,9 +281,8 @@ mod v1_tests {
 /// `0` into a hierarchy's `tasks` file moves only the calling thread and skips that lock
 /// (0.05–0.5 ms). So the runtime creates the container from a forked, single-threaded child
 /// that moves itself this way; the intermediate and init processes inherit its cgroups.
-/// libcgroups must then find nothing to do: in the child's private mount namespace the
-/// hierarchies are unmounted and only the container's own directories stay reachable, bound
-/// under `<state_dir>/cgroup/<i>` (which the spec's cgroup binds use as sources). See
+/// libcgroups must then do nothing there: the child sets the switch of our vendored copy
+/// (`v1::manager::skip_in_this_process`) before libcontainer's create. See
 /// docs/adr-0012-cgroup-entry.md.
 #[derive(Debug)]
 pub struct V1Attach {
@@ -386,9 +380,7 @@ impl V1Attach {
     /// there, and for a controller of a comounted hierarchy a symlink to it
     /// (`cpu -> cpu,cpuacct`), as runc lays it out. The spec mounts it with one recursive
     /// bind instead of a tmpfs, a bind per hierarchy and a read-only rebind of them all.
-    /// The names exist only in that namespace: in the creating child's, where libcgroups
-    /// (in libcontainer's intermediate process) looks for hierarchies by the last component
-    /// of their mount points, a `memory` there would have it move the process again.
+    /// The names exist only in that namespace.
     pub fn tree(&self) -> Option<PathBuf> {
         self.ns_slot.as_ref().map(|_| self.base.join(TREE))
     }

@@ -389,9 +389,10 @@ fn remove_cgroup_dirs(id: &str) -> Vec<Error> {
 
 /// The container's cgroups prepared for [`build_in_child`], or `None` for libcontainer's
 /// own cgroup handling: on cgroup v2 hosts, from a multi-threaded caller (a fork could
-/// inherit a lock another thread holds) or one that is not a child subreaper, with a mount that propagates back to the host
-/// (the child's mount namespace is a slave) or binds the host's cgroup hierarchies (hidden
-/// in the child), or with `WHARF_CGROUP_PROCS=1`.
+/// inherit a lock another thread holds) or one that is not a child subreaper, with a mount
+/// that propagates back to the host (the container's mount namespace is made as a slave) or
+/// binds the host's cgroup hierarchies (the fast path lays `/sys/fs/cgroup` out itself), or
+/// with `WHARF_CGROUP_PROCS=1`.
 fn fast_cgroup_entry(cfg: &ContainerConfig) -> Option<cgroup::V1Attach> {
     fast_cgroup_entry_for(&cfg.id, &cfg.state_dir, &cfg.mounts)
 }
@@ -408,7 +409,7 @@ fn fast_cgroup_entry_for(
         || !is_child_subreaper()
         || mounts.iter().any(|m| {
             m.options.iter().any(|o| o == "shared" || o == "rshared")
-                // The child hides the hierarchies: a bind of (or into) them would be empty.
+                // Not on this path: the container's /sys/fs/cgroup is laid out ahead.
                 || (m.source.is_absolute()
                     && (Path::new(cgroup::ROOT).starts_with(&m.source)
                         || m.source.starts_with(cgroup::ROOT)))
