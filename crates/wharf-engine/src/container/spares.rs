@@ -71,8 +71,11 @@ impl Spares {
             loop {
                 {
                     let mut r = me.ready();
-                    while r.dirs.len() >= KEEP {
+                    while r.dirs.len() >= KEEP && !r.stopped {
                         r = me.taken.wait(r).unwrap_or_else(|p| p.into_inner());
+                    }
+                    if r.stopped {
+                        return;
                     }
                 }
                 n += 1;
@@ -133,6 +136,10 @@ impl Spares {
             Err(e) => {
                 tracing::debug!(error = %e, from = %d.display(), "spare container directory not taken");
                 let _ = std::fs::remove_dir_all(&d);
+                if e.raw_os_error() == Some(libc::EXDEV) {
+                    // `containers/` on another filesystem: no spare will ever do.
+                    self.ready().stopped = true;
+                }
                 false
             }
         }
