@@ -67,8 +67,9 @@ measure() { # NAME CLI DAEMON_PID SHIM_PATTERN
   local pss; pss=$(pss_kib $shims)
   local busy; busy=$(rss_kib "$dpid")
   $cli rm -f $($cli ps -aq) >/dev/null
-  # N concurrent run --rm
-  local ok; ok=$(seq "$N" | xargs -P "$N" -I{} sh -c "$cli run --rm --network none bb true >/dev/null 2>&1 && echo ok" | grep -c ok || true)
+  # N concurrent run --rm, each bounded: a hung engine (Debian's dockerd hung here twice in
+  # session 18) counts as failures instead of hanging the script.
+  local ok; ok=$(seq "$N" | xargs -P "$N" -I{} sh -c "timeout 120 $cli run --rm --network none bb true >/dev/null 2>&1 && echo ok" | grep -c ok || true)
   local left; left=$($cli ps -aq | wc -l)
   printf '%-7s run--rm %7s ms | run -d %6s ms each | per-container PSS %6s KiB | daemon RSS idle %6s KiB, %d running %6s KiB | %d/%d concurrent ok, %d left\n' \
     "$name" "$(ms "$run")" "$each" "$((pss / N))" "$idle" "$N" "$busy" "$ok" "$N" "$left"
