@@ -270,12 +270,16 @@ fn lock_data_root(root: &Path) -> anyhow::Result<fs::File> {
 /// mounted on: one that holds files was used by a daemon without the tmpfs, whose shims may
 /// still be running there. The check and the mount are made under a lock on `dir` itself, so
 /// daemons starting together mount one tmpfs. Best effort: a failure leaves `dir` as it is.
-fn ensure_tmpfs(dir: &Path) {
-    use rustix::fs::{flock, FlockOperation};
+/// Whether `p` is on a tmpfs.
+fn on_tmpfs(p: &Path) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     // `f_type`'s type differs between architectures.
     #[allow(clippy::unnecessary_cast)]
-    let on_tmpfs = |p: &Path| rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC);
+    rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC)
+}
+
+fn ensure_tmpfs(dir: &Path) {
+    use rustix::fs::{flock, FlockOperation};
     if on_tmpfs(dir) || fs::create_dir_all(dir).is_err() {
         return;
     }
@@ -330,11 +334,7 @@ fn bind(sock: &Path) -> anyhow::Result<UnixListener> {
 mod tests {
     #[test]
     fn a_tmpfs_goes_on_an_empty_directory_only_and_once() {
-        const TMPFS_MAGIC: i64 = 0x0102_1994;
-        #[allow(clippy::unnecessary_cast)]
-        let on_tmpfs = |p: &std::path::Path| {
-            rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC)
-        };
+        use super::on_tmpfs;
         // A directory on the disk (the test's own temporary directory may be a tmpfs).
         let base = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         if on_tmpfs(base.path()) {
